@@ -1,0 +1,106 @@
+# ferry — plain Make. `make` builds everything into build/; `make check` runs the suite.
+# Switches: V=1 full command lines; SANITIZE=address,undefined (or thread) builds with
+# sanitizers (a flag change forces a clean rebuild of objects via build/.flags).
+
+CC      ?= cc
+O       := build
+SANITIZE ?=
+V       ?= 0
+
+WARN := -Wall -Wextra -Wshadow -Wvla -Wformat=2 -Wmissing-prototypes \
+        -Wstrict-prototypes -Wpointer-arith -Wcast-qual -Wundef -Werror
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. -pthread
+ifneq ($(SANITIZE),)
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+LIBS    := -luring -laio -lisal -lpthread
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# library: everything in common/ and datapath/ except the daemon's main
+LIB_SRC  := $(wildcard common/*.c) $(filter-out datapath/ferryd.c,$(wildcard datapath/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(O)/obj/%.o)
+CTL_SRC  := $(wildcard mgmt/*.c)
+CTL_OBJ  := $(CTL_SRC:%.c=$(O)/obj/%.o)
+UNIT_SRC := $(wildcard tests/unit/test-*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(O)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz-*.c)
+FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/tests/%-replay)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%)
+
+all: $(O)/bin/ferryd $(O)/bin/ferryctl
+tests: all $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_REPLAY)
+
+# rebuild everything when flags change
+$(O)/.flags: FORCE
+	@mkdir -p $(O)
+	@echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $@
+FORCE:
+
+$(O)/obj/%.o: %.c $(O)/.flags
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  CC      $<')
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/libferry.a: $(LIB_OBJ)
+	@$(if $(Q),echo '  AR      $@')
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(O)/bin/ferryd: $(O)/obj/datapath/ferryd.o $(O)/libferry.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBS)
+
+$(O)/bin/ferryctl: $(CTL_OBJ) $(O)/libferry.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBS)
+
+$(O)/tests/test-%: $(O)/obj/tests/unit/test-%.o $(O)/libferry.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka $(LIBS)
+
+$(O)/tests/%: $(O)/obj/tests/tools/%.o $(O)/libferry.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ -lnbd $(LIBS)
+
+# fuzz targets: replayed over their corpus in `make check` (built with the normal compiler
+# and a small driver), and real libFuzzer binaries with `make fuzz` (clang).
+$(O)/tests/fuzz-%-replay: $(O)/obj/tests/fuzz/fuzz-%.o $(O)/obj/tests/fuzz/replay-driver.o $(O)/libferry.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBS)
+
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. -pthread \
+               -fsanitize=fuzzer,address,undefined
+fuzz: $(FUZZ_BIN)
+$(O)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+
+check: tests
+	$(Q)tests/run-tests.sh
+
+bench-datapath: all $(TOOL_BIN)
+	tests/bench/bench-datapath.sh
+
+deps:
+	tools/install-deps.sh
+
+clean:
+	rm -rf $(O)
+
+.PHONY: all tests check clean fuzz FORCE bench-datapath deps
+.DELETE_ON_ERROR:
+
+-include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,615 @@
+/* ferry's configuration: the semantic half (the INI syntax is common/ini.c).
+ *
+ * Everything is table-driven: `sections` lists the sections, `keys` lists every key with the
+ * handler that parses and checks it and where the value goes (an offset into struct
+ * ferry_config, or into struct domain_cfg for [domain] keys). Whole-file rules — defaults,
+ * a domain must have disks, at least one domain — run when a section closes or at the end.
+ * The first error stops the parse; the partly filled struct is released, never returned.
+ *
+ * To add a key: 1. add the field to struct ferry_config (or domain_cfg) in config.h with
+ * its default in the comment; 2. add one row to `keys` (reuse a handler: string, size,
+ * duration, engine, listen address); 3. set a non-zero default in set_defaults() or
+ * fill_defaults(); 4. document it in docs/config.md and test it in tests/unit/test-config.c.
+ * To add a section: one row in `sections` (named = true if it is [section NAME]). */
+#include "common/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/ini.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+#define CONFIG_MAX_FILE (1u << 20)
+#define NAME_MAX_LEN 63
+
+#define DEFAULT_STATE_DIR "/var/lib/ferry"
+#define DEFAULT_NBD_LISTEN "127.0.0.1:10809"
+#define DEFAULT_CONTROL_SOCKET "/run/ferry/ferryd.sock"
+#define DEFAULT_LOG_SIZE (8ull << 30)
+#define DEFAULT_LOG_METADATA_SIZE (64ull << 20)
+
+struct parser;
+struct key_def;
+typedef int key_set_fn(struct parser *p, const struct key_def *k, void *base, const char *val);
+
+enum { KEY_REPEAT = 1, KEY_ALIGN4K = 2 };
+
+struct key_def {
+	const char *section;
+	const char *key;
+	key_set_fn *set;
+	size_t off;		/* into ferry_config, or domain_cfg for named sections */
+	uint64_t min, max;	/* for sizes and durations; max 0 = unbounded */
+	unsigned flags;
+};
+
+struct section_def {
+	const char *name;
+	bool named;		/* [name ARG]: one instance per ARG */
+};
+
+static key_set_fn set_string, set_size, set_duration_u32, set_engine, set_listen, set_socket,
+	add_disk;
+
+#define CFG(field) offsetof(struct ferry_config, field)
+
+static const struct section_def sections[] = {
+	{ "appliance", false },
+	{ "nbd", false },
+	{ "log", false },
+	{ "control", false },
+	{ "domain", true },
+};
+
+static const struct key_def keys[] = {
+	{ "appliance", "state_dir", set_string, CFG(state_dir), 0, 0, 0 },
+	{ "nbd", "listen", set_listen, CFG(nbd_listen), 0, 0, 0 },
+	{ "nbd", "engine", set_engine, CFG(engine), 0, 0, 0 },
+	{ "log", "path", set_string, CFG(log_path), 0, 0, 0 },
+	{ "log", "size", set_size, CFG(log_size), 1ull << 20, 0, KEY_ALIGN4K },
+	{ "log", "metadata_size", set_size, CFG(log_metadata_size), 64ull << 10, 0, KEY_ALIGN4K },
+	{ "log", "backpressure", set_duration_u32, CFG(log_backpressure_ms), 0, 50, 0 },
+	{ "control", "socket", set_socket, CFG(control_socket), 0, 0, 0 },
+	{ "domain", "disk", add_disk, 0, 0, 0, KEY_REPEAT },
+};
+
+struct parser {
+	const char *file;
+	struct ferry_config *cfg;
+	char *err;
+	size_t errlen;
+	unsigned line;				/* of the item being handled */
+	const struct section_def *sec;		/* current section, NULL before the first */
+	struct domain_cfg *dom;			/* current [domain], or NULL */
+	unsigned key_line[ARRAY_SIZE(keys)];	/* where each key was set; 0 = not yet */
+	unsigned section_line[ARRAY_SIZE(sections)];
+};
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct parser *p, unsigned line, const char *fmt, ...)
+{
+	int n = snprintf(p->err, p->errlen, "%s:%u: ", p->file, line);
+	if (n >= 0 && (size_t)n < p->errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static int oom(struct parser *p)
+{
+	return fail(p, p->line, "out of memory");
+}
+
+/* ---- value parsers ---- */
+
+/* Parse decimal digits at *s; advance *s past them. Return -1 if none or on overflow. */
+static int parse_uint(const char **s, uint64_t *out)
+{
+	const char *c = *s;
+	uint64_t v = 0;
+	if (*c < '0' || *c > '9')
+		return -1;
+	for (; *c >= '0' && *c <= '9'; c++) {
+		unsigned d = (unsigned)(*c - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*s = c;
+	*out = v;
+	return 0;
+}
+
+static int mul_checked(uint64_t v, uint64_t m, uint64_t *out)
+{
+	if (m && v > UINT64_MAX / m)
+		return -1;
+	*out = v * m;
+	return 0;
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v, mult = 1;
+	if (!s || parse_uint(&s, &v) < 0)
+		return -1;
+	switch (*s) {
+	case '\0': break;
+	case 'K': case 'k': mult = 1ull << 10; s++; break;
+	case 'M': case 'm': mult = 1ull << 20; s++; break;
+	case 'G': case 'g': mult = 1ull << 30; s++; break;
+	case 'T': case 't': mult = 1ull << 40; s++; break;
+	default: return -1;
+	}
+	if (*s)
+		return -1;
+	return mul_checked(v, mult, out);
+}
+
+int parse_duration_ms(const char *s, uint64_t *out)
+{
+	uint64_t v, mult;
+	if (!s || parse_uint(&s, &v) < 0)
+		return -1;
+	if (strcmp(s, "") == 0 || strcmp(s, "s") == 0)
+		mult = 1000;
+	else if (strcmp(s, "ms") == 0)
+		mult = 1;
+	else if (strcmp(s, "m") == 0)
+		mult = 60 * 1000;
+	else if (strcmp(s, "h") == 0)
+		mult = 3600 * 1000;
+	else
+		return -1;
+	return mul_checked(v, mult, out);
+}
+
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > NAME_MAX_LEN || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return false;
+	for (; *s; s++) {
+		char c = *s;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static bool valid_port(const char *s)
+{
+	uint64_t port;
+	return parse_uint(&s, &port) == 0 && *s == '\0' && port >= 1 && port <= 65535;
+}
+
+/* "host:port", "[v6addr]:port" or "unix:/abs/path" */
+static bool valid_listen(const char *v)
+{
+	if (strncmp(v, "unix:", 5) == 0)
+		return v[5] == '/' && strlen(v + 5) < sizeof(((struct sockaddr_un *)0)->sun_path);
+	const char *colon = strrchr(v, ':');
+	if (!colon || colon == v || !valid_port(colon + 1))
+		return false;
+	size_t hostlen = (size_t)(colon - v);
+	if (v[0] == '[')
+		return hostlen > 2 && v[hostlen - 1] == ']' && !memchr(v + 1, ']', hostlen - 2);
+	for (size_t i = 0; i < hostlen; i++)
+		if (v[i] == ':' || v[i] == '[' || v[i] == ']' || v[i] == ' ' || v[i] == '\t')
+			return false;
+	return true;
+}
+
+/* ---- key handlers ---- */
+
+static char **str_field(void *base, const struct key_def *k)
+{
+	return (char **)((char *)base + k->off);
+}
+
+static int store_string(struct parser *p, const struct key_def *k, void *base, const char *val)
+{
+	char *copy = strdup(val);
+	if (!copy)
+		return oom(p);
+	char **dst = str_field(base, k);
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+static int set_string(struct parser *p, const struct key_def *k, void *base, const char *val)
+{
+	return store_string(p, k, base, val);
+}
+
+static int set_socket(struct parser *p, const struct key_def *k, void *base, const char *val)
+{
+	if (strlen(val) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return fail(p, p->line, "%s.%s: socket path too long (max %zu bytes)", k->section,
+			    k->key, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	return store_string(p, k, base, val);
+}
+
+static int set_listen(struct parser *p, const struct key_def *k, void *base, const char *val)
+{
+	if (!valid_listen(val))
+		return fail(p, p->line, "bad %s.%s '%s' (expected HOST:PORT or unix:/PATH)",
+			    k->section, k->key, val);
+	return store_string(p, k, base, val);
+}
+
+static int set_engine(struct parser *p, const struct key_def *k, void *base, const char *val)
+{
+	enum engine_choice *dst = (enum engine_choice *)((char *)base + k->off);
+	if (strcmp(val, "auto") == 0)
+		*dst = ENGINE_AUTO;
+	else if (strcmp(val, "uring") == 0)
+		*dst = ENGINE_URING;
+	else if (strcmp(val, "aio") == 0)
+		*dst = ENGINE_AIO;
+	else
+		return fail(p, p->line, "bad %s.%s '%s' (expected auto, uring or aio)", k->section,
+			    k->key, val);
+	return 0;
+}
+
+static void format_size(uint64_t v, char *buf, size_t len)
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+	while (u < 3 && v >= 1024 && v % 1024 == 0) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+	else
+		snprintf(buf, len, "%llu%c", (unsigned long long)v, units[u]);
+}
+
+static int set_size(struct parser *p, const struct key_def *k, void *base, const char *val)
+{
+	uint64_t v;
+	char lim[32];
+	if (parse_size(val, &v) < 0)
+		return fail(p, p->line, "bad size '%s' for %s.%s (expected a number with an optional "
+			    "K, M, G or T suffix)", val, k->section, k->key);
+	if ((k->flags & KEY_ALIGN4K) && v % 4096)
+		return fail(p, p->line, "%s.%s must be a multiple of 4096 (got %s)", k->section,
+			    k->key, val);
+	if (v < k->min) {
+		format_size(k->min, lim, sizeof(lim));
+		return fail(p, p->line, "%s.%s must be at least %s (got %s)", k->section, k->key, lim, val);
+	}
+	if (k->max && v > k->max) {
+		format_size(k->max, lim, sizeof(lim));
+		return fail(p, p->line, "%s.%s must be at most %s (got %s)", k->section, k->key, lim, val);
+	}
+	*(uint64_t *)((char *)base + k->off) = v;
+	return 0;
+}
+
+static int set_duration_u32(struct parser *p, const struct key_def *k, void *base, const char *val)
+{
+	uint64_t v;
+	if (parse_duration_ms(val, &v) < 0)
+		return fail(p, p->line, "bad duration '%s' for %s.%s (expected e.g. 50ms, 15s, 2m, "
+			    "1h; a bare number is seconds)", val, k->section, k->key);
+	if (v < k->min)
+		return fail(p, p->line, "%s.%s must be at least %llums (got %s)", k->section, k->key,
+			    (unsigned long long)k->min, val);
+	if ((k->max && v > k->max) || v > UINT32_MAX)
+		return fail(p, p->line, "%s.%s must be at most %llums (got %s)", k->section, k->key,
+			    (unsigned long long)(k->max ? k->max : UINT32_MAX), val);
+	*(uint32_t *)((char *)base + k->off) = (uint32_t)v;
+	return 0;
+}
+
+static const struct disk_cfg *find_export(const struct ferry_config *cfg, const char *name)
+{
+	for (size_t d = 0; d < cfg->n_domains; d++)
+		for (size_t i = 0; i < cfg->domains[d].n_disks; i++)
+			if (strcmp(cfg->domains[d].disks[i].name, name) == 0)
+				return &cfg->domains[d].disks[i];
+	return NULL;
+}
+
+static char *trim_in_place(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		s[--n] = '\0';
+	return s;
+}
+
+/* disk = EXPORT:PATH */
+static int add_disk(struct parser *p, const struct key_def *k, void *base, const char *val)
+{
+	(void)k;
+	struct domain_cfg *dom = base;
+	CLEANUP_FREE char *copy = strdup(val);
+	if (!copy)
+		return oom(p);
+	char *colon = strchr(copy, ':');
+	if (!colon)
+		return fail(p, p->line, "bad disk '%s' (expected EXPORT:PATH)", val);
+	*colon = '\0';
+	char *name = trim_in_place(copy), *path = trim_in_place(colon + 1);
+	if (!*name)
+		return fail(p, p->line, "bad disk '%s': empty export name (expected EXPORT:PATH)", val);
+	if (!*path)
+		return fail(p, p->line, "bad disk '%s': empty path (expected EXPORT:PATH)", val);
+	if (!valid_name(name))
+		return fail(p, p->line, "invalid export name '%s' (1-%d characters from A-Z a-z 0-9 "
+			    ". _ -, not '.' or '..')", name, NAME_MAX_LEN);
+	const struct disk_cfg *other = find_export(p->cfg, name);
+	if (other)
+		return fail(p, p->line, "duplicate export name '%s' (first defined at line %u)", name,
+			    other->line);
+
+	struct disk_cfg *disks = realloc(dom->disks, (dom->n_disks + 1) * sizeof(*disks));
+	if (!disks)
+		return oom(p);
+	dom->disks = disks;
+	struct disk_cfg *dc = &disks[dom->n_disks];
+	dc->name = strdup(name);
+	dc->path = strdup(path);
+	dc->line = p->line;
+	if (!dc->name || !dc->path) {
+		free(dc->name);
+		free(dc->path);
+		return oom(p);
+	}
+	dom->n_disks++;
+	return 0;
+}
+
+/* ---- sections ---- */
+
+static int open_domain(struct parser *p, const char *name)
+{
+	struct ferry_config *cfg = p->cfg;
+	if (!name)
+		return fail(p, p->line, "[domain] needs a name: [domain NAME]");
+	if (!valid_name(name))
+		return fail(p, p->line, "invalid domain name '%s' (1-%d characters from A-Z a-z 0-9 "
+			    ". _ -, not '.' or '..')", name, NAME_MAX_LEN);
+	for (size_t i = 0; i < cfg->n_domains; i++)
+		if (strcmp(cfg->domains[i].name, name) == 0)
+			return fail(p, p->line, "duplicate domain '%s' (first defined at line %u)",
+				    name, cfg->domains[i].line);
+	struct domain_cfg *doms = realloc(cfg->domains, (cfg->n_domains + 1) * sizeof(*doms));
+	if (!doms)
+		return oom(p);
+	cfg->domains = doms;
+	struct domain_cfg *d = &doms[cfg->n_domains];
+	memset(d, 0, sizeof(*d));
+	d->name = strdup(name);
+	if (!d->name)
+		return oom(p);
+	d->line = p->line;
+	cfg->n_domains++;
+	p->dom = d;
+	return 0;
+}
+
+/* Checks that can only run once a section is complete. */
+static int close_section(struct parser *p)
+{
+	if (p->dom && p->dom->n_disks == 0)
+		return fail(p, p->dom->line, "domain '%s' has no disks (add 'disk = EXPORT:PATH')",
+			    p->dom->name);
+	p->dom = NULL;
+	return 0;
+}
+
+static int open_section(struct parser *p, const struct ini_item *it)
+{
+	if (close_section(p) < 0)
+		return -1;
+	const struct section_def *sec = NULL;
+	size_t idx = 0;
+	for (idx = 0; idx < ARRAY_SIZE(sections); idx++) {
+		if (strcmp(sections[idx].name, it->name) == 0) {
+			sec = &sections[idx];
+			break;
+		}
+	}
+	if (!sec)
+		return fail(p, p->line, "unknown section [%s]", it->name);
+	p->sec = sec;
+	if (sec->named) {
+		for (size_t i = 0; i < ARRAY_SIZE(keys); i++)	/* keys are per instance */
+			if (strcmp(keys[i].section, sec->name) == 0)
+				p->key_line[i] = 0;
+		return open_domain(p, it->arg);
+	}
+	if (it->arg)
+		return fail(p, p->line, "section [%s] takes no name (got '%s')", sec->name, it->arg);
+	if (p->section_line[idx])
+		return fail(p, p->line, "duplicate section [%s] (first at line %u)", sec->name,
+			    p->section_line[idx]);
+	p->section_line[idx] = p->line;
+	return 0;
+}
+
+static int handle_key(struct parser *p, const struct ini_item *it)
+{
+	if (!p->sec)
+		return fail(p, p->line, "key '%s' outside of any section", it->name);
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const struct key_def *k = &keys[i];
+		if (strcmp(k->section, p->sec->name) != 0 || strcmp(k->key, it->name) != 0)
+			continue;
+		if (!(k->flags & KEY_REPEAT) && p->key_line[i])
+			return fail(p, p->line, "duplicate key '%s' in [%s] (first set at line %u)",
+				    it->name, p->sec->name, p->key_line[i]);
+		p->key_line[i] = p->line;
+		void *base = p->sec->named ? (void *)p->dom : (void *)p->cfg;
+		return k->set(p, k, base, it->value);
+	}
+	return fail(p, p->line, "unknown key '%s' in [%s]", it->name, p->sec->name);
+}
+
+/* ---- whole file ---- */
+
+static void set_defaults(struct ferry_config *cfg)
+{
+	cfg->engine = ENGINE_AUTO;
+	cfg->log_size = DEFAULT_LOG_SIZE;
+	cfg->log_metadata_size = DEFAULT_LOG_METADATA_SIZE;
+	cfg->log_backpressure_ms = 0;
+}
+
+static int default_string(struct parser *p, char **dst, const char *val)
+{
+	if (*dst)
+		return 0;
+	*dst = strdup(val);
+	return *dst ? 0 : oom(p);
+}
+
+static int fill_defaults(struct parser *p)
+{
+	struct ferry_config *cfg = p->cfg;
+	if (default_string(p, &cfg->state_dir, DEFAULT_STATE_DIR) < 0 ||
+	    default_string(p, &cfg->nbd_listen, DEFAULT_NBD_LISTEN) < 0 ||
+	    default_string(p, &cfg->control_socket, DEFAULT_CONTROL_SOCKET) < 0)
+		return -1;
+	if (!cfg->log_path) {
+		size_t n = strlen(cfg->state_dir);
+		bool slash = n && cfg->state_dir[n - 1] == '/';
+		char *path = malloc(n + sizeof("/replog"));
+		if (!path)
+			return oom(p);
+		snprintf(path, n + sizeof("/replog"), "%s%s", cfg->state_dir, slash ? "replog" : "/replog");
+		cfg->log_path = path;
+	}
+	return 0;
+}
+
+int config_parse(const char *file, const char *text, size_t len, struct ferry_config *cfg,
+		 char *err, size_t errlen)
+{
+	char dummy[1];
+	if (!err || errlen == 0) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	err[0] = '\0';
+	memset(cfg, 0, sizeof(*cfg));
+	set_defaults(cfg);
+
+	struct parser *p = calloc(1, sizeof(*p));
+	struct ini_reader *r = malloc(sizeof(*r));
+	cfg->file = strdup(file ? file : "");
+	if (!p || !r || !cfg->file) {
+		snprintf(err, errlen, "%s: out of memory", file ? file : "");
+		free(p);
+		free(r);
+		config_release(cfg);
+		return -1;
+	}
+	p->file = cfg->file;
+	p->cfg = cfg;
+	p->err = err;
+	p->errlen = errlen;
+
+	ini_init(r, text, len);
+	char reason[256];
+	struct ini_item it;
+	int rc;
+	while ((rc = ini_next(r, &it, reason, sizeof(reason))) > 0) {
+		p->line = it.line;
+		rc = it.kind == INI_SECTION ? open_section(p, &it) : handle_key(p, &it);
+		if (rc < 0)
+			break;
+	}
+	if (rc < 0 && err[0] == '\0')
+		fail(p, r->line, "%s", reason);		/* a syntax error from the tokenizer */
+	if (rc == 0)
+		rc = close_section(p);
+	if (rc == 0 && cfg->n_domains == 0)
+		rc = fail(p, 1, "no [domain] section (at least one protected domain is required)");
+	if (rc == 0)
+		rc = fill_defaults(p);
+
+	free(p);
+	free(r);
+	if (rc < 0) {
+		config_release(cfg);
+		return -1;
+	}
+	return 0;
+}
+
+int config_load(const char *file, struct ferry_config *cfg, char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	CLEANUP_CLOSE int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		return -1;
+	}
+	CLEANUP_FREE char *buf = malloc(CONFIG_MAX_FILE + 1);
+	if (!buf) {
+		snprintf(err, errlen, "%s: out of memory", file);
+		return -1;
+	}
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, CONFIG_MAX_FILE + 1 - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "%s: %s", file, strerror(errno));
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > CONFIG_MAX_FILE) {
+			snprintf(err, errlen, "%s: file too large (max %u bytes)", file, CONFIG_MAX_FILE);
+			return -1;
+		}
+	}
+	return config_parse(file, buf, len, cfg, err, errlen);
+}
+
+void config_release(struct ferry_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t d = 0; d < cfg->n_domains; d++) {
+		struct domain_cfg *dom = &cfg->domains[d];
+		for (size_t i = 0; i < dom->n_disks; i++) {
+			free(dom->disks[i].name);
+			free(dom->disks[i].path);
+		}
+		free(dom->disks);
+		free(dom->name);
+	}
+	free(cfg->domains);
+	free(cfg->file);
+	free(cfg->state_dir);
+	free(cfg->nbd_listen);
+	free(cfg->log_path);
+	free(cfg->control_socket);
+	memset(cfg, 0, sizeof(*cfg));
+}

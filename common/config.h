@@ -1,0 +1,62 @@
+/* ferry's configuration file: INI, parsed into one struct.
+ *
+ * Syntax: `[section]` or `[domain NAME]`; `key = value`; comments start with ';' or '#'
+ * (at line start, or after whitespace in a value); blank lines ignored; keys and section
+ * names are case-sensitive; `disk` may repeat inside a domain, any other key may not.
+ * Sizes take K/M/G/T suffixes (powers of 1024), durations ms/s/m/h.
+ * Every error is reported as "FILE:LINE: reason" and the whole load fails: a half-read
+ * configuration is never used. Unknown sections and unknown keys are errors. */
+#ifndef FERRY_CONFIG_H
+#define FERRY_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum engine_choice { ENGINE_AUTO, ENGINE_URING, ENGINE_AIO };
+
+struct disk_cfg {
+	char *name;		/* NBD export name, unique across the file */
+	char *path;		/* primary disk: file or block device */
+	unsigned line;		/* where it was defined, for later error messages */
+};
+
+struct domain_cfg {
+	char *name;
+	struct disk_cfg *disks;
+	size_t n_disks;
+	unsigned line;
+};
+
+struct ferry_config {
+	char *file;			/* path the config was read from */
+	/* [appliance] */
+	char *state_dir;		/* default /var/lib/ferry */
+	/* [nbd] */
+	char *nbd_listen;		/* "host:port" or "unix:/path"; default 127.0.0.1:10809 */
+	enum engine_choice engine;	/* default ENGINE_AUTO */
+	/* [log] */
+	char *log_path;			/* default <state_dir>/replog */
+	uint64_t log_size;		/* data region bytes; default 8G; multiple of 4096 */
+	uint64_t log_metadata_size;	/* default 64M; multiple of 4096 */
+	uint32_t log_backpressure_ms;	/* 0 = off (default); at most 50 */
+	/* [control] */
+	char *control_socket;		/* default /run/ferry/ferryd.sock */
+	/* [domain NAME] ... */
+	struct domain_cfg *domains;
+	size_t n_domains;
+};
+
+/* Parse `len` bytes of `text`, naming `file` in errors. On success fill *cfg (owned by the
+ * caller, free with config_release) and return 0. On failure return -1 with
+ * "FILE:LINE: reason" in err (always NUL-terminated) and leave *cfg released. */
+int config_parse(const char *file, const char *text, size_t len, struct ferry_config *cfg,
+		 char *err, size_t errlen);
+/* Read the file and parse it; I/O errors are reported as "FILE: strerror". */
+int config_load(const char *file, struct ferry_config *cfg, char *err, size_t errlen);
+void config_release(struct ferry_config *cfg);
+
+/* Value parsers, shared with the CLI. Return 0 or -1 (bad syntax or overflow). */
+int parse_size(const char *s, uint64_t *out);		/* "8G", "4096", "64M" */
+int parse_duration_ms(const char *s, uint64_t *out);	/* "15s", "50ms", "2h", "0" */
+
+#endif

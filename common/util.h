@@ -1,0 +1,52 @@
+/* Small helpers shared by every component: endian load/store for wire and disk formats,
+ * scoped cleanup, array sizes. Everything here is header-only and has no state. */
+#ifndef FERRY_UTIL_H
+#define FERRY_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ROUND_UP(x, a) ((((x) + (a) - 1) / (a)) * (a))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define UNUSED __attribute__((unused))
+
+/* Free on scope exit: CLEANUP_FREE char *p = malloc(...); */
+static inline void cleanup_free(void *p) { free(*(void **)p); }
+#define CLEANUP_FREE __attribute__((cleanup(cleanup_free)))
+static inline void cleanup_close(int *fd) { if (*fd >= 0) close(*fd); }
+#define CLEANUP_CLOSE __attribute__((cleanup(cleanup_close)))
+
+/* Big-endian (network order: NBD) */
+static inline void put_be16(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = (uint8_t)v; }
+static inline void put_be32(uint8_t *p, uint32_t v) { put_be16(p, v >> 16); put_be16(p + 2, (uint16_t)v); }
+static inline void put_be64(uint8_t *p, uint64_t v) { put_be32(p, v >> 32); put_be32(p + 4, (uint32_t)v); }
+static inline uint16_t get_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint32_t get_be32(const uint8_t *p) { return (uint32_t)get_be16(p) << 16 | get_be16(p + 2); }
+static inline uint64_t get_be64(const uint8_t *p) { return (uint64_t)get_be32(p) << 32 | get_be32(p + 4); }
+
+/* Little-endian (ferry's own on-disk formats, VMDK) */
+static inline void put_le16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = v >> 8; }
+static inline void put_le32(uint8_t *p, uint32_t v) { put_le16(p, (uint16_t)v); put_le16(p + 2, v >> 16); }
+static inline void put_le64(uint8_t *p, uint64_t v) { put_le32(p, (uint32_t)v); put_le32(p + 4, v >> 32); }
+static inline uint16_t get_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline uint32_t get_le32(const uint8_t *p) { return get_le16(p) | (uint32_t)get_le16(p + 2) << 16; }
+static inline uint64_t get_le64(const uint8_t *p) { return get_le32(p) | (uint64_t)get_le32(p + 4) << 32; }
+
+/* Monotonic and wall clocks in nanoseconds. */
+uint64_t now_mono_ns(void);
+uint64_t now_real_ns(void);
+
+/* Write/read the whole buffer with pwrite/pread, retrying short transfers and EINTR.
+ * Return 0, or -errno (a read past EOF returns -EIO). */
+int pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+int pread_full(int fd, void *buf, size_t len, uint64_t off);
+/* Same for a stream socket/pipe. Return 0, or -errno; -ECONNRESET on EOF while reading. */
+int write_full(int fd, const void *buf, size_t len);
+int read_full(int fd, void *buf, size_t len);
+
+#endif

@@ -1,0 +1,434 @@
+/* Executing NBD requests against a protected disk and the replication log.
+ *
+ * Ordering: a write-class op (WRITE, WRITE_ZEROES, TRIM) that overlaps a write-class op whose
+ * primary I/O is still in flight waits in a FIFO until that one completes, and so does every
+ * later overlapping op (FIFO order is kept among waiters). Its log sequence number is
+ * assigned when it is dispatched. So for any two overlapping writes the one with the higher
+ * sequence number reached the primary last, and replaying the log always reproduces the
+ * primary. Non-overlapping writes run fully in parallel. Reads do not wait: NBD gives no
+ * ordering between a read and an unreplied overlapping write.
+ *
+ * Write-ahead: a write-class op first goes into the log (group-committed by replog_commit
+ * at the end of the loop iteration, one pwritev for all records of the iteration), and only
+ * when its batch is written does its primary write start; it is acknowledged when that
+ * finishes. So the primary never holds data the log lacks, and after a crash ferryd's
+ * restart re-applies the log records past the last persisted "applied" point (see
+ * server_applied_seq), which makes the primary and the log agree again whatever the crash
+ * interrupted. FUA makes the log batch and the primary write RWF_DSYNC. A failed log write
+ * fails the request with EIO: an acknowledged write is always in both places. */
+#include "datapath/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+int disk_open(struct server *srv, struct disk *d, const struct disk_cfg *cfg, const char *domain)
+{
+	struct stat st;
+
+	memset(d, 0, sizeof *d);
+	d->srv = srv;
+	d->name = cfg->name;
+	d->path = cfg->path;
+	d->domain = domain;
+	d->fd = open(cfg->path, O_RDWR | O_CLOEXEC);
+	if (d->fd < 0) {
+		log_error("%s:%u: disk %s: cannot open %s: %m", srv->cfg->file, cfg->line,
+			  cfg->name, cfg->path);
+		return -1;
+	}
+	if (fstat(d->fd, &st) < 0) {
+		log_error("disk %s: fstat %s: %m", cfg->name, cfg->path);
+		goto err;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		d->is_blockdev = true;
+		if (ioctl(d->fd, BLKGETSIZE64, &d->size) < 0) {
+			log_error("disk %s: BLKGETSIZE64 %s: %m", cfg->name, cfg->path);
+			goto err;
+		}
+	} else if (S_ISREG(st.st_mode)) {
+		d->size = (uint64_t)st.st_size;
+	} else {
+		log_error("disk %s: %s is neither a regular file nor a block device", cfg->name,
+			  cfg->path);
+		goto err;
+	}
+	if (d->size == 0) {
+		log_error("disk %s: %s is empty (size 0)", cfg->name, cfg->path);
+		goto err;
+	}
+	return 0;
+err:
+	close(d->fd);
+	d->fd = -1;
+	return -1;
+}
+
+void disk_close(struct disk *d)
+{
+	if (d->fd >= 0) {
+		if (fdatasync(d->fd) < 0)
+			log_error("disk %s: fdatasync at close: %m", d->name);
+		close(d->fd);
+	}
+	d->fd = -1;
+}
+
+void disk_update_rates(struct disk *d)
+{
+	const struct io_stats *a = &d->st, *b = &d->st_prev;
+	d->iops = (a->reads + a->writes + a->zeroes + a->trims) -
+		  (b->reads + b->writes + b->zeroes + b->trims);
+	d->write_bps = a->bytes_written - b->bytes_written;
+	d->read_bps = a->bytes_read - b->bytes_read;
+	d->st_prev = d->st;
+}
+
+void op_free(struct nbd_op *op)
+{
+	free(op->buf);
+	free(op);
+}
+
+/* ---- completion ---- */
+
+static void op_part_done(struct nbd_op *op, int res)
+{
+	if (res < 0 && !op->err)
+		op->err = res;
+	if (--op->parts == 0) {
+		if (op->err)
+			op->disk->st.errors++;
+		conn_reply(op->conn, op);
+	}
+}
+
+static bool is_write_class(const struct nbd_op *op)
+{
+	return op->req.type == NBD_CMD_WRITE || op->req.type == NBD_CMD_WRITE_ZEROES ||
+	       op->req.type == NBD_CMD_TRIM;
+}
+
+static bool overlaps(const struct nbd_op *a, const struct nbd_op *b)
+{
+	uint64_t a0 = a->req.offset, a1 = a0 + a->req.length;
+	uint64_t b0 = b->req.offset, b1 = b0 + b->req.length;
+	return a0 < b1 && b0 < a1;
+}
+
+static bool overlaps_list(const struct nbd_op *op, const struct nbd_op *list,
+			  const struct nbd_op *stop)
+{
+	for (const struct nbd_op *o = list; o && o != stop; o = o->next)
+		if (overlaps(op, o))
+			return true;
+	return false;
+}
+
+static void op_start(struct nbd_op *op);
+
+static void active_remove(struct disk *d, struct nbd_op *op)
+{
+	for (struct nbd_op **pp = &d->active; *pp; pp = &(*pp)->next) {
+		if (*pp == op) {
+			*pp = op->next;
+			op->next = NULL;
+			return;
+		}
+	}
+}
+
+/* Start every waiter that no longer overlaps an active op or an earlier waiter. */
+static void wait_queue_kick(struct disk *d)
+{
+	struct nbd_op **pp = &d->wait_head, *prev = NULL;
+	while (*pp) {
+		struct nbd_op *op = *pp;
+		if (!overlaps_list(op, d->active, NULL) && !overlaps_list(op, d->wait_head, op)) {
+			*pp = op->next;
+			if (d->wait_tail == op)
+				d->wait_tail = prev;
+			op->next = NULL;
+			op_start(op);
+			continue;
+		}
+		prev = op;
+		pp = &op->next;
+	}
+}
+
+/* ---- redo watermark ----
+ * Ops whose record is in the log but whose primary I/O has not completed, in sequence
+ * order. Every record below the first of them is in its primary; ferryd persists that
+ * point so that the restart after a crash re-applies only the records after it. */
+
+static void redo_track(struct nbd_op *op)
+{
+	struct server *srv = op->disk->srv;
+	if (!op->la.seq)
+		return;		/* overflowed: not in the log */
+	op->tracked = true;
+	op->anext = NULL;
+	op->aprev = srv->redo_tail;
+	if (srv->redo_tail)
+		srv->redo_tail->anext = op;
+	else
+		srv->redo_head = op;
+	srv->redo_tail = op;
+	if (op->la.seq > srv->last_seq)
+		srv->last_seq = op->la.seq;
+}
+
+static void redo_untrack(struct nbd_op *op)
+{
+	struct server *srv = op->disk->srv;
+	if (!op->tracked)
+		return;
+	op->tracked = false;
+	if (op->aprev)
+		op->aprev->anext = op->anext;
+	else
+		srv->redo_head = op->anext;
+	if (op->anext)
+		op->anext->aprev = op->aprev;
+	else
+		srv->redo_tail = op->aprev;
+}
+
+uint64_t server_applied_seq(const struct server *srv)
+{
+	return srv->redo_head ? srv->redo_head->la.seq - 1 : srv->last_seq;
+}
+
+/* The write-class op is finished with the primary: let overlapping waiters go, reply. */
+static void write_op_end(struct nbd_op *op, int res)
+{
+	redo_untrack(op);
+	active_remove(op->disk, op);
+	if (op->disk->wait_head)
+		wait_queue_kick(op->disk);
+	op_part_done(op, res);
+}
+
+static void primary_done(struct io_req *io, int res)
+{
+	struct nbd_op *op = io->opaque;
+	if (res < 0)
+		log_error("disk %s: primary %s at %llu+%u failed: %s", op->disk->name,
+			  op->req.type == NBD_CMD_READ ? "read" : "write",
+			  (unsigned long long)op->req.offset, op->req.length, strerror(-res));
+	if (is_write_class(op))
+		write_op_end(op, res < 0 ? res : 0);
+	else
+		op_part_done(op, res < 0 ? res : 0);
+}
+
+static void flush_done(struct io_req *io, int res)
+{
+	struct nbd_op *op = io->opaque;
+	struct server *srv = op->disk->srv;
+	if (res < 0)
+		log_error("disk %s: flush of %s failed: %s", op->disk->name,
+			  io == &op->io ? "primary" : "replication log", strerror(-res));
+	/* a whole-server checkpoint needs every primary synced; one export's FLUSH is enough
+	 * only when it is the only one */
+	if (op->parts == 1 && !op->err && res >= 0 && srv->n_disks == 1 &&
+	    op->flush_applied > srv->redo_persisted) {
+		if (replog_set_applied(srv->log, op->flush_applied) == 0)
+			srv->redo_persisted = op->flush_applied;
+	}
+	op_part_done(op, res);
+}
+
+static void queue_primary(struct nbd_op *op, enum io_op kind, int rw_flags)
+{
+	struct server *srv = op->disk->srv;
+	op->iov.iov_base = op->buf;
+	op->iov.iov_len = op->req.length;
+	op->io = (struct io_req){
+		.op = kind,
+		.fd = op->disk->fd,
+		.iov = &op->iov,
+		.iovcnt = 1,
+		.offset = op->req.offset,
+		.rw_flags = rw_flags,
+		.may_inline = !op->disk->is_blockdev,
+		.done = kind == IO_OP_FDATASYNC && op->req.type == NBD_CMD_FLUSH ? flush_done
+										: primary_done,
+		.opaque = op,
+	};
+	io_queue(srv->eng, &op->io);
+}
+
+/* Zero a range of the primary. Holes where allowed (TRIM, WRITE_ZEROES without NO_HOLE),
+ * allocated zeroes otherwise; falls back to writing zero buffers where fallocate cannot. */
+int disk_zero_range(struct disk *d, uint64_t off, uint64_t len, bool may_punch)
+{
+	int mode = may_punch ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+			     : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+	if (fallocate(d->fd, mode, (off_t)off, (off_t)len) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != ENOTSUP && errno != EINVAL)
+		return -errno;
+	if (may_punch && fallocate(d->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+				   (off_t)len) == 0)
+		return 0;
+	static const uint8_t zeroes[65536];
+	while (len) {
+		size_t n = (size_t)MIN(len, sizeof zeroes);
+		int r = pwrite_full(d->fd, zeroes, n, off);
+		if (r < 0)
+			return r;
+		off += n, len -= n;
+	}
+	return 0;
+}
+
+/* The record is in the log (or the extent is marked dirty): now the primary. Write-ahead
+ * order means the primary never holds data the log lacks, and the redo after a crash
+ * brings the primary up to the log. */
+static void log_done(struct replog_append *a, int res)
+{
+	struct nbd_op *op = a->opaque;
+	struct disk *d = op->disk;
+	bool fua = (op->req.flags & NBD_CMD_FLAG_FUA) != 0;
+
+	if (res < 0) {
+		log_error("disk %s: replication log append at %llu+%u failed: %s; write refused",
+			  d->name, (unsigned long long)op->req.offset, op->req.length,
+			  strerror(-res));
+		write_op_end(op, -EIO);
+		return;
+	}
+	if (op->req.type == NBD_CMD_WRITE) {
+		queue_primary(op, IO_OP_WRITE, fua ? RWF_DSYNC : 0);
+		return;
+	}
+	bool trim = op->req.type == NBD_CMD_TRIM;
+	int r = disk_zero_range(d, op->req.offset, op->req.length,
+			     trim || !(op->req.flags & NBD_CMD_FLAG_NO_HOLE));
+	if (r < 0) {
+		log_error("disk %s: zeroing %llu+%u failed: %s", d->name,
+			  (unsigned long long)op->req.offset, op->req.length, strerror(-r));
+		write_op_end(op, r);
+		return;
+	}
+	if (fua)
+		queue_primary(op, IO_OP_FDATASYNC, 0);
+	else
+		write_op_end(op, 0);
+}
+
+static void queue_log(struct nbd_op *op, uint16_t type, const void *payload)
+{
+	op->la = (struct replog_append){
+		.disk_id = op->disk->disk_id,
+		.type = type,
+		.fua = (op->req.flags & NBD_CMD_FLAG_FUA) != 0,
+		.offset = op->req.offset,
+		.length = op->req.length,
+		.payload = payload,
+		.done = log_done,
+		.opaque = op,
+	};
+	replog_append(op->disk->srv->log, &op->la);
+}
+
+/* ---- dispatch ---- */
+
+static void op_start(struct nbd_op *op)
+{
+	struct disk *d = op->disk;
+
+	switch (op->req.type) {
+	case NBD_CMD_WRITE:
+		d->st.writes++;
+		d->st.bytes_written += op->req.length;
+		break;
+	case NBD_CMD_WRITE_ZEROES:
+		d->st.zeroes++;
+		break;
+	case NBD_CMD_TRIM:
+		d->st.trims++;
+		break;
+	default:
+		abort();
+	}
+	op->parts = 1;
+	op->next = d->active;
+	d->active = op;
+	queue_log(op, op->req.type == NBD_CMD_WRITE ? REPLOG_REC_WRITE : REPLOG_REC_ZERO,
+		  op->req.type == NBD_CMD_WRITE ? op->buf : NULL);
+	redo_track(op);
+}
+
+void op_dispatch(struct nbd_op *op)
+{
+	struct disk *d = op->disk;
+
+	switch (op->req.type) {
+	case NBD_CMD_READ:
+		d->st.reads++;
+		d->st.bytes_read += op->req.length;
+		if (op->req.length == 0) {
+			op->parts = 1;
+			op_part_done(op, 0);
+			return;
+		}
+		op->parts = 1;
+		queue_primary(op, IO_OP_READ, 0);
+		return;
+	case NBD_CMD_FLUSH:
+		d->st.flushes++;
+		op->flush_applied = server_applied_seq(d->srv);
+		op->parts = 2;
+		queue_primary(op, IO_OP_FDATASYNC, 0);
+		op->io2 = (struct io_req){
+			.op = IO_OP_FDATASYNC,
+			.fd = replog_fd(d->srv->log),
+			.done = flush_done,
+			.opaque = op,
+		};
+		io_queue(d->srv->eng, &op->io2);
+		return;
+	case NBD_CMD_CACHE:
+		op->parts = 1;
+		op_part_done(op, 0);
+		return;
+	case NBD_CMD_WRITE:
+	case NBD_CMD_WRITE_ZEROES:
+	case NBD_CMD_TRIM:
+		if (op->req.length == 0) {
+			op->parts = 1;
+			op_part_done(op, 0);
+			return;
+		}
+		if (overlaps_list(op, d->active, NULL) || overlaps_list(op, d->wait_head, NULL)) {
+			op->next = NULL;
+			if (d->wait_tail)
+				d->wait_tail->next = op;
+			else
+				d->wait_head = op;
+			d->wait_tail = op;
+			return;
+		}
+		op_start(op);
+		return;
+	default:
+		op->err = -EINVAL;
+		op->parts = 1;
+		op_part_done(op, 0);
+		return;
+	}
+}

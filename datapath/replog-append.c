@@ -1,0 +1,454 @@
+/* The append path: group commit through the io engine (event-loop thread only).
+ *
+ * replog_append() decides everything at call time, under the log mutex: either the record
+ * fits (it gets the next sequence number and its ring position, plus a PAD record first when
+ * it would cross the end of the ring), or its domain is (or now goes) in overflow and the
+ * extent's bits are set in the disk's dirty bitmap. The header and its CRC (over header and
+ * payload, once) are computed outside the mutex into a->hdr. Nothing is written yet.
+ *
+ * replog_commit() turns the batch into as few pwritev requests as possible: one per
+ * contiguous ring run (two if the batch wraps), split only at IOV_MAX iovecs, each record
+ * contributing header | payload | zeros up to its 4 KiB boundary (zeros come from a static
+ * block; a PAD writes only its first block), plus one request per run of changed bitmap
+ * blocks. RWF_DSYNC is set on all of them if any append asked for FUA. If a domain entered
+ * overflow in this batch, the metadata table recording it is written synchronously first:
+ * it is rare, and it makes the flag durable before any done(REPLOG_OVERFLOWED).
+ *
+ * Batches complete in FIFO order whatever order the kernel finishes them in: a finished
+ * batch waits until every earlier one has finished, then the done head advances (cursors
+ * may read up to it) and its appends' done() run in call order. The first write error fails
+ * that batch, every later one, and every later append (the ring now has a hole; a restart
+ * recovers up to it).
+ *
+ * Batches and their iovec/io_req arrays are recycled through a freelist, so after warm-up
+ * the hot path performs no allocation and no system call per record. */
+#include "datapath/replog-internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+#define RL_IOV_MAX 1024
+
+static const uint8_t zero_block[REPLOG_BLOCK];
+
+/* ---- batch bookkeeping ---- */
+
+static struct rl_batch *batch_get(struct replog *log)
+{
+	struct rl_batch *b = log->free_batches;
+	if (b) {
+		log->free_batches = b->next;
+	} else {
+		b = calloc(1, sizeof(*b));
+		if (!b) {
+			log_error("%s: out of memory for a log batch", log->path);
+			abort();
+		}
+	}
+	b->log = log;
+	b->next = NULL;
+	b->first = b->last = NULL;
+	b->has_logged = b->fua = b->table_dirty = b->complete = b->has_pad = false;
+	b->err = 0;
+	b->outstanding = 0;
+	b->n_blocks = 0;
+	return b;
+}
+
+static void batch_put(struct replog *log, struct rl_batch *b)
+{
+	b->next = log->free_batches;
+	log->free_batches = b;
+}
+
+static void batch_destroy(struct rl_batch *b)
+{
+	free(b->iov);
+	free(b->reqs);
+	free(b->blocks);
+	free(b);
+}
+
+void rl_batches_free(struct replog *log)
+{
+	struct rl_batch *b, *n;
+	for (b = log->free_batches; b; b = n) {
+		n = b->next;
+		batch_destroy(b);
+	}
+	for (b = log->fifo_head; b; b = n) {
+		n = b->next;
+		batch_destroy(b);
+	}
+	if (log->cur)
+		batch_destroy(log->cur);
+	log->free_batches = log->fifo_head = log->fifo_tail = log->cur = NULL;
+}
+
+/* A non-logged append keeps its result in the (unused) header bytes. */
+static void set_status(struct replog_append *a, int res)
+{
+	a->seq = 0;
+	memcpy(a->hdr, &res, sizeof res);
+}
+
+static int get_status(const struct replog_append *a)
+{
+	int res;
+	memcpy(&res, a->hdr, sizeof res);
+	return res;
+}
+
+/* ---- append ---- */
+
+/* Does a record of rs bytes fit at the head? *pad receives the PAD size needed first. */
+static bool ring_fits(const struct replog *log, uint64_t rs, uint64_t *pad)
+{
+	uint64_t free_bytes = log->ring - rl_ring_used(log) - REPLOG_BLOCK;
+	*pad = 0;
+	if (rs > log->ring - REPLOG_BLOCK)
+		return false;
+	if (log->head_off + rs <= log->ring)
+		return rs <= free_bytes;
+	*pad = log->ring - log->head_off;
+	return *pad + rs <= free_bytes;
+}
+
+struct placed {
+	bool logged;
+	uint64_t pad_seq, pad_len, pad_off;
+};
+
+/* Under the mutex: sequence number and position, or overflow. Return the status for a
+ * non-logged append (REPLOG_OVERFLOWED or -errno), or 0 when placed in the ring. */
+static int place(struct replog *log, struct rl_batch *b, struct replog_append *a,
+		 struct placed *pl)
+{
+	struct rl_disk *d = rl_disk_by_id(log, a->disk_id);
+	if (!d)
+		return -ENOENT;
+	struct rl_domain *dom = rl_domain_by_id(log, d->domain_id);
+	if (!dom->overflow) {
+		uint64_t pad, rs = a->type == REPLOG_REC_WRITE && a->length > RL_MAX_PAYLOAD ?
+			UINT64_MAX : rl_rec_size(a->type, a->length);
+		if (ring_fits(log, rs, &pad) && !(pad && b->has_pad)) {
+			if (pad) {
+				pl->pad_seq = log->head_seq++;
+				pl->pad_off = log->head_off;
+				pl->pad_len = pad;
+				log->head_off = 0;
+				b->has_pad = true;
+				b->pad_off = pl->pad_off;
+			}
+			if (!b->has_logged) {
+				b->has_logged = true;
+				b->start_off = pad ? pl->pad_off : log->head_off;
+			}
+			a->seq = log->head_seq++;
+			log->head_off = (log->head_off + rs) % log->ring;
+			b->end_seq = log->head_seq;
+			b->end_off = log->head_off;
+			pl->logged = true;
+			return 0;
+		}
+		dom->overflow = true;
+		b->table_dirty = true;
+		log_warn("%s: log full, domain %s enters overflow", log->path, dom->name);
+	}
+	int r = rl_bits_set(log, d, a->offset, a->length, b);
+	return r < 0 ? r : REPLOG_OVERFLOWED;
+}
+
+void replog_append(struct replog *log, struct replog_append *a)
+{
+	struct rl_batch *b = log->cur ? log->cur : (log->cur = batch_get(log));
+	struct placed pl = { false, 0, 0, 0 };
+	int st;
+
+	a->next = NULL;
+	a->seq = 0;
+	if (log->readonly)
+		st = -EROFS;
+	else if (log->failed)
+		st = log->failed;
+	else if ((a->type != REPLOG_REC_WRITE && a->type != REPLOG_REC_ZERO) ||
+		 (a->type == REPLOG_REC_WRITE && a->length && !a->payload))
+		st = -EINVAL;
+	else {
+		pthread_mutex_lock(&log->lock);
+		st = place(log, b, a, &pl);
+		pthread_mutex_unlock(&log->lock);
+	}
+
+	if (pl.logged) {
+		struct replog_record rec = {
+			.seq = a->seq, .type = a->type, .flags = a->fua ? REPLOG_RF_FUA : 0,
+			.disk_id = a->disk_id, .offset = a->offset, .length = a->length,
+			.gen = log->open_gen, .time_ns = now_real_ns(),
+		};
+		/* domain ids never change once registered: no lock needed to read it */
+		rec.domain_id = log->meta.disks[a->disk_id - 1].domain_id;
+		rl_rec_encode(a->hdr, &rec, a->payload);
+		if (pl.pad_len) {
+			struct replog_record pad = {
+				.seq = pl.pad_seq, .type = REPLOG_REC_PAD,
+				.length = (uint32_t)pl.pad_len, .gen = log->open_gen,
+				.time_ns = rec.time_ns,
+			};
+			rl_rec_encode(b->pad_hdr, &pad, NULL);
+		}
+	} else {
+		set_status(a, st);
+	}
+	if (a->fua)
+		b->fua = true;
+	if (b->last)
+		b->last->next = a;
+	else
+		b->first = a;
+	b->last = a;
+}
+
+/* ---- commit: building the requests ---- */
+
+struct builder {
+	struct replog *log;
+	struct rl_batch *b;
+	size_t niov, run_start, nreq;
+	uint64_t run_off;	/* ring offset where the current run starts */
+};
+
+static void add_iov(struct builder *bd, const void *base, size_t len)
+{
+	bd->b->iov[bd->niov].iov_base = (void *)(uintptr_t)base;
+	bd->b->iov[bd->niov].iov_len = len;
+	bd->niov++;
+}
+
+static void add_req(struct builder *bd, size_t iov_first, size_t iovcnt, uint64_t file_off)
+{
+	struct io_req *q = &bd->b->reqs[bd->nreq++];
+	memset(q, 0, sizeof(*q));
+	q->op = IO_OP_WRITE;
+	q->fd = bd->log->fd;
+	q->iov = bd->b->iov + iov_first;
+	q->iovcnt = (int)iovcnt;
+	q->offset = file_off;
+	q->rw_flags = bd->b->fua ? RWF_DSYNC : 0;
+	q->may_inline = bd->log->is_file;
+	q->opaque = bd->b;
+}
+
+/* Turn the iovecs of the current ring run into requests of at most RL_IOV_MAX each. */
+static void close_run(struct builder *bd)
+{
+	uint64_t off = bd->log->sb.data_off + bd->run_off;
+	size_t i = bd->run_start;
+	while (i < bd->niov) {
+		size_t n = MIN(bd->niov - i, (size_t)RL_IOV_MAX);
+		add_req(bd, i, n, off);
+		for (size_t k = i; k < i + n; k++)
+			off += bd->b->iov[k].iov_len;
+		i += n;
+	}
+	bd->run_start = bd->niov;
+}
+
+static void add_record_iov(struct builder *bd, const uint8_t *hdr, const void *payload,
+			   uint32_t paylen, uint64_t rs)
+{
+	add_iov(bd, hdr, REPLOG_REC_HDR_SIZE);
+	if (paylen)
+		add_iov(bd, payload, paylen);
+	uint64_t zeros = rs - REPLOG_REC_HDR_SIZE - paylen;
+	if (zeros)
+		add_iov(bd, zero_block, (size_t)zeros);
+}
+
+static int cmp_block(const void *x, const void *y)
+{
+	const struct rl_blockref *a = x, *b = y;
+	return a->file_off < b->file_off ? -1 : a->file_off > b->file_off;
+}
+
+static void add_bitmap_reqs(struct builder *bd)
+{
+	struct rl_batch *b = bd->b;
+	if (!b->n_blocks)
+		return;
+	qsort(b->blocks, b->n_blocks, sizeof(*b->blocks), cmp_block);
+	size_t i = 0;
+	while (i < b->n_blocks) {
+		size_t j = i + 1;
+		uint64_t len = REPLOG_BLOCK;
+		while (j < b->n_blocks && (b->blocks[j].file_off == b->blocks[j - 1].file_off ||
+		       (b->blocks[j].file_off == b->blocks[i].file_off + len &&
+			b->blocks[j].mem == b->blocks[i].mem + len))) {
+			if (b->blocks[j].file_off != b->blocks[j - 1].file_off)
+				len += REPLOG_BLOCK;
+			j++;
+		}
+		size_t first = bd->niov;
+		add_iov(bd, b->blocks[i].mem, (size_t)len);
+		add_req(bd, first, 1, b->blocks[i].file_off);
+		i = j;
+	}
+}
+
+static int ensure_arrays(struct rl_batch *b, size_t niov, size_t nreq)
+{
+	if (niov > b->iov_cap) {
+		size_t cap = MAX(niov, 2 * b->iov_cap);
+		struct iovec *n = realloc(b->iov, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		b->iov = n;
+		b->iov_cap = cap;
+	}
+	if (nreq > b->req_cap) {
+		size_t cap = MAX(nreq, 2 * b->req_cap);
+		struct io_req *n = realloc(b->reqs, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		b->reqs = n;
+		b->req_cap = cap;
+	}
+	return 0;
+}
+
+/* Build every request of the batch. Return how many, or -errno. */
+static int build_io(struct replog *log, struct rl_batch *b)
+{
+	size_t niov = b->has_pad ? 2 : 0;
+	for (struct replog_append *a = b->first; a; a = a->next)
+		if (a->seq)
+			niov += 3;
+	size_t nreq = niov / RL_IOV_MAX + 2 + b->n_blocks;
+	int r = ensure_arrays(b, niov + b->n_blocks, nreq);
+	if (r < 0)
+		return r;
+
+	struct builder bd = { log, b, 0, 0, 0, b->start_off };
+	uint64_t off = b->start_off;
+	for (struct replog_append *a = b->first; b->has_logged && a; a = a->next) {
+		if (!a->seq)
+			continue;
+		uint32_t paylen = a->type == REPLOG_REC_WRITE ? a->length : 0;
+		uint64_t rs = rl_rec_size(a->type, a->length);
+		if (off + rs > log->ring) {	/* the PAD placed by replog_append */
+			add_record_iov(&bd, b->pad_hdr, NULL, 0, REPLOG_BLOCK);
+			close_run(&bd);
+			off = bd.run_off = 0;
+		}
+		add_record_iov(&bd, a->hdr, a->payload, paylen, rs);
+		off += rs;
+		if (off == log->ring) {
+			close_run(&bd);
+			off = bd.run_off = 0;
+		}
+	}
+	close_run(&bd);
+	add_bitmap_reqs(&bd);
+	return (int)bd.nreq;
+}
+
+/* ---- completion, in FIFO order ---- */
+
+static void drain(struct replog *log)
+{
+	struct rl_batch *b;
+
+	if (log->draining)
+		return;		/* a done() callback committed again: the outer loop goes on */
+	log->draining = true;
+	while ((b = log->fifo_head) && b->complete) {
+		log->fifo_head = b->next;
+		if (!log->fifo_head)
+			log->fifo_tail = NULL;
+		if (b->err && !log->failed) {
+			log->failed = b->err;
+			log_error("%s: log write failed: %s; failing every later append",
+				  log->path, strerror(-b->err));
+		}
+		int err = b->err ? b->err : log->failed;
+		if (!err && b->has_logged) {
+			pthread_mutex_lock(&log->lock);
+			log->done_seq = b->end_seq;
+			log->done_off = b->end_off;
+			pthread_mutex_unlock(&log->lock);
+		}
+		struct replog_append *a = b->first, *next;
+		batch_put(log, b);
+		for (; a; a = next) {
+			next = a->next;
+			int res = a->seq ? REPLOG_LOGGED : get_status(a);
+			if (err && res >= 0)
+				res = err;
+			a->done(a, res);
+		}
+	}
+	log->draining = false;
+}
+
+static void req_done(struct io_req *req, int res)
+{
+	struct rl_batch *b = req->opaque;
+	if (res < 0 && !b->err)
+		b->err = res;
+	if (--b->outstanding == 0) {
+		b->complete = true;
+		drain(b->log);
+	}
+}
+
+static int persist_overflow(struct replog *log)
+{
+	pthread_mutex_lock(&log->meta_lock);
+	int r = rl_meta_persist(log);
+	pthread_mutex_unlock(&log->meta_lock);
+	if (r < 0)
+		log_error("%s: recording overflow in the metadata table: %s", log->path,
+			  strerror(-r));
+	return r;
+}
+
+void replog_commit(struct replog *log)
+{
+	struct rl_batch *b = log->cur;
+	int n = 0;
+
+	if (!b || !b->first)
+		return;
+	log->cur = NULL;
+	if (b->table_dirty)
+		b->err = persist_overflow(log);
+	if (!b->err && (b->has_logged || b->n_blocks)) {
+		n = log->eng ? build_io(log, b) : -EINVAL;
+		if (n < 0) {
+			b->err = n;
+			n = 0;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		b->reqs[i].done = req_done;
+	b->outstanding = (unsigned)n;
+	if (log->fifo_tail)
+		log->fifo_tail->next = b;
+	else
+		log->fifo_head = b;
+	log->fifo_tail = b;
+	if (n == 0) {
+		b->complete = true;
+		drain(log);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		io_queue(log->eng, &b->reqs[i]);
+}

@@ -1,0 +1,29 @@
+/* Pinned numbers of the replication log's on-disk format (docs/replog-format.md). Every
+ * integer is little-endian. Changing anything here needs a new REPLOG_VERSION and a golden
+ * file of the old version in tests/golden/. */
+#ifndef FERRY_REPLOG_FORMAT_H
+#define FERRY_REPLOG_FORMAT_H
+
+#define REPLOG_VERSION 1
+#define REPLOG_BLOCK 4096u		/* alignment of superblocks, metadata and records */
+#define REPLOG_SB_MAGIC 0x474f4c5052524546ull	/* "FERRPLOG" */
+#define REPLOG_META_MAGIC 0x4154454d52524546ull	/* "FERRMETA" */
+#define REPLOG_REC_MAGIC 0x43455246u		/* "FREC" */
+#define REPLOG_REC_HDR_SIZE 64u		/* payload follows the header directly */
+#define REPLOG_NAME_MAX 63		/* domain and disk names */
+#define REPLOG_MAX_DOMAINS 64
+#define REPLOG_MAX_DISKS 256
+#define REPLOG_MIN_GRAIN 65536u		/* dirty bitmap: smallest bytes per bit */
+
+enum replog_rec_type {
+	REPLOG_REC_WRITE = 1,	/* payload = data written */
+	REPLOG_REC_ZERO = 2,	/* TRIM / WRITE_ZEROES: the extent reads as zeroes; no payload */
+	REPLOG_REC_PAD = 3,	/* fills the end of the ring before wrapping; no payload */
+};
+
+enum replog_rec_flags {
+	REPLOG_RF_FUA = 1,	/* the client asked for FUA */
+	REPLOG_RF_TRIM = 2,	/* ZERO record that came from TRIM (may be a hole) */
+};
+
+#endif

@@ -1,0 +1,217 @@
+/* ferryd's server core: private header shared by loop.c, conn.c, disk-io.c, control.c and
+ * ferryd.c. Everything here runs on one thread, the event loop, so there are no locks: the
+ * loop owns every connection, disk and request. The replication log's consumer side (the
+ * shipper, a later issue) is the only other thread and talks to struct replog, which has its
+ * own mutex.
+ *
+ * Request flow (one NBD WRITE):
+ *
+ *   socket --recv--> conn.c: header + payload decoded into a struct nbd_op
+ *       -> disk-io.c: op_dispatch(): overlap check (waits behind any in-flight write-class op
+ *          on an overlapping range, so primary order == log sequence order)
+ *          -> primary pwritev queued on the io engine (RWF_DSYNC if FUA)
+ *          -> replog_append() (sequence number assigned now, same order)
+ *       -> end of loop iteration: replog_commit() writes every appended record as one batch
+ *          (group commit), io_submit_pending() hands all I/O to the kernel in one call
+ *       -> completions (io_reap): primary done + log done -> op_finish() -> reply queued
+ *       -> end of iteration: conn_flush_output() writev()s all queued replies.
+ *
+ * READ: pread via the engine, reply with the data (structured OFFSET_DATA chunk when
+ * negotiated). FLUSH: fdatasync of the export's primary and of the log through the engine;
+ * both are file-wide, so a FLUSH covers every write completed on any connection, which is
+ * what makes NBD_FLAG_CAN_MULTI_CONN true. TRIM / WRITE_ZEROES: fallocate on the primary
+ * (synchronous: it only touches extent maps) and a ZERO record in the log. */
+#ifndef FERRY_SERVER_H
+#define FERRY_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "common/config.h"
+#include "common/dbuf.h"
+#include "datapath/ioengine.h"
+#include "datapath/nbd-proto.h"
+#include "datapath/replog.h"
+
+#define CONN_RBUF_SIZE (256u << 10)	/* staging buffer for socket reads */
+#define CONN_MAX_INFLIGHT 128		/* requests per connection before we stop reading */
+#define CONN_MAX_OUT_BYTES (64u << 20)	/* queued reply bytes before we stop reading */
+#define IO_DEPTH 512
+
+struct server;
+struct conn;
+
+/* Counters for `ferryctl status`. */
+struct io_stats {
+	uint64_t reads, writes, zeroes, trims, flushes;
+	uint64_t bytes_read, bytes_written;
+	uint64_t errors;
+};
+
+/* ---- disk-io.c: a protected disk, served as one NBD export ---- */
+
+struct disk {
+	struct server *srv;
+	const char *name;	/* export name (points into the config) */
+	const char *path;
+	const char *domain;
+	int fd;
+	bool is_blockdev;
+	uint64_t size;
+	uint32_t domain_id, disk_id;	/* in the replication log's registry */
+	unsigned connections;
+	struct io_stats st, st_prev;	/* st_prev: snapshot a second ago, for rates */
+	uint64_t iops, write_bps, read_bps;	/* rates over the last second */
+	/* write-class ops whose primary I/O is in flight, and ops waiting behind them */
+	struct nbd_op *active;
+	struct nbd_op *wait_head, *wait_tail;
+};
+
+/* One queued piece of output: a reply (owned by its op) or handshake bytes (heap). */
+struct out_item {
+	struct out_item *next;
+	struct iovec iov[2];	/* header, data */
+	int iovcnt;
+	struct nbd_op *op;	/* freed once sent (NULL for handshake bytes) */
+	void *heap;		/* freed once sent */
+};
+
+/* One NBD request from receipt to reply. */
+struct nbd_op {
+	struct conn *conn;
+	struct disk *disk;
+	struct nbd_request req;
+	uint8_t *buf;		/* WRITE payload / READ data (malloc'd, req.length bytes) */
+	struct iovec iov;
+	struct io_req io;	/* primary read/write/fdatasync */
+	struct io_req io2;	/* FLUSH: the log's fdatasync */
+	struct replog_append la;
+	int parts;		/* completions still expected */
+	int err;		/* first negative errno */
+	struct nbd_op *next;	/* disk active list / wait queue */
+	struct nbd_op *anext, *aprev;	/* server redo list (logged, primary pending) */
+	bool tracked;		/* on the redo list */
+	uint64_t flush_applied;	/* FLUSH: applied point when it started */
+	/* reply */
+	uint8_t rhdr[NBD_CHUNK_HDR_SIZE + 8];
+	struct out_item out;
+};
+
+int disk_open(struct server *srv, struct disk *d, const struct disk_cfg *cfg,
+	      const char *domain);
+void disk_close(struct disk *d);
+/* Zero a range of the primary: a hole where allowed, allocated zeroes otherwise. Return 0
+ * or -errno. */
+int disk_zero_range(struct disk *d, uint64_t off, uint64_t len, bool may_punch);
+/* Crash recovery at start-up: re-apply the log records from replog_redo_from() to the
+ * primaries, sync them, record the new applied point. Return 0 or -1 (logged). */
+int server_redo(struct server *srv);
+/* Every ~2 s: sync the primaries and record the applied point (bounds the next redo). */
+void server_applied_checkpoint(struct server *srv);
+/* Start executing a decoded, validated request (payload already read). Takes ownership of
+ * op; the reply is queued on op->conn when done. */
+void op_dispatch(struct nbd_op *op);
+void op_free(struct nbd_op *op);
+/* Every record with a sequence number <= this is in its primary (page cache at least). */
+uint64_t server_applied_seq(const struct server *srv);
+/* Roll the per-second rate counters (called from a 1 s timer). */
+void disk_update_rates(struct disk *d);
+
+/* ---- conn.c: one NBD client connection ---- */
+
+enum conn_phase { CONN_HANDSHAKE, CONN_TRANSMISSION, CONN_DRAINING, CONN_DEAD };
+
+struct conn {
+	struct server *srv;
+	struct conn *next_all, *prev_all;
+	int fd;
+	unsigned id;
+	char peer[64];
+	enum conn_phase phase;
+	struct nbd_handshake hs;
+	struct disk *disk;
+	/* input */
+	uint8_t *rbuf;
+	size_t rpos, rlen;
+	struct nbd_op *rd_op;	/* reading this WRITE's payload */
+	size_t rd_got;
+	uint64_t discard_left;	/* payload bytes of a refused WRITE still to skip */
+	struct nbd_request discard_req;
+	uint32_t discard_err;
+	bool reading;		/* EPOLLIN registered */
+	bool eof;		/* peer closed its side, or DISC received */
+	/* output */
+	struct out_item *out_head, *out_tail;
+	size_t out_bytes;
+	size_t out_off;		/* bytes of out_head already sent */
+	bool writing;		/* EPOLLOUT registered */
+	bool flush_listed;	/* on srv->flush_list */
+	struct conn *next_flush;
+	unsigned inflight;	/* ops dispatched, not yet replied */
+};
+
+/* Accept-side setup; fd is a connected, nonblocking socket. */
+void conn_new(struct server *srv, int fd, const char *peer);
+/* epoll events for this connection. */
+void conn_on_events(struct conn *c, uint32_t events);
+/* An op finished: queue its reply (frees op after sending). */
+void conn_reply(struct conn *c, struct nbd_op *op);
+/* Write queued output of every connection that has some (end of each loop iteration). */
+void conn_flush_all(struct server *srv);
+/* Stop reading new requests on every connection (shutdown); close idle ones. */
+void conn_shutdown_all(struct server *srv);
+/* Close the socket now; the struct is freed later by conn_reap_dead(). */
+void conn_close(struct conn *c, const char *why);
+/* Free closed connections that nothing points at any more (end of each loop iteration). */
+void conn_reap_dead(struct server *srv);
+
+/* ---- control.c: the control socket (ferryctl status) ---- */
+
+int control_open(struct server *srv, const char *path);
+void control_on_accept(struct server *srv);
+void control_close(struct server *srv);
+
+/* ---- loop.c: the event loop ---- */
+
+/* epoll tags: the low bits of event.data.u64 say what the fd is */
+enum ev_kind { EV_LISTEN = 1, EV_CONN, EV_ENGINE, EV_SIGNAL, EV_TIMER, EV_CONTROL };
+
+struct server {
+	struct ferry_config *cfg;
+	struct io_engine *eng;
+	char engine_why[256];
+	struct replog *log;
+	struct disk *disks;
+	size_t n_disks;
+	struct nbd_export_info *exports;	/* parallel to disks */
+	int epfd, listen_fd, control_fd, signal_fd, timer_fd;
+	char *unix_listen_path;		/* to unlink at exit */
+	struct conn *conns;		/* all connections */
+	unsigned n_conns, next_conn_id;
+	struct conn *flush_list;	/* connections with output to write */
+	bool stopping;
+	uint64_t started_ns;
+	/* redo point: see disk-io.c */
+	struct nbd_op *redo_head, *redo_tail;
+	uint64_t last_seq;		/* highest sequence appended */
+	uint64_t redo_persisted;	/* last applied point written to the superblock */
+	uint64_t redo_candidate;	/* point being made durable (primaries syncing) */
+	int redo_syncs;			/* primary fdatasyncs in flight for it */
+	struct io_req *redo_reqs;	/* one per disk */
+	uint64_t ticks;			/* 1 s timer */
+};
+
+/* Register/modify/remove fd in epoll with a kind tag and a pointer. Return 0 or -1 (logged). */
+int loop_add(struct server *srv, int fd, uint32_t events, enum ev_kind kind, void *ptr);
+int loop_mod(struct server *srv, int fd, uint32_t events, enum ev_kind kind, void *ptr);
+void loop_del(struct server *srv, int fd);
+/* Open the listening socket ("host:port" or "unix:/path"). Return fd or -1 (logged). */
+int listen_open(struct server *srv, const char *spec);
+/* Block SIGTERM/SIGINT into a signalfd, create epoll and the timer, register the listener,
+ * engine, signal, timer and control fds (listen_fd, control_fd and eng set before). */
+int loop_setup_fds(struct server *srv);
+/* Run until SIGTERM/SIGINT, then drain. Return 0 on a clean stop, -1 on a fatal error. */
+int loop_run(struct server *srv);
+
+#endif

@@ -1,0 +1,48 @@
+/* ferryctl: the operator CLI. Each subcommand lives in its own ctl-*.c file; this file only
+ * dispatches. Exit 0 success, 1 failure, 2 bad usage or configuration (one-line reason).
+ *
+ * To add a subcommand: 1. write mgmt/ctl-NAME.c with `int ctl_NAME_main(int, char **)`
+ * (argv[0] is the subcommand); 2. declare it in its header; 3. add a row to `commands`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "mgmt/ctl.h"
+#include "mgmt/ctl-status.h"
+#include "common/log.h"
+#include "common/banned.h"
+
+static const struct {
+	const char *name;
+	int (*main)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{ "status", ctl_status_main, "status -c FILE [--json]        ask the running ferryd" },
+	{ "log", ctl_log_main,
+	  "log stat|dump|verify|replay|dirty -c FILE ...   inspect the replication log" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ferryctl COMMAND [ARGS]\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(f, "  %s\n", commands[i].help);
+}
+
+int main(int argc, char **argv)
+{
+	log_setup("ferryctl", LOG_LVL_WARN);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].main(argc - 1, argv + 1);
+	fprintf(stderr, "ferryctl: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs every Debian package ferry builds, runs and tests with. Idempotent; as root it
+# installs, otherwise it only reports what is missing.
+set -eu
+PKGS=(build-essential pkg-config clang libclang-rt-14-dev
+      liburing-dev libaio-dev libisal-dev libzstd-dev libssl-dev libcmocka-dev libnbd-dev
+      qemu-utils libnbd-bin nbdkit fio e2fsprogs python3 procps bc)
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "missing packages (run as root to install): ${missing[*]}" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
