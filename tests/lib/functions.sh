@@ -1,0 +1,142 @@
+# Helpers for integration tests (sourced). Each test gets a scratch dir ($T), a teardown
+# that always runs (kills what it started, removes $T unless KEEP=1), free TCP ports, and
+# start_ferryd, which waits for the daemon's "ferryd ready" line.
+#
+#   . "$(dirname "$0")/../lib/functions.sh"
+#   require qemu-io nbdcopy        # exits 77 naming what is missing
+#   write_config $T/ferry.conf 64M 16M web0:$T/web0.raw   # log size, meta size, disks...
+#   start_ferryd $T/ferry.conf     # sets FERRYD_PID, NBD_URI_BASE (nbd://127.0.0.1:PORT)
+#   ...
+#   pass                            # prints a summary line and exits 0
+
+set -u
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN=$TOP/build/bin
+TBIN=$TOP/build/tests
+export PATH=$BIN:$PATH
+T=$(mktemp -d "${TMPDIR:-/tmp}/ferry-test.XXXXXX")
+_cleanup_fns=()
+_pids=()
+
+cleanup_fn() { _cleanup_fns+=("$*"); }
+_teardown() {
+	local rc=$?
+	for ((i = ${#_cleanup_fns[@]} - 1; i >= 0; i--)); do eval "${_cleanup_fns[i]}" || true; done
+	for p in "${_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+	if [ "${KEEP:-0}" = 1 ] || [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
+		echo "scratch kept in $T" >&2
+	else
+		rm -rf "$T"
+	fi
+	exit $rc
+}
+trap _teardown EXIT
+trap 'exit 130' INT TERM
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*"; exit 77; }
+pass() { echo "1 passed, 0 failed"; exit 0; }
+info() { echo "# $*" >&2; }
+
+require() {
+	local c
+	for c in "$@"; do command -v "$c" >/dev/null 2>&1 || skip "$c not installed (run tools/install-deps.sh)"; done
+}
+
+# A free TCP port on 127.0.0.1 (the kernel picks it; tiny race accepted for tests).
+free_port() {
+	python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PY
+}
+
+# write_config FILE LOGSIZE METASIZE [ENGINE] -- DISK...   (DISK = name:path[:size], created)
+# Disks go into one domain "dom". Extra lines for sections can be appended by the caller.
+write_config() {
+	local f=$1 lsize=$2 msize=$3 engine=${ENGINE:-auto}; shift 3
+	PORT=${PORT:-$(free_port)}
+	{
+		echo "[appliance]"; echo "state_dir = $T/state"
+		echo "[nbd]"; echo "listen = 127.0.0.1:$PORT"; echo "engine = $engine"
+		echo "[log]"; echo "path = $T/replog"; echo "size = $lsize"; echo "metadata_size = $msize"
+		echo "[control]"; echo "socket = $T/ferryd.sock"
+		echo "[domain dom]"
+		local d name path size
+		for d in "$@"; do
+			IFS=: read -r name path size <<<"$d"
+			[ -e "$path" ] || truncate -s "${size:-64M}" "$path"
+			echo "disk = $name:$path"
+		done
+	} >"$f"
+	mkdir -p "$T/state"
+	NBD_URI_BASE=nbd://127.0.0.1:$PORT
+}
+
+# start_ferryd CONFIG [LOGFILE]: start in the background, wait up to 20 s for the ready line.
+start_ferryd() {
+	local conf=$1 log=${2:-$T/ferryd.log}
+	: >"$log"
+	"$BIN/ferryd" -c "$conf" --exit-with-parent >"$log" 2>&1 &
+	FERRYD_PID=$!
+	_pids+=("$FERRYD_PID")
+	local i
+	for ((i = 0; i < 200; i++)); do
+		grep -q '^ferryd ready$' "$log" 2>/dev/null && return 0
+		kill -0 "$FERRYD_PID" 2>/dev/null || { cat "$log" >&2; fail "ferryd exited before ready"; }
+		sleep 0.1
+	done
+	cat "$log" >&2
+	fail "ferryd not ready after 20 s"
+}
+
+# stop_ferryd: SIGTERM and wait; fails the test if the exit status is not 0.
+stop_ferryd() {
+	kill -TERM "$FERRYD_PID" 2>/dev/null || true
+	local rc=0
+	wait "$FERRYD_PID" || rc=$?
+	[ $rc -eq 0 ] || fail "ferryd exited with $rc after SIGTERM"
+}
+
+# kill9_ferryd: the crash.
+kill9_ferryd() {
+	kill -9 "$FERRYD_PID" 2>/dev/null || true
+	wait "$FERRYD_PID" 2>/dev/null || true
+}
+
+# wait_for TIMEOUT_S CMD...: poll until CMD succeeds.
+wait_for() {
+	local t=$1 i; shift
+	for ((i = 0; i < t * 10; i++)); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+
+# make_tree DIR MB: a deterministic directory tree of about MB MiB (text, binary, sparse-ish
+# and empty files, nested directories, symlinks) to build filesystems from.
+make_tree() {
+	python3 - "$1" "$2" <<'PY'
+import os, random, sys
+root, mb = sys.argv[1], int(sys.argv[2])
+r = random.Random(42)
+budget = mb << 20
+words = [b"ferry", b"replication", b"block", b"disk", b"log", b"point", b"vmdk", b"store"]
+i = 0
+while budget > 0:
+    d = os.path.join(root, f"d{r.randrange(20)}", f"s{r.randrange(8)}")
+    os.makedirs(d, exist_ok=True)
+    kind = r.random()
+    size = min(budget, int(r.expovariate(1 / 60000)) + 1)
+    p = os.path.join(d, f"f{i}")
+    with open(p, "wb") as f:
+        if kind < 0.5:
+            f.write(b" ".join(r.choice(words) for _ in range(size // 6))[:size])
+        elif kind < 0.9:
+            f.write(r.randbytes(size))
+        elif kind < 0.95:
+            f.write(bytes(size))
+    if kind > 0.98:
+        os.symlink(f"f{i}", p + ".lnk")
+    budget -= size
+    i += 1
+PY
+}

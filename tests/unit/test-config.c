@@ -1,0 +1,389 @@
+/* Unit tests for the configuration parser: a full valid file, defaults, every validation
+ * error with its exact FILE:LINE prefix, the size and duration parsers, and config_load. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/config.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+static const char good_conf[] =
+	"# ferry configuration\n"
+	"; another comment style\n"
+	"\n"
+	"[appliance]\n"
+	"state_dir = /srv/ferry\n"
+	"\n"
+	"[nbd]\n"
+	"listen = 0.0.0.0:10810   ; all interfaces\n"
+	"engine = aio\n"
+	"\n"
+	"[log]\n"
+	"path = /dev/vdb\n"
+	"size = 16G\n"
+	"metadata_size = 128M # comment\n"
+	"backpressure = 20ms\n"
+	"\n"
+	"[control]\n"
+	"socket = /run/ferry/ctl.sock\n"
+	"\n"
+	"[domain sales-db]\n"
+	"disk = db-data:/dev/vdc\n"
+	"disk = db-log : /var/lib/images/db log.img\n"
+	"\n"
+	"[domain web_1.prod]\n"
+	"\tdisk=web1:/images/web1.raw\n";
+
+static void test_good_config(void **state)
+{
+	(void)state;
+	struct ferry_config cfg;
+	char err[256] = "";
+	int r = config_parse("ferry.conf", good_conf, sizeof(good_conf) - 1, &cfg, err, sizeof(err));
+	if (r)
+		print_message("unexpected error: %s\n", err);
+	assert_int_equal(r, 0);
+	assert_string_equal(cfg.file, "ferry.conf");
+	assert_string_equal(cfg.state_dir, "/srv/ferry");
+	assert_string_equal(cfg.nbd_listen, "0.0.0.0:10810");
+	assert_int_equal(cfg.engine, ENGINE_AIO);
+	assert_string_equal(cfg.log_path, "/dev/vdb");
+	assert_true(cfg.log_size == 16ull << 30);
+	assert_true(cfg.log_metadata_size == 128ull << 20);
+	assert_int_equal(cfg.log_backpressure_ms, 20);
+	assert_string_equal(cfg.control_socket, "/run/ferry/ctl.sock");
+	assert_int_equal(cfg.n_domains, 2);
+	assert_string_equal(cfg.domains[0].name, "sales-db");
+	assert_int_equal(cfg.domains[0].line, 20);
+	assert_int_equal(cfg.domains[0].n_disks, 2);
+	assert_string_equal(cfg.domains[0].disks[0].name, "db-data");
+	assert_string_equal(cfg.domains[0].disks[0].path, "/dev/vdc");
+	assert_int_equal(cfg.domains[0].disks[0].line, 21);
+	assert_string_equal(cfg.domains[0].disks[1].name, "db-log");
+	assert_string_equal(cfg.domains[0].disks[1].path, "/var/lib/images/db log.img");
+	assert_int_equal(cfg.domains[0].disks[1].line, 22);
+	assert_string_equal(cfg.domains[1].name, "web_1.prod");
+	assert_int_equal(cfg.domains[1].n_disks, 1);
+	assert_string_equal(cfg.domains[1].disks[0].name, "web1");
+	assert_string_equal(cfg.domains[1].disks[0].path, "/images/web1.raw");
+	config_release(&cfg);
+	assert_null(cfg.domains);
+	assert_null(cfg.state_dir);
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	static const char text[] = "[domain a]\ndisk = x:/dev/x\n";
+	struct ferry_config cfg;
+	char err[256];
+	assert_int_equal(config_parse("d.conf", text, strlen(text), &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.state_dir, "/var/lib/ferry");
+	assert_string_equal(cfg.nbd_listen, "127.0.0.1:10809");
+	assert_int_equal(cfg.engine, ENGINE_AUTO);
+	assert_string_equal(cfg.log_path, "/var/lib/ferry/replog");
+	assert_true(cfg.log_size == 8ull << 30);
+	assert_true(cfg.log_metadata_size == 64ull << 20);
+	assert_int_equal(cfg.log_backpressure_ms, 0);
+	assert_string_equal(cfg.control_socket, "/run/ferry/ferryd.sock");
+	config_release(&cfg);
+
+	/* log path follows state_dir when not set */
+	static const char t2[] = "[appliance]\nstate_dir = /data/f/\n[nbd]\nengine = uring\n"
+				 "listen = unix:/run/ferry/nbd.sock\n[domain a]\ndisk = x:/dev/x\n";
+	assert_int_equal(config_parse("d.conf", t2, strlen(t2), &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.log_path, "/data/f/replog");
+	assert_int_equal(cfg.engine, ENGINE_URING);
+	assert_string_equal(cfg.nbd_listen, "unix:/run/ferry/nbd.sock");
+	config_release(&cfg);
+
+	static const char t3[] = "[appliance]\nstate_dir = /data\n[nbd]\nengine = auto\n"
+				 "listen = [::1]:10809\n[domain a]\ndisk = x:/dev/x\n";
+	assert_int_equal(config_parse("d.conf", t3, strlen(t3), &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.log_path, "/data/replog");
+	assert_int_equal(cfg.engine, ENGINE_AUTO);
+	assert_string_equal(cfg.nbd_listen, "[::1]:10809");
+	config_release(&cfg);
+}
+
+static void test_syntax_details(void **state)
+{
+	(void)state;
+	/* CRLF, trailing spaces, '#' without whitespace before it stays in the value,
+	 * a UTF-8 BOM, comment after a section header */
+	static const char text[] = "\xEF\xBB\xBF[log]   ; the log\r\n"
+				   "  path   =   /a#b/c   \r\n"
+				   "size=1M\r\n"
+				   "metadata_size = 64K\r\n"
+				   "backpressure = 50ms\r\n"
+				   "[domain d]\r\n"
+				   "disk = n:/p;q\r\n";
+	struct ferry_config cfg;
+	char err[256] = "";
+	int r = config_parse("s.conf", text, strlen(text), &cfg, err, sizeof(err));
+	if (r)
+		print_message("unexpected error: %s\n", err);
+	assert_int_equal(r, 0);
+	assert_string_equal(cfg.log_path, "/a#b/c");
+	assert_true(cfg.log_size == 1u << 20);
+	assert_true(cfg.log_metadata_size == 64u << 10);
+	assert_int_equal(cfg.log_backpressure_ms, 50);
+	assert_string_equal(cfg.domains[0].disks[0].path, "/p;q");
+	config_release(&cfg);
+
+	/* no trailing newline, maximum-length line and name */
+	char *big = malloc(8192);
+	assert_non_null(big);
+	int n = snprintf(big, 8192, "[domain %s]\ndisk = e:/", "d123456789012345678901234567890123456789012345678901234567890ab");
+	while (n < (int)strlen("[domain ]\n") + 63 + 4096)
+		big[n++] = 'x';
+	big[n] = '\0';
+	r = config_parse("s.conf", big, (size_t)n, &cfg, err, sizeof(err));
+	if (r)
+		print_message("unexpected error: %s\n", err);
+	assert_int_equal(r, 0);
+	assert_int_equal(strlen(cfg.domains[0].name), 63);
+	assert_int_equal(strlen(cfg.domains[0].disks[0].path), 4096 - 9);
+	config_release(&cfg);
+	/* one byte more is too long */
+	big[n++] = 'x';
+	big[n] = '\0';
+	assert_int_equal(config_parse("s.conf", big, (size_t)n, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "s.conf:2: line too long"));
+	free(big);
+}
+
+/* Parse text, expect failure with err starting "t.conf:LINE: " and containing `what`. */
+static void expect_error_n(const char *text, size_t len, unsigned line, const char *what)
+{
+	struct ferry_config cfg;
+	char err[512] = "";
+	char prefix[64];
+	memset(&cfg, 0x5a, sizeof(cfg));	/* parse must not rely on the caller zeroing */
+	int r = config_parse("t.conf", text, len, &cfg, err, sizeof(err));
+	snprintf(prefix, sizeof(prefix), "t.conf:%u: ", line);
+	if (r != -1 || strncmp(err, prefix, strlen(prefix)) != 0 || !strstr(err, what)) {
+		print_error("input:\n%s\nexpected '%s...%s', got r=%d '%s'\n", text, prefix, what, r, err);
+		if (r == 0)
+			config_release(&cfg);
+		fail();
+	}
+	/* released on failure */
+	assert_null(cfg.domains);
+	assert_null(cfg.file);
+	assert_int_equal(cfg.n_domains, 0);
+}
+
+static void expect_error(const char *text, unsigned line, const char *what)
+{
+	expect_error_n(text, strlen(text), line, what);
+}
+
+#define DOM "[domain d]\ndisk = a:/dev/a\n"
+
+static void test_errors_syntax(void **state)
+{
+	(void)state;
+	expect_error("[appliance\n" DOM, 1, "bad section header");
+	expect_error(DOM "\n[log]x\n", 4, "bad section header");
+	expect_error(DOM "[]\n", 3, "empty section name");
+	expect_error(DOM "[lo[g]\n", 3, "bad section header");
+	expect_error("\n\n[store2]\n" DOM, 3, "unknown section [store2]");
+	expect_error(DOM "[log]\nfoo = 1\n", 4, "unknown key 'foo' in [log]");
+	expect_error(DOM "[log]\nsize = 1G\n\nsize = 2G\n", 6, "duplicate key 'size' in [log] (first set at line 4)");
+	expect_error(DOM "[log]\nsize 1G\n", 4, "missing '='");
+	expect_error(DOM "[log]\npath =   ; nothing\n", 4, "empty value for 'path'");
+	expect_error(DOM "[log]\n= x\n", 4, "missing key");
+	expect_error("size = 1G\n" DOM, 1, "outside of any section");
+	expect_error(DOM "[log]\n[log]\n", 4, "duplicate section [log] (first at line 3)");
+	expect_error(DOM "[nbd extra]\n", 3, "takes no name");
+	static const char nul[] = "[domain d]\ndisk = a:/dev/a\0junk\n";
+	expect_error_n(nul, sizeof(nul) - 1, 2, "NUL");
+	/* line too long */
+	char *big = malloc(5000);
+	assert_non_null(big);
+	int n = snprintf(big, 5000, DOM "[log]\npath = /");
+	memset(big + n, 'p', 4200);
+	memcpy(big + n + 4200, "\n", 2);
+	expect_error(big, 4, "line too long");
+	free(big);
+}
+
+static void test_errors_values(void **state)
+{
+	(void)state;
+	expect_error(DOM "[log]\nsize = 12X\n", 4, "bad size '12X'");
+	expect_error(DOM "[log]\nsize = 1.5G\n", 4, "bad size");
+	expect_error(DOM "[log]\nsize = 99999999999999999999\n", 4, "bad size");
+	expect_error(DOM "[log]\nsize = 1048577\n", 4, "multiple of 4096");
+	expect_error(DOM "[log]\nsize = 512K\n", 4, "at least 1M");
+	expect_error(DOM "[log]\nmetadata_size = 32K\n", 4, "at least 64K");
+	expect_error(DOM "[log]\nmetadata_size = 65537\n", 4, "multiple of 4096");
+	expect_error(DOM "[log]\nbackpressure = soon\n", 4, "bad duration 'soon'");
+	expect_error(DOM "[log]\nbackpressure = 51ms\n", 4, "at most 50ms");
+	expect_error(DOM "[log]\nbackpressure = 1\n", 4, "at most 50ms");
+	expect_error(DOM "[nbd]\nengine = epoll\n", 4, "bad nbd.engine 'epoll'");
+	expect_error(DOM "[nbd]\nlisten = localhost\n", 4, "bad nbd.listen");
+	expect_error(DOM "[nbd]\nlisten = localhost:0\n", 4, "bad nbd.listen");
+	expect_error(DOM "[nbd]\nlisten = localhost:65536\n", 4, "bad nbd.listen");
+	expect_error(DOM "[nbd]\nlisten = :10809\n", 4, "bad nbd.listen");
+	expect_error(DOM "[nbd]\nlisten = ::1:10809\n", 4, "bad nbd.listen");
+	expect_error(DOM "[nbd]\nlisten = unix:relative.sock\n", 4, "bad nbd.listen");
+	expect_error(DOM "[nbd]\nlisten = host:10x\n", 4, "bad nbd.listen");
+}
+
+static void test_errors_domains(void **state)
+{
+	(void)state;
+	expect_error("", 1, "no [domain] section");
+	expect_error("# only a comment\n[log]\nsize = 1G\n", 1, "no [domain] section");
+	expect_error(DOM "\n[domain d]\ndisk = b:/dev/b\n", 4, "duplicate domain 'd' (first defined at line 1)");
+	expect_error(DOM "[domain e]\ndisk = c:/x\ndisk = a:/dev/other\n", 5,
+		     "duplicate export name 'a' (first defined at line 2)");
+	expect_error(DOM "disk = a:/dev/again\n", 3, "duplicate export name 'a'");
+	expect_error("[domain d]\ndisk = /dev/sda\n", 2, "expected EXPORT:PATH");
+	expect_error("[domain d]\ndisk = :/dev/sda\n", 2, "empty export name");
+	expect_error("[domain d]\ndisk = sda:  \n", 2, "empty path");
+	expect_error("[domain d]\ndisk = bad/name:/dev/sda\n", 2, "invalid export name 'bad/name'");
+	expect_error("[domain d]\ndisk = ..:/dev/sda\n", 2, "invalid export name");
+	expect_error("[domain d]\ndisk = "
+		     "e1234567890123456789012345678901234567890123456789012345678901234:/x\n",
+		     2, "invalid export name");
+	expect_error("[domain bad!name]\ndisk = a:/x\n", 1, "invalid domain name 'bad!name'");
+	expect_error("[domain two words]\ndisk = a:/x\n", 1, "invalid domain name");
+	expect_error("[domain "
+		     "d1234567890123456789012345678901234567890123456789012345678901234]\ndisk = a:/x\n",
+		     1, "invalid domain name");
+	expect_error("[domain]\ndisk = a:/x\n", 1, "needs a name");
+	/* a domain without disks is reported at its header, whether another section or EOF follows */
+	expect_error(DOM "\n[domain empty]\n\n[log]\nsize = 1G\n", 4, "domain 'empty' has no disks");
+	expect_error(DOM "[domain empty]\n# nothing\n", 3, "domain 'empty' has no disks");
+	expect_error(DOM "[domain d2]\nname = x\n", 4, "unknown key 'name' in [domain]");
+}
+
+static void test_parse_size(void **state)
+{
+	(void)state;
+	uint64_t v;
+	assert_int_equal(parse_size("4096", &v), 0);
+	assert_true(v == 4096);
+	assert_int_equal(parse_size("0", &v), 0);
+	assert_true(v == 0);
+	assert_int_equal(parse_size("64K", &v), 0);
+	assert_true(v == 65536);
+	assert_int_equal(parse_size("64k", &v), 0);
+	assert_true(v == 65536);
+	assert_int_equal(parse_size("3M", &v), 0);
+	assert_true(v == 3ull << 20);
+	assert_int_equal(parse_size("8G", &v), 0);
+	assert_true(v == 8ull << 30);
+	assert_int_equal(parse_size("1T", &v), 0);
+	assert_true(v == 1ull << 40);
+	assert_int_equal(parse_size("18446744073709551615", &v), 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(parse_size("16777215T", &v), 0);
+	assert_true(v == 16777215ull << 40);
+
+	v = 77;
+	static const char *bad[] = { "", "K", "18446744073709551616", "16777216T", "17179869184G",
+				     "-1", "+1", " 1", "1 ", "1 K", "1KB", "1KiB", "1E", "0x10", "1.5M" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		if (parse_size(bad[i], &v) != -1)
+			fail_msg("parse_size accepted '%s'", bad[i]);
+	}
+	assert_true(v == 77);	/* untouched on failure */
+}
+
+static void test_parse_duration(void **state)
+{
+	(void)state;
+	uint64_t v;
+	assert_int_equal(parse_duration_ms("0", &v), 0);
+	assert_true(v == 0);
+	assert_int_equal(parse_duration_ms("50ms", &v), 0);
+	assert_true(v == 50);
+	assert_int_equal(parse_duration_ms("15s", &v), 0);
+	assert_true(v == 15000);
+	assert_int_equal(parse_duration_ms("15", &v), 0);
+	assert_true(v == 15000);
+	assert_int_equal(parse_duration_ms("2m", &v), 0);
+	assert_true(v == 120000);
+	assert_int_equal(parse_duration_ms("1h", &v), 0);
+	assert_true(v == 3600000);
+	assert_int_equal(parse_duration_ms("18446744073709551615ms", &v), 0);
+	assert_true(v == UINT64_MAX);
+	static const char *bad[] = { "", "ms", "1d", "1 s", "-5s", "5S", "1.5s", "18446744073709552s",
+				     "18446744073709551615s", "5000000000000000h", "1msx" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		if (parse_duration_ms(bad[i], &v) != -1)
+			fail_msg("parse_duration_ms accepted '%s'", bad[i]);
+	}
+}
+
+static void test_load(void **state)
+{
+	(void)state;
+	struct ferry_config cfg;
+	char err[512];
+	assert_int_equal(config_load("/nonexistent/ferry.conf", &cfg, err, sizeof(err)), -1);
+	assert_string_equal(err, "/nonexistent/ferry.conf: No such file or directory");
+
+	char path[] = "/tmp/ferry-config-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write_full(fd, good_conf, sizeof(good_conf) - 1), 0);
+	close(fd);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.file, path);
+	assert_int_equal(cfg.n_domains, 2);
+	assert_string_equal(cfg.domains[1].disks[0].name, "web1");
+	config_release(&cfg);
+
+	/* errors name the file it was loaded from */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write_full(fd, "[domain x]\n", 11), 0);
+	close(fd);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -1);
+	char want[128];
+	snprintf(want, sizeof(want), "%s:1: domain 'x' has no disks", path);
+	assert_true(strncmp(err, want, strlen(want)) == 0);
+	unlink(path);
+}
+
+static void test_small_err_buffer(void **state)
+{
+	(void)state;
+	struct ferry_config cfg;
+	char err[8];
+	assert_int_equal(config_parse("t.conf", "[x]\n", 4, &cfg, err, sizeof(err)), -1);
+	assert_string_equal(err, "t.conf:");	/* truncated, still terminated */
+	assert_int_equal(config_parse("t.conf", "[x]\n", 4, &cfg, NULL, 0), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good_config),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_syntax_details),
+		cmocka_unit_test(test_errors_syntax),
+		cmocka_unit_test(test_errors_values),
+		cmocka_unit_test(test_errors_domains),
+		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_parse_duration),
+		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_small_err_buffer),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

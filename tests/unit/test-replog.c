@@ -1,0 +1,813 @@
+/* Unit tests for the replication log: everything runs against real files in a temporary
+ * directory and the real io engine (io_uring, or libaio where it is unavailable). Crashes are
+ * simulated by replog_close(log, false), which writes nothing, and by corrupting bytes of the
+ * file directly. The golden file tests/golden/replog-v1.bin is read back exactly; it is
+ * regenerated (once, deliberately) with FERRY_REGEN_GOLDEN=1. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/util.h"
+#include "datapath/ioengine.h"
+#include "datapath/replog-internal.h"
+#include "datapath/replog.h"
+#include "common/banned.h"
+
+#define K 1024ull
+#define GOLDEN "tests/golden/replog-v1.bin"
+
+static struct io_engine *eng;
+static char tmpdir[64];
+
+/* ---- helpers ---- */
+
+struct tapp {
+	struct replog_append a;
+	int res;
+	int order;
+	bool done;
+};
+
+static int done_counter;
+
+static void tdone(struct replog_append *a, int res)
+{
+	struct tapp *t = a->opaque;
+	assert_false(t->done);
+	t->done = true;
+	t->res = res;
+	t->order = done_counter++;
+}
+
+static void fill(uint8_t *buf, size_t len, uint64_t seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(seed * 31 + i * 7 + (i >> 8));
+}
+
+static void tpath(char *out, size_t n, const char *name)
+{
+	snprintf(out, n, "%s/%s", tmpdir, name);
+}
+
+static struct replog *open_at(const char *path, uint64_t data, uint64_t meta, bool create,
+			      bool ro)
+{
+	struct replog_open_opts o = { data, meta, create, ro };
+	struct replog *log = NULL;
+	char err[512];
+	int r = replog_open(path, &o, &log, err, sizeof err);
+	if (r != 0)
+		print_error("replog_open: %s\n", err);
+	assert_int_equal(r, 0);
+	if (!ro)
+		replog_set_engine(log, eng);
+	return log;
+}
+
+static struct replog *open_log(const char *name, uint64_t data, uint64_t meta, bool create,
+			       bool ro)
+{
+	char p[128];
+	tpath(p, sizeof p, name);
+	return open_at(p, data, meta, create, ro);
+}
+
+static void app(struct replog *log, struct tapp *t, uint32_t disk, uint16_t type, uint64_t off,
+		uint32_t len, const void *payload, bool fua)
+{
+	memset(t, 0, sizeof(*t));
+	t->a.disk_id = disk;
+	t->a.type = type;
+	t->a.fua = fua;
+	t->a.offset = off;
+	t->a.length = len;
+	t->a.payload = payload;
+	t->a.done = tdone;
+	t->a.opaque = t;
+	replog_append(log, &t->a);
+}
+
+static bool all_done(struct tapp *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!t[i].done)
+			return false;
+	return true;
+}
+
+static void wait_done(struct tapp *t, size_t n)
+{
+	assert_int_equal(io_submit_pending(eng), 0);
+	while (!all_done(t, n)) {
+		assert_true(io_busy(eng) > 0);
+		int r = io_reap(eng, true);
+		assert_true(r >= 0 || r == -EINTR);
+		assert_int_equal(io_submit_pending(eng), 0);
+	}
+}
+
+static void commit_wait(struct replog *log, struct tapp *t, size_t n)
+{
+	replog_commit(log);
+	wait_done(t, n);
+}
+
+static void file_rw(const char *name, uint64_t off, void *buf, size_t len, bool write)
+{
+	char p[128];
+	tpath(p, sizeof p, name);
+	int fd = open(p, write ? O_RDWR : O_RDONLY);
+	assert_true(fd >= 0);
+	if (write)
+		assert_int_equal(pwrite_full(fd, buf, len, off), 0);
+	else
+		assert_int_equal(pread_full(fd, buf, len, off), 0);
+	close(fd);
+}
+
+static void flip_byte(const char *name, uint64_t off)
+{
+	uint8_t b;
+	file_rw(name, off, &b, 1, false);
+	b ^= 0x5a;
+	file_rw(name, off, &b, 1, true);
+}
+
+/* Expected record for checking cursors. */
+struct exp {
+	uint64_t seq;
+	uint16_t type;
+	uint32_t disk;
+	uint64_t off;
+	uint32_t len;
+	uint64_t seed;		/* payload pattern */
+};
+
+static void expect_records(struct replog *log, uint64_t from, const struct exp *e, size_t n)
+{
+	struct replog_cursor *c;
+	struct replog_record rec;
+	const void *pl;
+	uint8_t *buf = malloc(1 << 20);
+
+	assert_int_equal(replog_cursor_open(log, from, &c), 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(replog_cursor_next(c, &rec, &pl), 1);
+		assert_int_equal(rec.seq, e[i].seq);
+		assert_int_equal(rec.type, e[i].type);
+		assert_int_equal(rec.disk_id, e[i].disk);
+		assert_int_equal(rec.offset, e[i].off);
+		assert_int_equal(rec.length, e[i].len);
+		assert_true(rec.time_ns > 0);
+		if (e[i].type == REPLOG_REC_WRITE && e[i].len) {
+			fill(buf, e[i].len, e[i].seed);
+			assert_non_null(pl);
+			assert_memory_equal(pl, buf, e[i].len);
+		}
+	}
+	assert_int_equal(replog_cursor_next(c, &rec, &pl), 0);
+	replog_cursor_close(c);
+	free(buf);
+}
+
+static void register_two(struct replog *log, uint32_t *d1, uint32_t *d2)
+{
+	uint32_t dom;
+	assert_int_equal(replog_register_disk(log, "dom1", "disk1", 16 << 20, &dom, d1), 0);
+	assert_int_equal(dom, 1);
+	assert_int_equal(replog_register_disk(log, "dom2", "disk2", 1 << 20, &dom, d2), 0);
+	assert_int_equal(dom, 2);
+}
+
+/* ---- tests ---- */
+
+static void test_create_reopen(void **state)
+{
+	(void)state;
+	struct replog_stat st1, st2;
+	uint32_t dom, d1, d2, d3;
+	struct replog *log = open_log("c.log", 256 * K, 128 * K, true, false);
+
+	assert_int_equal(replog_register_disk(log, "web", "web0", 10 << 20, &dom, &d1), 0);
+	assert_int_equal(replog_register_disk(log, "db", "db0", 100ull << 30, &dom, &d2), 0);
+	assert_int_equal(replog_register_disk(log, "db", "db1", 1 << 20, &dom, &d3), 0);
+	assert_int_equal(dom, 2);
+	assert_int_equal(d1, 1);
+	assert_int_equal(d2, 2);
+	assert_int_equal(d3, 3);
+	assert_int_equal(replog_register_disk(log, "web", "db0", 1 << 20, &dom, &d1), -EEXIST);
+	assert_int_equal(replog_register_disk(log, "web", "", 1 << 20, &dom, &d1), -EINVAL);
+	char longname[REPLOG_NAME_MAX + 2];
+	memset(longname, 'x', sizeof longname - 1);
+	longname[sizeof longname - 1] = 0;
+	assert_int_equal(replog_register_disk(log, "web", longname, 1, &dom, &d1), -ENAMETOOLONG);
+	assert_int_equal(replog_get_stat(log, &st1), 0);
+	assert_int_equal(st1.disks[1].grain, 1u << 18);	/* 100G at 64K would not fit */
+	replog_close(log, true);
+
+	log = open_log("c.log", 0, 0, false, false);
+	assert_int_equal(replog_get_stat(log, &st2), 0);
+	assert_memory_equal(st1.uuid, st2.uuid, 16);
+	assert_int_equal(st2.meta_off, 8192);
+	assert_int_equal(st2.meta_size, 128 * K);
+	assert_int_equal(st2.data_off, 8192 + 128 * K);
+	assert_int_equal(st2.data_size, 256 * K);
+	assert_int_equal(st2.open_gen, st1.open_gen + 1);
+	assert_int_equal(st2.n_disks, 3);
+	assert_string_equal(st2.disks[2].name, "db1");
+	assert_string_equal(st2.disks[2].domain, "db");
+	assert_int_equal(st2.disks[1].grain, st1.disks[1].grain);
+	assert_int_equal(replog_register_disk(log, "db", "db1", 1 << 20, &dom, &d3), 0);
+	assert_int_equal(d3, 3);
+	assert_int_equal(dom, 2);
+	replog_close(log, true);
+
+	/* a geometry that does not match is refused */
+	struct replog_open_opts o = { 512 * K, 128 * K, false, false };
+	struct replog *bad;
+	char err[256], p[128];
+	tpath(p, sizeof p, "c.log");
+	assert_int_equal(replog_open(p, &o, &bad, err, sizeof err), -1);
+	assert_non_null(strstr(err, "geometry"));
+	/* readonly opens never write: the superblocks are unchanged */
+	uint8_t before[8192], after[8192];
+	file_rw("c.log", 0, before, sizeof before, false);
+	log = open_log("c.log", 0, 0, false, true);
+	assert_int_equal(replog_register_disk(log, "x", "y", 1, &dom, &d1), -EROFS);
+	replog_close(log, true);
+	file_rw("c.log", 0, after, sizeof after, false);
+	assert_memory_equal(before, after, sizeof before);
+}
+
+static void test_append_cursor(void **state)
+{
+	(void)state;
+	static const uint32_t lens[] = { 0, 1, 4032, 4033, 8128, 20000, 512, 65536 };
+	struct tapp t[40];
+	struct exp e[40];
+	uint8_t *pay[40];
+	uint32_t d1, d2;
+	size_t n = 0;
+	struct replog *log = open_log("a.log", 4 << 20, 128 * K, true, false);
+
+	register_two(log, &d1, &d2);
+	done_counter = 0;
+	/* three batches committed back to back before reaping: done() must stay in call order */
+	for (int batch = 0; batch < 3; batch++) {
+		for (int i = 0; i < 10; i++, n++) {
+			bool zero = i % 4 == 3;
+			uint32_t len = zero ? (uint32_t)(n + 1) * 65536 : lens[n % 8];
+			pay[n] = malloc(len ? len : 1);
+			fill(pay[n], len, n + 1);
+			e[n] = (struct exp){ n + 1, zero ? REPLOG_REC_ZERO : REPLOG_REC_WRITE,
+					     i % 2 ? d2 : d1, n * 4096, len, n + 1 };
+			app(log, &t[n], e[n].disk, e[n].type, e[n].off, len, pay[n], i == 5);
+		}
+		replog_commit(log);
+	}
+	wait_done(t, n);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(t[i].res, REPLOG_LOGGED);
+		assert_int_equal(t[i].order, (int)i);
+		assert_int_equal(t[i].a.seq, i + 1);
+	}
+	expect_records(log, 0, e, n);
+	expect_records(log, 17, e + 16, n - 16);
+	replog_close(log, true);
+
+	log = open_log("a.log", 0, 0, false, true);
+	struct replog_stat st;
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_true(st.clean);
+	assert_int_equal(st.tail_seq, 1);
+	assert_int_equal(st.head_seq, n + 1);
+	assert_int_equal(st.records, n);
+	expect_records(log, 0, e, n);
+	uint64_t bad;
+	char why[128];
+	assert_int_equal(replog_verify(log, &bad, why, sizeof why), 0);
+	replog_close(log, false);
+
+	/* reopen read-write: appends continue the sequence */
+	log = open_log("a.log", 0, 0, false, false);
+	app(log, &t[0], d1, REPLOG_REC_ZERO, 0, 4096, NULL, false);
+	commit_wait(log, t, 1);
+	assert_int_equal(t[0].res, REPLOG_LOGGED);
+	assert_int_equal(t[0].a.seq, n + 1);
+	replog_close(log, true);
+	for (size_t i = 0; i < n; i++)
+		free(pay[i]);
+}
+
+/* Ship everything written so far and reclaim; return bytes freed. */
+static int64_t ship_all(struct replog *log, uint32_t dom, uint64_t upto)
+{
+	assert_int_equal(replog_mark_shipped(log, dom, upto), 0);
+	int64_t r = replog_reclaim(log);
+	assert_true(r >= 0);
+	return r;
+}
+
+static void test_wrap_reclaim(void **state)
+{
+	(void)state;
+	uint8_t pay[12000];
+	struct tapp t[1];
+	struct exp e[64];
+	uint32_t d1, d2;
+	uint64_t pads = 0, prev_seq = 0;
+	size_t n = 0;
+	struct replog *log = open_log("w.log", 64 * K, 128 * K, true, false);
+
+	register_two(log, &d1, &d2);
+	for (int i = 0; i < 30; i++) {
+		fill(pay, sizeof pay, (uint64_t)i + 100);
+		app(log, &t[0], d1, REPLOG_REC_WRITE, (uint64_t)i * 65536, sizeof pay, pay, false);
+		commit_wait(log, t, 1);
+		assert_int_equal(t[0].res, REPLOG_LOGGED);
+		if (t[0].a.seq != prev_seq + 1)
+			pads++;	/* a PAD took the sequence number in between */
+		prev_seq = t[0].a.seq;
+		e[n++] = (struct exp){ t[0].a.seq, REPLOG_REC_WRITE, d1, (uint64_t)i * 65536,
+				       sizeof pay, (uint64_t)i + 100 };
+		if (i < 27) {	/* keep the last three unshipped */
+			assert_true(ship_all(log, 1, t[0].a.seq) > 0);
+			n = 0;
+		}
+	}
+	assert_true(pads >= 3);
+	struct replog_stat st;
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_int_equal(st.used_bytes, st.head_off >= st.tail_off ? st.head_off - st.tail_off :
+			 64 * K - st.tail_off + st.head_off);
+	expect_records(log, 0, e, n);
+	replog_close(log, false);	/* crash */
+
+	log = open_log("w.log", 0, 0, false, true);
+	expect_records(log, 0, e, n);
+	uint64_t bad;
+	char why[128];
+	assert_int_equal(replog_verify(log, &bad, why, sizeof why), 0);
+	replog_close(log, false);
+
+	/* a restarted writer continues the dense sequence past the wrap */
+	log = open_log("w.log", 0, 0, false, false);
+	assert_int_equal(ship_all(log, 1, prev_seq), 36 * K);
+	for (int i = 0; i < 8; i++) {
+		fill(pay, sizeof pay, 7);
+		app(log, &t[0], d1, REPLOG_REC_WRITE, 0, sizeof pay, pay, true);
+		commit_wait(log, t, 1);
+		assert_int_equal(t[0].res, REPLOG_LOGGED);
+		assert_true(t[0].a.seq > prev_seq);
+		prev_seq = t[0].a.seq;
+		ship_all(log, 1, prev_seq);
+	}
+	replog_close(log, true);
+	log = open_log("w.log", 0, 0, false, true);
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_int_equal(st.tail_seq, prev_seq + 1);
+	assert_int_equal(st.records, 0);
+	assert_int_equal(st.used_bytes, 0);
+	assert_int_equal(replog_verify(log, &bad, why, sizeof why), 0);
+	replog_close(log, false);
+}
+
+/* Write six 8K records (seq 1..6 at ring offsets 0, 8K, ... 40K). */
+static void write_six(struct replog *log, uint32_t disk, uint64_t seed)
+{
+	uint8_t pay[8000];
+	struct tapp t[6];
+	for (int i = 0; i < 6; i++) {
+		fill(pay, sizeof pay, seed + (uint64_t)i);
+		app(log, &t[i], disk, REPLOG_REC_WRITE, (uint64_t)i * 8192, sizeof pay, pay, false);
+		commit_wait(log, t + i, 1);
+		assert_int_equal(t[i].res, REPLOG_LOGGED);
+	}
+}
+
+static void test_torn_tail(void **state)
+{
+	(void)state;
+	uint32_t d1, d2;
+	struct replog_stat st;
+	struct replog *log = open_log("t.log", 1 << 20, 128 * K, true, false);
+	register_two(log, &d1, &d2);
+	write_six(log, d1, 10);
+	replog_close(log, false);
+
+	/* tear the payload end of the last record */
+	uint8_t junk[3000];
+	memset(junk, 0xee, sizeof junk);
+	uint64_t data_off = 8192 + 128 * K;
+	file_rw("t.log", data_off + 5 * 8192 + 5000, junk, sizeof junk, true);
+
+	log = open_log("t.log", 0, 0, false, false);
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_int_equal(st.head_seq, 6);
+	assert_int_equal(st.head_off, 5 * 8192);
+	struct tapp t[1];
+	app(log, &t[0], d2, REPLOG_REC_ZERO, 0, 4096, NULL, false);
+	commit_wait(log, t, 1);
+	assert_int_equal(t[0].a.seq, 6);
+	replog_close(log, false);
+
+	log = open_log("t.log", 0, 0, false, true);
+	struct exp e[6];
+	for (int i = 0; i < 5; i++)
+		e[i] = (struct exp){ (uint64_t)i + 1, REPLOG_REC_WRITE, d1, (uint64_t)i * 8192, 8000,
+				     10 + (uint64_t)i };
+	e[5] = (struct exp){ 6, REPLOG_REC_ZERO, d2, 0, 4096, 0 };
+	expect_records(log, 0, e, 6);
+	replog_close(log, false);
+}
+
+static void test_generation_rule(void **state)
+{
+	(void)state;
+	uint32_t d1, d2;
+	struct replog_stat st;
+	uint64_t data_off = 8192 + 128 * K;
+	struct replog *log = open_log("g.log", 1 << 20, 128 * K, true, false);
+	register_two(log, &d1, &d2);
+	write_six(log, d1, 10);
+	replog_close(log, false);
+
+	/* record 4 is torn: recovery stops at 4, while records 5 and 6 are intact behind it */
+	flip_byte("g.log", data_off + 3 * 8192 + 200);
+	log = open_log("g.log", 0, 0, false, false);
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_int_equal(st.head_seq, 4);
+	/* the new session writes seq 4 and 5 over the old 4 and 5, then crashes */
+	uint8_t pay[8000];
+	struct tapp t[2];
+	for (int i = 0; i < 2; i++) {
+		fill(pay, sizeof pay, 50 + (uint64_t)i);
+		app(log, &t[i], d1, REPLOG_REC_WRITE, 1 << 20, sizeof pay, pay, false);
+		commit_wait(log, t + i, 1);
+		assert_int_equal(t[i].a.seq, 4 + (uint64_t)i);
+	}
+	replog_close(log, false);
+
+	/* the old record 6 sits exactly where seq 6 is expected, but is from the old session */
+	uint8_t hdr[REPLOG_REC_HDR_SIZE];
+	struct replog_record rec;
+	char why[128];
+	file_rw("g.log", data_off + 5 * 8192, hdr, sizeof hdr, false);
+	assert_int_equal(rl_rec_decode(hdr, &rec, why, sizeof why), 0);
+	assert_int_equal(rec.seq, 6);
+	assert_int_equal(rec.gen, 1);	/* the new session's records carry gen 2 */
+
+	log = open_log("g.log", 0, 0, false, true);
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_int_equal(st.head_seq, 6);
+	assert_int_equal(st.head_off, 5 * 8192);
+	struct exp e[5];
+	for (int i = 0; i < 3; i++)
+		e[i] = (struct exp){ (uint64_t)i + 1, REPLOG_REC_WRITE, d1, (uint64_t)i * 8192, 8000,
+				     10 + (uint64_t)i };
+	for (int i = 0; i < 2; i++)
+		e[3 + i] = (struct exp){ 4 + (uint64_t)i, REPLOG_REC_WRITE, d1, 1 << 20, 8000,
+					 50 + (uint64_t)i };
+	expect_records(log, 0, e, 5);
+	uint64_t bad;
+	assert_int_equal(replog_verify(log, &bad, why, sizeof why), 0);
+	replog_close(log, false);
+}
+
+static void check_bits(const uint8_t *bits, uint64_t nbits, const uint64_t *set, size_t nset)
+{
+	for (uint64_t i = 0; i < nbits; i++) {
+		bool want = false;
+		for (size_t k = 0; k < nset; k++)
+			want = want || set[k] == i;
+		if (want != !!(bits[i / 8] & (1u << (i % 8))))
+			fail_msg("bit %" PRIu64 " should be %d", i, want);
+	}
+}
+
+static void test_overflow(void **state)
+{
+	(void)state;
+	static const uint64_t want[] = { 3, 4, 5, 6, 16, 80 };
+	uint8_t pay[8000];
+	struct tapp t[8];
+	uint32_t d1, d2, grain;
+	struct replog_stat st;
+	uint8_t *bits;
+	uint64_t nbits;
+	struct replog *log = open_log("o.log", 32 * K, 128 * K, true, false);
+
+	register_two(log, &d1, &d2);
+	fill(pay, sizeof pay, 1);
+	for (int i = 0; i < 3; i++)
+		app(log, &t[i], d1, REPLOG_REC_WRITE, (uint64_t)i * 8192, sizeof pay, pay, false);
+	app(log, &t[3], d1, REPLOG_REC_WRITE, 5 << 20, sizeof pay, pay, false);	/* no room */
+	app(log, &t[4], d1, REPLOG_REC_WRITE, 1 << 20, 4096, pay, true);
+	app(log, &t[5], d1, REPLOG_REC_ZERO, 3 * 65536, 200 * 1024, NULL, false);
+	app(log, &t[6], d2, REPLOG_REC_ZERO, 0, 4096, NULL, false);	/* other domain: fits */
+	app(log, &t[7], d1, REPLOG_REC_ZERO, 1 << 20, 100, NULL, false);	/* bit already set */
+	done_counter = 0;
+	commit_wait(log, t, 8);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(t[i].order, i);
+	assert_int_equal(t[0].res, REPLOG_LOGGED);
+	assert_int_equal(t[2].res, REPLOG_LOGGED);
+	assert_int_equal(t[3].res, REPLOG_OVERFLOWED);
+	assert_int_equal(t[4].res, REPLOG_OVERFLOWED);
+	assert_int_equal(t[5].res, REPLOG_OVERFLOWED);
+	assert_int_equal(t[6].res, REPLOG_LOGGED);
+	assert_int_equal(t[6].a.seq, 4);
+	assert_int_equal(t[7].res, REPLOG_OVERFLOWED);
+	/* a bit-only batch with nothing new completes without I/O, still in order */
+	app(log, &t[0], d1, REPLOG_REC_ZERO, 3 * 65536, 1, NULL, false);
+	replog_commit(log);
+	assert_true(t[0].done);
+	assert_int_equal(t[0].res, REPLOG_OVERFLOWED);
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_true(st.domains[0].overflow);
+	assert_false(st.domains[1].overflow);
+	assert_int_equal(st.disks[0].dirty_bits, 6);
+	replog_close(log, false);	/* crash: the bitmap and flag must be on disk already */
+
+	log = open_log("o.log", 0, 0, false, true);
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_true(st.domains[0].overflow);
+	assert_int_equal(st.disks[0].dirty_bits, 6);
+	assert_int_equal(replog_dirty_take(log, d1, &bits, &nbits, &grain), 0);
+	assert_int_equal(grain, 65536);
+	assert_int_equal(nbits, 256);
+	check_bits(bits, nbits, want, 6);
+	free(bits);
+	replog_close(log, false);
+
+	/* still in overflow after a restart, even with room in the ring */
+	log = open_log("o.log", 0, 0, false, false);
+	assert_int_equal(ship_all(log, 1, 3), 24 * K);
+	assert_int_equal(ship_all(log, 2, 4), 4 * K);
+	app(log, &t[0], d1, REPLOG_REC_ZERO, 0, 4096, NULL, false);
+	commit_wait(log, t, 1);
+	assert_int_equal(t[0].res, REPLOG_OVERFLOWED);
+	assert_int_equal(replog_dirty_take(log, d1, &bits, &nbits, &grain), 0);
+	static const uint64_t want2[] = { 0, 3, 4, 5, 6, 16, 80 };
+	check_bits(bits, nbits, want2, 7);
+	free(bits);
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_false(st.domains[0].overflow);
+	assert_int_equal(st.disks[0].dirty_bits, 0);
+	app(log, &t[0], d1, REPLOG_REC_WRITE, 0, sizeof pay, pay, false);
+	commit_wait(log, t, 1);
+	assert_int_equal(t[0].res, REPLOG_LOGGED);
+	assert_int_equal(t[0].a.seq, 6);	/* a PAD (seq 5) filled 28K..32K */
+	replog_close(log, false);
+
+	log = open_log("o.log", 0, 0, false, true);
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_false(st.domains[0].overflow);
+	assert_int_equal(st.disks[0].dirty_bits, 0);
+	assert_int_equal(st.head_seq, 7);
+	assert_int_equal(st.head_off, 8 * K);
+	replog_close(log, false);
+}
+
+static void test_verify(void **state)
+{
+	(void)state;
+	uint32_t d1, d2;
+	uint64_t bad, data_off = 8192 + 128 * K;
+	char why[128];
+	struct replog *log = open_log("v.log", 1 << 20, 128 * K, true, false);
+	register_two(log, &d1, &d2);
+	write_six(log, d1, 3);
+	replog_close(log, true);
+
+	log = open_log("v.log", 0, 0, false, true);
+	assert_int_equal(replog_verify(log, &bad, why, sizeof why), 0);
+	replog_close(log, false);
+
+	flip_byte("v.log", data_off + 2 * 8192 + 3000);	/* payload of record 3 */
+	log = open_log("v.log", 0, 0, false, true);
+	assert_int_equal(replog_verify(log, &bad, why, sizeof why), 1);
+	assert_int_equal(bad, data_off + 2 * 8192);
+	assert_string_equal(why, "crc mismatch");
+	replog_close(log, false);
+
+	flip_byte("v.log", data_off + 2 * 8192 + 3000);
+	flip_byte("v.log", data_off + 1 * 8192);		/* magic of record 2 */
+	log = open_log("v.log", 0, 0, false, true);
+	assert_int_equal(replog_verify(log, &bad, why, sizeof why), 1);
+	assert_int_equal(bad, data_off + 8192);
+	assert_string_equal(why, "bad magic");
+	replog_close(log, false);
+}
+
+static void test_decoders(void **state)
+{
+	(void)state;
+	uint8_t blk[REPLOG_BLOCK];
+	struct rl_sb sb = { .gen = 3, .meta_off = 8192, .meta_size = 65536,
+			    .data_off = 8192 + 65536, .data_size = 8192, .open_gen = 2,
+			    .tail_seq = 1, .head_seq = 1 }, out;
+	char why[128];
+	rl_sb_encode(&sb, blk);
+	assert_int_equal(rl_sb_decode(blk, &out, why, sizeof why), 0);
+	assert_int_equal(out.gen, 3);
+	blk[100] ^= 1;
+	assert_int_equal(rl_sb_decode(blk, &out, why, sizeof why), -1);
+	assert_string_equal(why, "superblock crc mismatch");
+
+	uint8_t hdr[REPLOG_REC_HDR_SIZE];
+	struct replog_record r = { .seq = 9, .type = REPLOG_REC_PAD, .length = 4096, .gen = 1 };
+	rl_rec_encode(hdr, &r, NULL);
+	assert_int_equal(rl_rec_decode(hdr, &r, why, sizeof why), 0);
+	assert_true(rl_rec_crc_ok(hdr, NULL, 0));
+	assert_int_equal(r.rec_size, 4096);
+	put_le32(hdr + RL_REC_O_LENGTH, 100);	/* PAD length must be whole blocks */
+	assert_int_equal(rl_rec_decode(hdr, &r, why, sizeof why), -1);
+	put_le16(hdr + RL_REC_O_TYPE, 9);
+	assert_int_equal(rl_rec_decode(hdr, &r, why, sizeof why), -1);
+	assert_string_equal(why, "bad record type 9");
+}
+
+/* ---- golden file ---- */
+
+static const struct exp golden_recs[] = {
+	{ 7, REPLOG_REC_WRITE, 1, 12288, 20000, 7 },
+	{ 8, REPLOG_REC_WRITE, 2, 131072, 16384, 8 },
+	{ 10, REPLOG_REC_WRITE, 1, 40960, 30000, 10 },
+	{ 11, REPLOG_REC_ZERO, 1, 262144, 65536, 0 },
+};
+
+static void golden_generate(const char *path)
+{
+	static const struct exp first[] = {
+		{ 1, REPLOG_REC_WRITE, 1, 0, 4096, 1 },
+		{ 2, REPLOG_REC_WRITE, 2, 65536, 10000, 2 },
+		{ 3, REPLOG_REC_ZERO, 1, 8192, 65536, 0 },
+		{ 4, REPLOG_REC_WRITE, 1, 4096, 100, 4 },
+		{ 5, REPLOG_REC_WRITE, 2, 0, 30000, 5 },
+		{ 6, REPLOG_REC_ZERO, 2, 1 << 20, 4096, 0 },
+	};
+	uint8_t *pay = malloc(100000);
+	struct tapp t[4];
+	uint32_t dom, da, db;
+	char tmp[256];
+
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	unlink(tmp);
+	struct replog *log = open_at(tmp, 128 * K, 96 * K, true, false);
+	assert_int_equal(replog_register_disk(log, "alpha", "gold-a", 1 << 20, &dom, &da), 0);
+	assert_int_equal(replog_register_disk(log, "beta", "gold-b", 2 << 20, &dom, &db), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(first); i++) {
+		fill(pay, first[i].len, first[i].seed);
+		app(log, &t[0], first[i].disk, first[i].type, first[i].off, first[i].len, pay,
+		    i == 3);
+		commit_wait(log, t, 1);
+		assert_int_equal(t[0].a.seq, first[i].seq);
+	}
+	for (size_t i = 0; i < 2; i++) {
+		const struct exp *e = &golden_recs[i];
+		fill(pay, e->len, e->seed);
+		app(log, &t[0], e->disk, e->type, e->off, e->len, pay, false);
+		commit_wait(log, t, 1);
+	}
+	assert_int_equal(replog_mark_shipped(log, 1, 6), 0);
+	assert_int_equal(replog_mark_shipped(log, 2, 6), 0);
+	assert_int_equal(replog_reclaim(log), 64 * K);
+	for (size_t i = 2; i < 4; i++) {
+		const struct exp *e = &golden_recs[i];
+		fill(pay, e->len, e->seed);
+		app(log, &t[0], e->disk, e->type, e->off, e->len, pay, false);
+		commit_wait(log, t, 1);
+		assert_int_equal(t[0].a.seq, e->seq);
+	}
+	/* beta overflows: bits 3, 4, 16, 17 of gold-b */
+	fill(pay, 100000, 99);
+	app(log, &t[0], db, REPLOG_REC_WRITE, 196608, 100000, pay, false);
+	app(log, &t[1], db, REPLOG_REC_ZERO, 1 << 20, 131072, NULL, false);
+	commit_wait(log, t, 2);
+	assert_int_equal(t[0].res, REPLOG_OVERFLOWED);
+	assert_int_equal(t[1].res, REPLOG_OVERFLOWED);
+	replog_close(log, true);
+	free(pay);
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+static void test_golden(void **state)
+{
+	(void)state;
+	const char *regen = getenv("FERRY_REGEN_GOLDEN");
+	if (regen && !strcmp(regen, "1"))
+		golden_generate(GOLDEN);
+	struct stat sbuf;
+	if (stat(GOLDEN, &sbuf) < 0)
+		fail_msg("%s missing (run from the source tree)", GOLDEN);
+
+	struct replog *log = open_at(GOLDEN, 128 * K, 96 * K, false, true);
+	struct replog_stat st;
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_int_equal(st.version, 1);
+	assert_true(st.clean);
+	assert_int_equal(st.meta_off, 8192);
+	assert_int_equal(st.data_off, 8192 + 96 * K);
+	assert_int_equal(st.tail_seq, 7);
+	assert_int_equal(st.tail_off, 64 * K);
+	assert_int_equal(st.head_seq, 12);
+	assert_int_equal(st.head_off, 36 * K);
+	assert_int_equal(st.records, 5);
+	assert_int_equal(st.used_bytes, 100 * K);
+	assert_int_equal(st.n_domains, 2);
+	assert_string_equal(st.domains[0].name, "alpha");
+	assert_false(st.domains[0].overflow);
+	assert_int_equal(st.domains[0].shipped_seq, 6);
+	assert_string_equal(st.domains[1].name, "beta");
+	assert_true(st.domains[1].overflow);
+	assert_int_equal(st.n_disks, 2);
+	assert_string_equal(st.disks[1].name, "gold-b");
+	assert_int_equal(st.disks[1].grain, 65536);
+	assert_int_equal(st.disks[1].dirty_bits, 4);
+	expect_records(log, 0, golden_recs, ARRAY_SIZE(golden_recs));
+
+	uint8_t *bits;
+	uint64_t nbits;
+	uint32_t grain;
+	static const uint64_t want[] = { 3, 4, 16, 17 };
+	assert_int_equal(replog_dirty_take(log, 2, &bits, &nbits, &grain), 0);
+	assert_int_equal(nbits, 32);
+	check_bits(bits, nbits, want, 4);
+	free(bits);
+
+	/* the PAD record at ring offset 104K, raw */
+	uint8_t hdr[REPLOG_REC_HDR_SIZE];
+	struct replog_record rec;
+	char why[128];
+	int fd = open(GOLDEN, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread_full(fd, hdr, sizeof hdr, st.data_off + 104 * K), 0);
+	close(fd);
+	assert_int_equal(rl_rec_decode(hdr, &rec, why, sizeof why), 0);
+	assert_int_equal(rec.type, REPLOG_REC_PAD);
+	assert_int_equal(rec.seq, 9);
+	assert_int_equal(rec.length, 24 * K);
+
+	uint64_t bad;
+	assert_int_equal(replog_verify(log, &bad, why, sizeof why), 0);
+	replog_close(log, true);
+}
+
+/* ---- main ---- */
+
+static int setup_all(void **state)
+{
+	(void)state;
+	char why[256];
+	if (io_engine_create(ENGINE_AUTO, 256, &eng, why, sizeof why) < 0) {
+		print_error("io engine: %s\n", why);
+		return -1;
+	}
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/test-replog.XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_all(void **state)
+{
+	(void)state;
+	static const char *const names[] = { "c.log", "a.log", "w.log", "t.log", "g.log",
+					     "o.log", "v.log" };
+	char p[128];
+	io_engine_free(eng);
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		tpath(p, sizeof p, names[i]);
+		unlink(p);
+	}
+	rmdir(tmpdir);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_decoders),
+		cmocka_unit_test(test_create_reopen),
+		cmocka_unit_test(test_append_cursor),
+		cmocka_unit_test(test_wrap_reclaim),
+		cmocka_unit_test(test_torn_tail),
+		cmocka_unit_test(test_generation_rule),
+		cmocka_unit_test(test_overflow),
+		cmocka_unit_test(test_verify),
+		cmocka_unit_test(test_golden),
+	};
+	return cmocka_run_group_tests(tests, setup_all, teardown_all);
+}
