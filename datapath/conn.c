@@ -403,10 +403,13 @@ static void conn_set_reading(struct conn *c, bool on)
 
 static void conn_read(struct conn *c)
 {
-	for (int rounds = 0; rounds < 16; rounds++) {
+	/* At most 16 receives per call so one busy client cannot starve the others; epoll is
+	 * level-triggered, so what is left in the socket brings us back. Whatever was received
+	 * is always processed before returning. */
+	for (int rounds = 0;; rounds++) {
 		if (!process_input(c))
 			break;
-		if (c->phase == CONN_DEAD)
+		if (c->phase == CONN_DEAD || rounds == 16)
 			return;
 		/* need more bytes */
 		ssize_t n;

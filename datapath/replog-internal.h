@@ -192,6 +192,7 @@ struct replog {
 	uint64_t done_seq, done_off;	/* end of the last completed batch: readers stop here */
 	struct rl_meta meta;
 
+	bool was_clean;			/* read-write open: the previous close was clean */
 	bool is_file;			/* regular file: buffered writes may run inline */
 	/* under lock: set by replog_set_applied; reclaim never passes it once tracking */
 	uint64_t applied_seq;

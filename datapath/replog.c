@@ -382,6 +382,7 @@ static int recover(struct replog *log, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: open generation exhausted", log->path);
 		return -1;
 	}
+	log->was_clean = log->sb.clean;
 	struct rl_sb sb = log->sb;
 	sb.open_gen++;
 	sb.clean = false;
@@ -558,7 +559,7 @@ int replog_get_stat(struct replog *log, struct replog_stat *st)
 	st->data_off = log->sb.data_off;
 	st->data_size = log->sb.data_size;
 	st->sb_gen = log->sb.gen;
-	st->clean = log->sb.clean;
+	st->clean = log->readonly ? log->sb.clean : log->was_clean;
 	st->applied_seq = log->sb.applied_seq;
 	pthread_mutex_unlock(&log->sb_lock);
 

@@ -169,7 +169,7 @@ struct replog_stat {
 	uint64_t meta_off, meta_size, data_off, data_size;
 	uint64_t sb_gen;	/* superblock generation */
 	uint32_t open_gen;	/* how many times the log was opened read-write */
-	bool clean;		/* last close was clean */
+	bool clean;		/* the previous close was clean (read-write open: before this session) */
 	uint64_t applied_seq;	/* records <= this are durable in their primaries */
 	uint64_t tail_seq, tail_off;	/* oldest record kept */
 	uint64_t head_seq, head_off;	/* next sequence to write, and where */
