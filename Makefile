@@ -15,7 +15,7 @@ ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
-LIBS    := -luring -laio -lisal -lpthread
+LIBS    := -luring -laio -lisal -lzstd -lcrypto -lpthread
 
 ifeq ($(V),1)
 Q :=
@@ -24,7 +24,8 @@ Q := @
 endif
 
 # library: everything in common/ and datapath/ except the daemon's main
-LIB_SRC  := $(wildcard common/*.c) $(filter-out datapath/ferryd.c,$(wildcard datapath/*.c))
+LIB_SRC  := $(wildcard common/*.c) $(wildcard repo/*.c) \
+            $(filter-out datapath/ferryd.c,$(wildcard datapath/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(O)/obj/%.o)
 CTL_SRC  := $(wildcard mgmt/*.c)
 CTL_OBJ  := $(CTL_SRC:%.c=$(O)/obj/%.o)

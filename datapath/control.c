@@ -95,6 +95,8 @@ static void status_json(struct server *srv, struct dbuf *b)
 	json_add_str(b, srv->eng->ops->name);
 	dbuf_printf(b, ",\"engine_reason\":");
 	json_add_str(b, srv->engine_why);
+	dbuf_printf(b, ",\"backpressure_ms\":%u,\"delayed_acks\":%llu",
+		    srv->cfg->log_backpressure_ms, (unsigned long long)srv->delayed_acks);
 	dbuf_printf(b, ",\"uptime_s\":%llu,\"connections\":%u,\"stopping\":%s,\"exports\":[",
 		    (unsigned long long)((now_mono_ns() - srv->started_ns) / 1000000000u),
 		    srv->n_conns, srv->stopping ? "true" : "false");

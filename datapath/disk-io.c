@@ -211,13 +211,64 @@ uint64_t server_applied_seq(const struct server *srv)
 	return srv->redo_head ? srv->redo_head->la.seq - 1 : srv->last_seq;
 }
 
+/* ---- backpressure ----
+ * With `[log] backpressure = N ms`, a write's reply is held back while the ring is more than
+ * 75% full, by up to N ms growing linearly to a full ring, so a guest that writes faster
+ * than the shipper drains slows down before the domain has to go into overflow. Only the
+ * reply waits: the data is already in the primary and the log. Off by default. */
+#define BACKPRESSURE_START_PERMILLE 750
+
+static uint64_t backpressure_delay_ns(struct server *srv)
+{
+	uint32_t max_ms = srv->cfg->log_backpressure_ms;
+	if (!max_ms)
+		return 0;
+	unsigned u = replog_usage_permille(srv->log);
+	if (u <= BACKPRESSURE_START_PERMILLE)
+		return 0;
+	return (uint64_t)max_ms * 1000000u * (u - BACKPRESSURE_START_PERMILLE) /
+	       (1000 - BACKPRESSURE_START_PERMILLE);
+}
+
+static void hold_reply(struct server *srv, struct nbd_op *op, uint64_t delay_ns)
+{
+	op->due_ns = now_mono_ns() + delay_ns;
+	struct nbd_op **pp = &srv->delayed_head;
+	while (*pp && (*pp)->due_ns <= op->due_ns)
+		pp = &(*pp)->next;
+	op->next = *pp;
+	*pp = op;
+	srv->delayed_acks++;
+}
+
+int server_release_delayed(struct server *srv)
+{
+	uint64_t now = now_mono_ns();
+	while (srv->delayed_head && srv->delayed_head->due_ns <= now) {
+		struct nbd_op *op = srv->delayed_head;
+		srv->delayed_head = op->next;
+		op->next = NULL;
+		conn_reply(op->conn, op);
+	}
+	if (!srv->delayed_head)
+		return -1;
+	return (int)((srv->delayed_head->due_ns - now) / 1000000u) + 1;
+}
+
 /* The write-class op is finished with the primary: let overlapping waiters go, reply. */
 static void write_op_end(struct nbd_op *op, int res)
 {
+	struct server *srv = op->disk->srv;
 	redo_untrack(op);
 	active_remove(op->disk, op);
 	if (op->disk->wait_head)
 		wait_queue_kick(op->disk);
+	uint64_t delay = res == 0 && !op->err ? backpressure_delay_ns(srv) : 0;
+	if (delay && op->parts == 1 && !srv->stopping) {
+		op->parts = 0;
+		hold_reply(srv, op, delay);
+		return;
+	}
 	op_part_done(op, res);
 }
 

@@ -229,6 +229,8 @@ static int post_phase(struct server *srv)
 
 static bool all_idle(struct server *srv)
 {
+	if (srv->delayed_head)
+		return false;
 	for (struct conn *c = srv->conns; c; c = c->next_all)
 		if (c->phase != CONN_DEAD || c->inflight)
 			return false;
@@ -258,7 +260,12 @@ int loop_run(struct server *srv)
 				break;
 			}
 		}
-		int n = epoll_wait(srv->epfd, evs, (int)ARRAY_SIZE(evs), srv->stopping ? 100 : -1);
+		int timeout = server_release_delayed(srv);
+		if (srv->stopping && (timeout < 0 || timeout > 100))
+			timeout = 100;
+		if (timeout >= 0 && post_phase(srv) < 0)	/* replies just released */
+			return -1;
+		int n = epoll_wait(srv->epfd, evs, (int)ARRAY_SIZE(evs), timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -511,6 +511,14 @@ int replog_set_applied(struct replog *log, uint64_t applied_seq)
 	return r;
 }
 
+unsigned replog_usage_permille(struct replog *log)
+{
+	pthread_mutex_lock(&log->lock);
+	uint64_t used = rl_ring_used(log);
+	pthread_mutex_unlock(&log->lock);
+	return log->ring ? (unsigned)(used * 1000 / log->ring) : 0;
+}
+
 uint64_t replog_redo_from(struct replog *log)
 {
 	pthread_mutex_lock(&log->lock);

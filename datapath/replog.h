@@ -80,6 +80,9 @@ void replog_set_engine(struct replog *log, struct io_engine *eng);
 uint64_t replog_redo_from(struct replog *log);
 int replog_set_applied(struct replog *log, uint64_t applied_seq);
 
+/* Ring usage in per mille (0..1000), cheap enough to call per request. */
+unsigned replog_usage_permille(struct replog *log);
+
 /* The log's file descriptor (ferryd's FLUSH fdatasyncs it through the engine). */
 int replog_fd(const struct replog *log);
 

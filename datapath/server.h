@@ -96,6 +96,7 @@ struct nbd_op {
 	/* reply */
 	uint8_t rhdr[NBD_CHUNK_HDR_SIZE + 8];
 	struct out_item out;
+	uint64_t due_ns;	/* backpressure: reply not before this (CLOCK_MONOTONIC) */
 };
 
 int disk_open(struct server *srv, struct disk *d, const struct disk_cfg *cfg,
@@ -115,6 +116,9 @@ void op_dispatch(struct nbd_op *op);
 void op_free(struct nbd_op *op);
 /* Every record with a sequence number <= this is in its primary (page cache at least). */
 uint64_t server_applied_seq(const struct server *srv);
+/* Backpressure: reply to every held-back op that is due; return ms until the next one is
+ * due, or -1 if none is waiting. */
+int server_release_delayed(struct server *srv);
 /* Roll the per-second rate counters (called from a 1 s timer). */
 void disk_update_rates(struct disk *d);
 
@@ -200,6 +204,9 @@ struct server {
 	int redo_syncs;			/* primary fdatasyncs in flight for it */
 	struct io_req *redo_reqs;	/* one per disk */
 	uint64_t ticks;			/* 1 s timer */
+	/* backpressure: write replies held back while the log is nearly full, by due time */
+	struct nbd_op *delayed_head;
+	uint64_t delayed_acks;
 };
 
 /* Register/modify/remove fd in epoll with a kind tag and a pointer. Return 0 or -1 (logged). */

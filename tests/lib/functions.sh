@@ -51,7 +51,8 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.clos
 PY
 }
 
-# write_config FILE LOGSIZE METASIZE [ENGINE] -- DISK...   (DISK = name:path[:size], created)
+# write_config FILE LOGSIZE METASIZE DISK...   (DISK = name:path[:size], created)
+# Environment: ENGINE (auto|uring|aio), BACKPRESSURE (e.g. 50ms), PORT.
 # Disks go into one domain "dom". Extra lines for sections can be appended by the caller.
 write_config() {
 	local f=$1 lsize=$2 msize=$3 engine=${ENGINE:-auto}; shift 3
@@ -60,6 +61,7 @@ write_config() {
 		echo "[appliance]"; echo "state_dir = $T/state"
 		echo "[nbd]"; echo "listen = 127.0.0.1:$PORT"; echo "engine = $engine"
 		echo "[log]"; echo "path = $T/replog"; echo "size = $lsize"; echo "metadata_size = $msize"
+		[ -n "${BACKPRESSURE:-}" ] && echo "backpressure = $BACKPRESSURE"
 		echo "[control]"; echo "socket = $T/ferryd.sock"
 		echo "[domain dom]"
 		local d name path size

@@ -94,10 +94,12 @@ static int do_write(int argc, char **argv)
 		order[i - 1] = order[j];
 		order[j] = t;
 	}
+	int rc = 0;
 	struct nbd_handle *h = nbd_create();
 	if (!h || nbd_connect_uri(h, uri) < 0) {
 		fprintf(stderr, "connect %s: %s\n", uri, nbd_get_error());
-		return 3;
+		rc = 3;
+		goto out;
 	}
 	int inflight = 0, failed = 0;
 	uint64_t next = 0;
@@ -118,27 +120,34 @@ static int do_write(int argc, char **argv)
 			nbd_completion_callback cb = { .callback = on_done, .user_data = w };
 			if (nbd_aio_pwrite(h, w->buf, w->len, w->off, cb, flags) < 0) {
 				fprintf(stderr, "write: %s\n", nbd_get_error());
-				return 3;
+				free(w->buf);
+				free(w);
+				rc = 3;
+				goto out;
 			}
 			inflight++;
 		}
 		if (nbd_poll(h, -1) < 0) {
 			fprintf(stderr, "poll: %s\n", nbd_get_error());
-			return 3;
+			rc = 3;
+			goto out;
 		}
 		if (failed) {
 			/* in-flight writes fail when the server dies: that is the expected crash */
 			bool dead = nbd_aio_is_dead(h) || nbd_aio_is_closed(h);
 			fprintf(stderr, "%d writes failed%s\n", failed,
 				dead ? " (connection lost)" : "");
-			return dead ? 3 : 1;
+			rc = dead ? 3 : 1;
+			goto out;
 		}
 	}
 	nbd_shutdown(h, 0);
-	nbd_close(h);
+out:
+	if (h)
+		nbd_close(h);	/* retires what is still in flight, calling on_done */
 	close(ackfd);
 	free(order);
-	return 0;
+	return rc;
 }
 
 static int do_check(int argc, char **argv)
