@@ -61,12 +61,14 @@ static key_set_fn set_string, set_size, set_duration_u32, set_engine, set_listen
 	add_disk;
 
 #define CFG(field) offsetof(struct ferry_config, field)
+#define DOM(field) offsetof(struct domain_cfg, field)
 
 static const struct section_def sections[] = {
 	{ "appliance", false },
 	{ "nbd", false },
 	{ "log", false },
 	{ "control", false },
+	{ "store", false },
 	{ "domain", true },
 };
 
@@ -79,7 +81,12 @@ static const struct key_def keys[] = {
 	{ "log", "metadata_size", set_size, CFG(log_metadata_size), 64ull << 10, 0, KEY_ALIGN4K },
 	{ "log", "backpressure", set_duration_u32, CFG(log_backpressure_ms), 0, 50, 0 },
 	{ "control", "socket", set_socket, CFG(control_socket), 0, 0, 0 },
+	{ "store", "url", set_string, CFG(store_url), 0, 0, 0 },
+	{ "store", "key_file", set_string, CFG(store_key_file), 0, 0, 0 },
 	{ "domain", "disk", add_disk, 0, 0, 0, KEY_REPEAT },
+	{ "domain", "rpo", set_duration_u32, DOM(rpo_ms), 1000, 24u * 3600 * 1000, 0 },
+	{ "domain", "compression", set_string, DOM(compression), 0, 0, 0 },
+	{ "domain", "keep", set_string, DOM(keep), 0, 0, 0 },
 };
 
 struct parser {
@@ -404,6 +411,7 @@ static int open_domain(struct parser *p, const char *name)
 	if (!d->name)
 		return oom(p);
 	d->line = p->line;
+	d->rpo_ms = DEFAULT_RPO_MS;
 	cfg->n_domains++;
 	p->dom = d;
 	return 0;
@@ -604,6 +612,8 @@ void config_release(struct ferry_config *cfg)
 		}
 		free(dom->disks);
 		free(dom->name);
+		free(dom->compression);
+		free(dom->keep);
 	}
 	free(cfg->domains);
 	free(cfg->file);
@@ -611,5 +621,7 @@ void config_release(struct ferry_config *cfg)
 	free(cfg->nbd_listen);
 	free(cfg->log_path);
 	free(cfg->control_socket);
+	free(cfg->store_url);
+	free(cfg->store_key_file);
 	memset(cfg, 0, sizeof(*cfg));
 }

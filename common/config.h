@@ -25,7 +25,13 @@ struct domain_cfg {
 	struct disk_cfg *disks;
 	size_t n_disks;
 	unsigned line;
+	uint32_t rpo_ms;		/* rpo: how often a point is cut; default 15s */
+	char *compression;		/* auto | zstd[:LEVEL] | igzip[:LEVEL] | none; default auto */
+	char *keep;			/* retention, e.g. last:48,hourly:24; default below */
 };
+
+#define DEFAULT_RPO_MS 15000u
+#define DEFAULT_KEEP "last:48,hourly:24,daily:7,weekly:4"
 
 struct ferry_config {
 	char *file;			/* path the config was read from */
@@ -39,6 +45,9 @@ struct ferry_config {
 	uint64_t log_size;		/* data region bytes; default 8G; multiple of 4096 */
 	uint64_t log_metadata_size;	/* default 64M; multiple of 4096 */
 	uint32_t log_backpressure_ms;	/* 0 = off (default); at most 50 */
+	/* [store] */
+	char *store_url;		/* file:///abs/dir or s3://bucket/prefix; NULL: no shipping */
+	char *store_key_file;		/* repository key file */
 	/* [control] */
 	char *control_socket;		/* default /run/ferry/ferryd.sock */
 	/* [domain NAME] ... */

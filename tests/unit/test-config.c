@@ -361,6 +361,28 @@ static void test_load(void **state)
 	unlink(path);
 }
 
+static void test_store_and_domain_shipping_keys(void **state)
+{
+	(void)state;
+	const char *text = "[store]\nurl = file:///srv/store\nkey_file = /etc/ferry/k\n"
+			   "[domain a]\ndisk = a0:/d/a0\nrpo = 5s\ncompression = zstd:3\n"
+			   "keep = last:3\n[domain b]\ndisk = b0:/d/b0\n";
+	struct ferry_config cfg;
+	char err[256];
+	assert_int_equal(config_parse("s.conf", text, strlen(text), &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.store_url, "file:///srv/store");
+	assert_string_equal(cfg.store_key_file, "/etc/ferry/k");
+	assert_int_equal(cfg.domains[0].rpo_ms, 5000);
+	assert_string_equal(cfg.domains[0].compression, "zstd:3");
+	assert_string_equal(cfg.domains[0].keep, "last:3");
+	assert_int_equal(cfg.domains[1].rpo_ms, DEFAULT_RPO_MS);	/* per-domain default */
+	assert_null(cfg.domains[1].compression);
+	config_release(&cfg);
+	expect_error(DOM "rpo = 500ms\n", 3, "at least 1000ms");
+	expect_error(DOM "rpo = 5s\nrpo = 6s\n", 4, "duplicate key 'rpo'");
+	expect_error("[store]\nurl = a\nurl = b\n" DOM, 3, "duplicate key 'url'");
+}
+
 static void test_small_err_buffer(void **state)
 {
 	(void)state;
@@ -384,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_small_err_buffer),
+		cmocka_unit_test(test_store_and_domain_shipping_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

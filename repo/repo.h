@@ -1,0 +1,157 @@
+/* The repository: recovery points of protection domains, stored as immutable objects in an
+ * object store (DESIGN.md section 3, byte layouts in docs/repo-format.md).
+ *
+ *   config                                   format, chunk size, wrapped keys
+ *   packs/<xx>/<pack-id>                     blobs + encrypted pack index at the tail
+ *   index/<index-id>                         chunk id -> (pack, offset, length), for dedupe
+ *   domains/<d>/epochs/<e>/points/<seq:016>  point manifests (a point exists iff this does)
+ *
+ * Writing a point (the shipper in ferryd): repo_point_begin, then per disk
+ * repo_point_disk + any number of repo_point_data / repo_point_zero calls in any order
+ * (later calls win where they overlap), then repo_point_commit, which closes the packs,
+ * uploads packs, then the index delta, then the manifest, in that order, and returns only
+ * when the manifest is durable. Chunks already in the repository (by id) are not stored
+ * again. Data is cut at chunk boundaries (repo_chunk_size, 64 KiB by default): a piece
+ * never crosses one.
+ *
+ * Reading (ferryctl, the recovery side): list and resolve points, build the block map of a
+ * disk at a point (the nearest full map at or before it plus the deltas after it), read
+ * chunks (a ranged GET of one blob out of its pack, verified against its id).
+ *
+ * Errors: -errno. -EKEYREJECTED: the key file does not open this repository. -EBADMSG: an
+ * object is corrupt or truncated. -ENOENT: missing object/point/disk. The functions that
+ * take err/errlen also describe the failure there (object key, offset, what is wrong).
+ *
+ * Thread safety: one struct repo may be used by one point writer at a time plus any
+ * number of concurrent readers. */
+#ifndef FERRY_REPO_H
+#define FERRY_REPO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "repo/blob.h"
+#include "repo/store.h"
+
+#define REPO_FORMAT_VERSION 1
+#define REPO_DEFAULT_CHUNK (64u << 10)
+#define REPO_FULL_MAP_EVERY 16		/* every K-th point of an epoch carries full maps */
+#define REPO_NAME_MAX 63
+
+struct repo;
+
+struct repo_create_opts {
+	const char *url;		/* store URL */
+	const char *key_file;		/* created (0600, random) if missing; unused if !encrypted */
+	bool encrypted;			/* false: --encryption none */
+	uint32_t chunk_size;		/* 0: REPO_DEFAULT_CHUNK; power of two, 4 KiB..1 MiB */
+};
+
+/* Create a repository: write its config object. -EEXIST if one is already there. */
+int repo_create(const struct repo_create_opts *o, char *err, size_t errlen);
+/* Open: read config, unwrap the keys with the key file (NULL for an unencrypted
+ * repository), load the chunk index from index/ objects. */
+int repo_open(const char *url, const char *key_file, struct repo **out, char *err,
+	      size_t errlen);
+void repo_close(struct repo *r);
+uint32_t repo_chunk_size(const struct repo *r);
+bool repo_encrypted(const struct repo *r);
+struct store *repo_store(struct repo *r);
+
+/* ---- points ---- */
+
+enum point_flags {
+	POINT_CONSISTENT = 1,	/* crash-consistent: restorable as "latest" */
+	POINT_FULL = 2,		/* carries full maps of every disk (set by the writer) */
+};
+
+struct point_info {
+	char domain[REPO_NAME_MAX + 1];
+	uint32_t epoch;
+	uint64_t seq;		/* point number within the epoch, from 1, dense */
+	uint64_t parent_seq;	/* 0 for the first point of the epoch */
+	uint64_t time_ns;	/* CLOCK_REALTIME when the point was cut */
+	uint32_t flags;		/* POINT_* */
+	uint64_t logical_bytes;	/* bytes of data and zero extents in this point */
+	uint64_t stored_bytes;	/* bytes newly stored by this point (after dedupe/compression) */
+	uint64_t log_seq;	/* replication-log sequence the point covers up to (informative) */
+};
+
+/* ---- writing a point ---- */
+
+struct repo_point_writer;
+
+/* Begin point meta->seq of (meta->domain, meta->epoch); its parent must be the newest point
+ * of that epoch (meta->parent_seq), or 0 for the first. The flags POINT_CONSISTENT is taken
+ * from meta; POINT_FULL is decided by the writer. */
+int repo_point_begin(struct repo *r, const struct point_info *meta,
+		     struct repo_point_writer **out);
+/* Select the disk that the following data/zero calls apply to (creates it in this point;
+ * the size is recorded, and a disk may grow between points). */
+int repo_point_disk(struct repo_point_writer *w, const char *disk, uint64_t disk_size);
+/* len bytes written at offset: must not cross a chunk boundary and must be <= chunk size.
+ * The data is copied (the caller may reuse its buffer at once). */
+int repo_point_data(struct repo_point_writer *w, uint64_t offset, const void *data,
+		    uint32_t len);
+/* [offset, offset+len) reads as zeroes (any length, any alignment). */
+int repo_point_zero(struct repo_point_writer *w, uint64_t offset, uint64_t len);
+/* Store everything and make the point durable; on success fill *out (stored_bytes etc.).
+ * On failure nothing visible has changed (a manifest is never written). The writer is
+ * freed either way. */
+int repo_point_commit(struct repo_point_writer *w, struct point_info *out, char *err,
+		      size_t errlen);
+void repo_point_abort(struct repo_point_writer *w);
+
+/* ---- reading ---- */
+
+/* Every point of a domain (all epochs), sorted by (epoch, seq). *out is malloc'd. */
+int repo_list_points(struct repo *r, const char *domain, struct point_info **out, size_t *n);
+/* "latest" (newest consistent point), a number "SEQ" or "EPOCH.SEQ", or a time
+ * (YYYY-MM-DDTHH:MM:SS[Z], the newest consistent point at or before it). */
+int repo_resolve_point(struct repo *r, const char *domain, const char *spec,
+		       struct point_info *out, char *err, size_t errlen);
+
+enum extent_kind { EXTENT_ZERO = 0, EXTENT_DATA = 1 };
+
+/* A disk's content at a point: sorted, non-overlapping extents; bytes not covered read as
+ * zeroes. DATA extents are at most one chunk and never cross a chunk boundary. */
+struct disk_extent {
+	uint64_t offset;
+	uint32_t length;
+	uint8_t kind;		/* enum extent_kind */
+	uint8_t id[CHUNK_ID_LEN];
+};
+
+struct disk_map {
+	char disk[REPO_NAME_MAX + 1];
+	uint64_t size;
+	struct disk_extent *ext;
+	size_t n;
+};
+
+int repo_disk_map(struct repo *r, const struct point_info *p, const char *disk,
+		  struct disk_map **out, char *err, size_t errlen);
+void disk_map_free(struct disk_map *m);
+/* Names of the disks in a point (malloc'd array of malloc'd strings). */
+int repo_point_disks(struct repo *r, const struct point_info *p, char ***names, size_t *n);
+
+/* Read and verify one chunk (exactly len bytes, its plaintext length). Thread-safe. */
+int repo_read_chunk(struct repo *r, const uint8_t id[CHUNK_ID_LEN], void *buf, uint32_t len);
+
+/* ---- restore, verify, prune (ferryctl) ---- */
+
+/* Write the disk at point p to path as a sparse raw file (created or truncated to the
+ * disk size; zero extents and holes left as holes; chunks fetched in parallel). On any
+ * error the output is removed, so a partial file never looks complete. */
+int repo_restore_raw(struct repo *r, const struct point_info *p, const char *disk,
+		     const char *path, char *err, size_t errlen);
+
+/* Called for each bad object: key and what is wrong. */
+typedef void repo_report_fn(void *arg, const char *key, const char *problem);
+/* Every manifest decodes and every chunk it references is in the index and its pack exists;
+ * with read_data every blob of every pack decrypts and matches its id. Returns the number
+ * of problems reported (0: sound) or -errno. */
+int repo_verify(struct repo *r, bool read_data, repo_report_fn *fn, void *arg);
+
+#endif
