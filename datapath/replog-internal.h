@@ -43,7 +43,7 @@
 #define RL_TABLE_SIZE 32768u		/* one metadata table copy */
 #define RL_BITMAP_START (2u * RL_TABLE_SIZE)	/* first bitmap byte, relative to meta */
 #define RL_MAX_PAYLOAD (64u << 20)	/* largest WRITE payload */
-#define RL_MAX_REC (RL_MAX_PAYLOAD + REPLOG_BLOCK)	/* largest record (rounded up) */
+#define RL_MAX_REC (RL_MAX_PAYLOAD + REPLOG_REC_ALIGN)	/* largest record (rounded up) */
 #define RL_MAX_GRAIN (1u << 31)
 #define RL_MAX_DATA_SIZE (1ull << 50)	/* sanity bound for decoders */
 #define RL_MAX_META_SIZE (1ull << 40)

@@ -30,10 +30,10 @@
 uint64_t rl_rec_size(uint16_t type, uint32_t length)
 {
 	if (type == REPLOG_REC_WRITE)
-		return ROUND_UP((uint64_t)REPLOG_REC_HDR_SIZE + length, REPLOG_BLOCK);
+		return ROUND_UP((uint64_t)REPLOG_REC_HDR_SIZE + length, REPLOG_REC_ALIGN);
 	if (type == REPLOG_REC_PAD)
 		return length;
-	return REPLOG_BLOCK;
+	return REPLOG_REC_ALIGN;
 }
 
 static uint32_t rec_crc(const uint8_t *hdr, const void *payload, uint32_t paylen)
@@ -108,7 +108,7 @@ int rl_rec_decode(const uint8_t *hdr, struct replog_record *rec, char *why, size
 		return -1;
 	}
 	if (rec->type == REPLOG_REC_PAD &&
-	    (rec->length < REPLOG_BLOCK || rec->length % REPLOG_BLOCK)) {
+	    (rec->length < REPLOG_REC_ALIGN || rec->length % REPLOG_REC_ALIGN)) {
 		snprintf(why, whylen, "bad PAD length %u", rec->length);
 		return -1;
 	}
@@ -177,7 +177,7 @@ int rl_read_header(struct rl_reader *r, uint64_t seq, uint64_t off, uint32_t pre
 		   size_t whylen)
 {
 	const uint8_t *p;
-	if (off % REPLOG_BLOCK || off + REPLOG_BLOCK > r->ring) {
+	if (off % REPLOG_REC_ALIGN || off + REPLOG_REC_ALIGN > r->ring) {
 		snprintf(why, whylen, "bad ring offset %" PRIu64, off);
 		return 0;
 	}
@@ -257,8 +257,8 @@ int rl_scan(struct replog *log, uint64_t seq, uint64_t off, uint32_t max_gen,
 				   end->why, sizeof end->why);
 		if (r <= 0)
 			break;
-		/* a full ring would mean head == tail: refuse (one block always stays free) */
-		if (scanned + rec.rec_size > log->ring - REPLOG_BLOCK) {
+		/* a full ring would mean head == tail: refuse (one unit always stays free) */
+		if (scanned + rec.rec_size > log->ring - REPLOG_REC_ALIGN) {
 			snprintf(end->why, sizeof end->why, "ring full");
 			r = 0;
 			break;

@@ -103,8 +103,8 @@ int rl_sb_decode(const uint8_t *blk, struct rl_sb *sb, char *why, size_t whylen)
 		return -1;
 	}
 	if (sb->tail_seq == 0 || sb->head_seq < sb->tail_seq ||
-	    sb->tail_off >= sb->data_size || sb->tail_off % REPLOG_BLOCK ||
-	    sb->head_off >= sb->data_size || sb->head_off % REPLOG_BLOCK) {
+	    sb->tail_off >= sb->data_size || sb->tail_off % REPLOG_REC_ALIGN ||
+	    sb->head_off >= sb->data_size || sb->head_off % REPLOG_REC_ALIGN) {
 		snprintf(why, whylen, "bad head/tail in superblock");
 		return -1;
 	}

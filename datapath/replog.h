@@ -49,7 +49,7 @@ struct replog_record {
 	uint32_t gen;		/* open generation of the log when written */
 	uint64_t time_ns;	/* CLOCK_REALTIME at append */
 	uint64_t log_off;	/* where the record starts, relative to the data ring */
-	uint64_t rec_size;	/* bytes it occupies in the ring (4 KiB multiple) */
+	uint64_t rec_size;	/* bytes it occupies in the ring (REPLOG_REC_ALIGN multiple) */
 };
 
 struct replog_open_opts {

@@ -556,7 +556,7 @@ static void test_overflow(void **state)
 	/* still in overflow after a restart, even with room in the ring */
 	log = open_log("o.log", 0, 0, false, false);
 	assert_int_equal(ship_all(log, 1, 3), 24 * K);
-	assert_int_equal(ship_all(log, 2, 4), 4 * K);
+	assert_int_equal(ship_all(log, 2, 4), 512);
 	app(log, &t[0], d1, REPLOG_REC_ZERO, 0, 4096, NULL, false);
 	commit_wait(log, t, 1);
 	assert_int_equal(t[0].res, REPLOG_OVERFLOWED);
@@ -570,7 +570,7 @@ static void test_overflow(void **state)
 	app(log, &t[0], d1, REPLOG_REC_WRITE, 0, sizeof pay, pay, false);
 	commit_wait(log, t, 1);
 	assert_int_equal(t[0].res, REPLOG_LOGGED);
-	assert_int_equal(t[0].a.seq, 6);	/* a PAD (seq 5) filled 28K..32K */
+	assert_int_equal(t[0].a.seq, 6);	/* a PAD (seq 5) filled 24.5K..32K */
 	replog_close(log, false);
 
 	log = open_log("o.log", 0, 0, false, true);
@@ -613,6 +613,74 @@ static void test_verify(void **state)
 	replog_close(log, false);
 }
 
+/* Records are 512-byte aligned: a 4 KiB WRITE occupies 4608 bytes of ring, the next record
+ * starts right after it, the padding is zeros, and recovery finds the same head. */
+static void test_rec_align(void **state)
+{
+	(void)state;
+	static const struct {
+		uint16_t type;
+		uint32_t len;
+		uint64_t size;
+	} r[] = {
+		{ REPLOG_REC_WRITE, 4096, 4608 }, { REPLOG_REC_WRITE, 4096, 4608 },
+		{ REPLOG_REC_ZERO, 65536, 512 }, { REPLOG_REC_WRITE, 100, 512 },
+		{ REPLOG_REC_WRITE, 4032, 4096 }, { REPLOG_REC_WRITE, 4033, 4608 },
+		{ REPLOG_REC_WRITE, 4096, 4608 },
+	};
+	enum { N = ARRAY_SIZE(r) };
+	uint64_t data_off = 8192 + 128 * K, off = 0;
+	uint8_t pay[4096], pad[512], zeros[512] = { 0 }, junk[32768];
+	struct replog_cursor *c;
+	struct replog_record rec;
+	struct replog_stat st;
+	const void *pl;
+	struct tapp t[N];
+	uint32_t d1, d2;
+	struct replog *log = open_log("r.log", 1 << 20, 128 * K, true, false);
+
+	register_two(log, &d1, &d2);
+	memset(junk, 0xee, sizeof junk);	/* so padding that is not written shows */
+	file_rw("r.log", data_off, junk, sizeof junk, true);
+	fill(pay, sizeof pay, 5);
+	for (size_t i = 0; i < N; i++)
+		app(log, &t[i], d1, r[i].type, i * 8192, r[i].len, pay, false);
+	commit_wait(log, t, N);
+	assert_int_equal(replog_cursor_open(log, 0, &c), 0);
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(t[i].res, REPLOG_LOGGED);
+		assert_int_equal(replog_cursor_next(c, &rec, &pl), 1);
+		assert_int_equal(rec.rec_size, r[i].size);
+		assert_int_equal(rec.log_off, off);
+		assert_int_equal(rec.log_off % 512, 0);
+		off += rec.rec_size;
+	}
+	assert_int_equal(replog_cursor_next(c, &rec, &pl), 0);
+	replog_cursor_close(c);
+	assert_int_equal(off, 23552);
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_int_equal(st.head_off, off);
+	assert_int_equal(st.used_bytes, off);
+	replog_close(log, false);	/* crash: the scan must find the same head */
+
+	/* a 4 KiB WRITE's padding is 448 zero bytes (4608 - 64 - 4096); the last record (a 4 KiB
+	 * WRITE) ends at 23K, and nothing after it in that 4 KiB page was written */
+	file_rw("r.log", data_off + 64 + 4096, pad, 448, false);
+	assert_memory_equal(pad, zeros, 448);
+	file_rw("r.log", data_off + off - 448, pad, 448, false);
+	assert_memory_equal(pad, zeros, 448);
+	file_rw("r.log", data_off + off, pad, sizeof pad, false);
+	assert_memory_equal(pad, junk, sizeof pad);
+	log = open_log("r.log", 0, 0, false, true);
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_int_equal(st.head_seq, N + 1);
+	assert_int_equal(st.head_off, off);
+	uint64_t bad;
+	char why[128];
+	assert_int_equal(replog_verify(log, &bad, why, sizeof why), 0);
+	replog_close(log, false);
+}
+
 static void test_decoders(void **state)
 {
 	(void)state;
@@ -627,15 +695,30 @@ static void test_decoders(void **state)
 	blk[100] ^= 1;
 	assert_int_equal(rl_sb_decode(blk, &out, why, sizeof why), -1);
 	assert_string_equal(why, "superblock crc mismatch");
+	/* ring offsets are 512-aligned, not 4096-aligned */
+	sb.tail_off = 512;
+	sb.head_off = 7680;
+	rl_sb_encode(&sb, blk);
+	assert_int_equal(rl_sb_decode(blk, &out, why, sizeof why), 0);
+	assert_int_equal(out.head_off, 7680);
+	sb.head_off = 7936;
+	rl_sb_encode(&sb, blk);
+	assert_int_equal(rl_sb_decode(blk, &out, why, sizeof why), -1);
+	assert_string_equal(why, "bad head/tail in superblock");
 
 	uint8_t hdr[REPLOG_REC_HDR_SIZE];
-	struct replog_record r = { .seq = 9, .type = REPLOG_REC_PAD, .length = 4096, .gen = 1 };
+	struct replog_record r = { .seq = 9, .type = REPLOG_REC_PAD, .length = 1536, .gen = 1 };
 	rl_rec_encode(hdr, &r, NULL);
 	assert_int_equal(rl_rec_decode(hdr, &r, why, sizeof why), 0);
 	assert_true(rl_rec_crc_ok(hdr, NULL, 0));
-	assert_int_equal(r.rec_size, 4096);
-	put_le32(hdr + RL_REC_O_LENGTH, 100);	/* PAD length must be whole blocks */
+	assert_int_equal(r.rec_size, 1536);
+	put_le32(hdr + RL_REC_O_LENGTH, 100);	/* PAD length must be whole 512-byte units */
 	assert_int_equal(rl_rec_decode(hdr, &r, why, sizeof why), -1);
+	assert_string_equal(why, "bad PAD length 100");
+	assert_int_equal(rl_rec_size(REPLOG_REC_WRITE, 4096), 4608);
+	assert_int_equal(rl_rec_size(REPLOG_REC_WRITE, 448), 512);
+	assert_int_equal(rl_rec_size(REPLOG_REC_WRITE, 449), 1024);
+	assert_int_equal(rl_rec_size(REPLOG_REC_ZERO, 1 << 20), 512);
 	put_le16(hdr + RL_REC_O_TYPE, 9);
 	assert_int_equal(rl_rec_decode(hdr, &r, why, sizeof why), -1);
 	assert_string_equal(why, "bad record type 9");
@@ -645,7 +728,7 @@ static void test_decoders(void **state)
 
 static const struct exp golden_recs[] = {
 	{ 7, REPLOG_REC_WRITE, 1, 12288, 20000, 7 },
-	{ 8, REPLOG_REC_WRITE, 2, 131072, 16384, 8 },
+	{ 8, REPLOG_REC_WRITE, 2, 131072, 40000, 8 },
 	{ 10, REPLOG_REC_WRITE, 1, 40960, 30000, 10 },
 	{ 11, REPLOG_REC_ZERO, 1, 262144, 65536, 0 },
 };
@@ -685,7 +768,7 @@ static void golden_generate(const char *path)
 	}
 	assert_int_equal(replog_mark_shipped(log, 1, 6), 0);
 	assert_int_equal(replog_mark_shipped(log, 2, 6), 0);
-	assert_int_equal(replog_reclaim(log), 64 * K);
+	assert_int_equal(replog_reclaim(log), 46592);
 	for (size_t i = 2; i < 4; i++) {
 		const struct exp *e = &golden_recs[i];
 		fill(pay, e->len, e->seed);
@@ -723,11 +806,11 @@ static void test_golden(void **state)
 	assert_int_equal(st.meta_off, 8192);
 	assert_int_equal(st.data_off, 8192 + 96 * K);
 	assert_int_equal(st.tail_seq, 7);
-	assert_int_equal(st.tail_off, 64 * K);
+	assert_int_equal(st.tail_off, 46592);	/* 512-aligned, not 4096-aligned */
 	assert_int_equal(st.head_seq, 12);
-	assert_int_equal(st.head_off, 36 * K);
+	assert_int_equal(st.head_off, 30720);
 	assert_int_equal(st.records, 5);
-	assert_int_equal(st.used_bytes, 100 * K);
+	assert_int_equal(st.used_bytes, 115200);
 	assert_int_equal(st.n_domains, 2);
 	assert_string_equal(st.domains[0].name, "alpha");
 	assert_false(st.domains[0].overflow);
@@ -739,6 +822,18 @@ static void test_golden(void **state)
 	assert_int_equal(st.disks[1].grain, 65536);
 	assert_int_equal(st.disks[1].dirty_bits, 4);
 	expect_records(log, 0, golden_recs, ARRAY_SIZE(golden_recs));
+	static const uint64_t golden_offs[] = { 46592, 67072, 0, 30208 };
+	static const uint64_t golden_sizes[] = { 20480, 40448, 30208, 512 };
+	struct replog_cursor *c;
+	struct replog_record rec;
+	const void *pl;
+	assert_int_equal(replog_cursor_open(log, 0, &c), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(golden_offs); i++) {
+		assert_int_equal(replog_cursor_next(c, &rec, &pl), 1);
+		assert_int_equal(rec.log_off, golden_offs[i]);
+		assert_int_equal(rec.rec_size, golden_sizes[i]);
+	}
+	replog_cursor_close(c);
 
 	uint8_t *bits;
 	uint64_t nbits;
@@ -749,18 +844,17 @@ static void test_golden(void **state)
 	check_bits(bits, nbits, want, 4);
 	free(bits);
 
-	/* the PAD record at ring offset 104K, raw */
+	/* the PAD record at ring offset 105K, raw */
 	uint8_t hdr[REPLOG_REC_HDR_SIZE];
-	struct replog_record rec;
 	char why[128];
 	int fd = open(GOLDEN, O_RDONLY);
 	assert_true(fd >= 0);
-	assert_int_equal(pread_full(fd, hdr, sizeof hdr, st.data_off + 104 * K), 0);
+	assert_int_equal(pread_full(fd, hdr, sizeof hdr, st.data_off + 105 * K), 0);
 	close(fd);
 	assert_int_equal(rl_rec_decode(hdr, &rec, why, sizeof why), 0);
 	assert_int_equal(rec.type, REPLOG_REC_PAD);
 	assert_int_equal(rec.seq, 9);
-	assert_int_equal(rec.length, 24 * K);
+	assert_int_equal(rec.length, 23 * K);
 
 	uint64_t bad;
 	assert_int_equal(replog_verify(log, &bad, why, sizeof why), 0);
@@ -785,7 +879,7 @@ static int teardown_all(void **state)
 {
 	(void)state;
 	static const char *const names[] = { "c.log", "a.log", "w.log", "t.log", "g.log",
-					     "o.log", "v.log" };
+					     "o.log", "v.log", "r.log" };
 	char p[128];
 	io_engine_free(eng);
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -807,6 +901,7 @@ int main(void)
 		cmocka_unit_test(test_generation_rule),
 		cmocka_unit_test(test_overflow),
 		cmocka_unit_test(test_verify),
+		cmocka_unit_test(test_rec_align),
 		cmocka_unit_test(test_golden),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
