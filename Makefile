@@ -103,5 +103,6 @@ clean:
 
 .PHONY: all tests check clean fuzz FORCE bench-datapath deps
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)
