@@ -59,6 +59,12 @@ uint32_t repo_chunk_size(const struct repo *r);
 bool repo_encrypted(const struct repo *r);
 struct store *repo_store(struct repo *r);
 
+/* Compression of chunks written from now on (default zstd level 1, auto_skip). The level is
+ * checked with compress_level_check (-EINVAL). Incompressible chunks (blob.h's 97% rule)
+ * are always stored as COMPRESS_NONE: auto_skip is recorded for the shipper's policy but
+ * blob_encode applies the rule either way. Not to be called while a point is being written. */
+int repo_set_compression(struct repo *r, enum compress_type type, int level, bool auto_skip);
+
 /* ---- points ---- */
 
 enum point_flags {

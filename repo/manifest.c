@@ -1,0 +1,301 @@
+/* Point manifests: encode, decode (bounded and strict), load, and applying a delta to a
+ * map (docs/repo-format.md "Point manifests" and "Full maps").
+ *
+ * A manifest is one metadata blob. Its plaintext is a fixed header (the point_info), the
+ * domain name, then per disk its name, size and extents. A full point's extents are the
+ * complete map of the disk (DATA extents only); a delta point's are the extents written in
+ * that point (DATA and ZERO), already coalesced by the writer.
+ *
+ * The decoder trusts nothing: every count is checked against the bytes left before
+ * anything is allocated for it, so an object of N bytes never costs more than a small
+ * multiple of N in memory, and names must be valid store key components. */
+#include "repo/repo-internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "common/banned.h"
+
+#define MANIFEST_MAGIC "FMAN"
+#define MANIFEST_VERSION 1
+#define MANIFEST_HDR 64
+#define EXT_ZERO_LEN 13		/* offset 8, length 4, kind 1 */
+#define EXT_DATA_LEN (EXT_ZERO_LEN + CHUNK_ID_LEN)
+#define KNOWN_FLAGS (POINT_CONSISTENT | POINT_FULL)
+
+void point_key(const char *domain, uint32_t epoch, uint64_t seq, char *key, size_t keylen)
+{
+	snprintf(key, keylen, "domains/%s/epochs/%" PRIu32 "/points/%016" PRIu64, domain, epoch,
+		 seq);
+}
+
+/* ---- encode ---- */
+
+static int add_name(struct dbuf *b, const char *s)
+{
+	uint8_t n = (uint8_t)strlen(s);
+	int r = dbuf_add(b, &n, 1);
+	return r ? r : dbuf_add(b, s, n);
+}
+
+int manifest_encode(const struct manifest *m, struct dbuf *out)
+{
+	const struct point_info *pi = &m->info;
+	uint8_t h[MANIFEST_HDR] = MANIFEST_MAGIC;
+	uint8_t b[8];
+	int r;
+
+	h[4] = MANIFEST_VERSION;
+	put_le32(h + 8, pi->epoch);
+	put_le32(h + 12, pi->flags);
+	put_le64(h + 16, pi->seq);
+	put_le64(h + 24, pi->parent_seq);
+	put_le64(h + 32, pi->time_ns);
+	put_le64(h + 40, pi->logical_bytes);
+	put_le64(h + 48, pi->stored_bytes);
+	put_le64(h + 56, pi->log_seq);
+	if ((r = dbuf_add(out, h, sizeof(h))) || (r = add_name(out, pi->domain)))
+		return r;
+	put_le32(b, (uint32_t)m->ndisks);
+	if ((r = dbuf_add(out, b, 4)))
+		return r;
+	for (size_t d = 0; d < m->ndisks; d++) {
+		const struct manifest_disk *md = &m->disks[d];
+		if ((r = add_name(out, md->name)))
+			return r;
+		put_le64(b, md->size);
+		if ((r = dbuf_add(out, b, 8)))
+			return r;
+		put_le64(b, md->n);
+		if ((r = dbuf_add(out, b, 8)))
+			return r;
+		for (size_t i = 0; i < md->n; i++) {
+			const struct disk_extent *e = &md->ext[i];
+			uint8_t x[EXT_DATA_LEN];
+			put_le64(x, e->offset);
+			put_le32(x + 8, e->length);
+			x[12] = e->kind;
+			memcpy(x + 13, e->id, CHUNK_ID_LEN);
+			if ((r = dbuf_add(out, x, e->kind == EXTENT_DATA ? EXT_DATA_LEN : EXT_ZERO_LEN)))
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* ---- decode ---- */
+
+struct rd {
+	const uint8_t *p;
+	size_t left;
+};
+
+static const uint8_t *take(struct rd *r, size_t n)
+{
+	if (r->left < n)
+		return NULL;
+	const uint8_t *p = r->p;
+	r->p += n;
+	r->left -= n;
+	return p;
+}
+
+static int take_name(struct rd *r, char *out)
+{
+	const uint8_t *n = take(r, 1), *s;
+	if (!n || !*n || *n > REPO_NAME_MAX || !(s = take(r, *n)))
+		return -EBADMSG;
+	if (memchr(s, '\0', *n))
+		return -EBADMSG;	/* names are exact: no embedded NUL */
+	memcpy(out, s, *n);
+	out[*n] = '\0';
+	return repo_name_ok(out) ? 0 : -EBADMSG;
+}
+
+static int decode_header(struct rd *r, struct point_info *pi)
+{
+	const uint8_t *h = take(r, MANIFEST_HDR);
+	memset(pi, 0, sizeof(*pi));
+	if (!h || memcmp(h, MANIFEST_MAGIC, 4))
+		return -EBADMSG;
+	if (h[4] != MANIFEST_VERSION || h[5] || h[6] || h[7])
+		return -EPROTO;
+	pi->epoch = get_le32(h + 8);
+	pi->flags = get_le32(h + 12);
+	pi->seq = get_le64(h + 16);
+	pi->parent_seq = get_le64(h + 24);
+	pi->time_ns = get_le64(h + 32);
+	pi->logical_bytes = get_le64(h + 40);
+	pi->stored_bytes = get_le64(h + 48);
+	pi->log_seq = get_le64(h + 56);
+	if (pi->flags & ~(uint32_t)KNOWN_FLAGS)
+		return -EPROTO;
+	if (pi->seq == 0 || pi->parent_seq >= pi->seq)
+		return -EBADMSG;
+	return take_name(r, pi->domain);
+}
+
+int manifest_decode_info(const void *buf, size_t len, struct point_info *info)
+{
+	struct rd r = { buf, len };
+	return decode_header(&r, info);
+}
+
+static int decode_extents(struct rd *r, struct manifest_disk *md, uint32_t cs, bool full)
+{
+	const uint8_t *b = take(r, 8);
+	if (!b)
+		return -EBADMSG;
+	uint64_t n = get_le64(b);
+	if (n > r->left / EXT_ZERO_LEN)		/* bounded by the bytes that are left */
+		return -EBADMSG;
+	md->ext = malloc((n ? n : 1) * sizeof(*md->ext));
+	if (!md->ext)
+		return -ENOMEM;
+	uint64_t end = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		struct disk_extent *e = &md->ext[i];
+		const uint8_t *x = take(r, EXT_ZERO_LEN);
+		if (!x)
+			return -EBADMSG;
+		e->offset = get_le64(x);
+		e->length = get_le32(x + 8);
+		e->kind = x[12];
+		memset(e->id, 0, CHUNK_ID_LEN);
+		md->n = i + 1;
+		if (e->kind == EXTENT_DATA) {
+			const uint8_t *id = take(r, CHUNK_ID_LEN);
+			if (!id)
+				return -EBADMSG;
+			memcpy(e->id, id, CHUNK_ID_LEN);
+			if (e->length > REPO_CHUNK_MAX ||
+			    (cs && (e->length > cs || e->offset / cs != (e->offset + e->length - 1) / cs)))
+				return -EBADMSG;
+		} else if (e->kind != EXTENT_ZERO || full) {
+			return -EBADMSG;	/* full maps hold DATA extents only */
+		}
+		if (e->length == 0 || e->offset < end || e->offset > md->size ||
+		    e->length > md->size - e->offset)
+			return -EBADMSG;
+		end = e->offset + e->length;
+	}
+	return 0;
+}
+
+int manifest_decode(const void *buf, size_t len, uint32_t chunk_size, struct manifest *m)
+{
+	struct rd r = { buf, len };
+	memset(m, 0, sizeof(*m));
+	int rc = decode_header(&r, &m->info);
+	if (rc < 0)
+		return rc;
+	const uint8_t *b = take(&r, 4);
+	if (!b)
+		return -EBADMSG;
+	uint32_t nd = get_le32(b);
+	if (nd > REPO_MAX_DISKS || nd > r.left / 18)	/* a disk takes at least 18 bytes */
+		return -EBADMSG;
+	m->disks = calloc(nd ? nd : 1, sizeof(*m->disks));
+	if (!m->disks)
+		return -ENOMEM;
+	bool full = m->info.flags & POINT_FULL;
+	for (uint32_t d = 0; d < nd; d++) {
+		struct manifest_disk *md = &m->disks[d];
+		m->ndisks = d + 1;
+		if ((rc = take_name(&r, md->name)) < 0)
+			goto fail;
+		for (uint32_t o = 0; o < d; o++)
+			if (!strcmp(m->disks[o].name, md->name)) {
+				rc = -EBADMSG;
+				goto fail;
+			}
+		if (!(b = take(&r, 8))) {
+			rc = -EBADMSG;
+			goto fail;
+		}
+		md->size = get_le64(b);
+		if ((rc = decode_extents(&r, md, chunk_size, full)) < 0)
+			goto fail;
+	}
+	if (r.left) {
+		rc = -EBADMSG;
+		goto fail;
+	}
+	return 0;
+fail:
+	manifest_release(m);
+	return rc;
+}
+
+void manifest_release(struct manifest *m)
+{
+	for (size_t d = 0; d < m->ndisks; d++)
+		free(m->disks[d].ext);
+	free(m->disks);
+	m->disks = NULL;
+	m->ndisks = 0;
+}
+
+int manifest_load(struct repo *r, const char *domain, uint32_t epoch, uint64_t seq,
+		  struct manifest *m, char *err, size_t errlen)
+{
+	char key[STORE_KEY_MAX];
+	void *plain;
+	size_t len;
+	memset(m, 0, sizeof(*m));
+	point_key(domain, epoch, seq, key, sizeof(key));
+	int rc = repo_get_meta(r, key, &plain, &len);
+	if (rc == 0) {
+		rc = manifest_decode(plain, len, r->chunk_size, m);
+		free(plain);
+	}
+	if (rc == 0 && (strcmp(m->info.domain, domain) || m->info.epoch != epoch ||
+			m->info.seq != seq)) {
+		manifest_release(m);
+		rc = -EBADMSG;	/* a manifest moved to another point's key */
+	}
+	if (rc < 0)
+		repo_err(err, errlen, "%s: %s", key, rc == -ENOENT ? "missing" : rc == -EBADMSG ?
+			 "corrupt or truncated manifest" : rc == -EPROTO ?
+			 "unsupported manifest (newer format)" : strerror(-rc));
+	return rc;
+}
+
+/* ---- maps ---- */
+
+int map_apply(struct disk_extent **ext, size_t *n, const struct disk_extent *d, size_t dn,
+	      uint64_t size)
+{
+	size_t nd = 0;
+	for (size_t i = 0; i < dn; i++)
+		nd += d[i].kind == EXTENT_DATA;
+	struct disk_extent *out = malloc((*n + nd + 1) * sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	size_t o = 0, j = 0, k = 0;
+	/* j walks the delta for overlap tests, k walks it for merging its DATA extents in */
+	for (size_t i = 0; i < *n; i++) {
+		const struct disk_extent *e = &(*ext)[i];
+		uint64_t end = e->offset + e->length;
+		while (j < dn && d[j].offset + d[j].length <= e->offset)
+			j++;
+		bool hit = j < dn && d[j].offset < end;
+		if (hit || end > size)
+			continue;
+		for (; k < dn && d[k].offset < e->offset; k++)
+			if (d[k].kind == EXTENT_DATA && d[k].offset + d[k].length <= size)
+				out[o++] = d[k];
+		out[o++] = *e;
+	}
+	for (; k < dn; k++)
+		if (d[k].kind == EXTENT_DATA && d[k].offset + d[k].length <= size)
+			out[o++] = d[k];
+	free(*ext);
+	*ext = out;
+	*n = o;
+	return 0;
+}

@@ -1,0 +1,709 @@
+/* Writing a point: coalescing the calls, dedupe, packing, and the commit order
+ * (packs, then the index delta, then the manifest).
+ *
+ * Why it works this way:
+ * - A DATA extent of a map always covers its chunk's whole plaintext (struct disk_extent
+ *   has no offset into the chunk). So an extent can never be split: when a point changes
+ *   only part of an older extent, or a later call in the same point overwrites part of an
+ *   earlier piece, the writer rebuilds that chunk-sized slot ("materializes" it: old
+ *   content from the parent's map and this point's pieces, overlaid in call order) and
+ *   stores it as one new chunk covering the whole slot. Readers then only ever replace
+ *   whole extents (map_apply). A shipper that sends whole aligned chunks never pays for
+ *   this; a partial write of a slot the parent has data in costs one chunk read.
+ * - Calls are painted into a sorted list of non-overlapping segments per disk as they come
+ *   (later calls win); a DATA segment names its piece and the part of it still visible.
+ *   Pieces are stored (encoded into the current pack) as they arrive, through the encode
+ *   pool, so memory stays bounded by the pack size whatever the point's size; a piece
+ *   entirely overwritten later in the point is simply left unreferenced in its pack.
+ * - Packs close at PACK_TARGET_SIZE and at commit; each is uploaded in one put. The index
+ *   delta and the manifest go up only after every pack is durable, so a reader that sees a
+ *   manifest can read every chunk it names. Nothing visible changes until the manifest
+ *   put returns; an aborted or failed point leaves only unreferenced packs/index objects.
+ * - The parent's map of each disk is loaded when the disk is first selected (it is needed
+ *   to decide which slots to rebuild, and for the full map of full points).
+ * Assumed: one writer per domain (the shipper); a call after an error only fails again. */
+#include "repo/point-pool.h"
+#include "repo/repo-internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "common/util.h"
+#include "common/banned.h"
+
+#define ZERO_EXT_MAX (1u << 30)	/* ZERO extents are split to fit the u32 length */
+
+struct seg {
+	uint64_t off, len;
+	uint8_t kind;		/* enum extent_kind */
+	uint32_t piece;		/* DATA: index in w->pieces */
+	uint32_t poff;		/* DATA: offset of this segment in the piece */
+};
+
+struct piece {
+	uint8_t id[CHUNK_ID_LEN];
+	uint32_t len;
+};
+
+struct wdisk {
+	char name[REPO_NAME_MAX + 1];
+	uint64_t size;
+	struct seg *seg;
+	size_t n, cap;
+	struct disk_map *parent;	/* NULL: not in the parent point (or no parent) */
+	struct disk_extent *out;	/* the manifest's extents, made at commit */
+	size_t nout, capout;
+};
+
+struct repo_point_writer {
+	struct repo *r;
+	struct point_info info;
+	bool has_parent;
+	struct point_info parent;
+	struct encode_pool *pool;
+	struct blob_ctx *cx;
+	struct chunk_index pending;	/* chunks stored by this point */
+	struct pack_writer pack;
+	struct piece *pieces;
+	size_t npieces, cappieces;
+	struct wdisk *disks;
+	size_t ndisks;
+	struct wdisk *cur;
+	uint8_t *slot, *tmp, *blob;	/* chunk-size work buffers, blob encode buffer */
+	size_t blob_cap;
+	int err;			/* sticky */
+};
+
+/* ---- storing chunks ---- */
+
+static int add_new_blob(struct repo_point_writer *w, const uint8_t *id, const void *blob,
+			uint32_t blob_len, uint32_t plain_len)
+{
+	struct chunk_loc loc = { .blob_len = blob_len, .plain_len = plain_len };
+	int rc;
+	if (index_lookup(&w->pending, id, NULL))
+		return 0;	/* a duplicate within this point */
+	if (!w->pack.open && (rc = pack_writer_start(&w->pack)) < 0)
+		return rc;
+	rc = pack_writer_add(&w->pack, id, blob, blob_len, plain_len, &loc.off);
+	if (rc < 0)
+		return rc;
+	memcpy(loc.pack, w->pack.id, PACK_ID_LEN);
+	rc = index_add(&w->pending, id, &loc);
+	if (rc < 0)
+		return rc;
+	w->info.stored_bytes += blob_len;
+	if (w->pack.data.len >= PACK_TARGET_SIZE)
+		rc = pack_writer_finish(w->r, &w->pack);
+	return rc;
+}
+
+static int retire_one(struct repo_point_writer *w)
+{
+	struct encode_job *j = encode_pool_oldest(w->pool);
+	int rc = 0;
+	if (!j)
+		return 0;
+	if (j->err < 0)
+		rc = j->err;
+	else {
+		memcpy(w->pieces[j->tag].id, j->id, CHUNK_ID_LEN);
+		if (!j->known)
+			rc = add_new_blob(w, j->id, j->blob, j->blob_len, j->len);
+	}
+	encode_pool_retire(w->pool);
+	return rc;
+}
+
+static int drain(struct repo_point_writer *w)
+{
+	int rc = 0;
+	while (encode_pool_oldest(w->pool)) {
+		int e = retire_one(w);
+		if (e < 0 && rc == 0)
+			rc = e;
+	}
+	return rc;
+}
+
+/* Store a chunk now (used for rebuilt slots at commit): id out. */
+static int store_now(struct repo_point_writer *w, const void *data, uint32_t len, uint8_t *id)
+{
+	int rc = chunk_id(w->cx, data, len, id);
+	if (rc < 0 || index_lookup(&w->r->index, id, NULL) || index_lookup(&w->pending, id, NULL))
+		return rc;
+	ssize_t n = blob_encode(w->cx, data, len, w->r->ctype, w->r->clevel, w->blob, w->blob_cap);
+	if (n < 0)
+		return (int)n;
+	return add_new_blob(w, id, w->blob, (uint32_t)n, len);
+}
+
+/* Read a chunk this point stored (from the open pack or an uploaded one) or the repository
+ * has. */
+static int read_chunk(struct repo_point_writer *w, const uint8_t *id, void *buf, uint32_t len)
+{
+	struct chunk_loc loc;
+	if (!index_lookup(&w->pending, id, &loc))
+		return repo_read_chunk(w->r, id, buf, len);
+	if (loc.plain_len != len)
+		return -EBADMSG;
+	if (w->pack.open && !memcmp(loc.pack, w->pack.id, PACK_ID_LEN))
+		return blob_decode(w->cx, w->pack.data.data + loc.off, loc.blob_len, buf, len, id);
+	char key[64];
+	pack_key(loc.pack, key, sizeof(key));
+	int rc = store_get_range(w->r->st, key, loc.off, loc.blob_len, w->blob);
+	return rc < 0 ? rc : blob_decode(w->cx, w->blob, loc.blob_len, buf, len, id);
+}
+
+/* ---- painting calls into segments ---- */
+
+/* First segment that ends after off. */
+static size_t seg_find(const struct seg *s, size_t n, uint64_t off)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s[mid].off + s[mid].len <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int paint(struct wdisk *d, const struct seg *ns)
+{
+	uint64_t a = ns->off, b = ns->off + ns->len;
+	size_t i = seg_find(d->seg, d->n, a), j = i;
+	while (j < d->n && d->seg[j].off < b)
+		j++;
+	struct seg rep[3];
+	size_t k = 0;
+	if (i < j && d->seg[i].off < a) {
+		rep[k] = d->seg[i];
+		rep[k++].len = a - d->seg[i].off;
+	}
+	rep[k++] = *ns;
+	if (i < j && d->seg[j - 1].off + d->seg[j - 1].len > b) {
+		struct seg r = d->seg[j - 1];
+		uint64_t cut = b - r.off;
+		r.off = b;
+		r.len -= cut;
+		if (r.kind == EXTENT_DATA)
+			r.poff += (uint32_t)cut;
+		rep[k++] = r;
+	}
+	size_t n = d->n - (j - i) + k;
+	if (n > d->cap) {
+		size_t cap = MAX(d->cap * 2, (size_t)64);
+		struct seg *s = realloc(d->seg, cap * sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		d->seg = s;
+		d->cap = cap;
+	}
+	memmove(d->seg + i + k, d->seg + j, (d->n - j) * sizeof(*d->seg));
+	memcpy(d->seg + i, rep, k * sizeof(*rep));
+	d->n = n;
+	return 0;
+}
+
+/* ---- the public calls ---- */
+
+static int newest_seq(void *arg, const char *key, uint64_t size)
+{
+	(void)size;
+	const char *s = strrchr(key, '/');
+	uint64_t v = 0;
+	if (!s || strlen(s + 1) != 16)
+		return 0;
+	for (s++; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return 0;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (v > *(uint64_t *)arg)
+		*(uint64_t *)arg = v;
+	return 0;
+}
+
+int repo_point_begin(struct repo *r, const struct point_info *meta,
+		     struct repo_point_writer **out)
+{
+	char prefix[STORE_KEY_MAX];
+	uint64_t newest = 0;
+	*out = NULL;
+	if (!repo_name_ok(meta->domain) || meta->seq == 0 || meta->parent_seq + 1 != meta->seq)
+		return -EINVAL;
+	snprintf(prefix, sizeof(prefix), "domains/%s/epochs/%" PRIu32 "/points/", meta->domain,
+		 meta->epoch);
+	int rc = store_list(r->st, prefix, newest_seq, &newest);
+	if (rc < 0)
+		return rc;
+	if (newest != meta->parent_seq)
+		return newest > meta->parent_seq ? -EEXIST : -ENOENT;
+
+	struct repo_point_writer *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->r = r;
+	w->info = *meta;
+	w->info.flags = meta->flags & POINT_CONSISTENT;
+	if (meta->parent_seq == 0 || meta->seq % REPO_FULL_MAP_EVERY == 0)
+		w->info.flags |= POINT_FULL;
+	w->info.logical_bytes = w->info.stored_bytes = 0;
+	if (!w->info.time_ns)
+		w->info.time_ns = now_real_ns();
+	w->has_parent = meta->parent_seq != 0;
+	w->parent = *meta;
+	w->parent.seq = meta->parent_seq;
+	w->pack.data = (struct dbuf)DBUF_INIT(PACK_MAX_SIZE);
+	w->blob_cap = blob_max_size(r->chunk_size, r->encrypted);
+	w->slot = malloc(r->chunk_size);
+	w->tmp = malloc(r->chunk_size);
+	w->blob = malloc(w->blob_cap);
+	rc = index_init(&w->pending);
+	if (rc == 0 && (!w->slot || !w->tmp || !w->blob || !(w->cx = repo_cx_get(r))))
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = encode_pool_start(r, POOL_THREADS, &w->pool);
+	if (rc < 0) {
+		repo_point_abort(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+int repo_point_disk(struct repo_point_writer *w, const char *disk, uint64_t disk_size)
+{
+	if (w->err)
+		return w->err;
+	if (!repo_name_ok(disk))
+		return -EINVAL;
+	for (size_t i = 0; i < w->ndisks; i++)
+		if (!strcmp(w->disks[i].name, disk)) {
+			w->cur = &w->disks[i];
+			w->cur->size = disk_size;
+			return 0;
+		}
+	if (w->ndisks == REPO_MAX_DISKS)
+		return -E2BIG;
+	struct wdisk *d = realloc(w->disks, (w->ndisks + 1) * sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	w->disks = d;
+	d = &w->disks[w->ndisks];
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "%s", disk);
+	d->size = disk_size;
+	if (w->has_parent) {
+		int rc = repo_disk_map(w->r, &w->parent, disk, &d->parent, NULL, 0);
+		if (rc < 0 && rc != -ENOENT)
+			return w->err = rc;
+	}
+	w->ndisks++;
+	w->cur = d;
+	return 0;
+}
+
+int repo_point_data(struct repo_point_writer *w, uint64_t offset, const void *data,
+		    uint32_t len)
+{
+	uint32_t cs = w->r->chunk_size;
+	if (w->err)
+		return w->err;
+	if (!w->cur || !data || len == 0 || len > cs || offset / cs != (offset + len - 1) / cs ||
+	    offset > w->cur->size || len > w->cur->size - offset)
+		return -EINVAL;
+	if (w->npieces == w->cappieces) {
+		size_t cap = MAX(w->cappieces * 2, (size_t)256);
+		struct piece *p = realloc(w->pieces, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		w->pieces = p;
+		w->cappieces = cap;
+	}
+	struct seg s = { offset, len, EXTENT_DATA, (uint32_t)w->npieces, 0 };
+	int rc = paint(w->cur, &s);
+	if (rc < 0)
+		return rc;
+	w->pieces[w->npieces].len = len;
+	while (rc == 0 && encode_pool_full(w->pool))
+		rc = retire_one(w);
+	if (rc < 0)
+		return w->err = rc;
+	encode_pool_submit(w->pool, data, len, w->npieces++);
+	return 0;
+}
+
+int repo_point_zero(struct repo_point_writer *w, uint64_t offset, uint64_t len)
+{
+	if (w->err)
+		return w->err;
+	if (!w->cur)
+		return -EINVAL;
+	if (offset >= w->cur->size || len == 0)
+		return 0;
+	len = MIN(len, w->cur->size - offset);
+	struct seg s = { offset, len, EXTENT_ZERO, 0, 0 };
+	return paint(w->cur, &s);
+}
+
+/* ---- commit: resolving segments into manifest extents ---- */
+
+static int out_add(struct wdisk *d, uint64_t off, uint32_t len, uint8_t kind, const uint8_t *id)
+{
+	if (d->nout == d->capout) {
+		size_t cap = MAX(d->capout * 2, (size_t)64);
+		struct disk_extent *e = realloc(d->out, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		d->out = e;
+		d->capout = cap;
+	}
+	struct disk_extent *e = &d->out[d->nout++];
+	memset(e, 0, sizeof(*e));
+	e->offset = off;
+	e->length = len;
+	e->kind = kind;
+	if (id)
+		memcpy(e->id, id, CHUNK_ID_LEN);
+	return 0;
+}
+
+static int out_zero(struct wdisk *d, uint64_t a, uint64_t b)
+{
+	int rc = 0;
+	while (a < b && rc == 0) {
+		uint64_t n = MIN(b - a, (uint64_t)ZERO_EXT_MAX);
+		rc = out_add(d, a, (uint32_t)n, EXTENT_ZERO, NULL);
+		a += n;
+	}
+	return rc;
+}
+
+/* Drop what lies past the disk's final size (it may have shrunk after calls). */
+static void clip_to_size(struct wdisk *d)
+{
+	size_t n = d->n;
+	while (n && d->seg[n - 1].off >= d->size)
+		n--;
+	if (n && d->seg[n - 1].off + d->seg[n - 1].len > d->size)
+		d->seg[n - 1].len = d->size - d->seg[n - 1].off;
+	d->n = n;
+}
+
+/* First parent extent that ends after off. */
+static size_t ext_find(const struct disk_extent *e, size_t n, uint64_t off)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (e[mid].offset + e[mid].length <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Does a DATA segment show only part of its piece, or do the segments cut into (or the new
+ * size cut) a parent extent of the slot? Then the slot must be rebuilt. */
+static bool slot_dirty(const struct repo_point_writer *w, const struct wdisk *d, uint64_t base)
+{
+	uint64_t end = base + w->r->chunk_size;
+	size_t s0 = seg_find(d->seg, d->n, base);
+	for (size_t i = s0; i < d->n && d->seg[i].off < end; i++) {
+		const struct seg *s = &d->seg[i];
+		if (s->kind == EXTENT_DATA && (s->poff || s->len != w->pieces[s->piece].len))
+			return true;
+	}
+	if (!d->parent)
+		return false;
+	const struct disk_map *pm = d->parent;
+	for (size_t k = ext_find(pm->ext, pm->n, base); k < pm->n && pm->ext[k].offset < end; k++) {
+		uint64_t a = pm->ext[k].offset, b = a + pm->ext[k].length, pos = a;
+		bool touched = false;
+		if (b > d->size)
+			return true;
+		for (size_t i = seg_find(d->seg, d->n, a); i < d->n && d->seg[i].off < b; i++) {
+			touched = true;
+			if (d->seg[i].off > pos)
+				break;	/* a gap */
+			pos = d->seg[i].off + d->seg[i].len;
+		}
+		if (touched && pos < b)
+			return true;
+	}
+	return false;
+}
+
+/* Rebuild one slot: the parent's content, this point's segments over it. */
+static int materialize(struct repo_point_writer *w, struct wdisk *d, uint64_t base)
+{
+	uint32_t L = (uint32_t)MIN((uint64_t)w->r->chunk_size, d->size - base);
+	uint64_t end = base + L;
+	int rc;
+	memset(w->slot, 0, L);
+	if (d->parent) {
+		const struct disk_map *pm = d->parent;
+		for (size_t k = ext_find(pm->ext, pm->n, base); k < pm->n && pm->ext[k].offset < end;
+		     k++) {
+			const struct disk_extent *e = &pm->ext[k];
+			if ((rc = read_chunk(w, e->id, w->tmp, e->length)) < 0)
+				return rc;
+			memcpy(w->slot + (e->offset - base), w->tmp, MIN((uint64_t)e->length,
+									 end - e->offset));
+		}
+	}
+	for (size_t i = seg_find(d->seg, d->n, base); i < d->n && d->seg[i].off < end; i++) {
+		const struct seg *s = &d->seg[i];
+		uint64_t a = MAX(s->off, base), b = MIN(s->off + s->len, end);
+		if (s->kind == EXTENT_ZERO) {
+			memset(w->slot + (a - base), 0, b - a);
+			continue;
+		}
+		const struct piece *p = &w->pieces[s->piece];
+		if ((rc = read_chunk(w, p->id, w->tmp, p->len)) < 0)
+			return rc;
+		memcpy(w->slot + (a - base), w->tmp + s->poff + (a - s->off), b - a);
+	}
+	bool zero = true;
+	for (uint32_t i = 0; i < L && zero; i++)
+		zero = !w->slot[i];
+	if (zero)
+		return out_add(d, base, L, EXTENT_ZERO, NULL);
+	uint8_t id[CHUNK_ID_LEN];
+	if ((rc = store_now(w, w->slot, L, id)) < 0)
+		return rc;
+	return out_add(d, base, L, EXTENT_DATA, id);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_ext(const void *a, const void *b)
+{
+	const struct disk_extent *x = a, *y = b;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static bool in_sorted(const uint64_t *v, size_t n, uint64_t x)
+{
+	return bsearch(&x, v, n, sizeof(*v), cmp_u64) != NULL;
+}
+
+static int resolve_disk(struct repo_point_writer *w, struct wdisk *d)
+{
+	uint64_t cs = w->r->chunk_size;
+	clip_to_size(d);
+	for (size_t i = 0; i < d->n; i++)
+		w->info.logical_bytes += d->seg[i].len;
+
+	/* candidate slots: where segments start and end, and the one the size cuts */
+	size_t nc = 0;
+	uint64_t *cand = malloc((2 * d->n + 1) * sizeof(*cand));
+	if (!cand)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n; i++) {
+		cand[nc++] = d->seg[i].off / cs * cs;
+		cand[nc++] = (d->seg[i].off + d->seg[i].len - 1) / cs * cs;
+	}
+	if (d->parent && d->size % cs && d->size < d->parent->size)
+		cand[nc++] = d->size / cs * cs;
+	qsort(cand, nc, sizeof(*cand), cmp_u64);
+	size_t nd = 0;
+	for (size_t i = 0; i < nc; i++)
+		if ((i == 0 || cand[i] != cand[i - 1]) && slot_dirty(w, d, cand[i]))
+			cand[nd++] = cand[i];	/* cand[0..nd) now: the dirty slots */
+
+	int rc = 0;
+	for (size_t i = 0; i < d->n && rc == 0; i++) {
+		const struct seg *s = &d->seg[i];
+		uint64_t a = s->off, b = s->off + s->len;
+		if (s->kind == EXTENT_DATA) {
+			if (!in_sorted(cand, nd, a / cs * cs))
+				rc = out_add(d, a, (uint32_t)s->len, EXTENT_DATA,
+					     w->pieces[s->piece].id);
+			continue;
+		}
+		if (in_sorted(cand, nd, a / cs * cs))
+			a = MIN(b, (a / cs + 1) * cs);
+		if (a < b && in_sorted(cand, nd, (b - 1) / cs * cs))
+			b = MAX(a, (b - 1) / cs * cs);
+		rc = out_zero(d, a, b);
+	}
+	for (size_t i = 0; i < nd && rc == 0; i++)
+		rc = materialize(w, d, cand[i]);
+	free(cand);
+	if (rc == 0)
+		qsort(d->out, d->nout, sizeof(*d->out), cmp_ext);
+	return rc;
+}
+
+/* ---- commit: full maps, uploads ---- */
+
+static int full_disk(struct repo_point_writer *w, const struct wdisk *d, struct manifest_disk *md)
+{
+	snprintf(md->name, sizeof(md->name), "%s", d->name);
+	md->size = d->size;
+	if (d->parent && d->parent->n) {
+		md->ext = malloc(d->parent->n * sizeof(*md->ext));
+		if (!md->ext)
+			return -ENOMEM;
+		memcpy(md->ext, d->parent->ext, d->parent->n * sizeof(*md->ext));
+		md->n = d->parent->n;
+	}
+	(void)w;
+	return map_apply(&md->ext, &md->n, d->out, d->nout, d->size);
+}
+
+static int build_manifest(struct repo_point_writer *w, struct manifest *m)
+{
+	char **names = NULL;
+	size_t nn = 0;
+	int rc = 0;
+	bool full = w->info.flags & POINT_FULL;
+
+	memset(m, 0, sizeof(*m));
+	m->info = w->info;
+	if (full && w->has_parent && (rc = repo_point_disks(w->r, &w->parent, &names, &nn)) < 0)
+		return rc;
+	m->disks = calloc(w->ndisks + nn + 1, sizeof(*m->disks));
+	if (!m->disks)
+		rc = -ENOMEM;
+	for (size_t i = 0; i < w->ndisks && rc == 0; i++) {
+		struct manifest_disk *md = &m->disks[m->ndisks++];
+		if (full) {
+			rc = full_disk(w, &w->disks[i], md);
+			continue;
+		}
+		snprintf(md->name, sizeof(md->name), "%s", w->disks[i].name);
+		md->size = w->disks[i].size;
+		md->ext = w->disks[i].out;	/* borrowed: given back before release */
+		md->n = w->disks[i].nout;
+	}
+	for (size_t i = 0; i < nn && rc == 0; i++) {	/* parent's disks untouched here */
+		bool touched = false;
+		for (size_t k = 0; k < w->ndisks; k++)
+			touched |= !strcmp(w->disks[k].name, names[i]);
+		if (touched)
+			continue;
+		struct disk_map *dm;
+		rc = repo_disk_map(w->r, &w->parent, names[i], &dm, NULL, 0);
+		if (rc < 0)
+			break;
+		struct manifest_disk *md = &m->disks[m->ndisks++];
+		snprintf(md->name, sizeof(md->name), "%s", names[i]);
+		md->size = dm->size;
+		md->ext = dm->ext;
+		md->n = dm->n;
+		dm->ext = NULL;
+		disk_map_free(dm);
+	}
+	for (size_t i = 0; i < nn; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+static void release_manifest(struct repo_point_writer *w, struct manifest *m)
+{
+	if (!(w->info.flags & POINT_FULL))
+		for (size_t i = 0; i < m->ndisks; i++)
+			m->disks[i].ext = NULL;	/* borrowed from the wdisks */
+	manifest_release(m);
+}
+
+static int upload_index(struct repo_point_writer *w)
+{
+	struct dbuf b = DBUF_INIT(REPO_META_MAX);
+	uint8_t id[16];
+	char key[64];
+	if (w->pending.n == 0)
+		return 0;
+	if (RAND_bytes(id, sizeof(id)) != 1)
+		return -EIO;
+	int n = snprintf(key, sizeof(key), "index/");
+	for (unsigned i = 0; i < sizeof(id); i++)
+		n += snprintf(key + n, sizeof(key) - (size_t)n, "%02x", id[i]);
+	int rc = index_delta_encode(&w->pending, &b);
+	if (rc == 0)
+		rc = repo_put_meta(w->r, key, b.data, b.len);
+	dbuf_release(&b);
+	return rc;
+}
+
+static int commit(struct repo_point_writer *w, char *err, size_t errlen)
+{
+	struct manifest m = { 0 };
+	struct dbuf b = DBUF_INIT(REPO_META_MAX);
+	char key[STORE_KEY_MAX];
+	int rc = w->err ? w->err : drain(w);
+
+	for (size_t i = 0; i < w->ndisks && rc == 0; i++)
+		if ((rc = resolve_disk(w, &w->disks[i])) < 0)
+			repo_err(err, errlen, "disk %s: %s", w->disks[i].name, strerror(-rc));
+	if (rc == 0 && (rc = build_manifest(w, &m)) < 0)
+		repo_err(err, errlen, "cannot build the manifest: %s", strerror(-rc));
+	if (rc == 0 && w->pack.open && w->pack.n && (rc = pack_writer_finish(w->r, &w->pack)) < 0)
+		repo_err(err, errlen, "cannot upload a pack: %s", strerror(-rc));
+	if (rc == 0 && (rc = upload_index(w)) < 0)
+		repo_err(err, errlen, "cannot upload the index delta: %s", strerror(-rc));
+	m.info = w->info;
+	if (rc == 0 && (rc = manifest_encode(&m, &b)) < 0)
+		repo_err(err, errlen, "cannot encode the manifest: %s", strerror(-rc));
+	point_key(w->info.domain, w->info.epoch, w->info.seq, key, sizeof(key));
+	if (rc == 0 && (rc = repo_put_meta(w->r, key, b.data, b.len)) < 0)
+		repo_err(err, errlen, "%s: %s", key, rc == -EEXIST ? "the point exists already" :
+			 strerror(-rc));
+	if (rc == 0)
+		rc = index_merge(&w->r->index, &w->pending);	/* -ENOMEM: dedupe only */
+	release_manifest(w, &m);
+	dbuf_release(&b);
+	if (rc < 0 && err && !err[0])
+		repo_err(err, errlen, "%s", strerror(-rc));
+	return rc;
+}
+
+int repo_point_commit(struct repo_point_writer *w, struct point_info *out, char *err,
+		      size_t errlen)
+{
+	if (err && errlen)
+		err[0] = '\0';
+	int rc = commit(w, err, errlen);
+	if (rc == 0 && out)
+		*out = w->info;
+	repo_point_abort(w);
+	return rc;
+}
+
+void repo_point_abort(struct repo_point_writer *w)
+{
+	if (!w)
+		return;
+	encode_pool_stop(w->pool);
+	repo_cx_put(w->r, w->cx);
+	index_release(&w->pending);
+	pack_writer_release(&w->pack);
+	for (size_t i = 0; i < w->ndisks; i++) {
+		free(w->disks[i].seg);
+		free(w->disks[i].out);
+		disk_map_free(w->disks[i].parent);
+	}
+	free(w->disks);
+	free(w->pieces);
+	free(w->slot);
+	free(w->tmp);
+	free(w->blob);
+	free(w);
+}

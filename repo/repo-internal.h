@@ -1,0 +1,216 @@
+/* Private interfaces of the repository library (repo/repo.h is the public contract; byte
+ * layouts in docs/repo-format.md sections 6-11).
+ *
+ *   repo_point_data --chunk id--> dedupe? (index.c: repo index + this point's pending)
+ *        | new                                         
+ *        v
+ *   blob_encode --> pack.c (current pack buffer) --16 MiB / commit--> packs/xx/<id>
+ *   commit: packs --> index/<id> (index.c delta) --> manifest (manifest.c) --> durable
+ *   read:   manifest chain (restore.c) --> map --> index --> ranged GET of one blob
+ *
+ * Locks: repo->index.lock (rwlock) guards the in-memory chunk index; repo->cx_lock guards
+ * the pool of spare blob contexts. Neither is held while calling the store or another lock
+ * (no lock order to keep). */
+#ifndef FERRY_REPO_INTERNAL_H
+#define FERRY_REPO_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/dbuf.h"
+#include "repo/blob.h"
+#include "repo/keys.h"
+#include "repo/repo.h"
+#include "repo/store.h"
+
+#define REPO_UUID_LEN 16
+#define PACK_ID_LEN 16
+#define PACK_ID_HEX_LEN 32
+#define PACK_TARGET_SIZE (16u << 20)	/* a pack is closed once it reaches this size */
+#define PACK_MAX_SIZE (1u << 30)	/* readers reject packs (and pack indexes) beyond */
+#define PACK_TRAILER_LEN 16
+#define REPO_META_MAX (512u << 20)	/* largest plaintext of a metadata object */
+#define REPO_CHUNK_MIN (4u << 10)
+#define REPO_CHUNK_MAX (1u << 20)
+#define REPO_CX_POOL 8			/* spare blob contexts kept for readers */
+#define REPO_MAX_CHAIN 4096		/* deltas walked back to a full point, at most */
+#define REPO_MAX_DISKS 4096		/* disks in one manifest, at most */
+
+/* ---- repo.c ---- */
+
+struct chunk_loc {
+	uint8_t pack[PACK_ID_LEN];
+	uint64_t off;		/* of the blob in its pack */
+	uint32_t blob_len;
+	uint32_t plain_len;
+};
+
+struct index_slot {
+	uint8_t id[CHUNK_ID_LEN];
+	struct chunk_loc loc;
+	bool used;
+};
+
+/* Open-addressing hash table keyed by chunk id (ids are uniformly random: the first 8
+ * bytes are the hash). */
+struct chunk_index {
+	struct index_slot *slots;
+	size_t cap;		/* power of two, or 0 */
+	size_t n;
+	pthread_rwlock_t lock;
+};
+
+struct repo_problem {
+	char *key;
+	char *what;
+};
+
+struct repo {
+	struct store *st;
+	bool encrypted;
+	uint32_t chunk_size;
+	uint8_t uuid[REPO_UUID_LEN];
+	uint64_t created_ns;
+	struct repo_keys keys;		/* wiped at close */
+	enum compress_type ctype;	/* chunks: zstd level 1 by default */
+	int clevel;
+	bool auto_skip;
+	struct chunk_index index;
+	pthread_mutex_t cx_lock;
+	struct blob_ctx *cx_pool[REPO_CX_POOL];
+	size_t cx_n;
+	/* objects found bad while opening (corrupt index objects): verify reports them */
+	struct repo_problem *problems;
+	size_t n_problems;
+};
+
+__attribute__((format(printf, 3, 4)))
+void repo_err(char *err, size_t errlen, const char *fmt, ...);
+/* A blob context for this thread to use (from the pool or new); give it back with put. */
+struct blob_ctx *repo_cx_get(struct repo *r);
+void repo_cx_put(struct repo *r, struct blob_ctx *cx);
+/* Encode plain as one metadata blob (zstd) and put it at key. */
+int repo_put_meta(struct repo *r, const char *key, const void *plain, size_t len);
+/* Get and decode the metadata object at key: *plain malloc'd (plain_len <= REPO_META_MAX).
+ * -ENOENT, -EBADMSG (corrupt, truncated, too large), -EPROTO. */
+int repo_get_meta(struct repo *r, const char *key, void **plain, size_t *len);
+/* Decode a metadata blob held in memory (as repo_get_meta after the GET). */
+int repo_decode_meta(struct repo *r, const void *blob, size_t blen, void **plain, size_t *len);
+int repo_add_problem(struct repo *r, const char *key, const char *what);
+bool repo_name_ok(const char *s);	/* 1..63 of [A-Za-z0-9._-], not "." or ".." */
+
+/* Config object (repo.c). */
+struct repo_config {
+	uint16_t version;
+	bool encrypted;
+	uint32_t chunk_size;
+	uint8_t uuid[REPO_UUID_LEN];
+	uint64_t created_ns;
+	uint8_t wrapped[KEYS_WRAPPED_LEN];
+};
+#define REPO_CONFIG_LEN_PLAIN 48
+#define REPO_CONFIG_LEN_ENC (REPO_CONFIG_LEN_PLAIN + KEYS_WRAPPED_LEN)
+size_t repo_config_encode(const struct repo_config *c, uint8_t *out);
+/* 0, -EBADMSG (corrupt: magic, CRC, length, bad chunk size), -EPROTO (newer version). */
+int repo_config_decode(const void *buf, size_t len, struct repo_config *c);
+
+/* ---- index.c ---- */
+
+int index_init(struct chunk_index *ix);
+void index_release(struct chunk_index *ix);
+bool index_lookup(struct chunk_index *ix, const uint8_t id[CHUNK_ID_LEN], struct chunk_loc *loc);
+/* Add id -> loc (a present id keeps its first location). 0 or -ENOMEM. */
+int index_add(struct chunk_index *ix, const uint8_t id[CHUNK_ID_LEN], const struct chunk_loc *loc);
+/* Add every entry of src to dst. */
+int index_merge(struct chunk_index *dst, struct chunk_index *src);
+/* Call fn for every entry (under the read lock: fn must not touch ix). */
+void index_each(struct chunk_index *ix, void (*fn)(void *arg, const uint8_t *id,
+						   const struct chunk_loc *loc), void *arg);
+
+#define INDEX_DELTA_HDR 16
+#define INDEX_DELTA_ENTRY 64
+#define INDEX_KIND_ADD 1
+/* Index delta plaintext of every entry of ix (sorted by pack, offset: deterministic). */
+int index_delta_encode(struct chunk_index *ix, struct dbuf *out);
+/* Parse an index delta plaintext; fn per entry. 0, -EBADMSG, -EPROTO, or fn's error. */
+int index_delta_decode(const void *buf, size_t len,
+		       int (*fn)(void *arg, const uint8_t *id, const struct chunk_loc *loc),
+		       void *arg);
+/* Read every index/ object into r->index; corrupt ones are recorded as problems. */
+int index_load(struct repo *r, char *err, size_t errlen);
+
+/* ---- pack.c ---- */
+
+#define PACK_INDEX_HDR 16
+#define PACK_INDEX_ENTRY 44
+
+struct pack_entry {
+	uint8_t id[CHUNK_ID_LEN];
+	uint32_t off, blob_len, plain_len;
+};
+
+struct pack_writer {
+	uint8_t id[PACK_ID_LEN];
+	struct dbuf data;		/* blobs so far; then index blob and trailer */
+	struct pack_entry *ent;
+	size_t n, cap;
+	bool open;
+};
+
+void pack_key(const uint8_t id[PACK_ID_LEN], char *key, size_t keylen);
+/* Start a new pack with a random id. */
+int pack_writer_start(struct pack_writer *pw);
+/* Append one encoded blob. */
+int pack_writer_add(struct pack_writer *pw, const uint8_t id[CHUNK_ID_LEN], const void *blob,
+		    uint32_t blob_len, uint32_t plain_len, uint64_t *off);
+/* Append the (encoded) pack index and the trailer, upload the pack, and reset the writer
+ * (pw->open = false). The pack data stays readable in pw until the next start. */
+int pack_writer_finish(struct repo *r, struct pack_writer *pw);
+void pack_writer_release(struct pack_writer *pw);
+int pack_index_encode(const struct pack_entry *e, size_t n, struct dbuf *out);
+/* Bounded: n <= (len - header) / entry size. *e malloc'd. */
+int pack_index_decode(const void *buf, size_t len, struct pack_entry **e, size_t *n);
+/* Parse a trailer against the pack size: index blob [*off, *off + *len). */
+int pack_trailer_decode(const uint8_t t[PACK_TRAILER_LEN], uint64_t pack_size, uint32_t *off,
+			uint32_t *len);
+/* Read a pack's trailer and index from the store. */
+int pack_read_index(struct repo *r, const char *key, uint64_t size, struct pack_entry **e,
+		    size_t *n);
+
+/* ---- manifest.c ---- */
+
+struct manifest_disk {
+	char name[REPO_NAME_MAX + 1];
+	uint64_t size;
+	struct disk_extent *ext;
+	size_t n;
+};
+
+struct manifest {
+	struct point_info info;
+	struct manifest_disk *disks;
+	size_t ndisks;
+};
+
+void point_key(const char *domain, uint32_t epoch, uint64_t seq, char *key, size_t keylen);
+int manifest_encode(const struct manifest *m, struct dbuf *out);
+/* Decode and check a manifest plaintext: every count bounded by the bytes left, names
+ * valid, extents sorted, non-overlapping, inside the disk, DATA ones within one chunk of
+ * chunk_size (0: not checked). -EBADMSG, -EPROTO, -ENOMEM. */
+int manifest_decode(const void *buf, size_t len, uint32_t chunk_size, struct manifest *m);
+/* Only the point_info header. */
+int manifest_decode_info(const void *buf, size_t len, struct point_info *info);
+void manifest_release(struct manifest *m);
+/* Load (get, decode) the manifest of a point and check it names that point. */
+int manifest_load(struct repo *r, const char *domain, uint32_t epoch, uint64_t seq,
+		  struct manifest *m, char *err, size_t errlen);
+/* Apply a delta's extents (sorted; DATA or ZERO) to a map (sorted, DATA only), then cut
+ * the map to size: base extents overlapping any delta extent, or reaching past size, are
+ * dropped; the delta's DATA extents are added. */
+int map_apply(struct disk_extent **ext, size_t *n, const struct disk_extent *d, size_t dn,
+	      uint64_t size);
+
+
+#endif

@@ -1,0 +1,482 @@
+/* The reading side: list and resolve points, build a disk's map at a point, read chunks,
+ * restore a disk to a raw file.
+ *
+ * A disk's map at point p is the full map of the nearest full point at or before p
+ * (found by walking parent_seq back from p), with the deltas after it applied in order
+ * (map_apply). A disk not named by a delta keeps its previous size and map. Nothing is
+ * cached: each call reads the manifests again (at most REPO_FULL_MAP_EVERY of them when
+ * the writer keeps its rhythm), which is cheap next to the chunk reads of a restore.
+ *
+ * Restore writes a sparse file: the file is truncated to the disk size, so holes and ZERO
+ * extents cost nothing, and DATA extents are fetched by RESTORE_THREADS threads taking
+ * extents in turn (each read is one ranged GET). On any error the output is unlinked. */
+#include "repo/repo-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "common/banned.h"
+
+#define RESTORE_THREADS 4
+
+/* ---- listing ---- */
+
+struct list_ctx {
+	size_t plen;
+	struct point_info *v;
+	size_t n, cap;
+	int err;
+};
+
+static bool parse_u64(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (n == 0 || n > 20)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		unsigned d = (unsigned)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return true;
+}
+
+/* key = <prefix>EPOCH/points/SEQ (16 digits) */
+static int collect_point(void *arg, const char *key, uint64_t size)
+{
+	(void)size;
+	struct list_ctx *lc = arg;
+	const char *s = key + lc->plen, *slash = strchr(s, '/');
+	uint64_t e, q;
+	if (!slash || !parse_u64(s, (size_t)(slash - s), &e) || e > UINT32_MAX ||
+	    strncmp(slash, "/points/", 8) || strlen(slash + 8) != 16 ||
+	    !parse_u64(slash + 8, 16, &q) || q == 0)
+		return 0;	/* not a manifest (room for other per-domain objects) */
+	if (lc->n == lc->cap) {
+		size_t cap = lc->cap ? lc->cap * 2 : 64;
+		struct point_info *v = realloc(lc->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		lc->v = v;
+		lc->cap = cap;
+	}
+	memset(&lc->v[lc->n], 0, sizeof(lc->v[0]));
+	lc->v[lc->n].epoch = (uint32_t)e;
+	lc->v[lc->n].seq = q;
+	lc->n++;
+	return 0;
+}
+
+static int cmp_point(const void *a, const void *b)
+{
+	const struct point_info *x = a, *y = b;
+	if (x->epoch != y->epoch)
+		return x->epoch < y->epoch ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int repo_list_points(struct repo *r, const char *domain, struct point_info **out, size_t *n)
+{
+	char prefix[STORE_KEY_MAX];
+	struct list_ctx lc = { 0 };
+	*out = NULL;
+	*n = 0;
+	if (!repo_name_ok(domain))
+		return -EINVAL;
+	snprintf(prefix, sizeof(prefix), "domains/%s/epochs/", domain);
+	lc.plen = strlen(prefix);
+	int rc = store_list(r->st, prefix, collect_point, &lc);
+	for (size_t i = 0; i < lc.n && rc == 0; i++) {
+		char key[STORE_KEY_MAX];
+		void *plain;
+		size_t len;
+		struct point_info pi;
+		point_key(domain, lc.v[i].epoch, lc.v[i].seq, key, sizeof(key));
+		rc = repo_get_meta(r, key, &plain, &len);
+		if (rc < 0)
+			break;
+		rc = manifest_decode_info(plain, len, &pi);
+		free(plain);
+		if (rc == 0 && (pi.epoch != lc.v[i].epoch || pi.seq != lc.v[i].seq ||
+				strcmp(pi.domain, domain)))
+			rc = -EBADMSG;
+		if (rc == 0)
+			lc.v[i] = pi;
+	}
+	if (rc < 0) {
+		free(lc.v);
+		return rc;
+	}
+	qsort(lc.v, lc.n, sizeof(*lc.v), cmp_point);
+	*out = lc.v;
+	*n = lc.n;
+	return 0;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" with an optional "Z": seconds since the epoch, UTC. */
+static int parse_time(const char *s, int64_t *out)
+{
+	struct tm tm = { 0 };
+	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end || (*end && strcmp(end, "Z")))
+		return -EINVAL;
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}
+
+int repo_resolve_point(struct repo *r, const char *domain, const char *spec,
+		       struct point_info *out, char *err, size_t errlen)
+{
+	struct point_info *v;
+	size_t n;
+	int64_t t = 0;
+	uint64_t e = 0, q = 0;
+	const char *dot = strchr(spec, '.');
+	enum { LATEST, SEQ, EPOCH_SEQ, TIME } kind;
+
+	if (!strcmp(spec, "latest"))
+		kind = LATEST;
+	else if (parse_u64(spec, strlen(spec), &q))
+		kind = SEQ;
+	else if (dot && parse_u64(spec, (size_t)(dot - spec), &e) &&
+		 parse_u64(dot + 1, strlen(dot + 1), &q))
+		kind = EPOCH_SEQ;
+	else if (parse_time(spec, &t) == 0)
+		kind = TIME;
+	else {
+		repo_err(err, errlen, "bad point '%s' (expected latest, SEQ, EPOCH.SEQ or "
+			 "YYYY-MM-DDTHH:MM:SSZ)", spec);
+		return -EINVAL;
+	}
+	int rc = repo_list_points(r, domain, &v, &n);
+	if (rc < 0) {
+		repo_err(err, errlen, "cannot list points of domain '%s': %s", domain,
+			 rc == -EBADMSG ? "a manifest is corrupt (run ferryctl verify)" : strerror(-rc));
+		return rc;
+	}
+	const struct point_info *found = NULL;
+	uint32_t last_epoch = n ? v[n - 1].epoch : 0;
+	for (size_t i = n; i-- > 0 && !found;) {
+		const struct point_info *p = &v[i];
+		bool cons = p->flags & POINT_CONSISTENT;
+		switch (kind) {
+		case LATEST: found = cons ? p : NULL; break;
+		case SEQ: found = p->epoch == last_epoch && p->seq == q ? p : NULL; break;
+		case EPOCH_SEQ: found = p->epoch == e && p->seq == q ? p : NULL; break;
+		case TIME:
+			found = cons && t >= 0 && p->time_ns / 1000000000u <= (uint64_t)t ? p : NULL;
+			break;
+		}
+	}
+	if (found)
+		*out = *found;
+	else
+		repo_err(err, errlen, "no point '%s' in domain '%s'%s", spec, domain,
+			 kind == LATEST || kind == TIME ? " (no consistent point)" : "");
+	free(v);
+	return found ? 0 : -ENOENT;
+}
+
+/* ---- maps ---- */
+
+struct chain {
+	struct manifest *m;	/* m[0] is the full point, m[n-1] the point asked for */
+	size_t n;
+};
+
+static void chain_release(struct chain *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		manifest_release(&c->m[i]);
+	free(c->m);
+	c->m = NULL;
+	c->n = 0;
+}
+
+static int load_chain(struct repo *r, const struct point_info *p, struct chain *c, char *err,
+		      size_t errlen)
+{
+	size_t cap = 0;
+	uint64_t seq = p->seq;
+	int rc = 0;
+	c->m = NULL;
+	c->n = 0;
+	for (;;) {
+		if (c->n == REPO_MAX_CHAIN) {
+			repo_err(err, errlen, "domain %s epoch %" PRIu32 " point %" PRIu64 ": no full "
+				 "map within %u points", p->domain, p->epoch, p->seq, REPO_MAX_CHAIN);
+			rc = -EBADMSG;
+			break;
+		}
+		if (c->n == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct manifest *m = realloc(c->m, cap * sizeof(*m));
+			if (!m) {
+				rc = -ENOMEM;
+				break;
+			}
+			c->m = m;
+		}
+		rc = manifest_load(r, p->domain, p->epoch, seq, &c->m[c->n], err, errlen);
+		if (rc < 0)
+			break;
+		const struct point_info *pi = &c->m[c->n++].info;
+		if (pi->flags & POINT_FULL)
+			break;
+		if (pi->parent_seq == 0) {
+			repo_err(err, errlen, "domain %s epoch %" PRIu32 " point %" PRIu64 ": first "
+				 "point of its epoch is not a full point", p->domain, p->epoch, pi->seq);
+			rc = -EBADMSG;
+			break;
+		}
+		seq = pi->parent_seq;
+	}
+	if (rc < 0) {
+		chain_release(c);
+		return rc;
+	}
+	for (size_t i = 0; i < c->n / 2; i++) {	/* oldest first */
+		struct manifest t = c->m[i];
+		c->m[i] = c->m[c->n - 1 - i];
+		c->m[c->n - 1 - i] = t;
+	}
+	return 0;
+}
+
+static const struct manifest_disk *find_disk(const struct manifest *m, const char *disk)
+{
+	for (size_t i = 0; i < m->ndisks; i++)
+		if (!strcmp(m->disks[i].name, disk))
+			return &m->disks[i];
+	return NULL;
+}
+
+int repo_disk_map(struct repo *r, const struct point_info *p, const char *disk,
+		  struct disk_map **out, char *err, size_t errlen)
+{
+	struct chain c;
+	*out = NULL;
+	if (!repo_name_ok(disk) || !repo_name_ok(p->domain)) {
+		repo_err(err, errlen, "bad disk or domain name");
+		return -EINVAL;
+	}
+	int rc = load_chain(r, p, &c, err, errlen);
+	if (rc < 0)
+		return rc;
+	struct disk_map *m = calloc(1, sizeof(*m));
+	if (!m) {
+		chain_release(&c);
+		return -ENOMEM;
+	}
+	snprintf(m->disk, sizeof(m->disk), "%s", disk);
+	bool present = false;
+	for (size_t i = 0; i < c.n && rc == 0; i++) {
+		const struct manifest_disk *md = find_disk(&c.m[i], disk);
+		if (!md)
+			continue;
+		present = true;
+		m->size = md->size;
+		rc = map_apply(&m->ext, &m->n, md->ext, md->n, md->size);
+	}
+	chain_release(&c);
+	if (rc == 0 && !present) {
+		repo_err(err, errlen, "no disk '%s' in point %" PRIu32 ".%" PRIu64 " of domain %s",
+			 disk, p->epoch, p->seq, p->domain);
+		rc = -ENOENT;
+	}
+	if (rc < 0) {
+		disk_map_free(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
+void disk_map_free(struct disk_map *m)
+{
+	if (!m)
+		return;
+	free(m->ext);
+	free(m);
+}
+
+static int add_name(char ***names, size_t *n, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp((*names)[i], s))
+			return 0;
+	char **v = realloc(*names, (*n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	*names = v;
+	if (!(v[*n] = strdup(s)))
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+int repo_point_disks(struct repo *r, const struct point_info *p, char ***names, size_t *n)
+{
+	struct chain c;
+	*names = NULL;
+	*n = 0;
+	if (!repo_name_ok(p->domain))
+		return -EINVAL;
+	int rc = load_chain(r, p, &c, NULL, 0);
+	for (size_t i = 0; i < c.n && rc == 0; i++)
+		for (size_t d = 0; d < c.m[i].ndisks && rc == 0; d++)
+			rc = add_name(names, n, c.m[i].disks[d].name);
+	chain_release(&c);
+	if (rc < 0) {
+		for (size_t i = 0; i < *n; i++)
+			free((*names)[i]);
+		free(*names);
+		*names = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+/* ---- chunks ---- */
+
+int repo_read_chunk(struct repo *r, const uint8_t id[CHUNK_ID_LEN], void *buf, uint32_t len)
+{
+	struct chunk_loc loc;
+	char key[64];
+	if (!index_lookup(&r->index, id, &loc))
+		return -ENOENT;
+	if (loc.plain_len != len)
+		return -EBADMSG;
+	void *blob = malloc(loc.blob_len);
+	if (!blob)
+		return -ENOMEM;
+	pack_key(loc.pack, key, sizeof(key));
+	int rc = store_get_range(r->st, key, loc.off, loc.blob_len, blob);
+	if (rc == -EINVAL)
+		rc = -EBADMSG;	/* the pack is shorter than the index says */
+	if (rc == 0) {
+		struct blob_ctx *cx = repo_cx_get(r);
+		rc = cx ? blob_decode(cx, blob, loc.blob_len, buf, len, id) : -ENOMEM;
+		repo_cx_put(r, cx);
+	}
+	free(blob);
+	return rc;
+}
+
+/* ---- restore ---- */
+
+struct restore_ctx {
+	struct repo *r;
+	const struct disk_map *m;
+	int fd;
+	pthread_mutex_t lock;
+	size_t next;
+	int err;
+	size_t bad;	/* extent that failed */
+};
+
+static void *restore_worker(void *arg)
+{
+	struct restore_ctx *rc = arg;
+	uint8_t *buf = malloc(rc->r->chunk_size > REPO_CHUNK_MAX ? rc->r->chunk_size : REPO_CHUNK_MAX);
+	for (;;) {
+		pthread_mutex_lock(&rc->lock);
+		size_t i = rc->next++;
+		bool stop = rc->err || i >= rc->m->n || !buf;
+		if (!buf && !rc->err)
+			rc->err = -ENOMEM;
+		pthread_mutex_unlock(&rc->lock);
+		if (stop)
+			break;
+		const struct disk_extent *e = &rc->m->ext[i];
+		int e_rc = 0;
+		if (e->kind == EXTENT_DATA) {
+			e_rc = repo_read_chunk(rc->r, e->id, buf, e->length);
+			uint64_t len = e->length;
+			if (e->offset >= rc->m->size)
+				len = 0;
+			else if (len > rc->m->size - e->offset)
+				len = rc->m->size - e->offset;
+			if (e_rc == 0 && len)
+				e_rc = pwrite_full(rc->fd, buf, (size_t)len, e->offset);
+		}
+		if (e_rc < 0) {
+			pthread_mutex_lock(&rc->lock);
+			if (!rc->err) {
+				rc->err = e_rc;
+				rc->bad = i;
+			}
+			pthread_mutex_unlock(&rc->lock);
+		}
+	}
+	free(buf);
+	return NULL;
+}
+
+int repo_restore_raw(struct repo *r, const struct point_info *p, const char *disk,
+		     const char *path, char *err, size_t errlen)
+{
+	struct disk_map *m;
+	int rc = repo_disk_map(r, p, disk, &m, err, errlen);
+	if (rc < 0)
+		return rc;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		repo_err(err, errlen, "%s: %s", path, strerror(-rc));
+		disk_map_free(m);
+		return rc;
+	}
+	if (ftruncate(fd, (off_t)m->size) < 0) {
+		rc = -errno;
+		repo_err(err, errlen, "%s: %s", path, strerror(-rc));
+		goto out;
+	}
+	struct restore_ctx rc_ = { .r = r, .m = m, .fd = fd };
+	pthread_mutex_init(&rc_.lock, NULL);
+	pthread_t th[RESTORE_THREADS];
+	size_t nt = 0;
+	for (; nt < RESTORE_THREADS && nt < m->n; nt++)
+		if (pthread_create(&th[nt], NULL, restore_worker, &rc_))
+			break;
+	if (nt == 0 && m->n)
+		restore_worker(&rc_);
+	for (size_t i = 0; i < nt; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&rc_.lock);
+	rc = rc_.err;
+	if (rc < 0) {
+		char hex[CHUNK_ID_HEX_LEN + 1];
+		chunk_id_to_hex(m->ext[rc_.bad].id, hex);
+		repo_err(err, errlen, "chunk %s at offset %" PRIu64 " of disk %s: %s", hex,
+			 m->ext[rc_.bad].offset, disk, rc == -EBADMSG ? "corrupt (run ferryctl "
+			 "verify --read-data)" : rc == -ENOENT ? "missing (not in the index, or its "
+			 "pack is gone)" : strerror(-rc));
+		goto out;
+	}
+	if (fsync(fd) < 0) {
+		rc = -errno;
+		repo_err(err, errlen, "%s: fsync: %s", path, strerror(-rc));
+	}
+out:
+	if (close(fd) < 0 && rc == 0) {
+		rc = -errno;
+		repo_err(err, errlen, "%s: close: %s", path, strerror(-rc));
+	}
+	if (rc < 0)
+		unlink(path);
+	disk_map_free(m);
+	return rc;
+}

@@ -1,0 +1,303 @@
+/* Verify: check a repository's structure, and with read_data every stored byte.
+ *
+ *   1. index objects found corrupt while opening (recorded by index_load);
+ *   2. every pack: its trailer and pack index decode, blobs back to back up to the index
+ *      (with read_data: the whole pack is read and every blob decoded against its id);
+ *   3. every chunk index entry points into a pack that exists, within its size;
+ *   4. every manifest decodes, names its own point, has its parent (delta points), and
+ *      each DATA extent's chunk is in the index, of the extent's length, in a pack that
+ *      exists.
+ * Each problem is reported once per object as "KEY: what" through the callback. Only
+ * allocation failures and store listing errors stop the run (-errno). */
+#include "repo/repo-internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "common/banned.h"
+
+struct obj {
+	char *key;
+	uint64_t size;
+	bool reported;
+};
+
+struct objs {
+	struct obj *v;
+	size_t n, cap;
+};
+
+struct vctx {
+	struct repo *r;
+	repo_report_fn *fn;
+	void *arg;
+	int problems;
+	struct objs packs, manifests;
+};
+
+__attribute__((format(printf, 3, 4)))
+static void report(struct vctx *v, const char *key, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	v->fn(v->arg, key, what);
+	v->problems++;
+}
+
+static int collect(void *arg, const char *key, uint64_t size)
+{
+	struct objs *o = arg;
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 64;
+		struct obj *p = realloc(o->v, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		o->v = p;
+		o->cap = cap;
+	}
+	if (!(o->v[o->n].key = strdup(key)))
+		return -ENOMEM;
+	o->v[o->n].size = size;
+	o->v[o->n].reported = false;
+	o->n++;
+	return 0;
+}
+
+static void objs_release(struct objs *o)
+{
+	for (size_t i = 0; i < o->n; i++)
+		free(o->v[i].key);
+	free(o->v);
+}
+
+static int cmp_obj_sort(const void *a, const void *b)
+{
+	return strcmp(((const struct obj *)a)->key, ((const struct obj *)b)->key);
+}
+
+static int cmp_obj_key(const void *k, const void *o)
+{
+	return strcmp(k, ((const struct obj *)o)->key);
+}
+
+static struct obj *find_pack(struct vctx *v, const uint8_t *pack, char *key, size_t keylen)
+{
+	pack_key(pack, key, keylen);
+	return bsearch(key, v->packs.v, v->packs.n, sizeof(struct obj), cmp_obj_key);
+}
+
+/* ---- packs ---- */
+
+static int check_pack_data(struct vctx *v, const struct obj *o, const struct pack_entry *e,
+			   size_t n)
+{
+	void *data;
+	size_t len;
+	int rc = store_get(v->r->st, o->key, &data, &len);
+	if (rc < 0) {
+		report(v, o->key, "cannot read: %s", strerror(-rc));
+		return rc == -ENOMEM ? rc : 0;
+	}
+	uint8_t *plain = malloc(REPO_CHUNK_MAX);
+	struct blob_ctx *cx = repo_cx_get(v->r);
+	if (!plain || !cx) {
+		free(plain);
+		repo_cx_put(v->r, cx);
+		free(data);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char hex[CHUNK_ID_HEX_LEN + 1];
+		if ((uint64_t)e[i].off + e[i].blob_len > len || e[i].plain_len > REPO_CHUNK_MAX)
+			rc = -EBADMSG;
+		else
+			rc = blob_decode(cx, (uint8_t *)data + e[i].off, e[i].blob_len, plain,
+					 e[i].plain_len, e[i].id);
+		if (rc < 0) {
+			chunk_id_to_hex(e[i].id, hex);
+			report(v, o->key, "blob at offset %" PRIu32 " (chunk %s): %s", e[i].off, hex,
+			       rc == -EPROTO ? "unsupported (newer format)" : "corrupt");
+			break;	/* one report per pack */
+		}
+	}
+	repo_cx_put(v->r, cx);
+	free(plain);
+	free(data);
+	return 0;
+}
+
+static int check_packs(struct vctx *v, bool read_data)
+{
+	for (size_t i = 0; i < v->packs.n; i++) {
+		struct obj *o = &v->packs.v[i];
+		struct pack_entry *e;
+		size_t n;
+		int rc = pack_read_index(v->r, o->key, o->size, &e, &n);
+		if (rc == -ENOMEM)
+			return rc;
+		if (rc < 0) {
+			report(v, o->key, "%s", rc == -EPROTO ? "unsupported pack index (newer "
+			       "format)" : "corrupt or truncated pack (trailer or pack index)");
+			o->reported = true;
+			continue;
+		}
+		if (read_data)
+			rc = check_pack_data(v, o, e, n);
+		free(e);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- index entries ---- */
+
+struct entries {
+	struct { uint8_t id[CHUNK_ID_LEN]; struct chunk_loc loc; } *v;
+	size_t n, cap;
+	int err;
+};
+
+static void grab_entry(void *arg, const uint8_t *id, const struct chunk_loc *loc)
+{
+	struct entries *en = arg;
+	if (en->err)
+		return;
+	if (en->n == en->cap) {
+		size_t cap = en->cap ? en->cap * 2 : 1024;
+		void *p = realloc(en->v, cap * sizeof(*en->v));
+		if (!p) {
+			en->err = -ENOMEM;
+			return;
+		}
+		en->v = p;
+		en->cap = cap;
+	}
+	memcpy(en->v[en->n].id, id, CHUNK_ID_LEN);
+	en->v[en->n++].loc = *loc;
+}
+
+/* A pack the index names but the store lacks: reported once, remembered in missing. */
+static bool pack_missing(struct vctx *v, const uint8_t *pack, struct objs *missing)
+{
+	char key[64];
+	if (find_pack(v, pack, key, sizeof(key)))
+		return false;
+	for (size_t i = 0; i < missing->n; i++)
+		if (!strcmp(missing->v[i].key, key))
+			return true;
+	report(v, key, "missing pack (the chunk index points into it)");
+	collect(missing, key, 0);
+	return true;
+}
+
+static int check_index(struct vctx *v, struct objs *missing)
+{
+	struct entries en = { 0 };
+	index_each(&v->r->index, grab_entry, &en);
+	for (size_t i = 0; i < en.n && !en.err; i++) {
+		char key[64];
+		if (pack_missing(v, en.v[i].loc.pack, missing))
+			continue;
+		struct obj *o = find_pack(v, en.v[i].loc.pack, key, sizeof(key));
+		if (!o->reported &&
+		    en.v[i].loc.off + en.v[i].loc.blob_len + PACK_TRAILER_LEN > o->size) {
+			report(v, key, "shorter than the chunk index says");
+			o->reported = true;
+		}
+	}
+	free(en.v);
+	return en.err;
+}
+
+/* ---- manifests ---- */
+
+/* domains/<d>/epochs/<e>/points/<seq:16> -> d, e, seq */
+static bool parse_point_key(const char *key, char *dom, uint32_t *epoch, uint64_t *seq)
+{
+	unsigned long long e, q;
+	int n = 0;
+	char d[REPO_NAME_MAX + 2];
+	if (sscanf(key, "domains/%64[^/]/epochs/%llu/points/%llu%n", d, &e, &q, &n) != 3 ||
+	    key[n] || e > UINT32_MAX || strlen(strrchr(key, '/') + 1) != 16 || !repo_name_ok(d))
+		return false;
+	memcpy(dom, d, strlen(d) + 1);	/* repo_name_ok: at most REPO_NAME_MAX */
+	*epoch = (uint32_t)e;
+	*seq = q;
+	return true;
+}
+
+static void check_manifest(struct vctx *v, const char *key, struct objs *missing)
+{
+	char dom[REPO_NAME_MAX + 1], err[512], pkey[STORE_KEY_MAX];
+	uint32_t epoch;
+	uint64_t seq, size;
+	struct manifest m;
+
+	if (!parse_point_key(key, dom, &epoch, &seq))
+		return;	/* not a manifest */
+	if (manifest_load(v->r, dom, epoch, seq, &m, err, sizeof(err)) < 0) {
+		const char *what = strstr(err, ": ");
+		report(v, key, "%s", what ? what + 2 : err);
+		return;
+	}
+	if (!(m.info.flags & POINT_FULL)) {
+		point_key(dom, epoch, m.info.parent_seq, pkey, sizeof(pkey));
+		if (store_head(v->r->st, pkey, &size) < 0)
+			report(v, key, "parent point %" PRIu64 " is missing", m.info.parent_seq);
+	}
+	size_t unknown = 0, lost = 0, badlen = 0;
+	for (size_t d = 0; d < m.ndisks; d++)
+		for (size_t i = 0; i < m.disks[d].n; i++) {
+			const struct disk_extent *e = &m.disks[d].ext[i];
+			struct chunk_loc loc;
+			if (e->kind != EXTENT_DATA)
+				continue;
+			if (!index_lookup(&v->r->index, e->id, &loc))
+				unknown++;
+			else if (loc.plain_len != e->length)
+				badlen++;
+			else if (pack_missing(v, loc.pack, missing))
+				lost++;
+		}
+	if (unknown)
+		report(v, key, "%zu chunks are not in the chunk index", unknown);
+	if (badlen)
+		report(v, key, "%zu chunks have another length than their extent", badlen);
+	if (lost)
+		report(v, key, "%zu chunks are in missing packs", lost);
+	manifest_release(&m);
+}
+
+int repo_verify(struct repo *r, bool read_data, repo_report_fn *fn, void *arg)
+{
+	struct vctx v = { .r = r, .fn = fn, .arg = arg };
+	struct objs missing = { 0 };
+	int rc;
+
+	for (size_t i = 0; i < r->n_problems; i++)
+		report(&v, r->problems[i].key, "%s", r->problems[i].what);
+	rc = store_list(r->st, "packs/", collect, &v.packs);
+	if (rc == 0)
+		rc = store_list(r->st, "domains/", collect, &v.manifests);
+	if (rc == 0)	/* sorted by strcmp already (store_list's order); keep it certain */
+		qsort(v.packs.v, v.packs.n, sizeof(struct obj), cmp_obj_sort);
+	if (rc == 0)
+		rc = check_packs(&v, read_data);
+	if (rc == 0)
+		rc = check_index(&v, &missing);
+	for (size_t i = 0; i < v.manifests.n && rc == 0; i++)
+		check_manifest(&v, v.manifests.v[i].key, &missing);
+	objs_release(&v.packs);
+	objs_release(&v.manifests);
+	objs_release(&missing);
+	return rc < 0 ? rc : v.problems;
+}
