@@ -18,6 +18,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "datapath/shipper.h"
 #include "common/banned.h"
 
 static int mkdir_parent(const char *path)
@@ -201,7 +202,16 @@ void control_on_accept(struct server *srv)
 		line[got] = 0;
 		line[strcspn(line, "\r\n")] = 0;
 		struct dbuf b = DBUF_INIT(1u << 20);
-		if (strcmp(line, "status json") == 0)
+		if (strncmp(line, "point ", 6) == 0) {
+			/* the shipper answers once the point is durable, and closes the socket */
+			int r = srv->shipper ? shipper_request(srv->shipper, line + 6, fd) : -ENOTSUP;
+			if (r == 0) {
+				dbuf_release(&b);
+				continue;
+			}
+			dbuf_printf(&b, "error: %s\n", r == -ENOTSUP ? "no [store] configured: not shipping"
+						     : r == -ENOENT ? "no such domain" : strerror(-r));
+		} else if (strcmp(line, "status json") == 0)
 			status_json(srv, &b);
 		else if (strcmp(line, "status") == 0)
 			status_text(srv, &b);

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "datapath/server.h"
+#include "datapath/shipper.h"
 #include "common/banned.h"
 
 static void usage(FILE *f)
@@ -140,6 +141,8 @@ static int run(struct server *srv)
 		return -1;
 	if (loop_setup_fds(srv) < 0)
 		return -1;
+	if (shipper_start(srv, &srv->shipper) < 0)
+		return -1;
 
 	srv->started_ns = now_mono_ns();
 	log_info("listening on %s, control socket %s", cfg->nbd_listen, cfg->control_socket);
@@ -191,6 +194,8 @@ int main(int argc, char **argv)
 	struct server srv = { .cfg = &cfg, .epfd = -1, .listen_fd = -1, .control_fd = -1,
 			      .signal_fd = -1, .timer_fd = -1 };
 	int rc = run(&srv);
+
+	shipper_stop(srv.shipper);	/* after the loop: no new records, the point in progress ends */
 
 	for (size_t i = 0; i < srv.n_disks; i++)
 		disk_close(&srv.disks[i]);

@@ -41,6 +41,7 @@
 
 struct server;
 struct conn;
+struct shipper;
 
 /* Counters for `ferryctl status`. */
 struct io_stats {
@@ -204,6 +205,7 @@ struct server {
 	int redo_syncs;			/* primary fdatasyncs in flight for it */
 	struct io_req *redo_reqs;	/* one per disk */
 	uint64_t ticks;			/* 1 s timer */
+	struct shipper *shipper;	/* NULL without a [store] */
 	/* backpressure: write replies held back while the log is nearly full, by due time */
 	struct nbd_op *delayed_head;
 	uint64_t delayed_acks;

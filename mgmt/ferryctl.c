@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "mgmt/ctl.h"
+#include "mgmt/ctl-repo.h"
+#include "mgmt/ctl-point.h"
 #include "mgmt/ctl-status.h"
 #include "common/log.h"
 #include "common/banned.h"
@@ -17,8 +19,14 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "status", ctl_status_main, "status -c FILE [--json]        ask the running ferryd" },
+	{ "point", ctl_point_main, "point -c FILE --domain D [--wait]  cut a recovery point now" },
 	{ "log", ctl_log_main,
 	  "log stat|dump|verify|replay|dirty -c FILE ...   inspect the replication log" },
+	{ "init", ctl_init_main, "init --store URL --key-file PATH [--encryption none] [--chunk-size N]" },
+	{ "points", ctl_points_main, "points --store URL --key-file PATH --domain D [--json]" },
+	{ "restore", ctl_restore_main,
+	  "restore --store URL --key-file PATH --domain D --disk X [--point P] -o FILE" },
+	{ "verify", ctl_verify_main, "verify --store URL --key-file PATH [--read-data]" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,33 @@
+/* The shipper: turns the replication log into recovery points in the repository.
+ *
+ * One thread, next to the event loop. For each protection domain it cuts a point every
+ * `rpo` (or at once when asked through the control socket): it reads the domain's records
+ * from the log in sequence order up to the head as it was when the cut began, coalesces
+ * them (point-builder.c), hands the surviving pieces to the repository writer (dedupe,
+ * compression, encryption, packs) and commits: packs, index, manifest. Only after the
+ * manifest is durable does it mark the records shipped and reclaim their log space. A point
+ * that fails (store unreachable, full disk, ...) is retried at the next cut with everything
+ * since the last good point: nothing is skipped, points stay in order.
+ *
+ * The event loop talks to it only through shipper_request() (thread-safe) and the replog's
+ * own locking. */
+#ifndef FERRY_SHIPPER_H
+#define FERRY_SHIPPER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct server;
+struct shipper;
+
+/* Open the repository named by the [store] section and start the thread. Return 0, or -1
+ * (logged). Does nothing (returns 0, *out = NULL) when no [store] url is configured. */
+int shipper_start(struct server *srv, struct shipper **out);
+/* Stop the thread after the point in progress (if any) is committed or abandoned. */
+void shipper_stop(struct shipper *sh);
+/* Ask for a point of `domain` now. If reply_fd >= 0 the shipper takes it over and, once the
+ * point's manifest is durable, writes "ok EPOCH.SEQ\n" (or "error: reason\n") to it and
+ * closes it. Return 0, or -ENOENT (no such domain) / -ESHUTDOWN. */
+int shipper_request(struct shipper *sh, const char *domain, int reply_fd);
+
+#endif
