@@ -3,6 +3,10 @@
 # replication log), nbdkit's file plugin and qemu-nbd --aio=io_uring, plus fio's io_uring
 # engine on a plain file; same file size on the same disk, runs interleaved. Prints IOPS,
 # MB/s and ratios against nbdkit. Not part of the test suite (no timed assertions).
+# One more reference, "newdata": fio writing the same stream into a fresh file as large as
+# the log. ferryd must put every byte into new log space, while the peers overwrite a file
+# that stays in the page cache; "newdata" is what this disk sustains for such writes, the
+# ceiling for ferryd once the log exceeds the dirty-page budget.
 #   SECONDS_PER_RUN=20 REPEAT=2 FILE_SIZE=2G LOG_SIZE=40G make bench-datapath
 set -eu
 cd "$(dirname "$0")/../.."
@@ -49,7 +53,9 @@ CONF
 run_fio() {	# name uri-or-file engine rw bs qd -> prints "iops bw_bytes"
 	local uri=$2 engine=$3 rw=$4 bs=$5 qd=$6 target
 	if [ "$engine" = nbd ]; then target=(--ioengine=nbd --uri="$uri"); else target=(--ioengine=io_uring --filename="$uri"); fi
-	fio --name="$1" "${target[@]}" --rw="$rw" --bs="$bs" --iodepth="$qd" --size="$FSIZE" \
+	local size=$FSIZE
+	[ "$1" = newdata ] && size=$LOGSIZE
+	fio --name="$1" "${target[@]}" --rw="$rw" --bs="$bs" --iodepth="$qd" --size="$size" \
 		--time_based --runtime="$RUNTIME" --ramp_time=2 --output-format=json 2>/dev/null |
 		python3 -c 'import json,sys; t=sys.stdin.read(); j=json.loads(t[t.index("{"):])["jobs"][0]["write"]; print(round(j["iops"]), j["bw_bytes"])'
 }
@@ -60,12 +66,13 @@ add() { IOPS[$1]=$(( ${IOPS[$1]:-0} + $2 )); BW[$1]=$(( ${BW[$1]:-0} + $3 )); }
 for ((r = 0; r < REPEAT; r++)); do
 	for wl in "randwrite 4k 32" "write 1M 8"; do
 		set -- $wl; rw=$1 bs=$2 qd=$3
-		for t in ferryd nbdkit qemu-nbd plain; do
+		for t in ferryd nbdkit qemu-nbd plain newdata; do
 			case $t in
 			ferryd) start_ferryd; uri=nbd://127.0.0.1:$FP/exp; eng=nbd ;;
 			nbdkit) P=$(port); nbdkit -f -p "$P" -i 127.0.0.1 file "$W/nbdkit.img" & NP=$!; PIDS+=($NP); waitport "$P"; uri=nbd://127.0.0.1:$P; eng=nbd ;;
 			qemu-nbd) P=$(port); qemu-nbd -t -f raw --aio=io_uring --cache=writeback -x exp -b 127.0.0.1 -p "$P" "$W/qemu.img" & NP=$!; PIDS+=($NP); waitport "$P"; uri=nbd://127.0.0.1:$P/exp; eng=nbd ;;
 			plain) uri=$W/plain.img; eng=io_uring ;;
+			newdata) rm -f "$W/newdata.img"; fallocate -l "$LOGSIZE" "$W/newdata.img"; uri=$W/newdata.img; eng=io_uring ;;
 			esac
 			read -r iops bw < <(run_fio "$t" "$uri" "$eng" "$rw" "$bs" "$qd")
 			printf '  round %d %-10s %-9s %4s QD%-3s %9s IOPS %8.1f MB/s\n' "$r" "$t" "$rw" "$bs" "$qd" "$iops" "$(echo "$bw / 1000000" | bc -l)"
@@ -75,6 +82,7 @@ for ((r = 0; r < REPEAT; r++)); do
 				build/bin/ferryctl status -c "$W/ferry.conf" | grep -i 'log:\|OVERFLOW' | sed 's/^/      /'
 				kill -TERM $FPID; wait $FPID || true ;;
 			nbdkit|qemu-nbd) kill $NP; wait $NP 2>/dev/null || true ;;
+			newdata) rm -f "$W/newdata.img" ;;
 			esac
 		done
 	done
@@ -84,7 +92,7 @@ echo
 echo "averages over $REPEAT rounds; ratio = target / nbdkit"
 printf '%-10s %-10s %10s %10s %8s\n' target workload IOPS MB/s ratio
 for rw in randwrite write; do
-	for t in ferryd nbdkit qemu-nbd plain; do
+	for t in ferryd nbdkit qemu-nbd plain newdata; do
 		k=$t/$rw
 		printf '%-10s %-10s %10d %10.1f %8.2f\n' "$t" "$rw" $(( IOPS[$k] / REPEAT )) \
 			"$(echo "${BW[$k]} / $REPEAT / 1000000" | bc -l)" "$(echo "${IOPS[$k]} / ${IOPS[nbdkit/$rw]}" | bc -l)"
