@@ -19,6 +19,7 @@
 #include "datapath/server.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
@@ -260,6 +261,10 @@ static void write_op_end(struct nbd_op *op, int res)
 {
 	struct server *srv = op->disk->srv;
 	redo_untrack(op);
+	if (op->overflowed) {
+		atomic_fetch_sub(&srv->overflow_inflight[op->disk->domain_id], 1);
+		op->overflowed = false;
+	}
 	active_remove(op->disk, op);
 	if (op->disk->wait_head)
 		wait_queue_kick(op->disk);
@@ -421,6 +426,10 @@ static void op_start(struct nbd_op *op)
 	d->active = op;
 	queue_log(op, op->req.type == NBD_CMD_WRITE ? REPLOG_REC_WRITE : REPLOG_REC_ZERO,
 		  op->req.type == NBD_CMD_WRITE ? op->buf : NULL);
+	if (!op->la.seq) {	/* overflow: tracked in the dirty bitmap, not logged */
+		op->overflowed = true;
+		atomic_fetch_add(&d->srv->overflow_inflight[d->domain_id], 1);
+	}
 	redo_track(op);
 }
 

@@ -3,7 +3,8 @@
  *
  * Files:
  *   replog.c          open/create/close, superblocks, geometry, stat
- *   replog-meta.c     metadata table (domains, disks, overflow, shipped), dirty bitmaps
+ *   replog-meta.c     metadata table (domains, disks, overflow, shipped), dirty bitmaps,
+ *                     the resync handover
  *   replog-append.c   append, group commit, batch FIFO, overflow on the append path
  *   replog-scan.c     record encode/decode + CRC, windowed reader, recovery scan, cursors,
  *                     verify
@@ -49,6 +50,7 @@
 #define RL_MAX_META_SIZE (1ull << 40)
 #define RL_SB_FLAG_CLEAN 1u
 #define RL_DOM_FLAG_OVERFLOW 1u
+#define RL_DOM_FLAG_RESYNC 2u		/* dirty bits handed to a resync not yet finished */
 #define RL_REC_FLAGS_KNOWN (REPLOG_RF_FUA | REPLOG_RF_TRIM)
 
 /* superblock field offsets */
@@ -113,7 +115,9 @@ struct rl_domain {
 	char name[REPLOG_NAME_MAX + 1];
 	uint32_t id;
 	bool overflow;
+	bool resync;		/* resync pending: its bits stay set until it ends */
 	uint64_t shipped_seq;
+	uint64_t resync_gen;	/* in memory only: counts replog_dirty_begin_resync calls */
 };
 
 struct rl_disk {

@@ -6,13 +6,23 @@
  * boundary; nothing is ever freed, so "bitmap_end" in the table is all the allocator needs.
  * They live in memory for the whole session: setting a bit is a memory operation on the
  * append path, and replog_commit writes the 4 KiB blocks that changed straight from this
- * live memory. Because bits are only ever added between two dirty_take calls and the log fd
- * is never O_DIRECT, two in-flight writes of the same block cannot lose a bit: whichever
- * lands last was copied from memory after the earlier one's bits were set.
+ * live memory. The log fd is never O_DIRECT, so a buffered write copies the block at the
+ * moment it lands in the page cache: two in-flight writes of the same block cannot lose a
+ * bit, since whichever lands last was copied from memory after the earlier one's bits were
+ * set. The same holds for the clearing write of replog_dirty_end_resync: it clears in memory
+ * under the lock, and a bit set after that (a new overflow) is in memory before either
+ * write that follows copies the block.
+ *
+ * Resync handover: begin copies the bits and moves the domain from "overflow" to "resync
+ * pending" (one table write), leaving the bits set; end clears exactly the copied bits
+ * (bitmap blocks, fdatasync), then the flag (table write). A crash anywhere leaves the flag
+ * and/or the bits set: the resync is repeated, nothing is lost. End clears nothing when the
+ * domain overflowed again after the begin (tracked by an in-memory handover generation,
+ * since only a begin can end an overflow).
  *
  * Table writes are synchronous (pwrite + fdatasync) and serialized by meta_lock; they happen
  * at registration (startup), when the shipper marks progress, when a domain enters overflow
- * (rare) and when dirty bits are taken. */
+ * (rare) and when a resync begins or ends. */
 #include "datapath/replog-internal.h"
 
 #include <errno.h>
@@ -48,7 +58,8 @@ void rl_meta_encode(const struct rl_meta *m, uint8_t *buf)
 		uint8_t *p = buf + RL_MT_DOM_OFF + i * RL_MT_DOM_SIZE;
 		put_name(p, d->name);
 		put_le32(p + 64, d->id);
-		put_le32(p + 68, d->overflow ? RL_DOM_FLAG_OVERFLOW : 0);
+		put_le32(p + 68, (d->overflow ? RL_DOM_FLAG_OVERFLOW : 0) |
+				 (d->resync ? RL_DOM_FLAG_RESYNC : 0));
 		put_le64(p + 72, d->shipped_seq);
 	}
 	for (uint32_t i = 0; i < m->n_disks; i++) {
@@ -91,8 +102,10 @@ static int decode_domains(const uint8_t *buf, struct rl_meta *m, char *why, size
 		uint32_t flags = get_le32(p + 68);
 		d->id = get_le32(p + 64);
 		d->overflow = flags & RL_DOM_FLAG_OVERFLOW;
+		d->resync = flags & RL_DOM_FLAG_RESYNC;
 		d->shipped_seq = get_le64(p + 72);
-		if (get_name(p, d->name) < 0 || d->id != i + 1 || flags & ~RL_DOM_FLAG_OVERFLOW) {
+		if (get_name(p, d->name) < 0 || d->id != i + 1 || 
+		    flags & ~(RL_DOM_FLAG_OVERFLOW | RL_DOM_FLAG_RESYNC)) {
 			snprintf(why, whylen, "bad domain entry %u", i);
 			return -1;
 		}
@@ -481,57 +494,232 @@ int replog_register_disk(struct replog *log, const char *domain, const char *dis
 	return r;
 }
 
-/* ---- dirty take ---- */
+/* ---- dirty bits: read-only copy, resync handover ---- */
+
+static size_t bitmap_bytes(uint64_t nbits)
+{
+	return (size_t)(ROUND_UP(nbits, 8) / 8);
+}
+
+static uint64_t count_set(const uint8_t *b, size_t n)
+{
+	uint64_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += (uint64_t)__builtin_popcount(b[i]);
+	return c;
+}
 
 int replog_dirty_take(struct replog *log, uint32_t disk_id, uint8_t **bits, uint64_t *nbits,
 		      uint32_t *grain)
 {
-	pthread_mutex_lock(&log->meta_lock);
 	pthread_mutex_lock(&log->lock);
 	struct rl_disk *d = rl_disk_by_id(log, disk_id);
 	if (!d) {
 		pthread_mutex_unlock(&log->lock);
-		pthread_mutex_unlock(&log->meta_lock);
 		return -ENOENT;
 	}
-	struct rl_domain *dom = rl_domain_by_id(log, d->domain_id);
 	uint64_t n = rl_disk_nbits(d);
-	size_t bytes = (size_t)(ROUND_UP(n, 8) / 8);
+	size_t bytes = bitmap_bytes(n);
 	uint8_t *copy = malloc(bytes ? bytes : 1);
-	bool was_overflow = dom->overflow;
-	int r = 0;
-
-	if (!copy) {
-		r = -ENOMEM;
-	} else {
+	if (copy)
 		memcpy(copy, d->bits, bytes);
-		if (!log->readonly) {
-			memset(d->bits, 0, d->bitmap_bytes);
-			dom->overflow = false;
-		}
+	uint32_t g = d->grain;
+	pthread_mutex_unlock(&log->lock);
+	if (!copy)
+		return -ENOMEM;
+	*bits = copy;
+	*nbits = n;
+	*grain = g;
+	return 0;
+}
+
+void replog_resync_free(struct replog_resync *rs)
+{
+	if (!rs)
+		return;
+	for (size_t i = 0; i < rs->n_disks; i++)
+		free(rs->disks[i].bits);
+	free(rs->disks);
+	free(rs);
+}
+
+/* Copy the bitmaps of the domain's disks (caller holds lock). Return NULL on ENOMEM. */
+static struct replog_resync *copy_domain(struct replog *log, uint32_t domain_id)
+{
+	struct replog_resync *rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		return NULL;
+	rs->domain_id = domain_id;
+	rs->disks = calloc(log->meta.n_disks ? log->meta.n_disks : 1, sizeof(*rs->disks));
+	if (!rs->disks)
+		goto fail;
+	for (uint32_t i = 0; i < log->meta.n_disks; i++) {
+		const struct rl_disk *d = &log->meta.disks[i];
+		if (d->domain_id != domain_id)
+			continue;
+		struct replog_dirty_copy *c = &rs->disks[rs->n_disks++];
+		c->disk_id = d->id;
+		c->grain = d->grain;
+		c->size = d->size;
+		c->nbits = rl_disk_nbits(d);
+		size_t bytes = bitmap_bytes(c->nbits);
+		c->bits = malloc(bytes ? bytes : 1);
+		if (!c->bits)
+			goto fail;
+		memcpy(c->bits, d->bits, bytes);
+		c->set = count_set(c->bits, bytes);
+		rs->set += c->set;
+	}
+	return rs;
+fail:
+	replog_resync_free(rs);
+	return NULL;
+}
+
+int replog_dirty_begin_resync(struct replog *log, uint32_t domain_id, struct replog_resync **out)
+{
+	*out = NULL;
+	if (log->readonly)
+		return -EROFS;
+	pthread_mutex_lock(&log->meta_lock);
+	pthread_mutex_lock(&log->lock);
+	struct rl_domain *dom = rl_domain_by_id(log, domain_id);
+	if (!dom || (!dom->overflow && !dom->resync)) {
+		pthread_mutex_unlock(&log->lock);
+		pthread_mutex_unlock(&log->meta_lock);
+		return dom ? 0 : -ENOENT;
+	}
+	struct replog_resync *rs = copy_domain(log, domain_id);
+	bool was_overflow = dom->overflow, was_resync = dom->resync;
+	if (rs) {
+		dom->overflow = false;
+		dom->resync = true;
+		rs->gen = ++dom->resync_gen;
 	}
 	pthread_mutex_unlock(&log->lock);
-	if (!r && !log->readonly) {
-		r = pwrite_full(log->fd, d->bits, d->bitmap_bytes, log->sb.meta_off + d->bitmap_off);
-		if (!r && fdatasync(log->fd) < 0)
-			r = -errno;
-		if (!r)
-			r = rl_meta_persist(log);
+	int r = rs ? 0 : -ENOMEM;
+	if (rs && (was_overflow || !was_resync)) {
+		r = rl_meta_persist(log);
 		if (r < 0) {
 			pthread_mutex_lock(&log->lock);
-			for (size_t i = 0; i < bytes; i++)
-				d->bits[i] |= copy[i];
 			dom->overflow = dom->overflow || was_overflow;
+			dom->resync = was_resync;
 			pthread_mutex_unlock(&log->lock);
 		}
 	}
 	pthread_mutex_unlock(&log->meta_lock);
 	if (r < 0) {
-		free(copy);
+		replog_resync_free(rs);
 		return r;
 	}
-	*bits = copy;
-	*nbits = n;
-	*grain = d->grain;
-	return 0;
+	*out = rs;
+	return 1;
+}
+
+/* Clear c's bits in d (caller holds lock); [*lo, *hi) receives the changed byte range. */
+static void clear_copied(struct rl_disk *d, const struct replog_dirty_copy *c, size_t *lo,
+			 size_t *hi)
+{
+	size_t n = MIN(bitmap_bytes(c->nbits), (size_t)d->bitmap_bytes);
+	*lo = n;
+	*hi = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!(d->bits[i] & c->bits[i]))
+			continue;
+		d->bits[i] &= (uint8_t)~c->bits[i];
+		*lo = MIN(*lo, i);
+		*hi = i + 1;
+	}
+}
+
+static bool domain_has_bits(const struct replog *log, uint32_t domain_id)
+{
+	for (uint32_t i = 0; i < log->meta.n_disks; i++) {
+		const struct rl_disk *d = &log->meta.disks[i];
+		if (d->domain_id == domain_id &&
+		    count_set(d->bits, bitmap_bytes(rl_disk_nbits(d))))
+			return true;
+	}
+	return false;
+}
+
+/* Write the changed 4 KiB blocks of each disk's bitmap from live memory, then fdatasync. */
+static int write_cleared(struct replog *log, const struct replog_resync *rs, const size_t *lo,
+			 const size_t *hi)
+{
+	for (size_t i = 0; i < rs->n_disks; i++) {
+		if (lo[i] >= hi[i])
+			continue;
+		struct rl_disk *d = rl_disk_by_id(log, rs->disks[i].disk_id);
+		uint64_t first = lo[i] / REPLOG_BLOCK * REPLOG_BLOCK;
+		uint64_t end = ROUND_UP((uint64_t)hi[i], REPLOG_BLOCK);
+		int r = pwrite_full(log->fd, d->bits + first, end - first,
+				    log->sb.meta_off + d->bitmap_off + first);
+		if (r < 0)
+			return r;
+	}
+	return fdatasync(log->fd) < 0 ? -errno : 0;
+}
+
+int replog_dirty_end_resync(struct replog *log, uint32_t domain_id,
+			    const struct replog_resync *rs)
+{
+	if (log->readonly)
+		return -EROFS;
+	if (!rs || rs->domain_id != domain_id)
+		return -EINVAL;
+	size_t *lo = calloc(rs->n_disks ? rs->n_disks : 1, sizeof(*lo));
+	size_t *hi = calloc(rs->n_disks ? rs->n_disks : 1, sizeof(*hi));
+	int r = 0;
+	if (!lo || !hi) {
+		free(lo);
+		free(hi);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&log->meta_lock);
+	pthread_mutex_lock(&log->lock);
+	struct rl_domain *dom = rl_domain_by_id(log, domain_id);
+	if (!dom) {
+		r = -ENOENT;
+	} else if (dom->overflow || !dom->resync || dom->resync_gen != rs->gen) {
+		r = 1;		/* overflowed again (or superseded): keep every bit */
+	} else {
+		for (size_t i = 0; i < rs->n_disks && !r; i++) {
+			struct rl_disk *d = rl_disk_by_id(log, rs->disks[i].disk_id);
+			if (!d || d->domain_id != domain_id)
+				r = -EINVAL;
+		}
+		for (size_t i = 0; i < rs->n_disks && !r; i++)
+			clear_copied(rl_disk_by_id(log, rs->disks[i].disk_id), &rs->disks[i], &lo[i],
+				     &hi[i]);
+	}
+	bool remaining = r == 0 && domain_has_bits(log, domain_id);
+	pthread_mutex_unlock(&log->lock);
+	if (r == 0) {
+		r = write_cleared(log, rs, lo, hi);
+		if (r == 0 && !remaining) {
+			pthread_mutex_lock(&log->lock);
+			dom->resync = false;
+			pthread_mutex_unlock(&log->lock);
+			r = rl_meta_persist(log);
+			if (r < 0) {
+				pthread_mutex_lock(&log->lock);
+				dom->resync = true;
+				pthread_mutex_unlock(&log->lock);
+			}
+		} else if (r < 0) {
+			/* not durably cleared: put the bits back so a later end writes them */
+			pthread_mutex_lock(&log->lock);
+			for (size_t i = 0; i < rs->n_disks; i++) {
+				struct rl_disk *d = rl_disk_by_id(log, rs->disks[i].disk_id);
+				for (size_t k = lo[i]; k < hi[i]; k++)
+					d->bits[k] |= rs->disks[i].bits[k];
+			}
+			pthread_mutex_unlock(&log->lock);
+		}
+	}
+	pthread_mutex_unlock(&log->meta_lock);
+	free(lo);
+	free(hi);
+	return r;
 }

@@ -11,8 +11,11 @@
  * through the io engine — group commit — and then calls each append's done(). When a record
  * does not fit in the ring the disk's domain enters overflow: its writes are no longer
  * logged, their extents are set in the domain's dirty bitmaps, which are written to the
- * metadata region before done() is called. Overflow ends when the consumer takes the dirty
- * bitmaps (replog_dirty_take) to resync them.
+ * metadata region before done() is called. Overflow ends when the consumer begins a resync
+ * (replog_dirty_begin_resync): it gets a copy of the bitmaps, the domain is marked "resync
+ * pending" and its writes are logged again; the bits stay set on disk until the consumer has
+ * stored the re-read extents and calls replog_dirty_end_resync, so a crash in between loses
+ * nothing (the resync is simply done again).
  *
  * Consumers (the shipper, any thread; ferryctl offline): cursors read records in sequence
  * order with pread; replog_mark_shipped() + replog_reclaim() free space. Space is reused only
@@ -142,9 +145,51 @@ int replog_mark_shipped(struct replog *log, uint32_t domain_id, uint64_t seq);
  * superblock before the space can be reused. Return bytes freed or -errno. */
 int64_t replog_reclaim(struct replog *log);
 
-/* Hand the domain's dirty extents to the caller and end its overflow: *bits receives a
- * malloc'd bitmap of *nbits bits for disk_id (bit i covers [i*grain, (i+1)*grain)), the
- * persisted bitmap is cleared and later writes are logged again. Return 0 or -errno. */
+/* ---- overflow resync (the shipper) ----
+ *
+ *   overflow --begin_resync--> resync pending --end_resync--> ok
+ *      ^                           |   (bits cleared durably, unless the domain overflowed
+ *      +------- log full ----------+    again in between: then nothing is cleared)
+ *
+ * Both states are persisted in the domain's metadata entry (flags OVERFLOW and RESYNC, both
+ * may be set); the bits are cleared only by end_resync. */
+
+/* A copy of one disk's dirty bitmap: bit i covers [i*grain, (i+1)*grain) of the disk. */
+struct replog_dirty_copy {
+	uint32_t disk_id;
+	uint32_t grain;
+	uint64_t size;		/* disk size as registered (bits past it cover nothing) */
+	uint64_t nbits;
+	uint64_t set;		/* bits set in this copy */
+	uint8_t *bits;		/* ceil(nbits / 8) bytes */
+};
+
+/* What replog_dirty_begin_resync handed out. Owned by the caller: replog_resync_free. */
+struct replog_resync {
+	uint32_t domain_id;
+	size_t n_disks;
+	struct replog_dirty_copy *disks;	/* every disk of the domain, registry order */
+	uint64_t set;		/* bits set over all disks */
+	uint64_t gen;		/* private: identifies this handover */
+};
+
+/* If the domain is in overflow or has a resync pending, end its overflow (later writes are
+ * logged again), persist "resync pending" and return 1 with *out holding a copy of each of
+ * its disks' bitmaps; the persisted bits are NOT cleared. Return 0 (*out = NULL) when there
+ * is nothing to resync, or -errno (then the domain's state is unchanged). */
+int replog_dirty_begin_resync(struct replog *log, uint32_t domain_id, struct replog_resync **out);
+/* The extents of rs are durable elsewhere: clear exactly the bits of rs, durably, and when
+ * none of the domain's bits remain, its "resync pending" state. If the domain entered
+ * overflow again since the begin (or another begin happened), clear nothing and return 1:
+ * those extents will be resynced again. Return 0 when cleared, or -errno (the bits are kept:
+ * the safe direction). */
+int replog_dirty_end_resync(struct replog *log, uint32_t domain_id,
+			    const struct replog_resync *rs);
+void replog_resync_free(struct replog_resync *rs);
+
+/* Read-only copy of disk_id's dirty bitmap (ferryctl log dirty): *bits receives a malloc'd
+ * bitmap of *nbits bits (bit i covers [i*grain, (i+1)*grain)). Changes nothing. Return 0 or
+ * -errno. */
 int replog_dirty_take(struct replog *log, uint32_t disk_id, uint8_t **bits, uint64_t *nbits,
 		      uint32_t *grain);
 

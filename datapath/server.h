@@ -93,6 +93,7 @@ struct nbd_op {
 	struct nbd_op *next;	/* disk active list / wait queue */
 	struct nbd_op *anext, *aprev;	/* server redo list (logged, primary pending) */
 	bool tracked;		/* on the redo list */
+	bool overflowed;	/* counted in srv->overflow_inflight */
 	uint64_t flush_applied;	/* FLUSH: applied point when it started */
 	/* reply */
 	uint8_t rhdr[NBD_CHUNK_HDR_SIZE + 8];
@@ -206,6 +207,9 @@ struct server {
 	struct io_req *redo_reqs;	/* one per disk */
 	uint64_t ticks;			/* 1 s timer */
 	struct shipper *shipper;	/* NULL without a [store] */
+	/* per log domain id: overflowed writes whose primary I/O has not finished (the
+	 * shipper's resync waits for zero before reading the primaries) */
+	_Atomic unsigned overflow_inflight[REPLOG_MAX_DOMAINS + 1];
 	/* backpressure: write replies held back while the log is nearly full, by due time */
 	struct nbd_op *delayed_head;
 	uint64_t delayed_acks;

@@ -5,12 +5,32 @@
  * first unshipped one up to the log head seen when the cut started; to keep memory
  * bounded, a cut stops early once SHIP_MAX_POINT_BYTES of coalesced data are held and the
  * next cut follows at once. Points cut while the domain is in overflow are flagged
- * inconsistent (their extents are incomplete until a resync). */
+ * inconsistent (their extents are incomplete until a resync).
+ *
+ * Overflow resync: at a cut that finds the domain in overflow (or with a resync pending from
+ * a failed point or a crash), the shipper first fixes the cut's target (the log head), reads
+ * the records, and only then begins the resync (replog_dirty_begin_resync: overflow ends,
+ * the bits stay persisted). So every record logged after the begin is past the target and
+ * goes into the next point, and every record up to the target is older than what the
+ * primaries hold now. The point is: the records, then the dirty grains re-read from the
+ * primaries (they win: later calls win in the repository writer), streamed one chunk at a
+ * time, flagged inconsistent. Only after it commits are the bits cleared
+ * (replog_dirty_end_resync); the next point, cut at once, holds the records logged since the
+ * begin and is consistent unless the domain overflowed again. A point that fails leaves the
+ * bits alone: the next cut begins again with the same bits plus any new ones.
+ * Three refinements: a cut cut short (SHIP_MAX_POINT_BYTES) does not resync, since the
+ * records it leaves for later are older than the primaries; a domain whose log is still
+ * mostly full first ships its records once (the resync would only overflow again at once);
+ * and the primaries are read only once every write that overflowed before the begin has
+ * reached its primary (their primary I/O starts only after their bitmap block is written):
+ * disk-io.c counts them per domain in srv->overflow_inflight, and the shipper waits for
+ * zero (the begin ended the overflow, so the count can only go down). */
 #include "datapath/shipper.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +47,8 @@
 #define SHIP_MAX_POINT_BYTES (512ull << 20)
 #define SHIP_RETRY_MS 5000u
 #define SHIP_MAX_WAITERS 16
+#define SHIP_RESYNC_DEFER_PERMILLE 500u	/* log fuller than this: ship the records first */
+#define SHIP_RESYNC_DRAIN_MS 30000u	/* give up waiting for overflowed writes after this */
 
 struct ship_domain {
 	const struct domain_cfg *cfg;
@@ -43,7 +65,9 @@ struct ship_domain {
 	enum compress_type ctype;
 	int clevel;
 	bool cauto;
-	bool seed_pending;	/* the last point was a seed: cut the catch-up point even if empty */
+	bool catchup_pending;	/* the last point was a seed or a resync: cut the next one even
+				 * if empty (it makes the domain consistent again) */
+	bool resync_deferred;	/* a records-only point was shipped while in overflow */
 };
 
 struct shipper {
@@ -155,6 +179,126 @@ static int seed_disk(struct repo_point_writer *w, const struct disk *dk, uint32_
 	return r;
 }
 
+/* Resync: the dirty grains of one disk, re-read from its primary in chunk-sized pieces (no
+ * piece crosses a chunk boundary), all-zero pieces as zero extents. *extents counts runs of
+ * dirty grains, *bytes what was read. */
+static bool bit_set(const uint8_t *bits, uint64_t i)
+{
+	return bits[i / 8] & (1u << (i % 8));
+}
+
+static int resync_disk(struct repo_point_writer *w, const struct disk *dk,
+		       const struct replog_dirty_copy *c, uint8_t *buf, uint32_t chunk,
+		       uint64_t *extents, uint64_t *bytes)
+{
+	uint64_t limit = MIN(dk->size, c->nbits * (uint64_t)c->grain);
+	for (uint64_t i = 0; i < c->nbits;) {
+		if (i % 8 == 0 && !c->bits[i / 8]) {
+			i += 8;
+			continue;
+		}
+		if (!bit_set(c->bits, i)) {
+			i++;
+			continue;
+		}
+		uint64_t j = i + 1;
+		while (j < c->nbits && bit_set(c->bits, j))
+			j++;
+		uint64_t pos = i * c->grain, end = MIN(j * c->grain, limit);
+		i = j;
+		if (pos < end)
+			(*extents)++;
+		while (pos < end) {
+			uint32_t n = (uint32_t)MIN((uint64_t)(chunk - pos % chunk), end - pos);
+			int r = pread_full(dk->fd, buf, n, pos);
+			if (r < 0)
+				return r;
+			r = all_zero(buf, n) ? repo_point_zero(w, pos, n)
+					     : repo_point_data(w, pos, buf, n);
+			if (r < 0)
+				return r;
+			*bytes += n;
+			pos += n;
+		}
+	}
+	return 0;
+}
+
+/* Stream every dirty grain of rs into the point (after the records: they win). */
+static int resync_emit(struct shipper *sh, struct ship_domain *d, struct repo_point_writer *w,
+		       const struct replog_resync *rs)
+{
+	uint32_t chunk = repo_chunk_size(sh->repo);
+	uint64_t extents = 0, bytes = 0;
+	uint8_t *buf = malloc(chunk);
+	int r = buf ? 0 : -ENOMEM;
+
+	for (unsigned waited = 0;
+	     atomic_load(&sh->srv->overflow_inflight[d->domain_id]) && waited < SHIP_RESYNC_DRAIN_MS;
+	     waited++)
+		usleep(1000);
+	if (atomic_load(&sh->srv->overflow_inflight[d->domain_id]))
+		log_warn("domain %s: overflowed writes still in flight after %u ms; resyncing anyway "
+			 "(they will be in the next resync)", d->cfg->name, SHIP_RESYNC_DRAIN_MS);
+	for (size_t i = 0; i < rs->n_disks && !r; i++) {
+		const struct replog_dirty_copy *c = &rs->disks[i];
+		int k = local_disk_index(d, c->disk_id);
+		if (k < 0 || !c->set)
+			continue;	/* a disk no longer configured, or nothing dirty */
+		const struct disk *dk = d->disks[k];
+		r = repo_point_disk(w, dk->name, dk->size);
+		if (!r)
+			r = resync_disk(w, dk, c, buf, chunk, &extents, &bytes);
+	}
+	free(buf);
+	if (r < 0)
+		log_error("shipper: domain %s: resync from the primaries: %s", d->cfg->name,
+			  strerror(-r));
+	else
+		log_info("domain %s: resync of %" PRIu64 " extents (%" PRIu64
+			 " bytes) from the primaries", d->cfg->name, extents, bytes);
+	return r;
+}
+
+/* After the resync point committed: clear the handed-out bits. */
+static void resync_end(struct shipper *sh, struct ship_domain *d, struct replog_resync *rs)
+{
+	int r = replog_dirty_end_resync(sh->srv->log, d->domain_id, rs);
+	if (r < 0)
+		log_error("shipper: domain %s: ending the resync: %s (it will be repeated)",
+			  d->cfg->name, strerror(-r));
+	else if (r == 1)
+		log_info("domain %s overflowed again during the resync: its extents stay dirty",
+			 d->cfg->name);
+	else
+		log_info("domain %s: resync stored; the next point catches up", d->cfg->name);
+}
+
+/* Whether this cut begins a resync: see the note at the top. */
+static int maybe_begin_resync(struct shipper *sh, struct ship_domain *d, bool overflow,
+			      uint64_t records, bool cut_short, struct replog_resync **rs,
+			      bool *deferred)
+{
+	*rs = NULL;
+	*deferred = false;
+	if (cut_short)
+		return 0;
+	if (overflow && records && !d->resync_deferred &&
+	    replog_usage_permille(sh->srv->log) > SHIP_RESYNC_DEFER_PERMILLE) {
+		log_debug("domain %s: log still full: shipping its records before the resync",
+			  d->cfg->name);
+		*deferred = true;
+		return 0;
+	}
+	int r = replog_dirty_begin_resync(sh->srv->log, d->domain_id, rs);
+	if (r < 0) {
+		log_error("shipper: domain %s: beginning the resync: %s", d->cfg->name,
+			  strerror(-r));
+		return -1;
+	}
+	return 0;
+}
+
 /* Cut one point of d. Return 0 (done or nothing to do), 1 (done, but more is waiting:
  * cut again now), or -1 (failed; logged). *what receives a line for waiting clients. */
 static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, char *what,
@@ -165,10 +309,11 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 	struct point_builder *pb = NULL;
 	struct replog_cursor *cur = NULL;
 	struct repo_point_writer *w = NULL;
+	struct replog_resync *rs = NULL;
 	struct replog_record rec;
 	const void *payload;
 	uint64_t last = d->shipped, records = 0;
-	bool more = false, overflow = false;
+	bool more = false, overflow = false, deferred = false;
 	int rc = -1, r;
 	char err[256] = "";
 
@@ -214,7 +359,9 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 			goto out;
 		}
 	}
-	if (records == 0 && !requested && d->last_point && !d->seed_pending) {
+	if (maybe_begin_resync(sh, d, overflow, records, more, &rs, &deferred) < 0)
+		goto out;
+	if (records == 0 && !requested && d->last_point && !d->catchup_pending && !rs) {
 		/* nothing of this domain: only let the log tail move past the others' records */
 		if (last > d->shipped && replog_mark_shipped(srv->log, d->domain_id, last) == 0) {
 			d->shipped = last;
@@ -231,7 +378,7 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 	meta.parent_seq = d->last_point;
 	meta.time_ns = now_real_ns();
 	bool seeding = d->last_point == 0;
-	meta.flags = overflow || seeding ? 0 : POINT_CONSISTENT;
+	meta.flags = overflow || seeding || rs ? 0 : POINT_CONSISTENT;
 	meta.log_seq = last;
 	repo_set_compression(sh->repo, d->ctype, d->clevel, d->cauto);
 	r = repo_point_begin(sh->repo, &meta, &w);
@@ -262,6 +409,12 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 	r = pb_emit(pb, emit_piece, &e);
 	if (r == 0)
 		r = select_disks_upto(&e, d->n_disks);
+	pb_free(pb);		/* the records are in the writer now: free them before the resync */
+	pb = NULL;
+	if (r == 0 && rs && (r = resync_emit(sh, d, w, rs)) < 0) {
+		repo_point_abort(w);
+		goto out;
+	}
 	if (r < 0) {
 		log_error("shipper: domain %s: storing point %" PRIu32 ".%" PRIu64 ": %s",
 			  d->cfg->name, meta.epoch, meta.seq, strerror(-r));
@@ -287,15 +440,20 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 		if (freed < 0)
 			log_error("shipper: reclaiming log space: %s", strerror((int)-freed));
 	}
-	/* a seed point is followed at once by the catch-up point that makes it consistent */
-	d->seed_pending = seeding;
-	if (seeding)
+	if (rs)
+		resync_end(sh, d, rs);
+	/* a seed or resync point is followed at once by the catch-up point that makes the
+	 * domain consistent; so is a records-only point shipped instead of a resync */
+	d->catchup_pending = seeding || rs;
+	d->resync_deferred = deferred;
+	if (seeding || rs || deferred)
 		more = true;
 	log_info("point %s %" PRIu32 ".%" PRIu64 "%s: %" PRIu64 " records, %" PRIu64
 		 " logical bytes, %" PRIu64 " bytes stored, log shipped to %" PRIu64,
 		 d->cfg->name, done.epoch, done.seq,
-		 done.flags & POINT_CONSISTENT ? "" : seeding ? " (seed, inconsistent until caught up)"
-							     : " (inconsistent: overflow)", records,
+		 done.flags & POINT_CONSISTENT ? "" :
+		 seeding ? " (seed, inconsistent until caught up)" :
+		 rs ? " (resync, inconsistent until caught up)" : " (inconsistent: overflow)", records,
 		 done.logical_bytes, done.stored_bytes, last);
 	snprintf(what, whatlen, "ok %" PRIu32 ".%" PRIu64 "\n", done.epoch, done.seq);
 	rc = more ? 1 : 0;
@@ -303,6 +461,7 @@ out:
 	if (cur)
 		replog_cursor_close(cur);
 	pb_free(pb);
+	replog_resync_free(rs);
 	free(st);
 	return rc;
 }

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "common/crc32c.h"
 #include "common/util.h"
 #include "datapath/ioengine.h"
 #include "datapath/replog-internal.h"
@@ -560,13 +561,33 @@ static void test_overflow(void **state)
 	app(log, &t[0], d1, REPLOG_REC_ZERO, 0, 4096, NULL, false);
 	commit_wait(log, t, 1);
 	assert_int_equal(t[0].res, REPLOG_OVERFLOWED);
+	/* a read-only copy changes nothing */
 	assert_int_equal(replog_dirty_take(log, d1, &bits, &nbits, &grain), 0);
 	static const uint64_t want2[] = { 0, 3, 4, 5, 6, 16, 80 };
 	check_bits(bits, nbits, want2, 7);
 	free(bits);
 	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_true(st.domains[0].overflow);
+	assert_int_equal(st.disks[0].dirty_bits, 7);
+	/* the resync ends the overflow, keeps the bits until it ends */
+	struct replog_resync *rs;
+	assert_int_equal(replog_dirty_begin_resync(log, 1, &rs), 1);
+	assert_int_equal(rs->n_disks, 1);
+	assert_int_equal(rs->disks[0].disk_id, d1);
+	assert_int_equal(rs->disks[0].grain, 65536);
+	assert_int_equal(rs->disks[0].nbits, 256);
+	assert_int_equal(rs->set, 7);
+	check_bits(rs->disks[0].bits, rs->disks[0].nbits, want2, 7);
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_false(st.domains[0].overflow);
+	assert_int_equal(st.disks[0].dirty_bits, 7);
+	assert_int_equal(replog_dirty_end_resync(log, 1, rs), 0);
+	replog_resync_free(rs);
+	assert_int_equal(replog_get_stat(log, &st), 0);
 	assert_false(st.domains[0].overflow);
 	assert_int_equal(st.disks[0].dirty_bits, 0);
+	assert_int_equal(replog_dirty_begin_resync(log, 1, &rs), 0);
+	assert_null(rs);
 	app(log, &t[0], d1, REPLOG_REC_WRITE, 0, sizeof pay, pay, false);
 	commit_wait(log, t, 1);
 	assert_int_equal(t[0].res, REPLOG_LOGGED);
@@ -580,6 +601,186 @@ static void test_overflow(void **state)
 	assert_int_equal(st.head_seq, 7);
 	assert_int_equal(st.head_off, 8 * K);
 	replog_close(log, false);
+}
+
+/* ---- resync handover ---- */
+
+/* The newest valid metadata table of the log file (what a restart would load). */
+static void read_table(const char *name, struct rl_meta *m)
+{
+	static uint8_t buf[2 * RL_TABLE_SIZE];
+	struct rl_meta *b = malloc(sizeof(*b));
+	char why[96];
+	assert_non_null(b);
+	file_rw(name, RL_META_OFF, buf, sizeof buf, false);
+	int ra = rl_meta_decode(buf, 128 * K, m, why, sizeof why);
+	int rb = rl_meta_decode(buf + RL_TABLE_SIZE, 128 * K, b, why, sizeof why);
+	assert_true(ra == 0 || rb == 0);
+	if (rb == 0 && (ra != 0 || b->gen > m->gen))
+		*m = *b;
+	free(b);
+}
+
+/* Fill the 32K ring with disk1 writes until dom1 overflows; then set bits 7 and 9. */
+static void overflow_dom1(struct replog *log, uint32_t d1)
+{
+	static uint8_t pay[8000];
+	struct tapp t[1];
+	fill(pay, sizeof pay, 3);
+	for (int i = 0; i < 8; i++) {
+		app(log, &t[0], d1, REPLOG_REC_WRITE, (uint64_t)i * 8192, sizeof pay, pay, false);
+		commit_wait(log, t, 1);
+		if (t[0].res == REPLOG_OVERFLOWED)
+			break;
+		assert_int_equal(t[0].res, REPLOG_LOGGED);
+	}
+	assert_int_equal(t[0].res, REPLOG_OVERFLOWED);	/* bit 0 */
+	app(log, &t[0], d1, REPLOG_REC_ZERO, 7 * 65536, 65536 + 1, NULL, false);	/* 7, 8 */
+	commit_wait(log, t, 1);
+	assert_int_equal(t[0].res, REPLOG_OVERFLOWED);
+}
+
+static uint64_t dirty_bits_of(struct replog *log, size_t disk)
+{
+	struct replog_stat st;
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	return st.disks[disk].dirty_bits;
+}
+
+/* The table keeps both flags; an unknown flag bit makes the copy invalid. */
+static void test_meta_resync_flag(void **state)
+{
+	(void)state;
+	struct rl_meta *m = calloc(1, sizeof(*m)), *d = calloc(1, sizeof(*d));
+	uint8_t *buf = calloc(1, RL_TABLE_SIZE);
+	char why[96];
+	assert_non_null(m);
+	assert_non_null(d);
+	assert_non_null(buf);
+	m->gen = 3;
+	m->bitmap_end = RL_BITMAP_START;
+	m->n_domains = 2;
+	snprintf(m->domains[0].name, sizeof m->domains[0].name, "a");
+	m->domains[0].id = 1;
+	m->domains[0].overflow = true;
+	m->domains[0].resync = true;
+	snprintf(m->domains[1].name, sizeof m->domains[1].name, "b");
+	m->domains[1].id = 2;
+	m->domains[1].resync = true;
+	rl_meta_encode(m, buf);
+	assert_int_equal(get_le32(buf + RL_MT_DOM_OFF + 68), 3);
+	assert_int_equal(rl_meta_decode(buf, 128 * K, d, why, sizeof why), 0);
+	assert_true(d->domains[0].overflow && d->domains[0].resync);
+	assert_true(!d->domains[1].overflow && d->domains[1].resync);
+	put_le32(buf + RL_MT_DOM_OFF + RL_MT_DOM_SIZE + 68, 4);
+	put_le32(buf + RL_MT_O_CRC, 0);
+	put_le32(buf + RL_MT_O_CRC, crc32c(0, buf, RL_TABLE_SIZE));
+	assert_int_equal(rl_meta_decode(buf, 128 * K, d, why, sizeof why), -1);
+	assert_string_equal(why, "bad domain entry 1");
+	free(m);
+	free(d);
+	free(buf);
+}
+
+static void test_resync_crash(void **state)
+{
+	(void)state;
+	static const uint64_t want[] = { 0, 7, 8 };
+	struct replog_resync *rs;
+	struct replog_stat st;
+	struct rl_meta *m = malloc(sizeof(*m));
+	uint32_t d1, d2;
+	struct replog *log = open_log("rs.log", 32 * K, 128 * K, true, false);
+
+	assert_non_null(m);
+	register_two(log, &d1, &d2);
+	assert_int_equal(replog_dirty_begin_resync(log, 1, &rs), 0);	/* nothing to do */
+	assert_null(rs);
+	assert_int_equal(replog_dirty_begin_resync(log, 9, &rs), -ENOENT);
+	overflow_dom1(log, d1);
+	assert_int_equal(replog_dirty_begin_resync(log, 1, &rs), 1);
+	assert_int_equal(rs->set, 3);
+	check_bits(rs->disks[0].bits, rs->disks[0].nbits, want, 3);
+	read_table("rs.log", m);
+	assert_false(m->domains[0].overflow);
+	assert_true(m->domains[0].resync);
+	assert_false(m->domains[1].resync);
+	replog_resync_free(rs);
+	replog_close(log, false);	/* crash before the resync point is durable */
+
+	/* the bits and the pending state survived; a read-only open shows them */
+	log = open_log("rs.log", 0, 0, false, true);
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_false(st.domains[0].overflow);
+	assert_int_equal(st.disks[0].dirty_bits, 3);
+	assert_int_equal(replog_dirty_begin_resync(log, 1, &rs), -EROFS);
+	replog_close(log, false);
+
+	log = open_log("rs.log", 0, 0, false, false);
+	assert_int_equal(replog_dirty_begin_resync(log, 1, &rs), 1);	/* same bits again */
+	check_bits(rs->disks[0].bits, rs->disks[0].nbits, want, 3);
+	assert_int_equal(replog_dirty_end_resync(log, 2, rs), -EINVAL);	/* wrong domain */
+	assert_int_equal(replog_dirty_end_resync(log, 1, rs), 0);
+	replog_resync_free(rs);
+	assert_int_equal(dirty_bits_of(log, 0), 0);
+	replog_close(log, false);	/* crash right after the end: it is durable */
+
+	log = open_log("rs.log", 0, 0, false, true);
+	assert_int_equal(dirty_bits_of(log, 0), 0);
+	replog_close(log, false);
+	read_table("rs.log", m);
+	assert_false(m->domains[0].overflow);
+	assert_false(m->domains[0].resync);
+	free(m);
+}
+
+static void test_resync_reoverflow(void **state)
+{
+	(void)state;
+	static const uint64_t want2[] = { 0, 7, 8, 200 };
+	uint8_t pay[8000];
+	struct tapp t[1];
+	struct replog_resync *rs, *rs2;
+	struct replog_stat st;
+	uint32_t d1, d2;
+	struct replog *log = open_log("rx.log", 32 * K, 128 * K, true, false);
+
+	register_two(log, &d1, &d2);
+	overflow_dom1(log, d1);
+	assert_int_equal(replog_dirty_begin_resync(log, 1, &rs), 1);
+	/* the ring is still full: the next write overflows again and sets bit 200 */
+	fill(pay, sizeof pay, 5);
+	app(log, &t[0], d1, REPLOG_REC_WRITE, 200 * 65536, sizeof pay, pay, false);
+	commit_wait(log, t, 1);
+	assert_int_equal(t[0].res, REPLOG_OVERFLOWED);
+	assert_int_equal(replog_dirty_end_resync(log, 1, rs), 1);	/* clears nothing */
+	replog_resync_free(rs);
+	assert_int_equal(dirty_bits_of(log, 0), 4);
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_true(st.domains[0].overflow);
+
+	/* next round: old and new bits; room in the ring now, so writes are logged */
+	assert_int_equal(ship_all(log, 1, st.head_seq - 1) > 0, 1);
+	assert_int_equal(replog_dirty_begin_resync(log, 1, &rs), 1);
+	check_bits(rs->disks[0].bits, rs->disks[0].nbits, want2, 4);
+	app(log, &t[0], d1, REPLOG_REC_WRITE, 0, sizeof pay, pay, false);
+	commit_wait(log, t, 1);
+	assert_int_equal(t[0].res, REPLOG_LOGGED);
+	/* a second begin supersedes the first: ending the first clears nothing */
+	assert_int_equal(replog_dirty_begin_resync(log, 1, &rs2), 1);
+	assert_int_equal(replog_dirty_end_resync(log, 1, rs), 1);
+	assert_int_equal(dirty_bits_of(log, 0), 4);
+	assert_int_equal(replog_dirty_end_resync(log, 1, rs2), 0);
+	assert_int_equal(dirty_bits_of(log, 0), 0);
+	replog_resync_free(rs);
+	replog_resync_free(rs2);
+	replog_close(log, false);
+
+	log = open_log("rx.log", 0, 0, false, true);
+	assert_int_equal(dirty_bits_of(log, 0), 0);
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_false(st.domains[0].overflow);
+	replog_close(log, true);
 }
 
 static void test_verify(void **state)
@@ -879,7 +1080,7 @@ static int teardown_all(void **state)
 {
 	(void)state;
 	static const char *const names[] = { "c.log", "a.log", "w.log", "t.log", "g.log",
-					     "o.log", "v.log", "r.log" };
+					     "o.log", "v.log", "r.log", "rs.log", "rx.log" };
 	char p[128];
 	io_engine_free(eng);
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -900,6 +1101,9 @@ int main(void)
 		cmocka_unit_test(test_torn_tail),
 		cmocka_unit_test(test_generation_rule),
 		cmocka_unit_test(test_overflow),
+		cmocka_unit_test(test_meta_resync_flag),
+		cmocka_unit_test(test_resync_crash),
+		cmocka_unit_test(test_resync_reoverflow),
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_rec_align),
 		cmocka_unit_test(test_golden),
