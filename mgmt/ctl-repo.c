@@ -1,6 +1,6 @@
-/* ferryctl init / points / restore / verify: the offline repository commands.
+/* ferryctl init / points / restore / verify / prune: the offline repository commands.
  *
- * One option parser serves the four commands; each command lists the options it accepts
+ * One option parser serves the five commands; each command lists the options it accepts
  * (anything else is a usage error, exit 2). The store URL and key file come from
  * --store/--key-file or from -c FILE's [store] section. Errors are one line on stderr,
  * "ferryctl CMD: reason"; a wrong key file prints exactly "ferryctl CMD: wrong key file for
@@ -28,13 +28,14 @@ enum {
 	OPT_STORE = 1 << 0, OPT_KEY = 1 << 1, OPT_CONF = 1 << 2, OPT_DOMAIN = 1 << 3,
 	OPT_DISK = 1 << 4, OPT_POINT = 1 << 5, OPT_FORMAT = 1 << 6, OPT_OUT = 1 << 7,
 	OPT_JSON = 1 << 8, OPT_READ_DATA = 1 << 9, OPT_ENCRYPTION = 1 << 10, OPT_CHUNK = 1 << 11,
+	OPT_KEEP = 1 << 12, OPT_GRACE = 1 << 13, OPT_WAIT = 1 << 14,
 };
 
 struct args {
 	const char *cmd, *usage;
 	const char *store, *key, *conf, *domain, *disk, *point, *format, *out, *encryption,
-		*chunk;
-	bool json, read_data;
+		*chunk, *keep, *grace;
+	bool json, read_data, wait;
 	struct ferry_config cfg;
 	bool have_cfg;
 };
@@ -61,6 +62,9 @@ static int parse(int argc, char **argv, unsigned allowed, unsigned required, str
 		{ "read-data", no_argument, NULL, OPT_READ_DATA },
 		{ "encryption", required_argument, NULL, OPT_ENCRYPTION },
 		{ "chunk-size", required_argument, NULL, OPT_CHUNK },
+		{ "keep", required_argument, NULL, OPT_KEEP },
+		{ "grace", required_argument, NULL, OPT_GRACE },
+		{ "wait", no_argument, NULL, OPT_WAIT },
 		{ 0 },
 	};
 	unsigned seen = 0;
@@ -90,6 +94,9 @@ static int parse(int argc, char **argv, unsigned allowed, unsigned required, str
 		case OPT_READ_DATA: a->read_data = true; break;
 		case OPT_ENCRYPTION: a->encryption = optarg; break;
 		case OPT_CHUNK: a->chunk = optarg; break;
+		case OPT_KEEP: a->keep = optarg; break;
+		case OPT_GRACE: a->grace = optarg; break;
+		case OPT_WAIT: a->wait = true; break;
 		}
 	}
 	if (optind != argc)
@@ -318,6 +325,108 @@ int ctl_verify_main(int argc, char **argv)
 		       a.read_data ? " (all data read)" : "");
 	}
 out:
+	repo_close(r);
+	args_release(&a);
+	return rc;
+}
+
+/* ---- prune ---- */
+
+/* --grace: plain seconds ("60"), or a duration with a unit ("90s", "5m"). */
+static int parse_grace(const char *s, uint64_t *ns)
+{
+	uint64_t v = 0;
+	const char *p = s;
+	for (; *p >= '0' && *p <= '9' && v < 100000000u; p++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	if (p != s && !*p) {
+		*ns = v * 1000000000u;
+		return 0;
+	}
+	if (parse_duration_ms(s, &v) < 0 || v > 100000000000u)
+		return -EINVAL;
+	*ns = v * 1000000u;
+	return 0;
+}
+
+/* The domains to prune and their retention: every [domain] of -c FILE (or only --domain),
+ * each with --keep, else its keep key, else the default; without -c, --domain and --keep. */
+static int prune_policies(struct args *a, struct prune_policy **out, size_t *n)
+{
+	size_t cap = a->have_cfg ? a->cfg.n_domains + 1 : 1;
+	struct prune_policy *p = calloc(cap, sizeof(*p));
+	char why[160];
+	*n = 0;
+	if (!p) {
+		fprintf(stderr, "ferryctl prune: out of memory\n");
+		return 1;
+	}
+	*out = p;
+	for (size_t i = 0; a->have_cfg && i < a->cfg.n_domains; i++) {
+		const struct domain_cfg *d = &a->cfg.domains[i];
+		if (a->domain && strcmp(a->domain, d->name))
+			continue;
+		p[*n].domain = d->name;
+		const char *spec = a->keep ? a->keep : d->keep ? d->keep : DEFAULT_KEEP;
+		if (prune_keep_parse(spec, &p[(*n)++].keep) < 0) {
+			snprintf(why, sizeof(why), "domain %s: bad keep '%s' (expected "
+				 "last:N,hourly:N,daily:N,weekly:N)", d->name, spec);
+			return usage(a, why);
+		}
+	}
+	if (*n)
+		return 0;
+	if (!a->domain)
+		return usage(a, a->have_cfg ? "the configuration has no [domain]" :
+			     "--domain D and --keep SPEC are required without -c FILE");
+	if (!a->keep)
+		return usage(a, "--keep SPEC is required for a domain not in the configuration");
+	p[0].domain = a->domain;
+	if (prune_keep_parse(a->keep, &p[0].keep) < 0)
+		return usage(a, "bad --keep (expected last:N,hourly:N,daily:N,weekly:N)");
+	*n = 1;
+	return 0;
+}
+
+int ctl_prune_main(int argc, char **argv)
+{
+	struct args a = { .usage = "prune -c FILE [--domain D] [--keep SPEC] [--grace SECONDS] "
+			  "[--wait] | prune --store URL --key-file PATH --domain D --keep SPEC "
+			  "[--grace SECONDS] [--wait]" };
+	struct repo *r = NULL;
+	struct prune_policy *pol = NULL;
+	struct prune_opts o = { .grace_ns = 60ull * 1000000000u };
+	struct prune_stats st;
+	char err[512] = "";
+	int rc = parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_DOMAIN | OPT_KEEP |
+		       OPT_GRACE | OPT_WAIT, 0, &a);
+	if (rc)
+		goto out;
+	if (a.grace && parse_grace(a.grace, &o.grace_ns) < 0) {
+		rc = usage(&a, "bad --grace (seconds, or a duration such as 90s or 5m)");
+		goto out;
+	}
+	if ((rc = prune_policies(&a, &pol, &o.n_policies)) || (rc = open_repo(&a, &r)))
+		goto out;
+	o.policies = pol;
+	o.wait = a.wait;
+	int e = repo_prune(r, &o, &st, err, sizeof(err));
+	if (e < 0) {
+		fprintf(stderr, "ferryctl prune: %s\n", err[0] ? err : strerror(-e));
+		rc = e == -EINVAL ? 2 : 1;
+		goto out;
+	}
+	printf("points: %zu kept, %zu deleted\n", st.points_kept, st.points_deleted);
+	printf("packs: %zu condemned, %zu deleted (%" PRIu64 " bytes), %zu rescued\n",
+	       st.packs_condemned, st.packs_deleted, st.bytes_deleted, st.packs_rescued);
+	if (st.packs_pending)
+		printf("packs: %zu condemned packs wait for the grace delay (%" PRIu64 " s); the "
+		       "next prune run deletes them\n", st.packs_pending,
+		       o.grace_ns / 1000000000u);
+	printf("store: %zu packs, %" PRIu64 " bytes (before: %zu packs, %" PRIu64 " bytes)\n",
+	       st.packs_after, st.bytes_after, st.packs_before, st.bytes_before);
+out:
+	free(pol);
 	repo_close(r);
 	args_release(&a);
 	return rc;

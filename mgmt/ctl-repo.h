@@ -9,6 +9,8 @@
  *   restore --store URL --key-file PATH --domain D --disk X [--point latest|ID|TIME]
  *           [--format raw] -o FILE
  *   verify  --store URL --key-file PATH [--read-data]
+ *   prune   --store URL --key-file PATH --domain D --keep SPEC [--grace SECONDS] [--wait]
+ *           (or -c FILE [--domain D]: every [domain]'s keep; SPEC last:N,hourly:N,...)
  * Every command also takes -c FILE, reading [store] url and key_file (options win). */
 #ifndef FERRY_CTL_REPO_H
 #define FERRY_CTL_REPO_H
@@ -17,5 +19,6 @@ int ctl_init_main(int argc, char **argv);
 int ctl_points_main(int argc, char **argv);
 int ctl_restore_main(int argc, char **argv);
 int ctl_verify_main(int argc, char **argv);
+int ctl_prune_main(int argc, char **argv);
 
 #endif

@@ -27,6 +27,8 @@ static const struct {
 	{ "restore", ctl_restore_main,
 	  "restore --store URL --key-file PATH --domain D --disk X [--point P] -o FILE" },
 	{ "verify", ctl_verify_main, "verify --store URL --key-file PATH [--read-data]" },
+	{ "prune", ctl_prune_main,
+	  "prune -c FILE [--domain D] [--keep SPEC] [--grace SECONDS] [--wait]   expire points" },
 };
 
 static void usage(FILE *f)

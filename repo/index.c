@@ -11,16 +11,24 @@
  * produces the same bytes. The first location of an id wins: a later delta naming the
  * same id elsewhere (two writers racing, a retried commit) is ignored.
  *
- * Prune (later) removes packs: it will write index objects of kind 2 (tombstones) listing
- * the removed pack ids, and index_load will drop every entry of those packs after reading
- * all adds. Pack ids are random and never reused, so the order in which index objects are
- * read does not matter. */
+ * Prune removes packs in two phases (docs/repo-format.md "Prune"): it writes a condemn
+ * object (kind 2) naming the packs, and later deletes them unless a rescue object (kind 3)
+ * cancels the condemnation. A reader leaves out every entry of a condemned pack: all marks
+ * are collected first, and an id met twice keeps its other locations aside ("alternates")
+ * until the marks are known, so a chunk stored again elsewhere by a writer (because its
+ * first pack was condemned) is found there whatever order the objects are read in. Pack
+ * ids are random and never reused.
+ *
+ * index_refresh reads only the objects not seen yet: the point writer calls it just before
+ * its manifest goes up, so that it never names a chunk of a pack condemned meanwhile. */
 #include "repo/repo-internal.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/rand.h>
 
 #include "common/util.h"
 #include "common/banned.h"
@@ -187,99 +195,453 @@ int index_delta_encode(struct chunk_index *ix, struct dbuf *out)
 	return r;
 }
 
-int index_delta_decode(const void *buf, size_t len,
-		       int (*fn)(void *arg, const uint8_t *id, const struct chunk_loc *loc),
-		       void *arg)
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static bool entry_ok(int kind, const uint8_t *e)
+{
+	uint64_t off = get_le64(e + 48);
+	uint32_t bl = get_le32(e + 56);
+	switch (kind) {
+	case INDEX_KIND_ADD:
+		return bl != 0 && off <= PACK_MAX_SIZE && bl <= PACK_MAX_SIZE - off &&
+			get_le32(e + 60) <= REPO_CHUNK_MAX;
+	case INDEX_KIND_CONDEMN:	/* chunk id field zero; offset field: time; no lengths */
+		return all_zero(e, CHUNK_ID_LEN) && all_zero(e + 56, 8);
+	default:			/* rescue: the condemn object's id, then zeroes */
+		return all_zero(e + INDEX_ID_LEN, CHUNK_ID_LEN - INDEX_ID_LEN) &&
+			all_zero(e + 56, 8);
+	}
+}
+
+static int decode(const void *buf, size_t len, bool adds_only, const struct index_visitor *v)
 {
 	const uint8_t *p = buf;
 	if (len < INDEX_DELTA_HDR || memcmp(p, INDEX_MAGIC, 4))
 		return -EBADMSG;
-	if (p[4] != INDEX_VERSION || p[5] != INDEX_KIND_ADD || get_le16(p + 6) ||
-	    get_le32(p + 12))
+	int kind = p[5];
+	if (p[4] != INDEX_VERSION || kind < INDEX_KIND_ADD || kind > INDEX_KIND_RESCUE ||
+	    (adds_only && kind != INDEX_KIND_ADD) || get_le16(p + 6) || get_le32(p + 12))
 		return -EPROTO;
 	uint32_t n = get_le32(p + 8);
 	if ((len - INDEX_DELTA_HDR) % INDEX_DELTA_ENTRY ||
 	    (len - INDEX_DELTA_HDR) / INDEX_DELTA_ENTRY != n)
 		return -EBADMSG;
-	/* check everything before calling fn for anything: a delta is used whole or not at all */
-	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *e = p + INDEX_DELTA_HDR + (size_t)i * INDEX_DELTA_ENTRY;
-		uint64_t off = get_le64(e + 48);
-		uint32_t bl = get_le32(e + 56);
-		if (bl == 0 || off > PACK_MAX_SIZE || bl > PACK_MAX_SIZE - off ||
-		    get_le32(e + 60) > REPO_CHUNK_MAX)
+	/* check everything before calling back for anything: an object is used whole or not
+	 * at all */
+	for (uint32_t i = 0; i < n; i++)
+		if (!entry_ok(kind, p + INDEX_DELTA_HDR + (size_t)i * INDEX_DELTA_ENTRY))
 			return -EBADMSG;
-	}
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *e = p + INDEX_DELTA_HDR + (size_t)i * INDEX_DELTA_ENTRY;
-		struct chunk_loc loc;
-		memcpy(loc.pack, e + 32, PACK_ID_LEN);
-		loc.off = get_le64(e + 48);
-		loc.blob_len = get_le32(e + 56);
-		loc.plain_len = get_le32(e + 60);
-		int r = fn(arg, e, &loc);
+		int r = 0;
+		if (kind == INDEX_KIND_ADD && v->add) {
+			struct chunk_loc loc;
+			memcpy(loc.pack, e + 32, PACK_ID_LEN);
+			loc.off = get_le64(e + 48);
+			loc.blob_len = get_le32(e + 56);
+			loc.plain_len = get_le32(e + 60);
+			r = v->add(v->arg, e, &loc);
+		} else if (kind == INDEX_KIND_CONDEMN && v->condemn) {
+			r = v->condemn(v->arg, e + 32, get_le64(e + 48));
+		} else if (kind == INDEX_KIND_RESCUE && v->rescue) {
+			r = v->rescue(v->arg, e + 32, e, get_le64(e + 48));
+		}
 		if (r)
 			return r;
 	}
 	return 0;
 }
 
-/* ---- loading at open ---- */
+int index_delta_decode(const void *buf, size_t len,
+		       int (*fn)(void *arg, const uint8_t *id, const struct chunk_loc *loc),
+		       void *arg)
+{
+	struct index_visitor v = { .add = fn, .arg = arg };
+	return decode(buf, len, true, &v);
+}
+
+int index_object_decode(const void *buf, size_t len, const struct index_visitor *v)
+{
+	return decode(buf, len, false, v);
+}
+
+int index_marks_encode(int kind, const struct pack_mark *m, size_t n, struct dbuf *out)
+{
+	uint8_t hdr[INDEX_DELTA_HDR] = INDEX_MAGIC;
+	if (kind != INDEX_KIND_CONDEMN && kind != INDEX_KIND_RESCUE)
+		return -EINVAL;
+	hdr[4] = INDEX_VERSION;
+	hdr[5] = (uint8_t)kind;
+	put_le32(hdr + 8, (uint32_t)n);
+	int r = dbuf_add(out, hdr, sizeof(hdr));
+	for (size_t i = 0; i < n && r == 0; i++) {
+		uint8_t e[INDEX_DELTA_ENTRY] = { 0 };
+		if (kind == INDEX_KIND_RESCUE)
+			memcpy(e, m[i].obj, INDEX_ID_LEN);
+		memcpy(e + 32, m[i].pack, PACK_ID_LEN);
+		put_le64(e + 48, m[i].time_ns);
+		r = dbuf_add(out, e, sizeof(e));
+	}
+	return r;
+}
+
+/* ---- seen keys and marks ---- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool key_seen(const struct repo *r, const char *key)
+{
+	return r->n_seen && bsearch(&key, r->seen, r->n_seen, sizeof(char *), cmp_str);
+}
+
+int index_mark_seen(struct repo *r, const char *key)
+{
+	size_t lo = 0, hi = r->n_seen;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(r->seen[mid], key);
+		if (c == 0)
+			return 0;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (r->n_seen == r->cap_seen) {
+		size_t cap = r->cap_seen ? r->cap_seen * 2 : 64;
+		char **v = realloc(r->seen, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		r->seen = v;
+		r->cap_seen = cap;
+	}
+	char *k = strdup(key);
+	if (!k)
+		return -ENOMEM;
+	memmove(r->seen + lo + 1, r->seen + lo, (r->n_seen - lo) * sizeof(char *));
+	r->seen[lo] = k;
+	r->n_seen++;
+	return 0;
+}
+
+static int cmp_mark(const void *a, const void *b)
+{
+	const struct pack_mark *x = a, *y = b;
+	int c = memcmp(x->pack, y->pack, PACK_ID_LEN);
+	return c ? c : memcmp(x->obj, y->obj, INDEX_ID_LEN);
+}
+
+bool index_condemned(const struct repo *r, const uint8_t pack[PACK_ID_LEN],
+		     struct pack_mark *mark)
+{
+	size_t lo = 0, hi = r->n_cond;
+	while (lo < hi) {	/* the first mark of this pack */
+		size_t mid = lo + (hi - lo) / 2;
+		if (memcmp(r->cond[mid].pack, pack, PACK_ID_LEN) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < r->n_cond && !memcmp(r->cond[lo].pack, pack, PACK_ID_LEN); lo++)
+		if (!r->n_resc || !bsearch(&r->cond[lo], r->resc, r->n_resc, sizeof(*r->resc),
+					   cmp_mark)) {
+			if (mark)
+				*mark = r->cond[lo];
+			return true;
+		}
+	return false;
+}
+
+int index_condemnations(const struct repo *r, struct pack_mark **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (!r->n_cond)
+		return 0;
+	struct pack_mark *v = malloc(r->n_cond * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->n_cond; i++)
+		if (!r->n_resc || !bsearch(&r->cond[i], r->resc, r->n_resc, sizeof(*r->resc),
+					   cmp_mark))
+			v[(*n)++] = r->cond[i];
+	*out = v;
+	return 0;
+}
+
+void index_state_release(struct repo *r)
+{
+	for (size_t i = 0; i < r->n_seen; i++)
+		free(r->seen[i]);
+	free(r->seen);
+	free(r->cond);
+	free(r->resc);
+	r->seen = NULL;
+	r->cond = r->resc = NULL;
+	r->n_seen = r->cap_seen = r->n_cond = r->n_resc = 0;
+}
+
+int index_new_key(char *key, size_t keylen, uint8_t id[INDEX_ID_LEN])
+{
+	if (RAND_bytes(id, INDEX_ID_LEN) != 1)
+		return -EIO;
+	int n = snprintf(key, keylen, "index/");
+	for (unsigned i = 0; i < INDEX_ID_LEN; i++)
+		n += snprintf(key + n, keylen - (size_t)n, "%02x", id[i]);
+	return 0;
+}
+
+/* "index/<32 hex>" -> id; anything else: zeroes (such an object cannot be rescued by id,
+ * which only prune's own objects need). */
+static void key_id(const char *key, uint8_t id[INDEX_ID_LEN])
+{
+	const char *h = key + 6;
+	memset(id, 0, INDEX_ID_LEN);
+	if (strncmp(key, "index/", 6) || strlen(h) != 2 * INDEX_ID_LEN)
+		return;
+	for (unsigned i = 0; i < INDEX_ID_LEN; i++) {
+		unsigned v;
+		if (sscanf(h + 2 * i, "%2x", &v) != 1) {
+			memset(id, 0, INDEX_ID_LEN);
+			return;
+		}
+		id[i] = (uint8_t)v;
+	}
+}
+
+/* ---- dropping the entries of condemned packs ---- */
+
+int index_drop_condemned(struct repo *r, struct chunk_index *ix, struct chunk_index *dropped)
+{
+	int rc = 0;
+	if (!r->n_cond)
+		return 0;
+	pthread_rwlock_wrlock(&ix->lock);
+	struct index_slot *s = ix->cap ? calloc(ix->cap, sizeof(*s)) : NULL;
+	if (ix->cap && !s)
+		rc = -ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < ix->cap && rc == 0; i++) {
+		const struct index_slot *o = &ix->slots[i];
+		if (!o->used)
+			continue;
+		if (!index_condemned(r, o->loc.pack, NULL)) {
+			insert_slot(s, ix->cap, o);
+			n++;
+		}
+		else if (dropped)
+			rc = index_add(dropped, o->id, &o->loc);
+	}
+	if (rc == 0) {
+		free(ix->slots);
+		ix->slots = s;
+		ix->n = n;
+	} else {
+		free(s);
+	}
+	pthread_rwlock_unlock(&ix->lock);
+	return rc;
+}
+
+/* ---- reading a batch of index objects (open, refresh) ---- */
+
+struct alt {
+	uint8_t id[CHUNK_ID_LEN];
+	struct chunk_loc loc;
+};
+
+struct batch {
+	struct repo *r;
+	uint8_t obj[INDEX_ID_LEN];	/* the object being decoded */
+	struct pack_mark *cond, *resc;
+	size_t n_cond, cap_cond, n_resc, cap_resc;
+	struct alt *alt;		/* a second location of an id (kept aside) */
+	size_t n_alt, cap_alt;
+};
+
+static int grow_array(void **v, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t c = *cap ? *cap * 2 : 16;
+	void *p = realloc(*v, c * size);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	*cap = c;
+	return 0;
+}
+
+static int batch_add(void *arg, const uint8_t *id, const struct chunk_loc *loc)
+{
+	struct batch *b = arg;
+	struct chunk_loc old;
+	if (index_condemned(b->r, loc->pack, NULL))
+		return 0;	/* condemned by an object read earlier */
+	if (!index_lookup(&b->r->index, id, &old))
+		return index_add(&b->r->index, id, loc);
+	if (!memcmp(old.pack, loc->pack, PACK_ID_LEN))
+		return 0;
+	if (grow_array((void **)&b->alt, &b->cap_alt, b->n_alt, sizeof(*b->alt)))
+		return -ENOMEM;
+	memcpy(b->alt[b->n_alt].id, id, CHUNK_ID_LEN);
+	b->alt[b->n_alt++].loc = *loc;
+	return 0;
+}
+
+static int batch_mark(struct batch *b, bool condemn, const uint8_t *pack, const uint8_t *obj,
+		      uint64_t time_ns)
+{
+	struct pack_mark **v = condemn ? &b->cond : &b->resc;
+	size_t *n = condemn ? &b->n_cond : &b->n_resc;
+	if (grow_array((void **)v, condemn ? &b->cap_cond : &b->cap_resc, *n, sizeof(**v)))
+		return -ENOMEM;
+	struct pack_mark *m = &(*v)[(*n)++];
+	memcpy(m->pack, pack, PACK_ID_LEN);
+	memcpy(m->obj, obj, INDEX_ID_LEN);
+	m->time_ns = time_ns;
+	return 0;
+}
+
+static int batch_condemn(void *arg, const uint8_t *pack, uint64_t time_ns)
+{
+	struct batch *b = arg;
+	return batch_mark(b, true, pack, b->obj, time_ns);
+}
+
+static int batch_rescue(void *arg, const uint8_t *pack, const uint8_t *obj, uint64_t time_ns)
+{
+	return batch_mark(arg, false, pack, obj, time_ns);
+}
+
+/* Append src[0..n) to the sorted array *v (size *nv), keeping it sorted. */
+static int merge_marks(struct pack_mark **v, size_t *nv, const struct pack_mark *src, size_t n)
+{
+	if (!n)
+		return 0;
+	struct pack_mark *p = realloc(*v, (*nv + n) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	memcpy(p + *nv, src, n * sizeof(*p));
+	*nv += n;
+	qsort(p, *nv, sizeof(*p), cmp_mark);
+	*v = p;
+	return 0;
+}
+
+/* Fold a batch into r: marks, then drop the newly condemned, then the alternates. */
+static int batch_finish(struct batch *b, struct chunk_index *dropped, size_t *fresh)
+{
+	struct repo *r = b->r;
+	int rc = merge_marks(&r->resc, &r->n_resc, b->resc, b->n_resc);
+	if (rc == 0)
+		rc = merge_marks(&r->cond, &r->n_cond, b->cond, b->n_cond);
+	size_t nf = 0;
+	for (size_t i = 0; i < b->n_cond && rc == 0; i++)
+		nf += !bsearch(&b->cond[i], r->resc, r->n_resc, sizeof(*r->resc), cmp_mark);
+	if (rc == 0 && nf)
+		rc = index_drop_condemned(r, &r->index, dropped);
+	for (size_t i = 0; i < b->n_alt && rc == 0; i++)
+		if (!index_condemned(r, b->alt[i].loc.pack, NULL))
+			rc = index_add(&r->index, b->alt[i].id, &b->alt[i].loc);
+	if (fresh)
+		*fresh = nf;
+	free(b->cond);
+	free(b->resc);
+	free(b->alt);
+	return rc;
+}
 
 struct load_ctx {
 	char **keys;
 	size_t n, cap;
+	const struct repo *r;	/* refresh: only keys not seen yet */
 };
 
 static int collect_key(void *arg, const char *key, uint64_t size)
 {
 	(void)size;
 	struct load_ctx *lc = arg;
-	if (lc->n == lc->cap) {
-		size_t cap = lc->cap ? lc->cap * 2 : 64;
-		char **k = realloc(lc->keys, cap * sizeof(*k));
-		if (!k)
-			return -ENOMEM;
-		lc->keys = k;
-		lc->cap = cap;
-	}
+	if (lc->r && key_seen(lc->r, key))
+		return 0;
+	if (grow_array((void **)&lc->keys, &lc->cap, lc->n, sizeof(char *)))
+		return -ENOMEM;
 	if (!(lc->keys[lc->n] = strdup(key)))
 		return -ENOMEM;
 	lc->n++;
 	return 0;
 }
 
-static int add_entry(void *arg, const uint8_t *id, const struct chunk_loc *loc)
+/* Read the listed objects into a batch. Fatal errors (-ENOMEM, -EIO) stop the reading;
+ * what was read is still folded in. */
+static int read_batch(struct repo *r, struct load_ctx *lc, struct chunk_index *dropped,
+		      size_t *fresh, char *err, size_t errlen)
 {
-	return index_add(arg, id, loc);
+	struct batch b = { .r = r };
+	struct index_visitor v = { batch_add, batch_condemn, batch_rescue, &b };
+	int rc = 0;
+	for (size_t i = 0; i < lc->n && rc == 0; i++) {
+		void *plain;
+		size_t len;
+		int e = repo_get_meta(r, lc->keys[i], &plain, &len);
+		if (e == 0) {
+			key_id(lc->keys[i], b.obj);
+			e = index_object_decode(plain, len, &v);
+			free(plain);
+		}
+		if (e == -ENOMEM || e == -EIO) {
+			rc = e;
+			repo_err(err, errlen, "%s: %s", lc->keys[i], strerror(-e));
+			break;
+		}
+		if (e < 0 && e != -ENOENT)
+			/* a corrupt index object: its chunks are unknown (reads of them fail, a
+			 * writer stores them again); verify reports it */
+			rc = repo_add_problem(r, lc->keys[i], e == -EPROTO ? "unsupported index "
+					      "object (newer format)" : "corrupt index object");
+		if (rc == 0)
+			rc = index_mark_seen(r, lc->keys[i]);
+	}
+	int e = batch_finish(&b, dropped, fresh);
+	return rc ? rc : e;
+}
+
+static void load_ctx_release(struct load_ctx *lc)
+{
+	for (size_t i = 0; i < lc->n; i++)
+		free(lc->keys[i]);
+	free(lc->keys);
 }
 
 int index_load(struct repo *r, char *err, size_t errlen)
 {
 	struct load_ctx lc = { 0 };
 	int rc = store_list(r->st, "index/", collect_key, &lc);
-	for (size_t i = 0; i < lc.n && rc == 0; i++) {
-		void *plain;
-		size_t len;
-		int e = repo_get_meta(r, lc.keys[i], &plain, &len);
-		if (e == 0) {
-			e = index_delta_decode(plain, len, add_entry, &r->index);
-			free(plain);
-		}
-		if (e == -ENOMEM || e == -EIO) {
-			rc = e;
-			repo_err(err, errlen, "%s: %s", lc.keys[i], strerror(-e));
-		} else if (e < 0) {
-			/* a corrupt index object: its chunks are unknown (reads of them fail, a
-			 * writer stores them again); verify reports it */
-			rc = repo_add_problem(r, lc.keys[i], e == -EPROTO ? "unsupported index "
-					      "object (newer format)" : "corrupt index object");
-		}
-	}
+	if (rc == 0)
+		rc = read_batch(r, &lc, NULL, NULL, err, errlen);
 	if (rc < 0 && err && !err[0])
 		repo_err(err, errlen, "cannot load the chunk index: %s", strerror(-rc));
-	for (size_t i = 0; i < lc.n; i++)
-		free(lc.keys[i]);
-	free(lc.keys);
+	load_ctx_release(&lc);
+	return rc;
+}
+
+int index_refresh(struct repo *r, struct chunk_index *dropped, size_t *fresh)
+{
+	struct load_ctx lc = { .r = r };
+	if (fresh)
+		*fresh = 0;
+	int rc = store_list(r->st, "index/", collect_key, &lc);
+	if (rc == 0 && lc.n)
+		rc = read_batch(r, &lc, dropped, fresh, NULL, 0);
+	load_ctx_release(&lc);
 	return rc;
 }

@@ -19,6 +19,10 @@
  *   delta and the manifest go up only after every pack is durable, so a reader that sees a
  *   manifest can read every chunk it names. Nothing visible changes until the manifest
  *   put returns; an aborted or failed point leaves only unreferenced packs/index objects.
+ * - Prune may condemn a pack this point dedupes against (or, once its index is up, one of
+ *   its own packs) while the point is being written. Just before the manifest put the
+ *   writer reads the index objects it has not seen (recheck) and stores any such chunk
+ *   again; docs/repo-format.md "Prune" says why that, with prune's grace delay, is safe.
  * - The parent's map of each disk is loaded when the disk is first selected (it is needed
  *   to decide which slots to rebuild, and for the full map of full points).
  * Assumed: one writer per domain (the shipper); a call after an error only fails again. */
@@ -30,8 +34,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <openssl/rand.h>
 
 #include "common/util.h"
 #include "common/banned.h"
@@ -624,23 +626,96 @@ static void release_manifest(struct repo_point_writer *w, struct manifest *m)
 	manifest_release(m);
 }
 
-static int upload_index(struct repo_point_writer *w)
+static int upload_index(struct repo_point_writer *w, struct chunk_index *ix)
 {
 	struct dbuf b = DBUF_INIT(REPO_META_MAX);
-	uint8_t id[16];
+	uint8_t id[INDEX_ID_LEN];
 	char key[64];
-	if (w->pending.n == 0)
+	if (ix->n == 0)
 		return 0;
-	if (RAND_bytes(id, sizeof(id)) != 1)
-		return -EIO;
-	int n = snprintf(key, sizeof(key), "index/");
-	for (unsigned i = 0; i < sizeof(id); i++)
-		n += snprintf(key + n, sizeof(key) - (size_t)n, "%02x", id[i]);
-	int rc = index_delta_encode(&w->pending, &b);
+	int rc = index_new_key(key, sizeof(key), id);
+	if (rc == 0)
+		rc = index_delta_encode(ix, &b);
 	if (rc == 0)
 		rc = repo_put_meta(w->r, key, b.data, b.len);
+	if (rc == 0)
+		index_mark_seen(w->r, key);	/* -ENOMEM: only read back once more */
 	dbuf_release(&b);
 	return rc;
+}
+
+/* ---- commit: the condemnation re-check (docs/repo-format.md "Prune") ---- */
+
+/* Copy the blob of a chunk from a condemned pack (still there: prune deletes it only after
+ * the grace delay) into this point's current pack, checking it on the way. */
+static int store_again(struct repo_point_writer *w, const uint8_t *id, const struct chunk_loc *loc,
+		       struct chunk_index *redo)
+{
+	char key[64];
+	struct chunk_loc nl = { .blob_len = loc->blob_len, .plain_len = loc->plain_len };
+	int rc;
+	if (index_lookup(redo, id, NULL))
+		return 0;
+	if (loc->blob_len > w->blob_cap || loc->plain_len > w->r->chunk_size)
+		return -EBADMSG;
+	pack_key(loc->pack, key, sizeof(key));
+	if ((rc = store_get_range(w->r->st, key, loc->off, loc->blob_len, w->blob)) < 0 ||
+	    (rc = blob_decode(w->cx, w->blob, loc->blob_len, w->tmp, loc->plain_len, id)) < 0)
+		return rc;
+	if (!w->pack.open && (rc = pack_writer_start(&w->pack)) < 0)
+		return rc;
+	if ((rc = pack_writer_add(&w->pack, id, w->blob, loc->blob_len, loc->plain_len,
+				  &nl.off)) < 0)
+		return rc;
+	memcpy(nl.pack, w->pack.id, PACK_ID_LEN);
+	if ((rc = index_add(redo, id, &nl)) < 0)
+		return rc;
+	w->info.stored_bytes += loc->blob_len;
+	if (w->pack.data.len >= PACK_TARGET_SIZE)
+		rc = pack_writer_finish(w->r, &w->pack);
+	return rc;
+}
+
+/* Read the index objects written since the last look. If a prune condemned packs that
+ * hold chunks this manifest names (deduped ones, or this point's own packs once their
+ * index went up), store those chunks again in a new pack with its own index delta, and
+ * look again: the manifest goes up only after a look that found nothing to fix. */
+static int recheck(struct repo_point_writer *w, const struct manifest *m)
+{
+	for (int attempt = 0; attempt < 4; attempt++) {
+		struct chunk_index dropped, redo;
+		size_t fresh, fixed = 0;
+		int rc = index_init(&dropped);
+		if (rc < 0)
+			return rc;
+		if ((rc = index_init(&redo)) < 0) {
+			index_release(&dropped);
+			return rc;
+		}
+		rc = index_refresh(w->r, &dropped, &fresh);
+		if (rc == 0 && fresh)
+			rc = index_drop_condemned(w->r, &w->pending, &dropped);
+		for (size_t d = 0; d < m->ndisks && rc == 0 && dropped.n; d++)
+			for (size_t i = 0; i < m->disks[d].n && rc == 0; i++) {
+				const struct disk_extent *e = &m->disks[d].ext[i];
+				struct chunk_loc loc;
+				if (e->kind != EXTENT_DATA || index_lookup(&w->pending, e->id, NULL) ||
+				    index_lookup(&w->r->index, e->id, NULL) ||
+				    !index_lookup(&dropped, e->id, &loc))
+					continue;
+				rc = store_again(w, e->id, &loc, &redo);
+				fixed++;
+			}
+		if (rc == 0 && fixed && w->pack.open && w->pack.n)
+			rc = pack_writer_finish(w->r, &w->pack);
+		if (rc == 0 && fixed && (rc = upload_index(w, &redo)) == 0)
+			rc = index_merge(&w->pending, &redo);
+		index_release(&dropped);
+		index_release(&redo);
+		if (rc < 0 || !fixed)
+			return rc;
+	}
+	return -EAGAIN;	/* condemned again and again: let the caller retry later */
 }
 
 static int commit(struct repo_point_writer *w, char *err, size_t errlen)
@@ -657,8 +732,11 @@ static int commit(struct repo_point_writer *w, char *err, size_t errlen)
 		repo_err(err, errlen, "cannot build the manifest: %s", strerror(-rc));
 	if (rc == 0 && w->pack.open && w->pack.n && (rc = pack_writer_finish(w->r, &w->pack)) < 0)
 		repo_err(err, errlen, "cannot upload a pack: %s", strerror(-rc));
-	if (rc == 0 && (rc = upload_index(w)) < 0)
+	if (rc == 0 && (rc = upload_index(w, &w->pending)) < 0)
 		repo_err(err, errlen, "cannot upload the index delta: %s", strerror(-rc));
+	if (rc == 0 && (rc = recheck(w, &m)) < 0)
+		repo_err(err, errlen, "cannot re-store chunks of packs condemned by prune: %s",
+			 strerror(-rc));
 	m.info = w->info;
 	if (rc == 0 && (rc = manifest_encode(&m, &b)) < 0)
 		repo_err(err, errlen, "cannot encode the manifest: %s", strerror(-rc));

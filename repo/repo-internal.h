@@ -7,6 +7,8 @@
  *   blob_encode --> pack.c (current pack buffer) --16 MiB / commit--> packs/xx/<id>
  *   commit: packs --> index/<id> (index.c delta) --> manifest (manifest.c) --> durable
  *   read:   manifest chain (restore.c) --> map --> index --> ranged GET of one blob
+ *   prune:  expire manifests --> condemn object (index/, kind 2) --grace--> delete packs;
+ *           commit re-checks new index/ objects before its manifest (point-writer.c)
  *
  * Locks: repo->index.lock (rwlock) guards the in-memory chunk index; repo->cx_lock guards
  * the pool of spare blob contexts. Neither is held while calling the store or another lock
@@ -62,6 +64,8 @@ struct chunk_index {
 	pthread_rwlock_t lock;
 };
 
+struct pack_mark;
+
 struct repo_problem {
 	char *key;
 	char *what;
@@ -84,6 +88,13 @@ struct repo {
 	/* objects found bad while opening (corrupt index objects): verify reports them */
 	struct repo_problem *problems;
 	size_t n_problems;
+	/* prune state (index.c): index/ keys read so far (sorted), and the condemn and rescue
+	 * marks seen (sorted by pack, then object). Touched only by index_load and
+	 * index_refresh, i.e. by open, a point commit and prune: the single-writer rule. */
+	char **seen;
+	size_t n_seen, cap_seen;
+	struct pack_mark *cond, *resc;
+	size_t n_cond, n_resc;
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -132,14 +143,60 @@ void index_each(struct chunk_index *ix, void (*fn)(void *arg, const uint8_t *id,
 #define INDEX_DELTA_HDR 16
 #define INDEX_DELTA_ENTRY 64
 #define INDEX_KIND_ADD 1
+#define INDEX_KIND_CONDEMN 2	/* prune phase 1: these packs are to be deleted */
+#define INDEX_KIND_RESCUE 3	/* prune phase 2: these condemnations are cancelled */
+#define INDEX_ID_LEN 16		/* index/<32 hex digits> */
+
+/* One entry of a condemn or rescue object: the pack, the condemn object the mark is about
+ * (the object itself for a condemn entry), and when the mark was made. */
+struct pack_mark {
+	uint8_t pack[PACK_ID_LEN];
+	uint8_t obj[INDEX_ID_LEN];
+	uint64_t time_ns;
+};
+
+struct index_visitor {
+	int (*add)(void *arg, const uint8_t *id, const struct chunk_loc *loc);
+	int (*condemn)(void *arg, const uint8_t *pack, uint64_t time_ns);
+	int (*rescue)(void *arg, const uint8_t *pack, const uint8_t *obj, uint64_t time_ns);
+	void *arg;
+};
+
 /* Index delta plaintext of every entry of ix (sorted by pack, offset: deterministic). */
 int index_delta_encode(struct chunk_index *ix, struct dbuf *out);
 /* Parse an index delta plaintext; fn per entry. 0, -EBADMSG, -EPROTO, or fn's error. */
 int index_delta_decode(const void *buf, size_t len,
 		       int (*fn)(void *arg, const uint8_t *id, const struct chunk_loc *loc),
 		       void *arg);
-/* Read every index/ object into r->index; corrupt ones are recorded as problems. */
+/* Parse an index object of any kind; the visitor's callback for its kind per entry (a
+ * NULL callback skips those entries). The whole object is checked first. 0, -EBADMSG,
+ * -EPROTO, or a callback's error. */
+int index_object_decode(const void *buf, size_t len, const struct index_visitor *v);
+/* Plaintext of a condemn or rescue object (kind 2 or 3) with n marks (obj is not written
+ * for a condemn entry: its object is the one being written). */
+int index_marks_encode(int kind, const struct pack_mark *m, size_t n, struct dbuf *out);
+/* Read every index/ object into r->index; corrupt ones are recorded as problems. Entries
+ * of condemned packs (docs/repo-format.md "Prune") are left out. */
 int index_load(struct repo *r, char *err, size_t errlen);
+/* Read the index/ objects not seen since open (or the last refresh): new adds, condemn
+ * and rescue marks. Entries of packs newly condemned are removed from r->index and, when
+ * dropped is not NULL, added to it (their last known location). *fresh (if not NULL): how
+ * many condemnations came into force. A corrupt new object is skipped (verify reports
+ * it). 0 or -errno (store listing or read failures: nothing is marked seen then). */
+int index_refresh(struct repo *r, struct chunk_index *dropped, size_t *fresh);
+/* Remove the entries of condemned packs from ix (adding them to dropped if not NULL). */
+int index_drop_condemned(struct repo *r, struct chunk_index *ix, struct chunk_index *dropped);
+/* Is this pack condemned (a condemn mark not cancelled by a rescue)? *mark filled if so. */
+bool index_condemned(const struct repo *r, const uint8_t pack[PACK_ID_LEN],
+		     struct pack_mark *mark);
+/* Every condemnation in force (malloc'd array, may be NULL with n 0). */
+int index_condemnations(const struct repo *r, struct pack_mark **out, size_t *n);
+/* Remember that key has been read (the writer's own uploads). */
+int index_mark_seen(struct repo *r, const char *key);
+/* A fresh random index object key, "index/<32 hex>", and its binary id. */
+int index_new_key(char *key, size_t keylen, uint8_t id[INDEX_ID_LEN]);
+/* Free the prune state (seen keys, marks): repo_close. */
+void index_state_release(struct repo *r);
 
 /* ---- pack.c ---- */
 

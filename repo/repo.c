@@ -276,6 +276,7 @@ void repo_close(struct repo *r)
 	}
 	free(r->problems);
 	index_release(&r->index);
+	index_state_release(r);
 	if (r->st)
 		store_close(r->st);
 	pthread_mutex_destroy(&r->cx_lock);

@@ -160,4 +160,75 @@ typedef void repo_report_fn(void *arg, const char *key, const char *problem);
  * of problems reported (0: sound) or -errno. */
 int repo_verify(struct repo *r, bool read_data, repo_report_fn *fn, void *arg);
 
+/* ---- retention and prune (repo/prune.c; protocol in docs/repo-format.md "Prune") ---- */
+
+/* Retention: keep the newest `last` points, and the newest point of each of the newest
+ * `hourly` hours / `daily` days / `weekly` ISO weeks (Monday to Sunday, UTC) that have
+ * points. 0: that rule keeps nothing. */
+struct prune_keep {
+	uint32_t last, hourly, daily, weekly;
+};
+
+/* "last:N,hourly:N,daily:N,weekly:N", any non-empty subset in any order, each at most
+ * once, N in 0..1000000. 0 or -EINVAL. */
+int prune_keep_parse(const char *spec, struct prune_keep *k);
+
+/* Why a point is kept (bits of the why array of prune_select). */
+enum prune_why {
+	PRUNE_LAST = 1, PRUNE_HOURLY = 2, PRUNE_DAILY = 4, PRUNE_WEEKLY = 8,
+	PRUNE_NEWEST = 16,		/* the newest point (the shipper's next parent) */
+	PRUNE_CONSISTENT = 32,		/* the newest consistent point ("latest") */
+	PRUNE_DEPENDENCY = 64,		/* a kept delta point's chain back to a full point */
+};
+
+/* Pure: v[0..n) is one domain's points sorted by (epoch, seq) (as repo_list_points gives
+ * them); why[i] gets the reasons point i is kept, 0 when it expires. The newest point and
+ * the newest consistent point are always kept, and every kept delta point keeps its parents
+ * back to the nearest full point ("hidden" dependencies: restore needs their manifests).
+ * "Newest" is by list order; the time rules bucket each point by its time_ns. */
+void prune_select(const struct point_info *v, size_t n, const struct prune_keep *k,
+		  uint32_t *why);
+
+struct prune_policy {
+	const char *domain;
+	struct prune_keep keep;
+};
+
+/* The steps of a prune run, each a single store mutation: the hook is called before each
+ * one with its key; non-zero stops the run there (tests simulate a crash this way). */
+enum prune_step {
+	PRUNE_STEP_RESCUE,		/* put a rescue object (phase 2) */
+	PRUNE_STEP_DELETE_PACK,		/* delete a condemned pack (phase 2) */
+	PRUNE_STEP_DELETE_POINT,	/* delete an expired point's manifest */
+	PRUNE_STEP_CONDEMN,		/* put a condemn object (phase 1) */
+};
+
+struct prune_opts {
+	const struct prune_policy *policies;	/* the domains whose points expire */
+	size_t n_policies;
+	uint64_t grace_ns;	/* a condemnation is carried out only this long after it */
+	bool wait;		/* after condemning, wait grace_ns and carry it out in this run */
+	int (*hook)(void *arg, enum prune_step step, const char *key);	/* tests; or NULL */
+	void *hook_arg;
+};
+
+struct prune_stats {
+	size_t points_kept, points_deleted;
+	size_t packs_condemned, packs_deleted, packs_rescued;
+	size_t packs_pending;	/* condemned, still in the store at the end of the run */
+	uint64_t bytes_deleted;
+	size_t packs_before, packs_after;
+	uint64_t bytes_before, bytes_after;
+};
+
+/* One prune run: (1) carry out the condemnations older than the grace delay (rescue what a
+ * manifest needs, delete the rest); (2) delete the expired points of each policy's domain;
+ * (3) condemn the packs no remaining manifest needs; (4) with wait, sleep and do (1)
+ * again. Safe to run while a shipper writes points, and to kill at any moment; one prune
+ * at a time per repository. Returns 0, -ECANCELED (the hook stopped it), or -errno with a
+ * reason in err. A manifest that cannot be read stops the run before any pack is condemned
+ * or deleted (prune never guesses what a point needs). */
+int repo_prune(struct repo *r, const struct prune_opts *o, struct prune_stats *st, char *err,
+	       size_t errlen);
+
 #endif

@@ -1,0 +1,606 @@
+/* Retention and prune: which points expire (a pure function), deleting them, and deleting
+ * the packs no remaining point needs, safely against a crash and against a shipper that
+ * dedupes against those packs meanwhile. The protocol, and why it is safe, is written
+ * down in docs/repo-format.md "Prune"; in short:
+ *
+ *   phase 2 of older condemnations (due: older than the grace delay)
+ *      every manifest's chunks -> a condemned pack holding a chunk that some manifest
+ *      names and that no other pack holds is rescued (kind 3 object), the others deleted
+ *   expire: delete the expired manifests, newest first (a remaining delta point always
+ *      keeps its parent, so every moment's repository verifies)
+ *   phase 1: every remaining manifest's chunks -> the packs holding them are live; the
+ *      other indexed packs are condemned (one kind 2 object)
+ *   with wait: sleep the grace delay, then phase 2 again
+ *
+ * A point is its manifest; deleting it is deleting that one object. Packs are never
+ * rewritten: a pack with a few live chunks stays whole (no repacking yet). Packs that no
+ * index object names (a commit that died between its pack and index uploads) are not
+ * collected: they cannot be told from the packs of a commit in flight without their age.
+ * The run holds the whole set of referenced chunk ids in memory (one hash table entry per
+ * live chunk). */
+#include "repo/repo-internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/util.h"
+#include "common/banned.h"
+
+#define NS_PER_S 1000000000ull
+#define KEEP_MAX 1000000u
+
+/* ---- the retention spec ---- */
+
+int prune_keep_parse(const char *spec, struct prune_keep *k)
+{
+	static const char *const names[] = { "last", "hourly", "daily", "weekly" };
+	uint32_t *fields[] = { &k->last, &k->hourly, &k->daily, &k->weekly };
+	unsigned seen = 0;
+	const char *p = spec;
+
+	memset(k, 0, sizeof(*k));
+	if (!p || !*p)
+		return -EINVAL;
+	for (;;) {
+		size_t i, l = 0;
+		for (i = 0; i < ARRAY_SIZE(names); i++) {
+			l = strlen(names[i]);
+			if (!strncmp(p, names[i], l) && p[l] == ':')
+				break;
+		}
+		if (i == ARRAY_SIZE(names) || (seen & (1u << i)))
+			return -EINVAL;
+		seen |= 1u << i;
+		p += l + 1;
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		uint32_t v = 0;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			v = v * 10 + (uint32_t)(*p - '0');
+			if (v > KEEP_MAX)
+				return -EINVAL;
+		}
+		*fields[i] = v;
+		if (!*p)
+			return 0;
+		if (*p++ != ',')
+			return -EINVAL;
+	}
+}
+
+/* ---- selection (pure) ---- */
+
+static uint64_t bucket(uint64_t time_ns, int rule)
+{
+	uint64_t s = time_ns / NS_PER_S;
+	switch (rule) {
+	case 1: return s / 3600;
+	case 2: return s / 86400;
+	default: return (s / 86400 + 3) / 7;	/* 1970-01-01 was a Thursday: weeks from Monday */
+	}
+}
+
+static int cmp_point_id(const void *a, const void *b)
+{
+	const struct point_info *x = a, *y = b;
+	if (x->epoch != y->epoch)
+		return x->epoch < y->epoch ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void prune_select(const struct point_info *v, size_t n, const struct prune_keep *k,
+		  uint32_t *why)
+{
+	static const uint32_t bits[] = { PRUNE_LAST, PRUNE_HOURLY, PRUNE_DAILY, PRUNE_WEEKLY };
+	uint32_t want[] = { k->last, k->hourly, k->daily, k->weekly }, got[4] = { 0 };
+	uint64_t last_b[4] = { 0 };
+	bool have[4] = { false };
+
+	memset(why, 0, n * sizeof(*why));
+	if (!n)
+		return;
+	for (size_t i = n; i-- > 0;) {
+		if (got[0] < want[0]) {
+			why[i] |= PRUNE_LAST;
+			got[0]++;
+		}
+		for (int r = 1; r < 4; r++) {
+			uint64_t b = bucket(v[i].time_ns, r);
+			if (have[r] && b == last_b[r])
+				continue;	/* an older point of a bucket already met */
+			have[r] = true;
+			last_b[r] = b;
+			if (got[r] < want[r]) {
+				why[i] |= bits[r];
+				got[r]++;
+			}
+		}
+	}
+	why[n - 1] |= PRUNE_NEWEST;
+	for (size_t i = n; i-- > 0;)
+		if (v[i].flags & POINT_CONSISTENT) {
+			why[i] |= PRUNE_CONSISTENT;
+			break;
+		}
+	/* newest first, so that a parent marked here is itself looked at later */
+	for (size_t i = n; i-- > 0;) {
+		if (!why[i] || (v[i].flags & POINT_FULL) || v[i].parent_seq == 0)
+			continue;
+		struct point_info key = { .epoch = v[i].epoch, .seq = v[i].parent_seq };
+		const struct point_info *p = bsearch(&key, v, i, sizeof(*v), cmp_point_id);
+		if (p)
+			why[p - v] |= PRUNE_DEPENDENCY;
+	}
+}
+
+/* ---- store listings ---- */
+
+struct obj {
+	char *key;
+	uint64_t size;
+};
+
+struct objs {
+	struct obj *v;
+	size_t n, cap;
+};
+
+static int collect(void *arg, const char *key, uint64_t size)
+{
+	struct objs *o = arg;
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 64;
+		struct obj *p = realloc(o->v, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		o->v = p;
+		o->cap = cap;
+	}
+	if (!(o->v[o->n].key = strdup(key)))
+		return -ENOMEM;
+	o->v[o->n++].size = size;
+	return 0;
+}
+
+static void objs_release(struct objs *o)
+{
+	for (size_t i = 0; i < o->n; i++)
+		free(o->v[i].key);
+	free(o->v);
+	memset(o, 0, sizeof(*o));
+}
+
+static int cmp_obj(const void *a, const void *b)
+{
+	return strcmp(((const struct obj *)a)->key, ((const struct obj *)b)->key);
+}
+
+static int list_sorted(struct store *st, const char *prefix, struct objs *o)
+{
+	int rc = store_list(st, prefix, collect, o);
+	if (rc == 0)
+		qsort(o->v, o->n, sizeof(*o->v), cmp_obj);
+	return rc;
+}
+
+static const struct obj *find_pack(const struct objs *packs, const uint8_t *pack)
+{
+	char key[64];
+	struct obj k = { .key = key };
+	pack_key(pack, key, sizeof(key));
+	return packs->n ? bsearch(&k, packs->v, packs->n, sizeof(*packs->v), cmp_obj) : NULL;
+}
+
+/* domains/<d>/epochs/<e>/points/<seq:16> */
+static bool parse_point_key(const char *key, char *dom, uint32_t *epoch, uint64_t *seq)
+{
+	unsigned long long e, q;
+	int n = 0;
+	char d[REPO_NAME_MAX + 2];
+	const char *s;
+	if (sscanf(key, "domains/%64[^/]/epochs/%llu/points/%llu%n", d, &e, &q, &n) != 3 ||
+	    key[n] || e > UINT32_MAX || !(s = strrchr(key, '/')) || strlen(s + 1) != 16 ||
+	    !repo_name_ok(d))
+		return false;
+	memcpy(dom, d, strlen(d) + 1);
+	*epoch = (uint32_t)e;
+	*seq = q;
+	return true;
+}
+
+/* ---- a run ---- */
+
+struct run {
+	struct repo *r;
+	const struct prune_opts *o;
+	struct prune_stats *st;
+	char *err;
+	size_t errlen;
+};
+
+static int step(struct run *pr, enum prune_step s, const char *key)
+{
+	if (pr->o->hook && pr->o->hook(pr->o->hook_arg, s, key)) {
+		repo_err(pr->err, pr->errlen, "stopped before %s", key);
+		return -ECANCELED;
+	}
+	return 0;
+}
+
+/* Every chunk that any manifest of the repository names (all domains). A manifest gone
+ * meanwhile is skipped; one that cannot be read stops the run. */
+static int collect_refs(struct run *pr, struct chunk_index *refs)
+{
+	struct objs keys = { 0 };
+	static const struct chunk_loc none;
+	int rc = store_list(pr->r->st, "domains/", collect, &keys);
+	if (rc < 0)
+		repo_err(pr->err, pr->errlen, "cannot list the points: %s", strerror(-rc));
+	for (size_t k = 0; k < keys.n && rc == 0; k++) {
+		char dom[REPO_NAME_MAX + 1], err[512];
+		uint32_t epoch;
+		uint64_t seq;
+		struct manifest m;
+		if (!parse_point_key(keys.v[k].key, dom, &epoch, &seq))
+			continue;
+		rc = manifest_load(pr->r, dom, epoch, seq, &m, err, sizeof(err));
+		if (rc == -ENOENT) {
+			rc = 0;
+			continue;
+		}
+		if (rc < 0) {
+			repo_err(pr->err, pr->errlen, "%s (nothing is deleted while a manifest "
+				 "cannot be read; run ferryctl verify)", err);
+			break;
+		}
+		for (size_t d = 0; d < m.ndisks && rc == 0; d++)
+			for (size_t i = 0; i < m.disks[d].n && rc == 0; i++)
+				if (m.disks[d].ext[i].kind == EXTENT_DATA)
+					rc = index_add(refs, m.disks[d].ext[i].id, &none);
+		manifest_release(&m);
+	}
+	objs_release(&keys);
+	return rc;
+}
+
+static int put_marks(struct run *pr, int kind, const struct pack_mark *m, size_t n)
+{
+	struct dbuf b = DBUF_INIT(REPO_META_MAX);
+	uint8_t id[INDEX_ID_LEN];
+	char key[64];
+	int rc = index_new_key(key, sizeof(key), id);
+	if (rc == 0)
+		rc = index_marks_encode(kind, m, n, &b);
+	if (rc == 0)
+		rc = step(pr, kind == INDEX_KIND_CONDEMN ? PRUNE_STEP_CONDEMN : PRUNE_STEP_RESCUE,
+			  key);
+	if (rc == 0 && (rc = repo_put_meta(pr->r, key, b.data, b.len)) < 0)
+		repo_err(pr->err, pr->errlen, "%s: %s", key, strerror(-rc));
+	dbuf_release(&b);
+	if (rc == 0 && (rc = index_refresh(pr->r, NULL, NULL)) < 0)	/* read our own marks */
+		repo_err(pr->err, pr->errlen, "cannot read the index back: %s", strerror(-rc));
+	return rc;
+}
+
+/* Does a condemned pack hold a chunk that a manifest names and no other pack has? */
+static int pack_needed(struct run *pr, const struct obj *o, struct chunk_index *refs,
+		       bool *needed)
+{
+	struct pack_entry *e;
+	size_t n;
+	int rc = pack_read_index(pr->r, o->key, o->size, &e, &n);
+	*needed = false;
+	if (rc == -ENOMEM || rc == -EIO) {
+		repo_err(pr->err, pr->errlen, "%s: %s", o->key, strerror(-rc));
+		return rc;
+	}
+	if (rc < 0) {
+		*needed = true;	/* unreadable: what it holds is unknown, so it stays */
+		return 0;
+	}
+	for (size_t i = 0; i < n && !*needed; i++)
+		*needed = index_lookup(refs, e[i].id, NULL) &&
+			!index_lookup(&pr->r->index, e[i].id, NULL);
+	free(e);
+	return 0;
+}
+
+/* Phase 2 of every condemnation older than the grace delay. */
+static int carry_out(struct run *pr)
+{
+	struct objs packs = { 0 };
+	struct pack_mark *c = NULL, *resc = NULL;
+	const struct obj **del = NULL;
+	size_t nc = 0, nd = 0, nr = 0, ndel = 0;
+	struct chunk_index refs;
+	uint64_t now = now_real_ns();
+	int rc = index_init(&refs);
+
+	if (rc == 0)
+		rc = index_condemnations(pr->r, &c, &nc);
+	if (rc == 0 && nc && (rc = list_sorted(pr->r->st, "packs/", &packs)) < 0)
+		repo_err(pr->err, pr->errlen, "cannot list the packs: %s", strerror(-rc));
+	for (size_t i = 0; i < nc && rc == 0; i++) {	/* keep the due ones still there */
+		if (!find_pack(&packs, c[i].pack))
+			continue;
+		if (c[i].time_ns > now || now - c[i].time_ns < pr->o->grace_ns)
+			continue;
+		c[nd++] = c[i];
+	}
+	if (nd == 0)
+		goto out;
+	/* the manifests first, then new index objects: a chunk stored again elsewhere by a
+	 * writer that saw the condemnation is then known to be elsewhere */
+	if ((rc = collect_refs(pr, &refs)) < 0)
+		goto out;
+	if ((rc = index_refresh(pr->r, NULL, NULL)) < 0) {
+		repo_err(pr->err, pr->errlen, "cannot refresh the index: %s", strerror(-rc));
+		goto out;
+	}
+	resc = calloc(nd, sizeof(*resc));
+	del = calloc(nd, sizeof(*del));
+	if (!resc || !del) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nd && rc == 0; i++) {
+		const struct obj *o = find_pack(&packs, c[i].pack);
+		bool needed;
+		if ((rc = pack_needed(pr, o, &refs, &needed)) < 0)
+			break;
+		if (needed) {
+			resc[nr] = c[i];
+			resc[nr++].time_ns = now;
+		} else {
+			del[ndel++] = o;
+		}
+	}
+	/* rescues go up before any delete: a crash in between leaves only fewer deletes */
+	if (rc == 0 && nr && (rc = put_marks(pr, INDEX_KIND_RESCUE, resc, nr)) == 0)
+		pr->st->packs_rescued += nr;
+	for (size_t i = 0; i < ndel && rc == 0; i++) {
+		if ((rc = step(pr, PRUNE_STEP_DELETE_PACK, del[i]->key)) < 0)
+			break;
+		rc = store_del(pr->r->st, del[i]->key);
+		if (rc == -ENOENT)
+			rc = 0;
+		else if (rc < 0)
+			repo_err(pr->err, pr->errlen, "cannot delete %s: %s", del[i]->key,
+				 strerror(-rc));
+		else {
+			pr->st->packs_deleted++;
+			pr->st->bytes_deleted += del[i]->size;
+		}
+	}
+out:
+	if (rc == -ENOMEM && pr->err && !pr->err[0])
+		repo_err(pr->err, pr->errlen, "out of memory");
+	index_release(&refs);
+	free(c);
+	free(resc);
+	free(del);
+	objs_release(&packs);
+	return rc;
+}
+
+/* Delete the expired points of one domain, newest first. */
+static int expire(struct run *pr, const struct prune_policy *pol)
+{
+	struct point_info *v;
+	size_t n;
+	int rc = repo_list_points(pr->r, pol->domain, &v, &n);
+	if (rc < 0) {
+		repo_err(pr->err, pr->errlen, "domain '%s': %s", pol->domain, rc == -EINVAL ?
+			 "bad domain name" : rc == -EBADMSG ? "a manifest is corrupt (run ferryctl "
+			 "verify)" : strerror(-rc));
+		return rc;
+	}
+	uint32_t *why = calloc(n ? n : 1, sizeof(*why));
+	if (!why) {
+		free(v);
+		return -ENOMEM;
+	}
+	prune_select(v, n, &pol->keep, why);
+	for (size_t i = n; i-- > 0 && rc == 0;) {
+		char key[STORE_KEY_MAX];
+		if (why[i]) {
+			pr->st->points_kept++;
+			continue;
+		}
+		point_key(pol->domain, v[i].epoch, v[i].seq, key, sizeof(key));
+		if ((rc = step(pr, PRUNE_STEP_DELETE_POINT, key)) < 0)
+			break;
+		rc = store_del(pr->r->st, key);
+		if (rc == -ENOENT)
+			rc = 0;
+		else if (rc < 0)
+			repo_err(pr->err, pr->errlen, "cannot delete %s: %s", key, strerror(-rc));
+		else
+			pr->st->points_deleted++;
+	}
+	free(why);
+	free(v);
+	return rc;
+}
+
+struct packset {
+	uint8_t (*v)[PACK_ID_LEN];
+	size_t n, cap;
+	int err;
+};
+
+static void packset_add(struct packset *s, const uint8_t *pack)
+{
+	if (s->err)
+		return;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		void *p = realloc(s->v, cap * sizeof(*s->v));
+		if (!p) {
+			s->err = -ENOMEM;
+			return;
+		}
+		s->v = p;
+		s->cap = cap;
+	}
+	memcpy(s->v[s->n++], pack, PACK_ID_LEN);
+}
+
+static int cmp_pack(const void *a, const void *b)
+{
+	return memcmp(a, b, PACK_ID_LEN);
+}
+
+static void packset_sort(struct packset *s)
+{
+	size_t k = 0;
+	qsort(s->v, s->n, sizeof(*s->v), cmp_pack);
+	for (size_t i = 0; i < s->n; i++)
+		if (k == 0 || memcmp(s->v[i], s->v[k - 1], PACK_ID_LEN))
+			memmove(s->v[k++], s->v[i], PACK_ID_LEN);
+	s->n = k;
+}
+
+static bool packset_has(const struct packset *s, const uint8_t *pack)
+{
+	return s->n && bsearch(pack, s->v, s->n, sizeof(*s->v), cmp_pack);
+}
+
+static void add_indexed(void *arg, const uint8_t *id, const struct chunk_loc *loc)
+{
+	(void)id;
+	packset_add(arg, loc->pack);
+}
+
+struct live_ctx {
+	struct repo *r;
+	struct packset *live;
+};
+
+static void add_live(void *arg, const uint8_t *id, const struct chunk_loc *unused)
+{
+	struct live_ctx *lc = arg;
+	struct chunk_loc loc;
+	(void)unused;
+	if (index_lookup(&lc->r->index, id, &loc))
+		packset_add(lc->live, loc.pack);
+}
+
+/* Phase 1: condemn the indexed packs that hold no chunk a remaining manifest names (by
+ * the chunk index's location of each chunk: any other copy is a duplicate). */
+static int condemn(struct run *pr)
+{
+	struct packset indexed = { 0 }, live = { 0 };
+	struct objs packs = { 0 };
+	struct pack_mark *m = NULL;
+	struct chunk_index refs;
+	size_t nm = 0;
+	int rc = index_init(&refs);
+
+	if (rc == 0)
+		rc = collect_refs(pr, &refs);
+	if (rc == 0 && (rc = list_sorted(pr->r->st, "packs/", &packs)) < 0)
+		repo_err(pr->err, pr->errlen, "cannot list the packs: %s", strerror(-rc));
+	if (rc < 0)
+		goto out;
+	struct live_ctx lc = { pr->r, &live };
+	index_each(&refs, add_live, &lc);
+	index_each(&pr->r->index, add_indexed, &indexed);
+	if ((rc = live.err ? live.err : indexed.err) < 0)
+		goto out;
+	packset_sort(&live);
+	packset_sort(&indexed);
+	m = calloc(indexed.n ? indexed.n : 1, sizeof(*m));
+	if (!m) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	uint64_t now = now_real_ns();
+	for (size_t i = 0; i < indexed.n; i++)
+		if (!packset_has(&live, indexed.v[i]) && find_pack(&packs, indexed.v[i]) &&
+		    !index_condemned(pr->r, indexed.v[i], NULL)) {
+			memcpy(m[nm].pack, indexed.v[i], PACK_ID_LEN);
+			m[nm++].time_ns = now;
+		}
+	if (nm && (rc = put_marks(pr, INDEX_KIND_CONDEMN, m, nm)) == 0)
+		pr->st->packs_condemned += nm;
+out:
+	if (rc == -ENOMEM && pr->err && !pr->err[0])
+		repo_err(pr->err, pr->errlen, "out of memory");
+	index_release(&refs);
+	free(indexed.v);
+	free(live.v);
+	free(m);
+	objs_release(&packs);
+	return rc;
+}
+
+/* Packs and bytes in the store; with pending, also how many of them are condemned. */
+static int count_packs(struct run *pr, size_t *n, uint64_t *bytes, size_t *pending)
+{
+	struct objs packs = { 0 };
+	struct pack_mark *c = NULL;
+	size_t nc = 0;
+	int rc = list_sorted(pr->r->st, "packs/", &packs);
+	*n = packs.n;
+	*bytes = 0;
+	for (size_t i = 0; i < packs.n; i++)
+		*bytes += packs.v[i].size;
+	if (rc < 0)
+		repo_err(pr->err, pr->errlen, "cannot list the packs: %s", strerror(-rc));
+	if (rc == 0 && pending && (rc = index_condemnations(pr->r, &c, &nc)) == 0) {
+		*pending = 0;
+		for (size_t i = 0; i < nc; i++)
+			*pending += find_pack(&packs, c[i].pack) != NULL;
+	}
+	free(c);
+	objs_release(&packs);
+	return rc;
+}
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / NS_PER_S), (long)(ns % NS_PER_S) };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int repo_prune(struct repo *r, const struct prune_opts *o, struct prune_stats *st, char *err,
+	       size_t errlen)
+{
+	struct run pr = { r, o, st, err, errlen };
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	if (err && errlen)
+		err[0] = '\0';
+	for (size_t i = 0; i < o->n_policies; i++)
+		if (!repo_name_ok(o->policies[i].domain)) {
+			repo_err(err, errlen, "bad domain name '%s'", o->policies[i].domain);
+			return -EINVAL;
+		}
+	if ((rc = count_packs(&pr, &st->packs_before, &st->bytes_before, NULL)) < 0)
+		return rc;
+	/* see what writers did since this handle was opened */
+	if ((rc = index_refresh(r, NULL, NULL)) < 0) {
+		repo_err(err, errlen, "cannot refresh the index: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = carry_out(&pr)) < 0)
+		return rc;
+	for (size_t i = 0; i < o->n_policies && rc == 0; i++)
+		rc = expire(&pr, &o->policies[i]);
+	if (rc == 0)
+		rc = condemn(&pr);
+	if (rc == 0 && o->wait && st->packs_condemned) {
+		sleep_ns(o->grace_ns);
+		rc = carry_out(&pr);
+	}
+	if (rc == 0)
+		rc = count_packs(&pr, &st->packs_after, &st->bytes_after, &st->packs_pending);
+	return rc;
+}
