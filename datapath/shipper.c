@@ -81,6 +81,8 @@ struct shipper {
 	size_t n_doms;
 };
 
+static void auto_pick_codec(struct shipper *sh, struct ship_domain *d);
+
 /* ---- one point ---- */
 
 struct emit_ctx {
@@ -381,6 +383,8 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 	meta.flags = overflow || seeding || rs ? 0 : POINT_CONSISTENT;
 	meta.log_seq = last;
 	repo_set_compression(sh->repo, d->ctype, d->clevel, d->cauto);
+	uint64_t enc_ns, up_ns;
+	repo_take_timings(sh->repo, &enc_ns, &up_ns);	/* start this point's measurement */
 	r = repo_point_begin(sh->repo, &meta, &w);
 	if (r < 0) {
 		log_error("shipper: domain %s: starting point %" PRIu32 ".%" PRIu64 ": %s",
@@ -429,6 +433,7 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 		goto out;
 	}
 	d->last_point = done.seq;
+	auto_pick_codec(sh, d);
 	if (last > d->shipped) {
 		r = replog_mark_shipped(srv->log, d->domain_id, last);
 		if (r < 0)
@@ -528,6 +533,29 @@ static void *shipper_main(void *arg)
 }
 
 /* ---- setup ---- */
+
+/* compression = auto: after each point, compare the time the workers spent encoding with
+ * the time spent uploading packs. Upload-bound (a slow or remote store): zstd level 3,
+ * which stores less for more CPU. CPU-bound (a fast local store): ISA-L igzip level 1,
+ * the fastest codec (measured on vm-a, DESIGN.md section 3). A point too small to tell
+ * (under 10 ms of either) keeps the current choice. Incompressible chunks are stored as
+ * they are in every case. */
+static void auto_pick_codec(struct shipper *sh, struct ship_domain *d)
+{
+	uint64_t enc_ns, up_ns;
+	repo_take_timings(sh->repo, &enc_ns, &up_ns);
+	if (!d->cauto || (enc_ns < 10000000u && up_ns < 10000000u))
+		return;
+	enum compress_type t = up_ns > enc_ns ? COMPRESS_ZSTD : COMPRESS_IGZIP;
+	int level = t == COMPRESS_ZSTD ? 3 : 1;
+	if (t != d->ctype || level != d->clevel)
+		log_info("domain %s: compression auto: %s-bound (encode %" PRIu64 " ms, upload %"
+			 PRIu64 " ms): using %s level %d", d->cfg->name,
+			 up_ns > enc_ns ? "upload" : "CPU", enc_ns / 1000000u, up_ns / 1000000u,
+			 compress_name(t), level);
+	d->ctype = t;
+	d->clevel = level;
+}
 
 static int parse_compression(struct ship_domain *d)
 {

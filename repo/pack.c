@@ -164,7 +164,9 @@ int pack_writer_finish(struct repo *r, struct pack_writer *pw)
 	if (rc < 0)
 		goto out;
 	pack_key(pw->id, key, sizeof(key));
+	uint64_t t0 = now_mono_ns();
 	rc = store_put(r->st, key, pw->data.data, pw->data.len);
+	atomic_fetch_add(&r->t_upload_ns, now_mono_ns() - t0);
 	if (rc == 0)
 		pw->open = false;
 out:
@@ -220,4 +222,10 @@ int pack_read_index(struct repo *r, const char *key, uint64_t size, struct pack_
 	}
 	free(blob);
 	return rc;
+}
+
+void repo_take_timings(struct repo *r, uint64_t *encode_ns, uint64_t *upload_ns)
+{
+	*encode_ns = atomic_exchange(&r->t_encode_ns, 0);
+	*upload_ns = atomic_exchange(&r->t_upload_ns, 0);
 }

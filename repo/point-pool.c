@@ -37,18 +37,20 @@ struct encode_pool {
 
 static void run_job(struct encode_pool *p, struct blob_ctx *cx, struct encode_job *j)
 {
+	uint64_t t0 = now_mono_ns();
 	j->err = chunk_id(cx, j->data, j->len, j->id);
 	if (j->err < 0)
 		return;
 	j->known = index_lookup(&p->r->index, j->id, NULL);
-	if (j->known)
-		return;
-	ssize_t n = blob_encode(cx, j->data, j->len, p->r->ctype, p->r->clevel, j->blob,
-				j->blob_cap);
-	if (n < 0)
-		j->err = (int)n;
-	else
-		j->blob_len = (uint32_t)n;
+	if (!j->known) {
+		ssize_t n = blob_encode(cx, j->data, j->len, p->r->ctype, p->r->clevel, j->blob,
+					j->blob_cap);
+		if (n < 0)
+			j->err = (int)n;
+		else
+			j->blob_len = (uint32_t)n;
+	}
+	atomic_fetch_add(&p->r->t_encode_ns, now_mono_ns() - t0);
 }
 
 struct worker_arg {

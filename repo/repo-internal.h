@@ -17,6 +17,7 @@
 #define FERRY_REPO_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -81,6 +82,9 @@ struct repo {
 	enum compress_type ctype;	/* chunks: zstd level 1 by default */
 	int clevel;
 	bool auto_skip;
+	/* time spent encoding chunks (id, compression, encryption; all workers) and in pack
+	 * PUTs, since the last repo_take_timings: the shipper's `auto` codec choice */
+	_Atomic uint64_t t_encode_ns, t_upload_ns;
 	struct chunk_index index;
 	pthread_mutex_t cx_lock;
 	struct blob_ctx *cx_pool[REPO_CX_POOL];

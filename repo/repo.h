@@ -109,6 +109,10 @@ int repo_point_commit(struct repo_point_writer *w, struct point_info *out, char 
 		      size_t errlen);
 void repo_point_abort(struct repo_point_writer *w);
 
+/* Time spent encoding new chunks (summed over the worker threads) and uploading packs since
+ * the last call; resets both. The shipper's `compression = auto` uses it to pick a codec. */
+void repo_take_timings(struct repo *r, uint64_t *encode_ns, uint64_t *upload_ns);
+
 /* ---- reading ---- */
 
 /* Every point of a domain (all epochs), sorted by (epoch, seq). *out is malloc'd. */
