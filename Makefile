@@ -95,13 +95,16 @@ check: tests
 bench-datapath: all $(TOOL_BIN)
 	tests/bench/bench-datapath.sh
 
+bench-pipeline: all
+	tests/bench/bench-pipeline.sh
+
 deps:
 	tools/install-deps.sh
 
 clean:
 	rm -rf $(O)
 
-.PHONY: all tests check clean fuzz FORCE bench-datapath deps
+.PHONY: all tests check clean fuzz FORCE bench-datapath bench-pipeline deps
 .DELETE_ON_ERROR:
 .SECONDARY:
 

@@ -123,14 +123,20 @@ static int local_disk_index(const struct ship_domain *d, uint32_t disk_id)
 	return -1;
 }
 
-static void reply_waiters(struct ship_domain *d, const char *msg)
+/* Answer the first n waiters (those whose request came before the cut began: only they
+ * are covered by it) and keep the rest for the next cut. */
+static void reply_waiters(struct ship_domain *d, size_t n, const char *msg)
 {
-	for (size_t i = 0; i < d->n_waiters; i++) {
+	n = MIN(n, d->n_waiters);
+	for (size_t i = 0; i < n; i++) {
 		if (write_full(d->waiters[i], msg, strlen(msg)) < 0)
 			log_debug("shipper: a `ferryctl point` client went away");
 		close(d->waiters[i]);
 	}
-	d->n_waiters = 0;
+	memmove(d->waiters, d->waiters + n, (d->n_waiters - n) * sizeof d->waiters[0]);
+	d->n_waiters -= n;
+	if (d->n_waiters)
+		d->requested = true;	/* they asked during the cut: they get the next one */
 }
 
 /* Seeding: the first point of a domain carries the whole content of its disks, read from
@@ -510,6 +516,7 @@ static void *shipper_main(void *arg)
 		}
 		bool requested = d->requested;
 		d->requested = false;
+		size_t covered = d->n_waiters;	/* requests that this cut's log target includes */
 		pthread_mutex_unlock(&sh->mu);
 
 		int r = cut_point(sh, d, requested, what, sizeof what);
@@ -524,10 +531,10 @@ static void *shipper_main(void *arg)
 				d->requested = true;	/* the point was cut short: go on */
 		}
 		if (r != 1)
-			reply_waiters(d, what);
+			reply_waiters(d, covered, what);
 	}
 	for (size_t i = 0; i < sh->n_doms; i++)
-		reply_waiters(&sh->doms[i], "error: ferryd is stopping\n");
+		reply_waiters(&sh->doms[i], SIZE_MAX, "error: ferryd is stopping\n");
 	pthread_mutex_unlock(&sh->mu);
 	return NULL;
 }
@@ -616,13 +623,20 @@ static int init_domains(struct shipper *sh)
 			free(st);
 			return -1;
 		}
-		for (size_t k = 0; k < n; k++)
-			if (pts[k].epoch == d->epoch && pts[k].seq > d->last_point)
+		bool newest_consistent = true;
+		for (size_t k = 0; k < n; k++) {
+			if (pts[k].epoch == d->epoch && pts[k].seq > d->last_point) {
 				d->last_point = pts[k].seq;
+				newest_consistent = pts[k].flags & POINT_CONSISTENT;
+			}
+		}
 		free(pts);
+		/* a crash between a seed or resync point and its catch-up: catch up at once */
+		d->catchup_pending = d->last_point && !newest_consistent;
 		/* the first point comes right away: it anchors the domain in the repository */
-		d->next_cut_ns = d->last_point ? now_mono_ns() + (uint64_t)d->cfg->rpo_ms * 1000000u
-					       : now_mono_ns();
+		d->next_cut_ns = d->last_point && !d->catchup_pending
+					 ? now_mono_ns() + (uint64_t)d->cfg->rpo_ms * 1000000u
+					 : now_mono_ns();
 	}
 	free(st);
 	return 0;
