@@ -15,7 +15,7 @@ ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
-LIBS    := -luring -laio -lisal -lzstd -lcrypto -lpthread
+LIBS    := -luring -laio -lisal -lzstd -lcrypto -lcurl -lpthread
 
 ifeq ($(V),1)
 Q :=

@@ -58,7 +58,7 @@ struct section_def {
 };
 
 static key_set_fn set_string, set_size, set_duration_u32, set_engine, set_listen, set_socket,
-	add_disk;
+	set_addressing, set_u32, add_disk;
 
 #define CFG(field) offsetof(struct ferry_config, field)
 #define DOM(field) offsetof(struct domain_cfg, field)
@@ -83,6 +83,13 @@ static const struct key_def keys[] = {
 	{ "control", "socket", set_socket, CFG(control_socket), 0, 0, 0 },
 	{ "store", "url", set_string, CFG(store_url), 0, 0, 0 },
 	{ "store", "key_file", set_string, CFG(store_key_file), 0, 0, 0 },
+	{ "store", "endpoint", set_string, CFG(store_endpoint), 0, 0, 0 },
+	{ "store", "region", set_string, CFG(store_region), 0, 0, 0 },
+	{ "store", "addressing", set_addressing, CFG(store_addressing), 0, 0, 0 },
+	{ "store", "access_key_file", set_string, CFG(store_access_key_file), 0, 0, 0 },
+	{ "store", "secret_key_file", set_string, CFG(store_secret_key_file), 0, 0, 0 },
+	{ "store", "ca_file", set_string, CFG(store_ca_file), 0, 0, 0 },
+	{ "store", "parallel", set_u32, CFG(store_parallel), 1, 256, 0 },
 	{ "domain", "disk", add_disk, 0, 0, 0, KEY_REPEAT },
 	{ "domain", "rpo", set_duration_u32, DOM(rpo_ms), 1000, 24u * 3600 * 1000, 0 },
 	{ "domain", "compression", set_string, DOM(compression), 0, 0, 0 },
@@ -271,6 +278,27 @@ static int set_engine(struct parser *p, const struct key_def *k, void *base, con
 	else
 		return fail(p, p->line, "bad %s.%s '%s' (expected auto, uring or aio)", k->section,
 			    k->key, val);
+	return 0;
+}
+
+static int set_addressing(struct parser *p, const struct key_def *k, void *base, const char *val)
+{
+	if (strcmp(val, "path") && strcmp(val, "virtual"))
+		return fail(p, p->line, "bad %s.%s '%s' (expected path or virtual)", k->section,
+			    k->key, val);
+	return store_string(p, k, base, val);
+}
+
+/* a plain number within [min, max] */
+static int set_u32(struct parser *p, const struct key_def *k, void *base, const char *val)
+{
+	uint64_t v;
+	const char *s = val;
+	if (parse_uint(&s, &v) < 0 || *s || v < k->min || v > k->max)
+		return fail(p, p->line, "bad %s.%s '%s' (expected a number from %llu to %llu)",
+			    k->section, k->key, val, (unsigned long long)k->min,
+			    (unsigned long long)k->max);
+	*(uint32_t *)((char *)base + k->off) = (uint32_t)v;
 	return 0;
 }
 
@@ -623,5 +651,11 @@ void config_release(struct ferry_config *cfg)
 	free(cfg->control_socket);
 	free(cfg->store_url);
 	free(cfg->store_key_file);
+	free(cfg->store_endpoint);
+	free(cfg->store_region);
+	free(cfg->store_addressing);
+	free(cfg->store_access_key_file);
+	free(cfg->store_secret_key_file);
+	free(cfg->store_ca_file);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -48,6 +48,13 @@ struct ferry_config {
 	/* [store] */
 	char *store_url;		/* file:///abs/dir or s3://bucket/prefix; NULL: no shipping */
 	char *store_key_file;		/* repository key file */
+	char *store_endpoint;		/* S3: http(s)://host[:port]; NULL: the backend's default */
+	char *store_region;		/* S3: NULL: the backend's default (us-east-1) */
+	char *store_addressing;		/* S3: "path" or "virtual"; NULL: by endpoint */
+	char *store_access_key_file;	/* S3 credentials; NULL: from the environment */
+	char *store_secret_key_file;
+	char *store_ca_file;		/* CA bundle for https; NULL: the system's */
+	uint32_t store_parallel;	/* S3 requests in flight; 0: the backend's default (8) */
 	/* [control] */
 	char *control_socket;		/* default /run/ferry/ferryd.sock */
 	/* [domain NAME] ... */

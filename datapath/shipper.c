@@ -661,7 +661,7 @@ int shipper_start(struct server *srv, struct shipper **out)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&sh->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	if (repo_open(cfg->store_url, cfg->store_key_file, &sh->repo, err, sizeof err) < 0) {
+	if (repo_open_cfg(cfg, &sh->repo, err, sizeof err) < 0) {
 		log_error("store %s: %s", cfg->store_url, err);
 		goto fail;
 	}

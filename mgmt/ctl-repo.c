@@ -2,7 +2,8 @@
  *
  * One option parser serves the five commands; each command lists the options it accepts
  * (anything else is a usage error, exit 2). The store URL and key file come from
- * --store/--key-file or from -c FILE's [store] section. Errors are one line on stderr,
+ * --store/--key-file or from -c FILE's [store] section, whose backend options (S3 endpoint,
+ * credentials files, ...) then apply too. Errors are one line on stderr,
  * "ferryctl CMD: reason"; a wrong key file prints exactly "ferryctl CMD: wrong key file for
  * this repository" and nothing else. Nothing here ever prints key material (the library
  * never puts it in error texts either). */
@@ -38,6 +39,8 @@ struct args {
 	bool json, read_data, wait;
 	struct ferry_config cfg;
 	bool have_cfg;
+	struct store_opts so;		/* -c FILE's [store] backend options */
+	const struct store_opts *sop;	/* &so with -c FILE, else NULL (defaults) */
 };
 
 static int usage(const struct args *a, const char *why)
@@ -108,6 +111,8 @@ static int parse(int argc, char **argv, unsigned allowed, unsigned required, str
 			return 2;
 		}
 		a->have_cfg = true;
+		repo_store_opts(&a->cfg, &a->so);
+		a->sop = &a->so;
 		if (!a->store)
 			a->store = a->cfg.store_url;
 		if (!a->key)
@@ -131,7 +136,7 @@ static void args_release(struct args *a)
 static int open_repo(struct args *a, struct repo **r)
 {
 	char err[512] = "";
-	int rc = repo_open(a->store, a->key, r, err, sizeof(err));
+	int rc = repo_open_opts(a->store, a->key, a->sop, r, err, sizeof(err));
 	if (rc == 0)
 		return 0;
 	fprintf(stderr, "ferryctl %s: %s\n", a->cmd, err[0] ? err : strerror(-rc));
@@ -179,7 +184,7 @@ int ctl_init_main(int argc, char **argv)
 		o.chunk_size = (uint32_t)v;
 	}
 	char err[512] = "";
-	int r = repo_create(&o, err, sizeof(err));
+	int r = repo_create_with_store(&o, a.sop, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "ferryctl init: %s\n", err[0] ? err : strerror(-r));
 		rc = r == -EINVAL ? 2 : 1;

@@ -10,6 +10,7 @@
 #include "mgmt/ctl-repo.h"
 #include "mgmt/ctl-point.h"
 #include "mgmt/ctl-status.h"
+#include "mgmt/ctl-store.h"
 #include "common/log.h"
 #include "common/banned.h"
 
@@ -27,6 +28,8 @@ static const struct {
 	{ "restore", ctl_restore_main,
 	  "restore --store URL --key-file PATH --domain D --disk X [--point P] -o FILE" },
 	{ "verify", ctl_verify_main, "verify --store URL --key-file PATH [--read-data]" },
+	{ "store", ctl_store_main,
+	  "store check -c FILE | --store URL [...]   reachability, auth, round trip" },
 	{ "prune", ctl_prune_main,
 	  "prune -c FILE [--domain D] [--keep SPEC] [--grace SECONDS] [--wait]   expire points" },
 };

@@ -21,6 +21,7 @@
 
 #include <openssl/rand.h>
 
+#include "common/config.h"
 #include "common/crc32c.h"
 #include "common/util.h"
 #include "common/banned.h"
@@ -125,6 +126,12 @@ static int load_or_create_key(const char *path, uint8_t master[KEY_LEN], char *e
 
 int repo_create(const struct repo_create_opts *o, char *err, size_t errlen)
 {
+	return repo_create_with_store(o, NULL, err, errlen);
+}
+
+int repo_create_with_store(const struct repo_create_opts *o, const struct store_opts *so,
+			   char *err, size_t errlen)
+{
 	struct repo_config c = { .version = REPO_FORMAT_VERSION };
 	uint8_t buf[REPO_CONFIG_LEN_ENC];
 	struct store *st;
@@ -141,7 +148,7 @@ int repo_create(const struct repo_create_opts *o, char *err, size_t errlen)
 		repo_err(err, errlen, "an encrypted repository needs a key file");
 		return -EINVAL;
 	}
-	if (store_open(o->url, &st, err, errlen) < 0)
+	if (store_open_opts(o->url, so, &st, err, errlen) < 0)
 		return -EINVAL;
 	uint64_t sz;
 	if (store_head(st, "config", &sz) == 0) {
@@ -178,15 +185,46 @@ int repo_create(const struct repo_create_opts *o, char *err, size_t errlen)
 	if (r == -EEXIST)
 		repo_err(err, errlen, "%s: a repository already exists there", o->url);
 	else if (r < 0)
-		repo_err(err, errlen, "%s: cannot write config: %s", o->url, strerror(-r));
+		repo_err(err, errlen, "%s: cannot write config: %s", o->url, store_strerror(st, r));
 	store_close(st);
 	return r;
 }
 
 /* ---- open / close ---- */
 
+void repo_store_opts(const struct ferry_config *cfg, struct store_opts *o)
+{
+	*o = (struct store_opts){
+		.endpoint = cfg->store_endpoint,
+		.region = cfg->store_region,
+		.addressing = cfg->store_addressing,
+		.access_key_file = cfg->store_access_key_file,
+		.secret_key_file = cfg->store_secret_key_file,
+		.ca_file = cfg->store_ca_file,
+		.parallel = cfg->store_parallel,
+	};
+}
+
+int repo_open_cfg(const struct ferry_config *cfg, struct repo **out, char *err, size_t errlen)
+{
+	struct store_opts so;
+	*out = NULL;
+	if (!cfg->store_url) {
+		repo_err(err, errlen, "%s: no [store] url", cfg->file ? cfg->file : "config");
+		return -EINVAL;
+	}
+	repo_store_opts(cfg, &so);
+	return repo_open_opts(cfg->store_url, cfg->store_key_file, &so, out, err, errlen);
+}
+
 int repo_open(const char *url, const char *key_file, struct repo **out, char *err,
 	      size_t errlen)
+{
+	return repo_open_opts(url, key_file, NULL, out, err, errlen);
+}
+
+int repo_open_opts(const char *url, const char *key_file, const struct store_opts *so,
+		   struct repo **out, char *err, size_t errlen)
 {
 	struct repo_config c;
 	void *buf = NULL;
@@ -209,14 +247,14 @@ int repo_open(const char *url, const char *key_file, struct repo **out, char *er
 		free(rp);
 		return r;
 	}
-	if (store_open(url, &rp->st, err, errlen) < 0) {
+	if (store_open_opts(url, so, &rp->st, err, errlen) < 0) {
 		r = -EINVAL;
 		goto fail;
 	}
 	r = store_get(rp->st, "config", &buf, &len);
 	if (r < 0) {
 		repo_err(err, errlen, "%s: %s", url, r == -ENOENT ? "no repository here (no config "
-			 "object; run ferryctl init)" : strerror(-r));
+			 "object; run ferryctl init)" : store_strerror(rp->st, r));
 		goto fail;
 	}
 	r = repo_config_decode(buf, len, &c);

@@ -40,6 +40,7 @@
 #define REPO_NAME_MAX 63
 
 struct repo;
+struct ferry_config;
 
 struct repo_create_opts {
 	const char *url;		/* store URL */
@@ -50,10 +51,21 @@ struct repo_create_opts {
 
 /* Create a repository: write its config object. -EEXIST if one is already there. */
 int repo_create(const struct repo_create_opts *o, char *err, size_t errlen);
+/* The same with store backend options (NULL: defaults). */
+int repo_create_with_store(const struct repo_create_opts *o, const struct store_opts *so,
+			   char *err, size_t errlen);
 /* Open: read config, unwrap the keys with the key file (NULL for an unencrypted
  * repository), load the chunk index from index/ objects. */
 int repo_open(const char *url, const char *key_file, struct repo **out, char *err,
 	      size_t errlen);
+/* The same with backend options (NULL: defaults). */
+int repo_open_opts(const char *url, const char *key_file, const struct store_opts *so,
+		   struct repo **out, char *err, size_t errlen);
+/* Open the repository that cfg's [store] section names (url, key_file and the backend
+ * options); -EINVAL with a reason if it has no url. */
+int repo_open_cfg(const struct ferry_config *cfg, struct repo **out, char *err, size_t errlen);
+/* cfg's [store] backend options into *o (the strings stay owned by cfg). */
+void repo_store_opts(const struct ferry_config *cfg, struct store_opts *o);
 void repo_close(struct repo *r);
 uint32_t repo_chunk_size(const struct repo *r);
 bool repo_encrypted(const struct repo *r);

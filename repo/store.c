@@ -20,7 +20,7 @@ struct scheme {
 
 static const struct scheme schemes[] = {
 	{ "file", &store_file_ops, NULL },
-	{ "s3", NULL, "s3 store backend not available yet" },
+	{ "s3", &store_s3_ops, NULL },
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -71,6 +71,21 @@ int store_key_check(const char *key)
 
 int store_open(const char *url, struct store **out, char *err, size_t errlen)
 {
+	return store_open_opts(url, NULL, out, err, errlen);
+}
+
+const char *store_strerror(struct store *st, int r)
+{
+	const char *d = NULL;
+	if (st && st->ops && st->ops->errdetail)
+		d = st->ops->errdetail(st);
+	return d && *d ? d : strerror(r < 0 ? -r : r);
+}
+
+int store_open_opts(const char *url, const struct store_opts *o, struct store **out, char *err,
+		    size_t errlen)
+{
+	static const struct store_opts no_opts;
 	const struct scheme *sc = NULL;
 	const char *sep;
 	struct store *st;
@@ -115,9 +130,11 @@ int store_open(const char *url, struct store **out, char *err, size_t errlen)
 		return -1;
 	}
 	st->ops = sc->ops;
+	st->opts = o ? o : &no_opts;
 	r = st->ops->open(st, loc);
+	st->opts = NULL;
 	if (r < 0) {
-		set_err(err, errlen, "store %s: %s", url, strerror(-r));
+		set_err(err, errlen, "store %s: %s", url, store_strerror(st, r));
 		free(st->url);
 		free(st);
 		return -1;

@@ -11,7 +11,9 @@
  * - Keys are relative paths of [A-Za-z0-9._-] components separated by '/', no empty
  *   component, no "." or "..", at most 1024 bytes; anything else is -EINVAL.
  * - Errors are -errno: -ENOENT no such object, -EEXIST exists, -EINVAL bad key or range,
- *   -EIO (or the underlying errno) for storage failures. Backends never log; callers do.
+ *   -EIO (or the underlying errno) for storage failures. Backends never log; callers do:
+ *   store_strerror() gives the caller the backend's own words for the calling thread's
+ *   last failure (e.g. which endpoint answered what), falling back to strerror().
  *
  * To add a backend: 1. write store-NAME.c with a `const struct store_ops` table;
  * 2. declare it below; 3. add its URL scheme to store_open(). */
@@ -43,19 +45,43 @@ struct store_ops {
 	int (*list)(struct store *st, const char *prefix, store_list_fn *fn, void *arg);
 	/* removing a missing key is -ENOENT */
 	int (*del)(struct store *st, const char *key);
+	/* optional: a one-line description of the calling thread's last failed call on st
+	 * (open included), or NULL. Never contains secrets. */
+	const char *(*errdetail)(struct store *st);
+};
+
+/* Options of backends that need more than a URL (the [store] section of ferry.conf).
+ * Every field may be NULL/0: the backend's default (store-s3.h). The file backend ignores
+ * them all. */
+struct store_opts {
+	const char *endpoint;		/* http(s)://host[:port] */
+	const char *region;
+	const char *addressing;		/* "path" or "virtual" */
+	const char *access_key_file;
+	const char *secret_key_file;
+	const char *ca_file;
+	unsigned parallel;		/* requests in flight at most */
 };
 
 struct store {
 	const struct store_ops *ops;
 	char *url;
 	void *priv;
+	const struct store_opts *opts;	/* valid during ops->open() only, never NULL there */
 };
 
 extern const struct store_ops store_file_ops;
+extern const struct store_ops store_s3_ops;
 
 /* Open a store by URL. Return 0, or -1 with a one-line reason in err. */
 int store_open(const char *url, struct store **out, char *err, size_t errlen);
+/* The same with backend options (o may be NULL: defaults). */
+int store_open_opts(const char *url, const struct store_opts *o, struct store **out, char *err,
+		    size_t errlen);
 void store_close(struct store *st);
+/* The reason for error r (-errno) of the calling thread's last failed call on st: the
+ * backend's detail if it has one, else strerror(-r). Valid until the thread's next call. */
+const char *store_strerror(struct store *st, int r);
 /* 0 if key is well-formed per the rules above, else -EINVAL. */
 int store_key_check(const char *key);
 

@@ -3,7 +3,8 @@
 # installs, otherwise it only reports what is missing.
 set -eu
 PKGS=(build-essential pkg-config clang libclang-rt-14-dev
-      liburing-dev libaio-dev libisal-dev libzstd-dev libssl-dev libcmocka-dev libnbd-dev
+      liburing-dev libaio-dev libisal-dev libzstd-dev libssl-dev libcurl4-openssl-dev
+      libcmocka-dev libnbd-dev curl
       qemu-utils libnbd-bin nbdkit fio e2fsprogs python3 procps bc)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,0 +1,812 @@
+/* The S3 store backend (s3://bucket[/prefix]; options and error mapping in store-s3.h).
+ *
+ * Why it works this way:
+ * - Immutability is the server's job: every put carries `If-None-Match: *`, so of racing
+ *   or retried puts exactly one creates the object and the others get 412 (-EEXIST). A
+ *   retry after an attempt whose fate is unknown (connection lost after sending, 5xx) may
+ *   meet its own earlier success as 412; then the object's ETag is compared with the MD5 of
+ *   our bytes (single-part ETags are the content MD5) and equal means the put succeeded.
+ * - Requests are signed here (s3-sigv4.c) with the payload's SHA-256 in
+ *   x-amz-content-sha256, so the server checks integrity of every upload; the query string
+ *   sent is the canonical one that was signed. Each retry is signed afresh (new date).
+ * - Retries: connection errors, timeouts, stalls (below 1 KiB/s for 30 s), 429, 500, 502,
+ *   503 (SlowDown), 504, 400 RequestTimeout and 409 ConditionalRequestConflict, with
+ *   exponential backoff and full jitter (random(0, min(10 s, 200 ms * 2^n))), for at most
+ *   FERRY_S3_RETRY_MS per request. Everything else (403 above all) fails at once.
+ * - delete: S3 answers 204 for a missing key too, so del() first HEADs the key to report
+ *   -ENOENT; a key deleted by someone else between the two is reported as deleted by us.
+ * - list: ListObjectsV2 pages of up to 1000 keys, following NextContinuationToken; names
+ *   under the prefix that are not valid keys (store.h) are skipped, not reported.
+ * - Connections are reused through s3-http.c's pool of `parallel` handles.
+ * Not done yet: multipart upload (a single PUT takes up to 5 GiB; packs are far smaller),
+ * the curl multi interface, clock-skew correction. */
+#include "repo/store-s3.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "common/util.h"
+#include "repo/s3-http.h"
+#include "repo/s3-sigv4.h"
+#include "repo/s3-xml.h"
+#include "common/banned.h"
+
+#define DEFAULT_RETRY_MS 30000u
+#define BACKOFF_BASE_MS 200u
+#define BACKOFF_CAP_MS 10000u
+#define SMALL_BODY_MAX (16u << 20)	/* error bodies, listings */
+#define OBJECT_MAX ((size_t)4 << 30)	/* whole-object GET */
+#define LOW_SPEED_BYTES 1024L
+#define LOW_SPEED_SECONDS 30L
+#define SECRET_MAX 256
+
+struct s3 {
+	char *bucket;
+	char *prefix;		/* "" or "a/b": object names are prefix + "/" + key */
+	char *endpoint;		/* "http://127.0.0.1:7480", no trailing '/' */
+	const char *scheme;	/* "http" or "https" */
+	char *host;		/* Host header: endpoint host[:port], or bucket.host */
+	bool vhost;
+	char *region;
+	char *ak, *sk, *token;
+	struct s3_http *http;
+	unsigned retry_ms;
+};
+
+static __thread char detail[768];
+
+#define S3(st) ((struct s3 *)(st)->priv)
+
+__attribute__((format(printf, 1, 2)))
+static void set_detail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+}
+
+static const char *s3_errdetail(struct store *st)
+{
+	(void)st;
+	return detail[0] ? detail : NULL;
+}
+
+/* ---- open / close ---- */
+
+static void wipe_free(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+/* A credential from a file: the first SECRET_MAX bytes, surrounding whitespace removed. */
+static int read_secret(const char *path, const char *what, char **out)
+{
+	char buf[SECRET_MAX + 1];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		set_detail("%s %s: %s", what, path, strerror(e));
+		return -e;
+	}
+	ssize_t n = read(fd, buf, SECRET_MAX);
+	int e = errno;
+	close(fd);
+	if (n < 0) {
+		set_detail("%s %s: %s", what, path, strerror(e));
+		return -e;
+	}
+	buf[n] = '\0';
+	char *s = buf, *end = buf + n;
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
+		*--end = '\0';
+	int r = 0;
+	if (!*s || strpbrk(s, " \t\r\n")) {
+		set_detail("%s %s: expected one key on one line", what, path);
+		r = -EINVAL;
+	} else if (!(*out = strdup(s))) {
+		r = -ENOMEM;
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return r;
+}
+
+static int load_creds(struct s3 *s, const struct store_opts *o)
+{
+	if (o->access_key_file || o->secret_key_file) {
+		if (!o->access_key_file || !o->secret_key_file) {
+			set_detail("access_key_file and secret_key_file go together");
+			return -EINVAL;
+		}
+		int r = read_secret(o->access_key_file, "access key file", &s->ak);
+		if (r == 0)
+			r = read_secret(o->secret_key_file, "secret key file", &s->sk);
+		return r;
+	}
+	const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
+	const char *tok = getenv("AWS_SESSION_TOKEN");
+	if (!ak || !*ak || !sk || !*sk) {
+		set_detail("no S3 credentials (set access_key_file and secret_key_file in [store], "
+			   "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)");
+		return -EINVAL;
+	}
+	s->ak = strdup(ak);
+	s->sk = strdup(sk);
+	if (tok && *tok)
+		s->token = strdup(tok);
+	return s->ak && s->sk && (!tok || !*tok || s->token) ? 0 : -ENOMEM;
+}
+
+static bool bucket_ok(const char *b, size_t n)
+{
+	if (n < 3 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = b[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+/* endpoint "http(s)://host[:port][/]" -> scheme and host[:port] */
+static int parse_endpoint(struct s3 *s, const char *ep)
+{
+	const char *h;
+	if (!strncmp(ep, "https://", 8)) {
+		s->scheme = "https";
+		h = ep + 8;
+	} else if (!strncmp(ep, "http://", 7)) {
+		s->scheme = "http";
+		h = ep + 7;
+	} else {
+		set_detail("endpoint '%s' must start with http:// or https://", ep);
+		return -EINVAL;
+	}
+	size_t n = strcspn(h, "/");
+	if (n == 0 || (h[n] && strcmp(h + n, "/")) || strpbrk(h, " \t@?#")) {
+		set_detail("endpoint '%s' must be http(s)://HOST[:PORT] (no path)", ep);
+		return -EINVAL;
+	}
+	s->endpoint = malloc(strlen(s->scheme) + 3 + n + 1);
+	if (!s->endpoint)
+		return -ENOMEM;
+	snprintf(s->endpoint, strlen(s->scheme) + 3 + n + 1, "%s://%.*s", s->scheme, (int)n, h);
+	size_t hl = n + (s->vhost ? strlen(s->bucket) + 1 : 0) + 1;
+	s->host = malloc(hl);
+	if (!s->host)
+		return -ENOMEM;
+	if (s->vhost)
+		snprintf(s->host, hl, "%s.%.*s", s->bucket, (int)n, h);
+	else
+		snprintf(s->host, hl, "%.*s", (int)n, h);
+	return 0;
+}
+
+static void s3_free(struct s3 *s)
+{
+	if (!s)
+		return;
+	s3_http_free(s->http);
+	free(s->bucket);
+	free(s->prefix);
+	free(s->endpoint);
+	free(s->host);
+	free(s->region);
+	wipe_free(s->ak);
+	wipe_free(s->sk);
+	wipe_free(s->token);
+	free(s);
+}
+
+static int s3_open(struct store *st, const char *location)
+{
+	const struct store_opts *o = st->opts;
+	struct s3 *s = calloc(1, sizeof(*s));
+	int r;
+
+	detail[0] = '\0';
+	if (!s)
+		return -ENOMEM;
+	size_t bl = strcspn(location, "/");
+	if (!bucket_ok(location, bl)) {
+		set_detail("'%.*s' is not a bucket name (3-63 of a-z 0-9 . - _; expected "
+			   "s3://bucket/prefix)", (int)bl, location);
+		s3_free(s);
+		return -EINVAL;
+	}
+	s->bucket = strndup(location, bl);
+	const char *pfx = location[bl] ? location + bl + 1 : "";
+	s->prefix = strdup(pfx);
+	if (!s->bucket || !s->prefix) {
+		s3_free(s);
+		return -ENOMEM;
+	}
+	size_t pl = strlen(s->prefix);
+	while (pl && s->prefix[pl - 1] == '/')
+		s->prefix[--pl] = '\0';
+	if (pl && store_key_check(s->prefix) < 0) {
+		set_detail("bad prefix '%s' (components of A-Za-z0-9._- separated by '/')", pfx);
+		s3_free(s);
+		return -EINVAL;
+	}
+
+	const char *region = o->region ? o->region : getenv("AWS_REGION");
+	if (!region || !*region)
+		region = getenv("AWS_DEFAULT_REGION");
+	if (!region || !*region)
+		region = "us-east-1";
+	s->region = strdup(region);
+	const char *ep = o->endpoint ? o->endpoint : getenv("AWS_ENDPOINT_URL");
+	char aws_ep[128];
+	if (!ep || !*ep) {
+		snprintf(aws_ep, sizeof(aws_ep), "https://s3.%s.amazonaws.com", region);
+		ep = aws_ep;
+		s->vhost = true;
+	}
+	if (o->addressing) {
+		if (!strcmp(o->addressing, "virtual")) {
+			s->vhost = true;
+		} else if (!strcmp(o->addressing, "path")) {
+			s->vhost = false;
+		} else {
+			set_detail("addressing '%s' (expected path or virtual)", o->addressing);
+			s3_free(s);
+			return -EINVAL;
+		}
+	}
+	if (!s->region) {
+		s3_free(s);
+		return -ENOMEM;
+	}
+	if ((r = parse_endpoint(s, ep)) < 0 || (r = load_creds(s, o)) < 0) {
+		s3_free(s);
+		return r;
+	}
+	const char *rm = getenv("FERRY_S3_RETRY_MS");
+	s->retry_ms = rm && *rm ? (unsigned)strtoul(rm, NULL, 10) : DEFAULT_RETRY_MS;
+	r = s3_http_new(o->parallel ? o->parallel : STORE_S3_DEFAULT_PARALLEL, o->ca_file, &s->http);
+	if (r < 0) {
+		set_detail("cannot initialise libcurl");
+		s3_free(s);
+		return r;
+	}
+	st->priv = s;
+	return 0;
+}
+
+static void s3_close(struct store *st)
+{
+	s3_free(S3(st));
+	st->priv = NULL;
+}
+
+/* ---- one request, with retries ---- */
+
+struct s3_op {
+	const char *method;
+	const char *obj;		/* object name with the prefix, or NULL: the bucket */
+	const struct sigv4_kv *query;
+	size_t n_query;
+	const char *range;		/* Range header value, or NULL */
+	bool if_none_match;
+	const void *body;
+	size_t body_len;
+	void *dst;
+	size_t dst_len;
+	size_t body_max;
+	const char *what;		/* for messages: "key" of the store, or a description */
+};
+
+static uint64_t mono_ms(void)
+{
+	return now_mono_ns() / 1000000u;
+}
+
+static unsigned jitter(unsigned max_ms)
+{
+	static __thread unsigned seed;
+	if (!seed)
+		seed = (unsigned)now_mono_ns() ^ (unsigned)pthread_self();
+	return max_ms ? (unsigned)(rand_r(&seed) % (max_ms + 1)) : 0;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static bool status_retryable(long status, const struct dbuf *body)
+{
+	char code[64];
+	if (status == 429 || status == 500 || status == 502 || status == 503 || status == 504)
+		return true;
+	if ((status == 400 || status == 409) && body->len &&
+	    s3_xml_get((const char *)body->data, body->len, "Code", code, sizeof(code)) == 0)
+		return !strcmp(code, "RequestTimeout") || !strcmp(code, "ConditionalRequestConflict") ||
+		       !strcmp(code, "SlowDown");
+	return false;
+}
+
+static char *make_url(const struct s3 *s, const struct s3_op *op, char **uri_out)
+{
+	CLEANUP_FREE char *enc = sigv4_uri_encode(op->obj ? op->obj : "", 1);
+	CLEANUP_FREE char *q = sigv4_canonical_query(op->query, op->n_query);
+	if (!enc || !q)
+		return NULL;
+	size_t ul = strlen(s->bucket) + strlen(enc) + 3;
+	char *uri = malloc(ul);
+	if (!uri)
+		return NULL;
+	if (s->vhost)
+		snprintf(uri, ul, "/%s", enc);
+	else
+		snprintf(uri, ul, "/%s%s%s", s->bucket, op->obj ? "/" : "", enc);
+	size_t n = strlen(s->scheme) + strlen(s->host) + strlen(uri) + strlen(q) + 8;
+	char *url = malloc(n);
+	if (!url) {
+		free(uri);
+		return NULL;
+	}
+	snprintf(url, n, "%s://%s%s%s%s", s->scheme, s->host, uri, *q ? "?" : "", q);
+	*uri_out = uri;
+	return url;
+}
+
+/* Describe a failed answer in `detail` and map it to -errno. */
+static int answer_error(const struct s3 *s, const struct s3_op *op, const struct s3_http_resp *rs)
+{
+	char code[64] = "", msg[256] = "";
+	if (rs->body.len) {
+		s3_xml_get((const char *)rs->body.data, rs->body.len, "Code", code, sizeof(code));
+		s3_xml_get((const char *)rs->body.data, rs->body.len, "Message", msg, sizeof(msg));
+	}
+	set_detail("%s %s at %s: HTTP %ld%s%s%s%s", op->method, op->what, s->endpoint, rs->status,
+		   code[0] ? " " : "", code, msg[0] ? ": " : "", msg);
+	switch (rs->status) {
+	case 404: return !strcmp(code, "NoSuchBucket") ? -ENXIO : -ENOENT;
+	case 412: return -EEXIST;
+	case 416: return -EINVAL;
+	case 401: case 403: return -EACCES;
+	case 400: return -EPROTO;
+	case 409: return -EBUSY;
+	case 507: return -ENOSPC;
+	default: return -EIO;
+	}
+}
+
+/* Run op until it gets a final answer or the retry budget is spent. Return 0 with rs->status
+ * set (any status), or a transport -errno (detail set). *uncertain: an earlier attempt may
+ * have been carried out by the server. */
+static int s3_call(struct s3 *s, const struct s3_op *op, struct s3_http_resp *rs,
+		   bool *uncertain)
+{
+	char hash[SIGV4_HASH_HEX], date[SIGV4_DATE_LEN], auth[512];
+	char h_host[300], h_sha[100], h_date[40], h_auth[600], h_range[80], *h_tok = NULL;
+	CLEANUP_FREE char *uri = NULL;
+	CLEANUP_FREE char *url = make_url(s, op, &uri);
+	uint64_t deadline = mono_ms() + s->retry_ms;
+	int r = 0;
+
+	*uncertain = false;
+	if (!url)
+		return -ENOMEM;
+	sigv4_sha256_hex(op->body ? op->body : "", op->body_len, hash);
+	if (s->token) {
+		size_t n = strlen(s->token) + 32;
+		if (!(h_tok = malloc(n)))
+			return -ENOMEM;
+		snprintf(h_tok, n, "x-amz-security-token: %s", s->token);
+	}
+	for (unsigned attempt = 0;; attempt++) {
+		sigv4_amz_date(time(NULL), date);
+		struct sigv4_kv kv[6];
+		const char *lines[9];
+		size_t n = 0, nl = 0;
+		kv[n++] = (struct sigv4_kv){ "host", s->host };
+		kv[n++] = (struct sigv4_kv){ "x-amz-content-sha256", hash };
+		kv[n++] = (struct sigv4_kv){ "x-amz-date", date };
+		if (s->token)
+			kv[n++] = (struct sigv4_kv){ "x-amz-security-token", s->token };
+		if (op->range)
+			kv[n++] = (struct sigv4_kv){ "range", op->range };
+		if (op->if_none_match)
+			kv[n++] = (struct sigv4_kv){ "if-none-match", "*" };
+		struct sigv4_request sr = { op->method, uri, op->query, op->n_query, kv, n, hash };
+		struct sigv4_creds cr = { s->ak, s->sk, s->region, "s3" };
+		r = sigv4_sign(&sr, &cr, date, auth, sizeof(auth));
+		if (r < 0)
+			break;
+		snprintf(h_host, sizeof(h_host), "Host: %s", s->host);
+		snprintf(h_sha, sizeof(h_sha), "x-amz-content-sha256: %s", hash);
+		snprintf(h_date, sizeof(h_date), "x-amz-date: %s", date);
+		snprintf(h_auth, sizeof(h_auth), "Authorization: %s", auth);
+		lines[nl++] = h_host;
+		lines[nl++] = h_sha;
+		lines[nl++] = h_date;
+		lines[nl++] = h_auth;
+		if (h_tok)
+			lines[nl++] = h_tok;
+		if (op->range) {
+			snprintf(h_range, sizeof(h_range), "Range: %s", op->range);
+			lines[nl++] = h_range;
+		}
+		if (op->if_none_match)
+			lines[nl++] = "If-None-Match: *";
+		lines[nl] = NULL;
+		struct s3_http_req req = {
+			.method = op->method, .url = url, .headers = lines, .body = op->body,
+			.body_len = op->body_len, .dst = op->dst, .dst_len = op->dst_len,
+			.body_max = op->body_max ? op->body_max : SMALL_BODY_MAX,
+			.low_speed_limit = LOW_SPEED_BYTES, .low_speed_time = LOW_SPEED_SECONDS,
+		};
+		r = s3_http_perform(s->http, &req, rs);
+		bool again = r < 0 ? rs->retryable : status_retryable(rs->status, &rs->body);
+		if (!again)
+			break;
+		if ((r < 0 && rs->sent) || rs->status >= 500)
+			*uncertain = true;
+		unsigned cap = attempt < 16 ? BACKOFF_BASE_MS << attempt : BACKOFF_CAP_MS;
+		unsigned wait = jitter(cap < BACKOFF_CAP_MS ? cap : BACKOFF_CAP_MS);
+		uint64_t now = mono_ms();
+		if (now + wait >= deadline) {
+			if (r < 0)
+				set_detail("%s %s at %s: %s (gave up after %u attempts in %.1f s)",
+					   op->method, op->what, s->endpoint, rs->error, attempt + 1,
+					   (double)(now + s->retry_ms - deadline) / 1000);
+			break;
+		}
+		sleep_ms(wait);
+	}
+	if (r < 0 && !detail[0])
+		set_detail("%s %s at %s: %s", op->method, op->what, s->endpoint,
+			   rs->error[0] ? rs->error : strerror(-r));
+	wipe_free(h_tok);
+	return r;
+}
+
+/* ---- object calls ---- */
+
+/* prefix + "/" + key, or key; NULL on ENOMEM */
+static char *obj_name(const struct s3 *s, const char *key)
+{
+	size_t n = strlen(s->prefix) + strlen(key) + 2;
+	char *o = malloc(n);
+	if (o)
+		snprintf(o, n, "%s%s%s", s->prefix, s->prefix[0] ? "/" : "", key);
+	return o;
+}
+
+#define OP_BEGIN(key)						\
+	struct s3 *s = S3(st);					\
+	struct s3_http_resp rs = { .body = DBUF_INIT(0) };	\
+	bool unsure;						\
+	int r;							\
+	detail[0] = '\0';					\
+	if ((r = store_key_check(key)) < 0)			\
+		return r;					\
+	CLEANUP_FREE char *obj = obj_name(s, key);		\
+	if (!obj)						\
+		return -ENOMEM
+
+static int do_head(struct s3 *s, const char *obj, const char *key, uint64_t *size, char *etag,
+		   size_t etaglen)
+{
+	struct s3_http_resp rs = { .body = DBUF_INIT(0) };
+	struct s3_op op = { .method = "HEAD", .obj = obj, .what = key };
+	bool unsure;
+	int r = s3_call(s, &op, &rs, &unsure);
+	if (r == 0 && rs.status == 200) {
+		if (size)
+			*size = rs.content_length;
+		if (etag)
+			snprintf(etag, etaglen, "%s", rs.etag);
+	} else if (r == 0) {
+		r = answer_error(s, &op, &rs);
+	}
+	dbuf_release(&rs.body);
+	return r;
+}
+
+static void md5_hex(const void *data, size_t len, char out[33])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	out[0] = '\0';
+	if (!EVP_Digest(data, len, md, &n, EVP_md5(), NULL) || n != 16)
+		return;
+	for (unsigned i = 0; i < 16; i++) {
+		out[2 * i] = "0123456789abcdef"[md[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+static int s3_put(struct store *st, const char *key, const void *data, size_t len)
+{
+	OP_BEGIN(key);
+	struct s3_op op = { .method = "PUT", .obj = obj, .if_none_match = true, .body = data,
+			    .body_len = len, .what = key };
+	r = s3_call(s, &op, &rs, &unsure);
+	if (r == 0 && rs.status >= 200 && rs.status < 300) {
+		r = 0;
+	} else if (r == 0) {
+		r = answer_error(s, &op, &rs);
+		if (r == -EEXIST && unsure) {
+			/* maybe our own earlier attempt: same bytes means it worked */
+			char etag[80], mine[33];
+			uint64_t size;
+			md5_hex(data, len, mine);
+			if (do_head(s, obj, key, &size, etag, sizeof(etag)) == 0 && size == len &&
+			    !strcmp(etag, mine))
+				r = 0;
+		}
+	}
+	dbuf_release(&rs.body);
+	return r;
+}
+
+static int s3_get(struct store *st, const char *key, void **data, size_t *len)
+{
+	OP_BEGIN(key);
+	struct s3_op op = { .method = "GET", .obj = obj, .body_max = OBJECT_MAX, .what = key };
+	r = s3_call(s, &op, &rs, &unsure);
+	if (r == 0 && rs.status == 200) {
+		if (rs.have_length && rs.content_length != rs.body.len) {
+			set_detail("GET %s at %s: %zu bytes instead of %llu", key, s->endpoint,
+				   rs.body.len, (unsigned long long)rs.content_length);
+			r = -EIO;
+		} else {
+			*len = rs.body.len;
+			*data = rs.body.len ? rs.body.data : malloc(1);
+			if (!*data)
+				r = -ENOMEM;
+			if (rs.body.len)
+				rs.body = (struct dbuf)DBUF_INIT(0);
+		}
+	} else if (r == 0) {
+		r = answer_error(s, &op, &rs);
+	}
+	dbuf_release(&rs.body);
+	return r;
+}
+
+static int s3_get_range(struct store *st, const char *key, uint64_t off, size_t len, void *buf)
+{
+	OP_BEGIN(key);
+	if (len == 0) {
+		uint64_t size;
+		r = do_head(s, obj, key, &size, NULL, 0);
+		return r < 0 ? r : off > size ? -EINVAL : 0;
+	}
+	if (off + len < off)
+		return -EINVAL;
+	char range[64];
+	snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)off,
+		 (unsigned long long)(off + len - 1));
+	struct s3_op op = { .method = "GET", .obj = obj, .range = range, .dst = buf,
+			    .dst_len = len, .what = key };
+	r = s3_call(s, &op, &rs, &unsure);
+	if (r == -EMSGSIZE) {
+		set_detail("GET %s at %s: the server ignored the Range header", key, s->endpoint);
+		r = -EIO;
+	} else if (r == 0 && (rs.status == 206 || (rs.status == 200 && off == 0))) {
+		r = rs.dst_got == len ? 0 : -EINVAL;	/* short: the range ends past the object */
+	} else if (r == 0 && rs.status == 200) {
+		set_detail("GET %s at %s: the server ignored the Range header", key, s->endpoint);
+		r = -EIO;
+	} else if (r == 0) {
+		r = answer_error(s, &op, &rs);
+	}
+	dbuf_release(&rs.body);
+	return r;
+}
+
+static int s3_head(struct store *st, const char *key, uint64_t *size)
+{
+	OP_BEGIN(key);
+	(void)rs;
+	(void)unsure;
+	return do_head(s, obj, key, size, NULL, 0);
+}
+
+static int s3_del(struct store *st, const char *key)
+{
+	OP_BEGIN(key);
+	r = do_head(s, obj, key, NULL, NULL, 0);
+	if (r < 0)
+		return r;
+	struct s3_op op = { .method = "DELETE", .obj = obj, .what = key };
+	r = s3_call(s, &op, &rs, &unsure);
+	if (r == 0 && rs.status >= 200 && rs.status < 300)
+		r = 0;
+	else if (r == 0)
+		r = answer_error(s, &op, &rs);
+	dbuf_release(&rs.body);
+	return r;
+}
+
+/* ---- list ---- */
+
+/* A list prefix per store.h: the start of a key. */
+static int prefix_check(const char *p)
+{
+	size_t n = strnlen(p, STORE_KEY_MAX + 1), start = 0;
+	if (n > STORE_KEY_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		if (c == '/') {
+			size_t k = i - start;
+			if (k == 0 || (p[start] == '.' && (k == 1 || (k == 2 && p[start + 1] == '.'))))
+				return -EINVAL;
+			start = i + 1;
+		} else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) {
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+struct list_ctx {
+	size_t strip;		/* length of "prefix/" */
+	store_list_fn *fn;
+	void *arg;
+};
+
+static int list_entry(void *arg, const char *name, uint64_t size)
+{
+	struct list_ctx *c = arg;
+	if (strlen(name) < c->strip)
+		return 0;
+	const char *key = name + c->strip;
+	if (store_key_check(key) < 0)
+		return 0;	/* not something this store wrote */
+	return c->fn(c->arg, key, size);
+}
+
+static int s3_list(struct store *st, const char *prefix, store_list_fn *fn, void *arg)
+{
+	struct s3 *s = S3(st);
+	struct s3_http_resp rs = { .body = DBUF_INIT(0) };
+	struct list_ctx ctx = { .fn = fn, .arg = arg };
+	char token[1024] = "";
+	bool unsure, more = true;
+	int r;
+
+	detail[0] = '\0';
+	if (!prefix || prefix_check(prefix) < 0)
+		return -EINVAL;
+	CLEANUP_FREE char *full = obj_name(s, prefix);
+	if (!full)
+		return -ENOMEM;
+	if (!prefix[0])
+		full[strlen(s->prefix) + (s->prefix[0] ? 1 : 0)] = '\0';	/* "pfx/" or "" */
+	ctx.strip = strlen(s->prefix) + (s->prefix[0] ? 1 : 0);
+	while (more) {
+		struct sigv4_kv q[4];
+		size_t n = 0;
+		q[n++] = (struct sigv4_kv){ "list-type", "2" };
+		if (full[0])
+			q[n++] = (struct sigv4_kv){ "prefix", full };
+		if (token[0])
+			q[n++] = (struct sigv4_kv){ "continuation-token", token };
+		struct s3_op op = { .method = "GET", .query = q, .n_query = n,
+				    .what = "(list)" };
+		r = s3_call(s, &op, &rs, &unsure);
+		if (r == 0 && rs.status != 200)
+			r = answer_error(s, &op, &rs);
+		if (r == 0) {
+			r = s3_xml_list_page((const char *)rs.body.data, rs.body.len, list_entry, &ctx,
+					     &more, token, sizeof(token));
+			if (r == -EBADMSG)
+				set_detail("list %s at %s: malformed ListObjectsV2 answer", full,
+					   s->endpoint);
+		}
+		if (r)
+			break;
+	}
+	dbuf_release(&rs.body);
+	return r;
+}
+
+/* ---- probes for `ferryctl store check` ---- */
+
+bool store_is_s3(const struct store *st)
+{
+	return st && st->ops == &store_s3_ops;
+}
+
+const char *store_s3_endpoint(const struct store *st)
+{
+	return S3(st)->endpoint;
+}
+
+bool store_s3_tls(const struct store *st)
+{
+	return !strcmp(S3(st)->scheme, "https");
+}
+
+int store_s3_probe_connect(struct store *st, struct store_s3_probe *p)
+{
+	struct s3 *s = S3(st);
+	struct s3_http_resp rs = { .body = DBUF_INIT(0) };
+	char url[400];
+	snprintf(url, sizeof(url), "%s://%s/", s->scheme, s->host);
+	struct s3_http_req req = { .method = "GET", .url = url, .connect_only = true,
+				   .body_max = SMALL_BODY_MAX };
+	int r = s3_http_perform(s->http, &req, &rs);
+	p->status = 0;
+	p->connect_ms = rs.connect_ms;
+	p->tls_ms = rs.tls_ms;
+	p->total_ms = rs.total_ms;
+	if (r < 0)
+		snprintf(p->detail, sizeof(p->detail), "%s: %s", s->host, rs.error);
+	else
+		snprintf(p->detail, sizeof(p->detail), "%s", s->host);
+	dbuf_release(&rs.body);
+	return r;
+}
+
+int store_s3_probe_list(struct store *st, struct store_s3_probe *p)
+{
+	struct s3 *s = S3(st);
+	struct s3_http_resp rs = { .body = DBUF_INIT(0) };
+	char pfx[STORE_KEY_MAX + 2];
+	bool unsure;
+	struct sigv4_kv q[3];
+	size_t n = 0;
+
+	detail[0] = '\0';
+	snprintf(pfx, sizeof(pfx), "%s%s", s->prefix, s->prefix[0] ? "/" : "");
+	q[n++] = (struct sigv4_kv){ "list-type", "2" };
+	q[n++] = (struct sigv4_kv){ "max-keys", "1" };
+	if (pfx[0])
+		q[n++] = (struct sigv4_kv){ "prefix", pfx };
+	struct s3_op op = { .method = "GET", .query = q, .n_query = n, .what = "(list bucket)" };
+	int r = s3_call(s, &op, &rs, &unsure);
+	if (r == 0 && rs.status != 200)
+		r = answer_error(s, &op, &rs);
+	p->status = rs.status;
+	p->connect_ms = rs.connect_ms;
+	p->tls_ms = rs.tls_ms;
+	p->total_ms = rs.total_ms;
+	if (r < 0)
+		snprintf(p->detail, sizeof(p->detail), "%s", detail);
+	else
+		snprintf(p->detail, sizeof(p->detail), "bucket %s, prefix '%.300s'", s->bucket, pfx);
+	dbuf_release(&rs.body);
+	return r;
+}
+
+const struct store_ops store_s3_ops = {
+	.scheme = "s3",
+	.open = s3_open,
+	.close = s3_close,
+	.put = s3_put,
+	.get = s3_get,
+	.get_range = s3_get_range,
+	.head = s3_head,
+	.list = s3_list,
+	.del = s3_del,
+	.errdetail = s3_errdetail,
+};
