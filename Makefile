@@ -97,6 +97,7 @@ bench-datapath: all $(TOOL_BIN)
 
 bench-pipeline: all
 	tests/bench/bench-pipeline.sh
+	tests/bench/bench-rpo.sh
 
 deps:
 	tools/install-deps.sh

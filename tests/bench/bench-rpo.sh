@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# RPO benchmark (part of make bench-pipeline): fio writes 4 KiB random writes at a steady
+# 20 MB/s for 60 s through ferryd with rpo = 5s into an encrypted file:// store; every half
+# second the age of the newest durable point is sampled (now - its cut time, from
+# `ferryctl points --json`). Prints the worst and the mean age. Target: worst <= 10 s.
+#   SECONDS_RUN=60 RATE=20m DISK=4G tests/bench/bench-rpo.sh
+set -eu
+cd "$(dirname "$0")/../.."
+command -v fio >/dev/null || { echo "fio missing: tools/install-deps.sh" >&2; exit 77; }
+RUN=${SECONDS_RUN:-60}
+RATE=${RATE:-20m}
+DISK=${DISK:-4G}
+W=$(mktemp -d /var/tmp/ferry-rpo.XXXXXX)
+PID=
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; }
+trap cleanup EXIT
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+truncate -s "$DISK" "$W/d.raw"
+build/bin/ferryctl init --store "file://$W/store" --key-file "$W/k" >/dev/null
+cat >"$W/ferry.conf" <<CONF
+[appliance]
+state_dir = $W/state
+[nbd]
+listen = 127.0.0.1:$PORT
+[log]
+path = $W/replog
+size = 8G
+metadata_size = 4M
+[control]
+socket = $W/ferryd.sock
+[store]
+url = file://$W/store
+key_file = $W/k
+[domain rpo]
+disk = d0:$W/d.raw
+rpo = 5s
+CONF
+build/bin/ferryd -c "$W/ferry.conf" >"$W/ferryd.log" 2>&1 &
+PID=$!
+for _ in $(seq 100); do grep -q '^ferryd ready$' "$W/ferryd.log" && break; sleep 0.1; done
+build/bin/ferryctl point -c "$W/ferry.conf" --domain rpo --wait >/dev/null	# seed + catch-up
+fio --name=rpo --ioengine=nbd --uri="nbd://127.0.0.1:$PORT/d0" --rw=randwrite --bs=4k \
+	--iodepth=8 --rate="$RATE" --size="$DISK" --time_based --runtime="$RUN" \
+	--output="$W/fio.out" &
+FIO=$!
+: >"$W/ages"
+sleep 1
+while kill -0 $FIO 2>/dev/null; do
+	build/bin/ferryctl points --store "file://$W/store" --key-file "$W/k" --domain rpo --json |
+		python3 -c '
+import json, sys, time, calendar
+pts = [p for p in json.load(sys.stdin) if p["consistent"]]
+t = max(calendar.timegm(time.strptime(p["time"], "%Y-%m-%dT%H:%M:%SZ")) for p in pts)
+print(round(time.time() - t, 1))' >>"$W/ages"
+	sleep 0.5
+done
+wait $FIO
+grep -E 'WRITE:' "$W/fio.out"
+python3 - "$W/ages" <<'PY'
+import sys
+a = [float(x) for x in open(sys.argv[1]) if x.strip()]
+print(f"rpo = 5s, {len(a)} samples: newest durable point age worst {max(a):.1f} s, "
+      f"mean {sum(a)/len(a):.1f} s (target: worst <= 10 s)")
+PY
+grep -c 'ferryd: info: point rpo' "$W/ferryd.log" | sed 's/^/points cut: /'
