@@ -383,6 +383,64 @@ static void test_store_and_domain_shipping_keys(void **state)
 	expect_error("[store]\nurl = a\nurl = b\n" DOM, 3, "duplicate key 'url'");
 }
 
+static void test_store_s3_keys(void **state)
+{
+	(void)state;
+	const char *text = "[store]\nurl = s3://dr-bucket/site-a\nendpoint = http://127.0.0.1:7480\n"
+			   "region = eu-west-3\naddressing = virtual\n"
+			   "access_key_file = /etc/ferry/s3.access\n"
+			   "secret_key_file = /etc/ferry/s3.secret\nca_file = /etc/ferry/ca.pem\n"
+			   "parallel = 256\n" DOM;
+	struct ferry_config cfg;
+	char err[256] = "";
+	int r = config_parse("s.conf", text, strlen(text), &cfg, err, sizeof(err));
+	if (r)
+		print_message("unexpected error: %s\n", err);
+	assert_int_equal(r, 0);
+	assert_string_equal(cfg.store_url, "s3://dr-bucket/site-a");
+	assert_string_equal(cfg.store_endpoint, "http://127.0.0.1:7480");
+	assert_string_equal(cfg.store_region, "eu-west-3");
+	assert_string_equal(cfg.store_addressing, "virtual");
+	assert_string_equal(cfg.store_access_key_file, "/etc/ferry/s3.access");
+	assert_string_equal(cfg.store_secret_key_file, "/etc/ferry/s3.secret");
+	assert_string_equal(cfg.store_ca_file, "/etc/ferry/ca.pem");
+	assert_int_equal(cfg.store_parallel, 256);
+	config_release(&cfg);
+
+	/* the other addressing value and the lower bound of parallel */
+	text = "[store]\naddressing = path\nparallel = 1\n" DOM;
+	assert_int_equal(config_parse("s.conf", text, strlen(text), &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.store_addressing, "path");
+	assert_int_equal(cfg.store_parallel, 1);
+	assert_null(cfg.store_url);
+	config_release(&cfg);
+
+	/* all unset: NULL/0, the backend's defaults */
+	assert_int_equal(config_parse("s.conf", DOM, strlen(DOM), &cfg, err, sizeof(err)), 0);
+	assert_null(cfg.store_url);
+	assert_null(cfg.store_endpoint);
+	assert_null(cfg.store_region);
+	assert_null(cfg.store_addressing);
+	assert_null(cfg.store_access_key_file);
+	assert_null(cfg.store_secret_key_file);
+	assert_null(cfg.store_ca_file);
+	assert_int_equal(cfg.store_parallel, 0);
+	config_release(&cfg);
+
+	expect_error(DOM "[store]\naddressing = vhost\n", 4,
+		     "bad store.addressing 'vhost' (expected path or virtual)");
+	expect_error(DOM "[store]\naddressing = Path\n", 4, "bad store.addressing 'Path'");
+	expect_error(DOM "[store]\nparallel = 0\n", 4,
+		     "bad store.parallel '0' (expected a number from 1 to 256)");
+	expect_error(DOM "[store]\nparallel = 257\n", 4, "bad store.parallel '257'");
+	expect_error(DOM "[store]\nparallel = -1\n", 4, "bad store.parallel '-1'");
+	expect_error(DOM "[store]\nparallel = 8k\n", 4, "bad store.parallel '8k'");
+	expect_error(DOM "[store]\nparallel = 99999999999999999999\n", 4, "bad store.parallel");
+	expect_error(DOM "[store]\nregion = a\nregion = b\n", 5, "duplicate key 'region'");
+	expect_error(DOM "[store]\nsecret_key = x\n", 4, "unknown key 'secret_key' in [store]");
+	expect_error(DOM "[domain e]\ndisk = e0:/d/e0\nrpo = 25h\n", 5, "domain.rpo must be at most");
+}
+
 static void test_small_err_buffer(void **state)
 {
 	(void)state;
@@ -407,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_small_err_buffer),
 		cmocka_unit_test(test_store_and_domain_shipping_keys),
+		cmocka_unit_test(test_store_s3_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
