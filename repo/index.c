@@ -600,7 +600,8 @@ static int read_batch(struct repo *r, struct load_ctx *lc, struct chunk_index *d
 		}
 		if (e == -ENOMEM || e == -EIO) {
 			rc = e;
-			repo_err(err, errlen, "%s: %s", lc->keys[i], strerror(-e));
+			repo_err(err, errlen, "%s: %s", lc->keys[i],
+				 store_strerror(repo_store(r), e));
 			break;
 		}
 		if (e < 0 && e != -ENOENT)
@@ -629,7 +630,8 @@ int index_load(struct repo *r, char *err, size_t errlen)
 	if (rc == 0)
 		rc = read_batch(r, &lc, NULL, NULL, err, errlen);
 	if (rc < 0 && err && !err[0])
-		repo_err(err, errlen, "cannot load the chunk index: %s", strerror(-rc));
+		repo_err(err, errlen, "cannot load the chunk index: %s",
+			 store_strerror(repo_store(r), rc));
 	load_ctx_release(&lc);
 	return rc;
 }

@@ -727,29 +727,29 @@ static int commit(struct repo_point_writer *w, char *err, size_t errlen)
 
 	for (size_t i = 0; i < w->ndisks && rc == 0; i++)
 		if ((rc = resolve_disk(w, &w->disks[i])) < 0)
-			repo_err(err, errlen, "disk %s: %s", w->disks[i].name, strerror(-rc));
+			repo_err(err, errlen, "disk %s: %s", w->disks[i].name, store_strerror(repo_store(w->r), rc));
 	if (rc == 0 && (rc = build_manifest(w, &m)) < 0)
-		repo_err(err, errlen, "cannot build the manifest: %s", strerror(-rc));
+		repo_err(err, errlen, "cannot build the manifest: %s", store_strerror(repo_store(w->r), rc));
 	if (rc == 0 && w->pack.open && w->pack.n && (rc = pack_writer_finish(w->r, &w->pack)) < 0)
-		repo_err(err, errlen, "cannot upload a pack: %s", strerror(-rc));
+		repo_err(err, errlen, "cannot upload a pack: %s", store_strerror(repo_store(w->r), rc));
 	if (rc == 0 && (rc = upload_index(w, &w->pending)) < 0)
-		repo_err(err, errlen, "cannot upload the index delta: %s", strerror(-rc));
+		repo_err(err, errlen, "cannot upload the index delta: %s", store_strerror(repo_store(w->r), rc));
 	if (rc == 0 && (rc = recheck(w, &m)) < 0)
 		repo_err(err, errlen, "cannot re-store chunks of packs condemned by prune: %s",
-			 strerror(-rc));
+			 store_strerror(repo_store(w->r), rc));
 	m.info = w->info;
 	if (rc == 0 && (rc = manifest_encode(&m, &b)) < 0)
 		repo_err(err, errlen, "cannot encode the manifest: %s", strerror(-rc));
 	point_key(w->info.domain, w->info.epoch, w->info.seq, key, sizeof(key));
 	if (rc == 0 && (rc = repo_put_meta(w->r, key, b.data, b.len)) < 0)
 		repo_err(err, errlen, "%s: %s", key, rc == -EEXIST ? "the point exists already" :
-			 strerror(-rc));
+			 store_strerror(repo_store(w->r), rc));
 	if (rc == 0)
 		rc = index_merge(&w->r->index, &w->pending);	/* -ENOMEM: dedupe only */
 	release_manifest(w, &m);
 	dbuf_release(&b);
 	if (rc < 0 && err && !err[0])
-		repo_err(err, errlen, "%s", strerror(-rc));
+		repo_err(err, errlen, "%s", store_strerror(repo_store(w->r), rc));
 	return rc;
 }
 

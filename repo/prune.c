@@ -222,6 +222,12 @@ struct run {
 	size_t errlen;
 };
 
+/* The store's own words for a failure (which request, what the server said). */
+static const char *serr(const struct run *pr, int rc)
+{
+	return store_strerror(repo_store(pr->r), rc);
+}
+
 static int step(struct run *pr, enum prune_step s, const char *key)
 {
 	if (pr->o->hook && pr->o->hook(pr->o->hook_arg, s, key)) {
@@ -239,7 +245,7 @@ static int collect_refs(struct run *pr, struct chunk_index *refs)
 	static const struct chunk_loc none;
 	int rc = store_list(pr->r->st, "domains/", collect, &keys);
 	if (rc < 0)
-		repo_err(pr->err, pr->errlen, "cannot list the points: %s", strerror(-rc));
+		repo_err(pr->err, pr->errlen, "cannot list the points: %s", serr(pr, rc));
 	for (size_t k = 0; k < keys.n && rc == 0; k++) {
 		char dom[REPO_NAME_MAX + 1], err[512];
 		uint32_t epoch;
@@ -279,10 +285,10 @@ static int put_marks(struct run *pr, int kind, const struct pack_mark *m, size_t
 		rc = step(pr, kind == INDEX_KIND_CONDEMN ? PRUNE_STEP_CONDEMN : PRUNE_STEP_RESCUE,
 			  key);
 	if (rc == 0 && (rc = repo_put_meta(pr->r, key, b.data, b.len)) < 0)
-		repo_err(pr->err, pr->errlen, "%s: %s", key, strerror(-rc));
+		repo_err(pr->err, pr->errlen, "%s: %s", key, serr(pr, rc));
 	dbuf_release(&b);
 	if (rc == 0 && (rc = index_refresh(pr->r, NULL, NULL)) < 0)	/* read our own marks */
-		repo_err(pr->err, pr->errlen, "cannot read the index back: %s", strerror(-rc));
+		repo_err(pr->err, pr->errlen, "cannot read the index back: %s", serr(pr, rc));
 	return rc;
 }
 
@@ -295,7 +301,7 @@ static int pack_needed(struct run *pr, const struct obj *o, struct chunk_index *
 	int rc = pack_read_index(pr->r, o->key, o->size, &e, &n);
 	*needed = false;
 	if (rc == -ENOMEM || rc == -EIO) {
-		repo_err(pr->err, pr->errlen, "%s: %s", o->key, strerror(-rc));
+		repo_err(pr->err, pr->errlen, "%s: %s", o->key, serr(pr, rc));
 		return rc;
 	}
 	if (rc < 0) {
@@ -323,7 +329,7 @@ static int carry_out(struct run *pr)
 	if (rc == 0)
 		rc = index_condemnations(pr->r, &c, &nc);
 	if (rc == 0 && nc && (rc = list_sorted(pr->r->st, "packs/", &packs)) < 0)
-		repo_err(pr->err, pr->errlen, "cannot list the packs: %s", strerror(-rc));
+		repo_err(pr->err, pr->errlen, "cannot list the packs: %s", serr(pr, rc));
 	for (size_t i = 0; i < nc && rc == 0; i++) {	/* keep the due ones still there */
 		if (!find_pack(&packs, c[i].pack))
 			continue;
@@ -338,7 +344,7 @@ static int carry_out(struct run *pr)
 	if ((rc = collect_refs(pr, &refs)) < 0)
 		goto out;
 	if ((rc = index_refresh(pr->r, NULL, NULL)) < 0) {
-		repo_err(pr->err, pr->errlen, "cannot refresh the index: %s", strerror(-rc));
+		repo_err(pr->err, pr->errlen, "cannot refresh the index: %s", serr(pr, rc));
 		goto out;
 	}
 	resc = calloc(nd, sizeof(*resc));
@@ -370,7 +376,7 @@ static int carry_out(struct run *pr)
 			rc = 0;
 		else if (rc < 0)
 			repo_err(pr->err, pr->errlen, "cannot delete %s: %s", del[i]->key,
-				 strerror(-rc));
+				 serr(pr, rc));
 		else {
 			pr->st->packs_deleted++;
 			pr->st->bytes_deleted += del[i]->size;
@@ -396,7 +402,7 @@ static int expire(struct run *pr, const struct prune_policy *pol)
 	if (rc < 0) {
 		repo_err(pr->err, pr->errlen, "domain '%s': %s", pol->domain, rc == -EINVAL ?
 			 "bad domain name" : rc == -EBADMSG ? "a manifest is corrupt (run ferryctl "
-			 "verify)" : strerror(-rc));
+			 "verify)" : serr(pr, rc));
 		return rc;
 	}
 	uint32_t *why = calloc(n ? n : 1, sizeof(*why));
@@ -418,7 +424,7 @@ static int expire(struct run *pr, const struct prune_policy *pol)
 		if (rc == -ENOENT)
 			rc = 0;
 		else if (rc < 0)
-			repo_err(pr->err, pr->errlen, "cannot delete %s: %s", key, strerror(-rc));
+			repo_err(pr->err, pr->errlen, "cannot delete %s: %s", key, serr(pr, rc));
 		else
 			pr->st->points_deleted++;
 	}
@@ -504,7 +510,7 @@ static int condemn(struct run *pr)
 	if (rc == 0)
 		rc = collect_refs(pr, &refs);
 	if (rc == 0 && (rc = list_sorted(pr->r->st, "packs/", &packs)) < 0)
-		repo_err(pr->err, pr->errlen, "cannot list the packs: %s", strerror(-rc));
+		repo_err(pr->err, pr->errlen, "cannot list the packs: %s", serr(pr, rc));
 	if (rc < 0)
 		goto out;
 	struct live_ctx lc = { pr->r, &live };
@@ -551,7 +557,7 @@ static int count_packs(struct run *pr, size_t *n, uint64_t *bytes, size_t *pendi
 	for (size_t i = 0; i < packs.n; i++)
 		*bytes += packs.v[i].size;
 	if (rc < 0)
-		repo_err(pr->err, pr->errlen, "cannot list the packs: %s", strerror(-rc));
+		repo_err(pr->err, pr->errlen, "cannot list the packs: %s", serr(pr, rc));
 	if (rc == 0 && pending && (rc = index_condemnations(pr->r, &c, &nc)) == 0) {
 		*pending = 0;
 		for (size_t i = 0; i < nc; i++)
@@ -587,7 +593,7 @@ int repo_prune(struct repo *r, const struct prune_opts *o, struct prune_stats *s
 		return rc;
 	/* see what writers did since this handle was opened */
 	if ((rc = index_refresh(r, NULL, NULL)) < 0) {
-		repo_err(err, errlen, "cannot refresh the index: %s", strerror(-rc));
+		repo_err(err, errlen, "cannot refresh the index: %s", store_strerror(repo_store(r), rc));
 		return rc;
 	}
 	if ((rc = carry_out(&pr)) < 0)

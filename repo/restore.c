@@ -163,7 +163,8 @@ int repo_resolve_point(struct repo *r, const char *domain, const char *spec,
 	int rc = repo_list_points(r, domain, &v, &n);
 	if (rc < 0) {
 		repo_err(err, errlen, "cannot list points of domain '%s': %s", domain,
-			 rc == -EBADMSG ? "a manifest is corrupt (run ferryctl verify)" : strerror(-rc));
+			 rc == -EBADMSG ? "a manifest is corrupt (run ferryctl verify)" :
+			 store_strerror(repo_store(r), rc));
 		return rc;
 	}
 	const struct point_info *found = NULL;
@@ -385,6 +386,7 @@ struct restore_ctx {
 	size_t next;
 	int err;
 	size_t bad;	/* extent that failed */
+	char why[512];	/* its reason, taken on the failing thread (store details are per thread) */
 };
 
 static void *restore_worker(void *arg)
@@ -402,8 +404,10 @@ static void *restore_worker(void *arg)
 			break;
 		const struct disk_extent *e = &rc->m->ext[i];
 		int e_rc = 0;
+		bool from_store = false;
 		if (e->kind == EXTENT_DATA) {
 			e_rc = repo_read_chunk(rc->r, e->id, buf, e->length);
+			from_store = e_rc < 0;
 			uint64_t len = e->length;
 			if (e->offset >= rc->m->size)
 				len = 0;
@@ -417,6 +421,8 @@ static void *restore_worker(void *arg)
 			if (!rc->err) {
 				rc->err = e_rc;
 				rc->bad = i;
+				snprintf(rc->why, sizeof(rc->why), "%s", from_store ?
+					 store_strerror(repo_store(rc->r), e_rc) : strerror(-e_rc));
 			}
 			pthread_mutex_unlock(&rc->lock);
 		}
@@ -463,7 +469,7 @@ int repo_restore_raw(struct repo *r, const struct point_info *p, const char *dis
 		repo_err(err, errlen, "chunk %s at offset %" PRIu64 " of disk %s: %s", hex,
 			 m->ext[rc_.bad].offset, disk, rc == -EBADMSG ? "corrupt (run ferryctl "
 			 "verify --read-data)" : rc == -ENOENT ? "missing (not in the index, or its "
-			 "pack is gone)" : strerror(-rc));
+			 "pack is gone)" : rc_.why);
 		goto out;
 	}
 	if (fsync(fd) < 0) {

@@ -103,7 +103,7 @@ static int check_pack_data(struct vctx *v, const struct obj *o, const struct pac
 	size_t len;
 	int rc = store_get(v->r->st, o->key, &data, &len);
 	if (rc < 0) {
-		report(v, o->key, "cannot read: %s", strerror(-rc));
+		report(v, o->key, "cannot read: %s", store_strerror(repo_store(v->r), rc));
 		return rc == -ENOMEM ? rc : 0;
 	}
 	uint8_t *plain = malloc(REPO_CHUNK_MAX);
