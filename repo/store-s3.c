@@ -18,8 +18,14 @@
  * - list: ListObjectsV2 pages of up to 1000 keys, following NextContinuationToken; names
  *   under the prefix that are not valid keys (store.h) are skipped, not reported.
  * - Connections are reused through s3-http.c's pool of `parallel` handles.
- * Not done yet: multipart upload (a single PUT takes up to 5 GiB; packs are far smaller),
- * the curl multi interface, clock-skew correction. */
+ * - Objects above FERRY_S3_MULTIPART_THRESHOLD (default 64 MiB) go up as a multipart upload
+ *   in parts of FERRY_S3_PART_SIZE (default 16 MiB, at least 5 MiB, grown to keep at most
+ *   10,000 parts), one after the other, each retried like any request; any failure aborts
+ *   the upload. Immutability: HEAD first (-EEXIST early), then If-None-Match: * on the
+ *   completion. Ceph RGW 16 ignores that condition there, so two writers racing on one big
+ *   key may both succeed (the last completion stands); ferry's big objects are packs with
+ *   random names, never written by two writers.
+ * Not done yet: parts in parallel, the curl multi interface, clock-skew correction. */
 #include "repo/store-s3.h"
 
 #include <errno.h>
@@ -49,6 +55,11 @@
 #define LOW_SPEED_BYTES 1024L
 #define LOW_SPEED_SECONDS 30L
 #define SECRET_MAX 256
+#define MP_DEFAULT_THRESHOLD ((size_t)64 << 20)
+#define MP_DEFAULT_PART ((size_t)16 << 20)
+#define MP_MIN_PART ((size_t)5 << 20)
+#define MP_MAX_PARTS 10000u
+#define MP_COMPLETE_TRIES 4	/* a 200 answer carrying InternalError or SlowDown */
 
 struct s3 {
 	char *bucket;
@@ -61,6 +72,8 @@ struct s3 {
 	char *ak, *sk, *token;
 	struct s3_http *http;
 	unsigned retry_ms;
+	size_t mp_threshold;	/* objects larger than this go up in parts */
+	size_t mp_part;		/* part size (the last part is smaller) */
 };
 
 static __thread char detail[768];
@@ -281,6 +294,13 @@ static int s3_open(struct store *st, const char *location)
 	}
 	const char *rm = getenv("FERRY_S3_RETRY_MS");
 	s->retry_ms = rm && *rm ? (unsigned)strtoul(rm, NULL, 10) : DEFAULT_RETRY_MS;
+	const char *mt = getenv("FERRY_S3_MULTIPART_THRESHOLD"), *ps = getenv("FERRY_S3_PART_SIZE");
+	s->mp_threshold = mt && *mt ? (size_t)strtoull(mt, NULL, 10) : MP_DEFAULT_THRESHOLD;
+	s->mp_part = ps && *ps ? (size_t)strtoull(ps, NULL, 10) : MP_DEFAULT_PART;
+	if (s->mp_threshold < MP_MIN_PART)
+		s->mp_threshold = MP_MIN_PART;
+	if (s->mp_part < MP_MIN_PART)
+		s->mp_part = MP_MIN_PART;
 	r = s3_http_new(o->parallel ? o->parallel : STORE_S3_DEFAULT_PARALLEL, o->ca_file, &s->http);
 	if (r < 0) {
 		set_detail("cannot initialise libcurl");
@@ -540,9 +560,225 @@ static void md5_hex(const void *data, size_t len, char out[33])
 	out[32] = '\0';
 }
 
+/* ---- multipart upload ---- */
+
+struct mp {
+	struct s3 *s;
+	const char *obj, *key;
+	char upload_id[1024];
+	char (*etags)[80];	/* per part, quotes removed */
+	unsigned n;
+};
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The ETag S3 gives a completed multipart object: MD5 of the parts' binary MD5s, "-N".
+ * "" if a part's ETag is not an MD5 (then nothing can be compared). */
+static void mp_etag(const struct mp *m, char *out, size_t outlen)
+{
+	unsigned char *md = malloc((size_t)m->n * 16);
+	char hex[33];
+	out[0] = '\0';
+	if (!md)
+		return;
+	for (unsigned i = 0; i < m->n; i++) {
+		const char *e = m->etags[i];
+		if (strlen(e) != 32)
+			goto out;
+		for (unsigned j = 0; j < 16; j++) {
+			int hi = hexval(e[2 * j]), lo = hexval(e[2 * j + 1]);
+			if (hi < 0 || lo < 0)
+				goto out;
+			md[i * 16 + j] = (unsigned char)(hi << 4 | lo);
+		}
+	}
+	md5_hex(md, (size_t)m->n * 16, hex);
+	if (hex[0])
+		snprintf(out, outlen, "%s-%u", hex, m->n);
+out:
+	free(md);
+}
+
+static int mp_create(struct mp *m)
+{
+	struct s3_http_resp rs = { .body = DBUF_INIT(0) };
+	struct sigv4_kv q[1] = { { "uploads", NULL } };
+	struct s3_op op = { .method = "POST", .obj = m->obj, .query = q, .n_query = 1,
+			    .what = m->key };
+	bool unsure;
+	int r = s3_call(m->s, &op, &rs, &unsure);
+	if (r == 0 && rs.status == 200) {
+		if (s3_xml_get((const char *)rs.body.data, rs.body.len, "UploadId", m->upload_id,
+			       sizeof(m->upload_id)) < 0 || !m->upload_id[0]) {
+			set_detail("POST %s (create multipart upload) at %s: no UploadId in the "
+				   "answer", m->key, m->s->endpoint);
+			r = -EPROTO;
+		}
+	} else if (r == 0) {
+		r = answer_error(m->s, &op, &rs);
+	}
+	dbuf_release(&rs.body);
+	return r;
+}
+
+static int mp_upload_part(struct mp *m, unsigned i, const void *data, size_t len)
+{
+	struct s3_http_resp rs = { .body = DBUF_INIT(0) };
+	char num[16];
+	snprintf(num, sizeof(num), "%u", i + 1);
+	struct sigv4_kv q[2] = { { "partNumber", num }, { "uploadId", m->upload_id } };
+	struct s3_op op = { .method = "PUT", .obj = m->obj, .query = q, .n_query = 2,
+			    .body = data, .body_len = len, .what = m->key };
+	bool unsure;
+	int r = s3_call(m->s, &op, &rs, &unsure);
+	if (r == 0 && rs.status == 200) {
+		if (!rs.etag[0]) {
+			set_detail("PUT %s part %u at %s: no ETag in the answer", m->key, i + 1,
+				   m->s->endpoint);
+			r = -EPROTO;
+		}
+		snprintf(m->etags[i], sizeof(m->etags[i]), "%s", rs.etag);
+	} else if (r == 0) {
+		r = answer_error(m->s, &op, &rs);
+	}
+	dbuf_release(&rs.body);
+	return r;
+}
+
+static int mp_complete_body(const struct mp *m, struct dbuf *b)
+{
+	char line[160];
+	int r = dbuf_add(b, "<CompleteMultipartUpload>", 25);
+	for (unsigned i = 0; i < m->n && r == 0; i++) {
+		int n = snprintf(line, sizeof(line), "<Part><PartNumber>%u</PartNumber><ETag>\"%s\""
+				 "</ETag></Part>", i + 1, m->etags[i]);
+		r = dbuf_add(b, line, (size_t)n);
+	}
+	if (r == 0)
+		r = dbuf_add(b, "</CompleteMultipartUpload>", 26);
+	return r;
+}
+
+/* CompleteMultipartUpload. A 200 answer may still carry an <Error> (the server failed while
+ * assembling): InternalError and SlowDown are tried again. A retried request whose first
+ * attempt may have completed the upload meets NoSuchUpload: then the object's ETag tells. */
+static int mp_complete(struct mp *m, size_t len)
+{
+	struct dbuf body = DBUF_INIT((size_t)2 << 20);	/* 10,000 parts of < 200 bytes */
+	struct sigv4_kv q[1] = { { "uploadId", m->upload_id } };
+	struct s3_op op = { .method = "POST", .obj = m->obj, .query = q, .n_query = 1,
+			    .if_none_match = true, .what = m->key };
+	bool unsure = false;
+	int r = mp_complete_body(m, &body);
+	if (r < 0)
+		goto out;
+	op.body = body.data;
+	op.body_len = body.len;
+	for (unsigned t = 0; t < MP_COMPLETE_TRIES; t++) {
+		struct s3_http_resp rs = { .body = DBUF_INIT(0) };
+		char code[64] = "", msg[256] = "";
+		bool u;
+		r = s3_call(m->s, &op, &rs, &u);
+		unsure |= u;
+		if (r == 0 && rs.status == 200 &&
+		    s3_xml_get((const char *)rs.body.data, rs.body.len, "Code", code,
+			       sizeof(code)) == 0) {
+			s3_xml_get((const char *)rs.body.data, rs.body.len, "Message", msg,
+				   sizeof(msg));
+			set_detail("POST %s (complete multipart upload) at %s: HTTP 200 with error "
+				   "%s%s%s", m->key, m->s->endpoint, code, msg[0] ? ": " : "", msg);
+			r = !strcmp(code, "PreconditionFailed") ? -EEXIST : -EIO;
+			unsure = true;
+			dbuf_release(&rs.body);
+			if (!strcmp(code, "InternalError") || !strcmp(code, "SlowDown")) {
+				sleep_ms(jitter(BACKOFF_BASE_MS << t));
+				continue;
+			}
+			break;
+		}
+		if (r == 0 && rs.status != 200)
+			r = answer_error(m->s, &op, &rs);
+		dbuf_release(&rs.body);
+		break;
+	}
+	if ((r == -ENOENT || r == -EEXIST) && unsure) {
+		/* maybe an earlier attempt of ours completed it */
+		char etag[80], mine[80];
+		uint64_t size;
+		mp_etag(m, mine, sizeof(mine));
+		if (mine[0] && do_head(m->s, m->obj, m->key, &size, etag, sizeof(etag)) == 0 &&
+		    size == len && !strcmp(etag, mine))
+			r = 0;
+	}
+out:
+	dbuf_release(&body);
+	return r;
+}
+
+/* AbortMultipartUpload; best effort (the detail of the failure that led here is kept). */
+static void mp_abort(struct mp *m)
+{
+	struct s3_http_resp rs = { .body = DBUF_INIT(0) };
+	struct sigv4_kv q[1] = { { "uploadId", m->upload_id } };
+	struct s3_op op = { .method = "DELETE", .obj = m->obj, .query = q, .n_query = 1,
+			    .what = m->key };
+	char saved[sizeof(detail)];
+	bool unsure;
+	memcpy(saved, detail, sizeof(saved));
+	s3_call(m->s, &op, &rs, &unsure);
+	dbuf_release(&rs.body);
+	memcpy(detail, saved, sizeof(saved));
+}
+
+/* A large object in parts: HEAD first (-EEXIST early, without uploading anything), then
+ * create, the parts in order, complete with If-None-Match: * (servers that do not honour the
+ * condition at completion leave a race between two writers of one key: see docs/store.md),
+ * and abort on any failure so no parts are left behind. */
+static int put_multipart(struct s3 *s, const char *obj, const char *key, const void *data,
+			 size_t len)
+{
+	struct mp m = { .s = s, .obj = obj, .key = key };
+	size_t part = s->mp_part;
+	if ((len + part - 1) / part > MP_MAX_PARTS)
+		part = (len + MP_MAX_PARTS - 1) / MP_MAX_PARTS;
+	m.n = (unsigned)((len + part - 1) / part);
+
+	int r = do_head(s, obj, key, NULL, NULL, 0);
+	if (r == 0) {
+		set_detail("PUT %s at %s: the object exists", key, s->endpoint);
+		return -EEXIST;
+	}
+	if (r != -ENOENT)
+		return r;
+	detail[0] = '\0';
+	m.etags = calloc(m.n, sizeof(*m.etags));
+	if (!m.etags)
+		return -ENOMEM;
+	r = mp_create(&m);
+	if (r < 0)
+		goto out;
+	for (unsigned i = 0; i < m.n && r == 0; i++) {
+		size_t off = (size_t)i * part;
+		r = mp_upload_part(&m, i, (const char *)data + off, MIN(part, len - off));
+	}
+	if (r == 0)
+		r = mp_complete(&m, len);
+	if (r < 0)
+		mp_abort(&m);
+out:
+	free(m.etags);
+	return r;
+}
+
 static int s3_put(struct store *st, const char *key, const void *data, size_t len)
 {
 	OP_BEGIN(key);
+	if (len > s->mp_threshold)
+		return put_multipart(s, obj, key, data, len);
 	struct s3_op op = { .method = "PUT", .obj = obj, .if_none_match = true, .body = data,
 			    .body_len = len, .what = key };
 	r = s3_call(s, &op, &rs, &unsure);
