@@ -547,7 +547,8 @@ static int batch_finish(struct batch *b, struct chunk_index *dropped, size_t *fr
 		rc = merge_marks(&r->cond, &r->n_cond, b->cond, b->n_cond);
 	size_t nf = 0;
 	for (size_t i = 0; i < b->n_cond && rc == 0; i++)
-		nf += !bsearch(&b->cond[i], r->resc, r->n_resc, sizeof(*r->resc), cmp_mark);
+		nf += !r->n_resc ||
+		      !bsearch(&b->cond[i], r->resc, r->n_resc, sizeof(*r->resc), cmp_mark);
 	if (rc == 0 && nf)
 		rc = index_drop_condemned(r, &r->index, dropped);
 	for (size_t i = 0; i < b->n_alt && rc == 0; i++)

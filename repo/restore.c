@@ -119,7 +119,8 @@ int repo_list_points(struct repo *r, const char *domain, struct point_info **out
 		free(lc.v);
 		return rc;
 	}
-	qsort(lc.v, lc.n, sizeof(*lc.v), cmp_point);
+	if (lc.n)	/* qsort(NULL, 0) is undefined */
+		qsort(lc.v, lc.n, sizeof(*lc.v), cmp_point);
 	*out = lc.v;
 	*n = lc.n;
 	return 0;

@@ -521,7 +521,8 @@ static int file_list(struct store *st, const char *prefix, store_list_fn *fn, vo
 
 	r = walk_dir(st, &w, start);
 	if (!r) {
-		qsort(w.v, w.n, sizeof(*w.v), cmp_entry);
+		if (w.n)
+			qsort(w.v, w.n, sizeof(*w.v), cmp_entry);
 		for (size_t i = 0; i < w.n && !r; i++)
 			r = fn(arg, w.v[i].key, w.v[i].size);
 	}

@@ -91,7 +91,8 @@ static int cmp_obj_key(const void *k, const void *o)
 static struct obj *find_pack(struct vctx *v, const uint8_t *pack, char *key, size_t keylen)
 {
 	pack_key(pack, key, keylen);
-	return bsearch(key, v->packs.v, v->packs.n, sizeof(struct obj), cmp_obj_key);
+	return v->packs.n ? bsearch(key, v->packs.v, v->packs.n, sizeof(struct obj), cmp_obj_key)
+			  : NULL;
 }
 
 /* ---- packs ---- */
@@ -289,7 +290,8 @@ int repo_verify(struct repo *r, bool read_data, repo_report_fn *fn, void *arg)
 	if (rc == 0)
 		rc = store_list(r->st, "domains/", collect, &v.manifests);
 	if (rc == 0)	/* sorted by strcmp already (store_list's order); keep it certain */
-		qsort(v.packs.v, v.packs.n, sizeof(struct obj), cmp_obj_sort);
+		if (v.packs.n)
+			qsort(v.packs.v, v.packs.n, sizeof(struct obj), cmp_obj_sort);
 	if (rc == 0)
 		rc = check_packs(&v, read_data);
 	if (rc == 0)

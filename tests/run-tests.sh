@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 B=build
 pass=0; fail=0; skip=0; failed=()
 logdir=$B/test-logs
+# sanitizer builds: any UBSan report fails the test that triggered it
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 mkdir -p "$logdir"
 
 run_one() {	# name, command...
