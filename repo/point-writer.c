@@ -501,7 +501,7 @@ static int cmp_ext(const void *a, const void *b)
 
 static bool in_sorted(const uint64_t *v, size_t n, uint64_t x)
 {
-	return bsearch(&x, v, n, sizeof(*v), cmp_u64) != NULL;
+	return n && bsearch(&x, v, n, sizeof(*v), cmp_u64) != NULL;
 }
 
 static int resolve_disk(struct repo_point_writer *w, struct wdisk *d)
@@ -547,7 +547,7 @@ static int resolve_disk(struct repo_point_writer *w, struct wdisk *d)
 	for (size_t i = 0; i < nd && rc == 0; i++)
 		rc = materialize(w, d, cand[i]);
 	free(cand);
-	if (rc == 0)
+	if (rc == 0 && d->nout)	/* qsort(NULL, 0) is undefined */
 		qsort(d->out, d->nout, sizeof(*d->out), cmp_ext);
 	return rc;
 }

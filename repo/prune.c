@@ -182,7 +182,7 @@ static int cmp_obj(const void *a, const void *b)
 static int list_sorted(struct store *st, const char *prefix, struct objs *o)
 {
 	int rc = store_list(st, prefix, collect, o);
-	if (rc == 0)
+	if (rc == 0 && o->n)	/* qsort(NULL, 0) is undefined */
 		qsort(o->v, o->n, sizeof(*o->v), cmp_obj);
 	return rc;
 }
@@ -464,7 +464,8 @@ static int cmp_pack(const void *a, const void *b)
 static void packset_sort(struct packset *s)
 {
 	size_t k = 0;
-	qsort(s->v, s->n, sizeof(*s->v), cmp_pack);
+	if (s->n)
+		qsort(s->v, s->n, sizeof(*s->v), cmp_pack);
 	for (size_t i = 0; i < s->n; i++)
 		if (k == 0 || memcmp(s->v[i], s->v[k - 1], PACK_ID_LEN))
 			memmove(s->v[k++], s->v[i], PACK_ID_LEN);
