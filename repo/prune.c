@@ -139,60 +139,11 @@ void prune_select(const struct point_info *v, size_t n, const struct prune_keep 
 
 /* ---- store listings ---- */
 
-struct obj {
-	char *key;
-	uint64_t size;
-};
-
-struct objs {
-	struct obj *v;
-	size_t n, cap;
-};
-
-static int collect(void *arg, const char *key, uint64_t size)
-{
-	struct objs *o = arg;
-	if (o->n == o->cap) {
-		size_t cap = o->cap ? o->cap * 2 : 64;
-		struct obj *p = realloc(o->v, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		o->v = p;
-		o->cap = cap;
-	}
-	if (!(o->v[o->n].key = strdup(key)))
-		return -ENOMEM;
-	o->v[o->n++].size = size;
-	return 0;
-}
-
-static void objs_release(struct objs *o)
-{
-	for (size_t i = 0; i < o->n; i++)
-		free(o->v[i].key);
-	free(o->v);
-	memset(o, 0, sizeof(*o));
-}
-
-static int cmp_obj(const void *a, const void *b)
-{
-	return strcmp(((const struct obj *)a)->key, ((const struct obj *)b)->key);
-}
-
-static int list_sorted(struct store *st, const char *prefix, struct objs *o)
-{
-	int rc = store_list(st, prefix, collect, o);
-	if (rc == 0 && o->n)	/* qsort(NULL, 0) is undefined */
-		qsort(o->v, o->n, sizeof(*o->v), cmp_obj);
-	return rc;
-}
-
 static const struct obj *find_pack(const struct objs *packs, const uint8_t *pack)
 {
 	char key[64];
-	struct obj k = { .key = key };
 	pack_key(pack, key, sizeof(key));
-	return packs->n ? bsearch(&k, packs->v, packs->n, sizeof(*packs->v), cmp_obj) : NULL;
+	return objs_find(packs, key);
 }
 
 /* domains/<d>/epochs/<e>/points/<seq:16> */
@@ -243,7 +194,7 @@ static int collect_refs(struct run *pr, struct chunk_index *refs)
 {
 	struct objs keys = { 0 };
 	static const struct chunk_loc none;
-	int rc = store_list(pr->r->st, "domains/", collect, &keys);
+	int rc = store_list(pr->r->st, "domains/", objs_collect, &keys);
 	if (rc < 0)
 		repo_err(pr->err, pr->errlen, "cannot list the points: %s", serr(pr, rc));
 	for (size_t k = 0; k < keys.n && rc == 0; k++) {
@@ -328,7 +279,7 @@ static int carry_out(struct run *pr)
 
 	if (rc == 0)
 		rc = index_condemnations(pr->r, &c, &nc);
-	if (rc == 0 && nc && (rc = list_sorted(pr->r->st, "packs/", &packs)) < 0)
+	if (rc == 0 && nc && (rc = objs_list_sorted(pr->r->st, "packs/", &packs)) < 0)
 		repo_err(pr->err, pr->errlen, "cannot list the packs: %s", serr(pr, rc));
 	for (size_t i = 0; i < nc && rc == 0; i++) {	/* keep the due ones still there */
 		if (!find_pack(&packs, c[i].pack))
@@ -510,7 +461,7 @@ static int condemn(struct run *pr)
 
 	if (rc == 0)
 		rc = collect_refs(pr, &refs);
-	if (rc == 0 && (rc = list_sorted(pr->r->st, "packs/", &packs)) < 0)
+	if (rc == 0 && (rc = objs_list_sorted(pr->r->st, "packs/", &packs)) < 0)
 		repo_err(pr->err, pr->errlen, "cannot list the packs: %s", serr(pr, rc));
 	if (rc < 0)
 		goto out;
@@ -552,7 +503,7 @@ static int count_packs(struct run *pr, size_t *n, uint64_t *bytes, size_t *pendi
 	struct objs packs = { 0 };
 	struct pack_mark *c = NULL;
 	size_t nc = 0;
-	int rc = list_sorted(pr->r->st, "packs/", &packs);
+	int rc = objs_list_sorted(pr->r->st, "packs/", &packs);
 	*n = packs.n;
 	*bytes = 0;
 	for (size_t i = 0; i < packs.n; i++)

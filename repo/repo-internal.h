@@ -274,4 +274,23 @@ int map_apply(struct disk_extent **ext, size_t *n, const struct disk_extent *d, 
 	      uint64_t size);
 
 
+
+/* ---- objlist.c: a store listing held in memory ---- */
+struct obj {
+	char *key;
+	uint64_t size;
+	bool reported;		/* verify: a problem was already reported for it */
+};
+struct objs {
+	struct obj *v;
+	size_t n, cap;
+};
+/* store_list callback appending to a struct objs (in listing order). */
+int objs_collect(void *arg, const char *key, uint64_t size);
+/* List prefix into o sorted by key. Return 0 or -errno. */
+int objs_list_sorted(struct store *st, const char *prefix, struct objs *o);
+/* The object with this key in a sorted list, or NULL. */
+struct obj *objs_find(const struct objs *o, const char *key);
+void objs_release(struct objs *o);
+
 #endif

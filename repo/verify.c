@@ -21,17 +21,6 @@
 #include "common/util.h"
 #include "common/banned.h"
 
-struct obj {
-	char *key;
-	uint64_t size;
-	bool reported;
-};
-
-struct objs {
-	struct obj *v;
-	size_t n, cap;
-};
-
 struct vctx {
 	struct repo *r;
 	repo_report_fn *fn;
@@ -52,47 +41,10 @@ static void report(struct vctx *v, const char *key, const char *fmt, ...)
 	v->problems++;
 }
 
-static int collect(void *arg, const char *key, uint64_t size)
-{
-	struct objs *o = arg;
-	if (o->n == o->cap) {
-		size_t cap = o->cap ? o->cap * 2 : 64;
-		struct obj *p = realloc(o->v, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		o->v = p;
-		o->cap = cap;
-	}
-	if (!(o->v[o->n].key = strdup(key)))
-		return -ENOMEM;
-	o->v[o->n].size = size;
-	o->v[o->n].reported = false;
-	o->n++;
-	return 0;
-}
-
-static void objs_release(struct objs *o)
-{
-	for (size_t i = 0; i < o->n; i++)
-		free(o->v[i].key);
-	free(o->v);
-}
-
-static int cmp_obj_sort(const void *a, const void *b)
-{
-	return strcmp(((const struct obj *)a)->key, ((const struct obj *)b)->key);
-}
-
-static int cmp_obj_key(const void *k, const void *o)
-{
-	return strcmp(k, ((const struct obj *)o)->key);
-}
-
 static struct obj *find_pack(struct vctx *v, const uint8_t *pack, char *key, size_t keylen)
 {
 	pack_key(pack, key, keylen);
-	return v->packs.n ? bsearch(key, v->packs.v, v->packs.n, sizeof(struct obj), cmp_obj_key)
-			  : NULL;
+	return objs_find(&v->packs, key);
 }
 
 /* ---- packs ---- */
@@ -196,7 +148,7 @@ static bool pack_missing(struct vctx *v, const uint8_t *pack, struct objs *missi
 		if (!strcmp(missing->v[i].key, key))
 			return true;
 	report(v, key, "missing pack (the chunk index points into it)");
-	collect(missing, key, 0);
+	objs_collect(missing, key, 0);
 	return true;
 }
 
@@ -286,12 +238,9 @@ int repo_verify(struct repo *r, bool read_data, repo_report_fn *fn, void *arg)
 
 	for (size_t i = 0; i < r->n_problems; i++)
 		report(&v, r->problems[i].key, "%s", r->problems[i].what);
-	rc = store_list(r->st, "packs/", collect, &v.packs);
+	rc = objs_list_sorted(r->st, "packs/", &v.packs);
 	if (rc == 0)
-		rc = store_list(r->st, "domains/", collect, &v.manifests);
-	if (rc == 0)	/* sorted by strcmp already (store_list's order); keep it certain */
-		if (v.packs.n)
-			qsort(v.packs.v, v.packs.n, sizeof(struct obj), cmp_obj_sort);
+		rc = store_list(r->st, "domains/", objs_collect, &v.manifests);
 	if (rc == 0)
 		rc = check_packs(&v, read_data);
 	if (rc == 0)
