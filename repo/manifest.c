@@ -2,7 +2,9 @@
  * map (docs/repo-format.md "Point manifests" and "Full maps").
  *
  * A manifest is one metadata blob. Its plaintext is a fixed header (the point_info), the
- * domain name, then per disk its name, size and extents. A full point's extents are the
+ * domain name, then per disk its name, size and extents. Version 2 added PART extents
+ * (a DATA extent showing part of its chunk), so a point never has to rebuild a chunk that
+ * a small write lands in; version 1 manifests are still read (and re-encode as version 1). A full point's extents are the
  * complete map of the disk (DATA extents only); a delta point's are the extents written in
  * that point (DATA and ZERO), already coalesced by the writer.
  *
@@ -21,10 +23,12 @@
 #include "common/banned.h"
 
 #define MANIFEST_MAGIC "FMAN"
-#define MANIFEST_VERSION 1
+#define MANIFEST_VERSION 2	/* 2 added PART extents; version 1 objects are still read */
 #define MANIFEST_HDR 64
 #define EXT_ZERO_LEN 13		/* offset 8, length 4, kind 1 */
 #define EXT_DATA_LEN (EXT_ZERO_LEN + CHUNK_ID_LEN)
+#define EXT_PART_LEN (EXT_DATA_LEN + 8)	/* + chunk offset 4, chunk length 4 */
+#define KIND_PART 2		/* encoded kind of a DATA extent showing part of its chunk */
 #define KNOWN_FLAGS (POINT_CONSISTENT | POINT_FULL)
 
 void point_key(const char *domain, uint32_t epoch, uint64_t seq, char *key, size_t keylen)
@@ -49,7 +53,10 @@ int manifest_encode(const struct manifest *m, struct dbuf *out)
 	uint8_t b[8];
 	int r;
 
-	h[4] = MANIFEST_VERSION;
+	uint8_t version = m->version ? m->version : MANIFEST_VERSION;
+	if (version != 1 && version != MANIFEST_VERSION)
+		return -EINVAL;
+	h[4] = version;
 	put_le32(h + 8, pi->epoch);
 	put_le32(h + 12, pi->flags);
 	put_le64(h + 16, pi->seq);
@@ -75,12 +82,24 @@ int manifest_encode(const struct manifest *m, struct dbuf *out)
 			return r;
 		for (size_t i = 0; i < md->n; i++) {
 			const struct disk_extent *e = &md->ext[i];
-			uint8_t x[EXT_DATA_LEN];
+			uint8_t x[EXT_PART_LEN];
+			size_t xl = EXT_ZERO_LEN;
 			put_le64(x, e->offset);
 			put_le32(x + 8, e->length);
 			x[12] = e->kind;
-			memcpy(x + 13, e->id, CHUNK_ID_LEN);
-			if ((r = dbuf_add(out, x, e->kind == EXTENT_DATA ? EXT_DATA_LEN : EXT_ZERO_LEN)))
+			if (e->kind == EXTENT_DATA) {
+				memcpy(x + 13, e->id, CHUNK_ID_LEN);
+				xl = EXT_DATA_LEN;
+				if (e->coff || e->clen != e->length) {
+					if (version < 2)
+						return -EINVAL;
+					x[12] = KIND_PART;
+					put_le32(x + EXT_DATA_LEN, e->coff);
+					put_le32(x + EXT_DATA_LEN + 4, e->clen);
+					xl = EXT_PART_LEN;
+				}
+			}
+			if ((r = dbuf_add(out, x, xl)))
 				return r;
 		}
 	}
@@ -116,14 +135,16 @@ static int take_name(struct rd *r, char *out)
 	return repo_name_ok(out) ? 0 : -EBADMSG;
 }
 
-static int decode_header(struct rd *r, struct point_info *pi)
+static int decode_header(struct rd *r, struct point_info *pi, uint8_t *version)
 {
 	const uint8_t *h = take(r, MANIFEST_HDR);
 	memset(pi, 0, sizeof(*pi));
 	if (!h || memcmp(h, MANIFEST_MAGIC, 4))
 		return -EBADMSG;
-	if (h[4] != MANIFEST_VERSION || h[5] || h[6] || h[7])
+	if (h[4] < 1 || h[4] > MANIFEST_VERSION || h[5] || h[6] || h[7])
 		return -EPROTO;
+	if (version)
+		*version = h[4];
 	pi->epoch = get_le32(h + 8);
 	pi->flags = get_le32(h + 12);
 	pi->seq = get_le64(h + 16);
@@ -142,10 +163,11 @@ static int decode_header(struct rd *r, struct point_info *pi)
 int manifest_decode_info(const void *buf, size_t len, struct point_info *info)
 {
 	struct rd r = { buf, len };
-	return decode_header(&r, info);
+	return decode_header(&r, info, NULL);
 }
 
-static int decode_extents(struct rd *r, struct manifest_disk *md, uint32_t cs, bool full)
+static int decode_extents(struct rd *r, struct manifest_disk *md, uint32_t cs, bool full,
+			  uint8_t version)
 {
 	const uint8_t *b = take(r, 8);
 	if (!b)
@@ -166,14 +188,27 @@ static int decode_extents(struct rd *r, struct manifest_disk *md, uint32_t cs, b
 		e->length = get_le32(x + 8);
 		e->kind = x[12];
 		memset(e->id, 0, CHUNK_ID_LEN);
+		e->coff = e->clen = 0;
 		md->n = i + 1;
-		if (e->kind == EXTENT_DATA) {
-			const uint8_t *id = take(r, CHUNK_ID_LEN);
+		if (e->kind == EXTENT_DATA || (e->kind == KIND_PART && version >= 2)) {
+			const uint8_t *id = take(r, CHUNK_ID_LEN), *p;
 			if (!id)
 				return -EBADMSG;
 			memcpy(e->id, id, CHUNK_ID_LEN);
-			if (e->length > REPO_CHUNK_MAX ||
-			    (cs && (e->length > cs || e->offset / cs != (e->offset + e->length - 1) / cs)))
+			e->clen = e->length;
+			if (e->kind == KIND_PART) {
+				if (!(p = take(r, 8)))
+					return -EBADMSG;
+				e->coff = get_le32(p);
+				e->clen = get_le32(p + 4);
+				/* canonical: a PART extent never shows its whole chunk */
+				if ((uint64_t)e->coff + e->length > e->clen ||
+				    (e->coff == 0 && e->clen == e->length))
+					return -EBADMSG;
+				e->kind = EXTENT_DATA;
+			}
+			if (e->clen > REPO_CHUNK_MAX || (cs && e->clen > cs) ||
+			    (cs && e->offset / cs != (e->offset + e->length - 1) / cs))
 				return -EBADMSG;
 		} else if (e->kind != EXTENT_ZERO || full) {
 			return -EBADMSG;	/* full maps hold DATA extents only */
@@ -190,7 +225,7 @@ int manifest_decode(const void *buf, size_t len, uint32_t chunk_size, struct man
 {
 	struct rd r = { buf, len };
 	memset(m, 0, sizeof(*m));
-	int rc = decode_header(&r, &m->info);
+	int rc = decode_header(&r, &m->info, &m->version);
 	if (rc < 0)
 		return rc;
 	const uint8_t *b = take(&r, 4);
@@ -218,7 +253,7 @@ int manifest_decode(const void *buf, size_t len, uint32_t chunk_size, struct man
 			goto fail;
 		}
 		md->size = get_le64(b);
-		if ((rc = decode_extents(&r, md, chunk_size, full)) < 0)
+		if ((rc = decode_extents(&r, md, chunk_size, full, m->version)) < 0)
 			goto fail;
 	}
 	if (r.left) {
@@ -267,29 +302,45 @@ int manifest_load(struct repo *r, const char *domain, uint32_t epoch, uint64_t s
 
 /* ---- maps ---- */
 
+/* Append to out what of base extent e lies in [a, b): the same chunk, shifted. */
+static void emit_part(struct disk_extent *out, size_t *o, const struct disk_extent *e,
+		      uint64_t a, uint64_t b)
+{
+	struct disk_extent *x = &out[(*o)++];
+	*x = *e;
+	x->offset = a;
+	x->length = (uint32_t)(b - a);
+	x->coff = e->coff + (uint32_t)(a - e->offset);
+}
+
 int map_apply(struct disk_extent **ext, size_t *n, const struct disk_extent *d, size_t dn,
 	      uint64_t size)
 {
-	size_t nd = 0;
-	for (size_t i = 0; i < dn; i++)
-		nd += d[i].kind == EXTENT_DATA;
-	struct disk_extent *out = malloc((*n + nd + 1) * sizeof(*out));
+	/* each delta extent adds itself and splits at most one base extent in two */
+	struct disk_extent *out = malloc((*n + 2 * dn + 1) * sizeof(*out));
 	if (!out)
 		return -ENOMEM;
 	size_t o = 0, j = 0, k = 0;
-	/* j walks the delta for overlap tests, k walks it for merging its DATA extents in */
+	/* j: first delta extent that may overlap the current base extent; k: next delta
+	 * extent to merge in (in offset order) */
 	for (size_t i = 0; i < *n; i++) {
 		const struct disk_extent *e = &(*ext)[i];
-		uint64_t end = e->offset + e->length;
-		while (j < dn && d[j].offset + d[j].length <= e->offset)
+		uint64_t pos = e->offset, end = MIN(e->offset + e->length, size);
+		while (j < dn && d[j].offset + d[j].length <= pos)
 			j++;
-		bool hit = j < dn && d[j].offset < end;
-		if (hit || end > size)
-			continue;
-		for (; k < dn && d[k].offset < e->offset; k++)
-			if (d[k].kind == EXTENT_DATA && d[k].offset + d[k].length <= size)
-				out[o++] = d[k];
-		out[o++] = *e;
+		for (size_t q = j; pos < end;) {
+			uint64_t cut = q < dn && d[q].offset < end ? d[q].offset : end;
+			if (cut > pos) {
+				for (; k < dn && d[k].offset < pos; k++)
+					if (d[k].kind == EXTENT_DATA && d[k].offset + d[k].length <= size)
+						out[o++] = d[k];
+				emit_part(out, &o, e, pos, cut);
+			}
+			if (cut == end)
+				break;
+			pos = MAX(pos, d[q].offset + d[q].length);
+			q++;
+		}
 	}
 	for (; k < dn; k++)
 		if (d[k].kind == EXTENT_DATA && d[k].offset + d[k].length <= size)

@@ -2,14 +2,12 @@
  * (packs, then the index delta, then the manifest).
  *
  * Why it works this way:
- * - A DATA extent of a map always covers its chunk's whole plaintext (struct disk_extent
- *   has no offset into the chunk). So an extent can never be split: when a point changes
- *   only part of an older extent, or a later call in the same point overwrites part of an
- *   earlier piece, the writer rebuilds that chunk-sized slot ("materializes" it: old
- *   content from the parent's map and this point's pieces, overlaid in call order) and
- *   stores it as one new chunk covering the whole slot. Readers then only ever replace
- *   whole extents (map_apply). A shipper that sends whole aligned chunks never pays for
- *   this; a partial write of a slot the parent has data in costs one chunk read.
+ * - A DATA extent may show only part of its chunk (coff, clen; manifest version 2). So a
+ *   point never reads old data: a 4 KiB write is stored as a 4 KiB chunk, a later call
+ *   that overwrites part of an earlier piece leaves an extent showing the rest of that
+ *   piece, and readers cut older extents where newer ones cover them (map_apply). Version
+ *   1 rebuilt ("materialized") the whole 64 KiB slot instead, which cost a chunk read and a
+ *   64 KiB encode per small write and made the RPO of random-write loads miss its target.
  * - Calls are painted into a sorted list of non-overlapping segments per disk as they come
  *   (later calls win); a DATA segment names its piece and the part of it still visible.
  *   Pieces are stored (encoded into the current pack) as they arrive, through the encode
@@ -23,8 +21,8 @@
  *   its own packs) while the point is being written. Just before the manifest put the
  *   writer reads the index objects it has not seen (recheck) and stores any such chunk
  *   again; docs/repo-format.md "Prune" says why that, with prune's grace delay, is safe.
- * - The parent's map of each disk is loaded when the disk is first selected (it is needed
- *   to decide which slots to rebuild, and for the full map of full points).
+ * - The parent's map of a disk is loaded only for full points (their manifest carries the
+ *   complete map); a delta point reads no old manifest or chunk at all.
  * Assumed: one writer per domain (the shipper); a call after an error only fails again. */
 #include "repo/point-pool.h"
 #include "repo/repo-internal.h"
@@ -76,7 +74,7 @@ struct repo_point_writer {
 	struct wdisk *disks;
 	size_t ndisks;
 	struct wdisk *cur;
-	uint8_t *slot, *tmp, *blob;	/* chunk-size work buffers, blob encode buffer */
+	uint8_t *tmp, *blob;	/* chunk-size work buffer, blob encode buffer */
 	size_t blob_cap;
 	int err;			/* sticky */
 };
@@ -131,35 +129,6 @@ static int drain(struct repo_point_writer *w)
 			rc = e;
 	}
 	return rc;
-}
-
-/* Store a chunk now (used for rebuilt slots at commit): id out. */
-static int store_now(struct repo_point_writer *w, const void *data, uint32_t len, uint8_t *id)
-{
-	int rc = chunk_id(w->cx, data, len, id);
-	if (rc < 0 || index_lookup(&w->r->index, id, NULL) || index_lookup(&w->pending, id, NULL))
-		return rc;
-	ssize_t n = blob_encode(w->cx, data, len, w->r->ctype, w->r->clevel, w->blob, w->blob_cap);
-	if (n < 0)
-		return (int)n;
-	return add_new_blob(w, id, w->blob, (uint32_t)n, len);
-}
-
-/* Read a chunk this point stored (from the open pack or an uploaded one) or the repository
- * has. */
-static int read_chunk(struct repo_point_writer *w, const uint8_t *id, void *buf, uint32_t len)
-{
-	struct chunk_loc loc;
-	if (!index_lookup(&w->pending, id, &loc))
-		return repo_read_chunk(w->r, id, buf, len);
-	if (loc.plain_len != len)
-		return -EBADMSG;
-	if (w->pack.open && !memcmp(loc.pack, w->pack.id, PACK_ID_LEN))
-		return blob_decode(w->cx, w->pack.data.data + loc.off, loc.blob_len, buf, len, id);
-	char key[64];
-	pack_key(loc.pack, key, sizeof(key));
-	int rc = store_get_range(w->r->st, key, loc.off, loc.blob_len, w->blob);
-	return rc < 0 ? rc : blob_decode(w->cx, w->blob, loc.blob_len, buf, len, id);
 }
 
 /* ---- painting calls into segments ---- */
@@ -266,11 +235,10 @@ int repo_point_begin(struct repo *r, const struct point_info *meta,
 	w->parent.seq = meta->parent_seq;
 	w->pack.data = (struct dbuf)DBUF_INIT(PACK_MAX_SIZE);
 	w->blob_cap = blob_max_size(r->chunk_size, r->encrypted);
-	w->slot = malloc(r->chunk_size);
 	w->tmp = malloc(r->chunk_size);
 	w->blob = malloc(w->blob_cap);
 	rc = index_init(&w->pending);
-	if (rc == 0 && (!w->slot || !w->tmp || !w->blob || !(w->cx = repo_cx_get(r))))
+	if (rc == 0 && (!w->tmp || !w->blob || !(w->cx = repo_cx_get(r))))
 		rc = -ENOMEM;
 	if (rc == 0)
 		rc = encode_pool_start(r, POOL_THREADS, &w->pool);
@@ -304,11 +272,6 @@ int repo_point_disk(struct repo_point_writer *w, const char *disk, uint64_t disk
 	memset(d, 0, sizeof(*d));
 	snprintf(d->name, sizeof(d->name), "%s", disk);
 	d->size = disk_size;
-	if (w->has_parent) {
-		int rc = repo_disk_map(w->r, &w->parent, disk, &d->parent, NULL, 0);
-		if (rc < 0 && rc != -ENOENT)
-			return w->err = rc;
-	}
 	w->ndisks++;
 	w->cur = d;
 	return 0;
@@ -401,163 +364,37 @@ static void clip_to_size(struct wdisk *d)
 	d->n = n;
 }
 
-/* First parent extent that ends after off. */
-static size_t ext_find(const struct disk_extent *e, size_t n, uint64_t off)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (e[mid].offset + e[mid].length <= off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/* Does a DATA segment show only part of its piece, or do the segments cut into (or the new
- * size cut) a parent extent of the slot? Then the slot must be rebuilt. */
-static bool slot_dirty(const struct repo_point_writer *w, const struct wdisk *d, uint64_t base)
-{
-	uint64_t end = base + w->r->chunk_size;
-	size_t s0 = seg_find(d->seg, d->n, base);
-	for (size_t i = s0; i < d->n && d->seg[i].off < end; i++) {
-		const struct seg *s = &d->seg[i];
-		if (s->kind == EXTENT_DATA && (s->poff || s->len != w->pieces[s->piece].len))
-			return true;
-	}
-	if (!d->parent)
-		return false;
-	const struct disk_map *pm = d->parent;
-	for (size_t k = ext_find(pm->ext, pm->n, base); k < pm->n && pm->ext[k].offset < end; k++) {
-		uint64_t a = pm->ext[k].offset, b = a + pm->ext[k].length, pos = a;
-		bool touched = false;
-		if (b > d->size)
-			return true;
-		for (size_t i = seg_find(d->seg, d->n, a); i < d->n && d->seg[i].off < b; i++) {
-			touched = true;
-			if (d->seg[i].off > pos)
-				break;	/* a gap */
-			pos = d->seg[i].off + d->seg[i].len;
-		}
-		if (touched && pos < b)
-			return true;
-	}
-	return false;
-}
-
-/* Rebuild one slot: the parent's content, this point's segments over it. */
-static int materialize(struct repo_point_writer *w, struct wdisk *d, uint64_t base)
-{
-	uint32_t L = (uint32_t)MIN((uint64_t)w->r->chunk_size, d->size - base);
-	uint64_t end = base + L;
-	int rc;
-	memset(w->slot, 0, L);
-	if (d->parent) {
-		const struct disk_map *pm = d->parent;
-		for (size_t k = ext_find(pm->ext, pm->n, base); k < pm->n && pm->ext[k].offset < end;
-		     k++) {
-			const struct disk_extent *e = &pm->ext[k];
-			if ((rc = read_chunk(w, e->id, w->tmp, e->length)) < 0)
-				return rc;
-			memcpy(w->slot + (e->offset - base), w->tmp, MIN((uint64_t)e->length,
-									 end - e->offset));
-		}
-	}
-	for (size_t i = seg_find(d->seg, d->n, base); i < d->n && d->seg[i].off < end; i++) {
-		const struct seg *s = &d->seg[i];
-		uint64_t a = MAX(s->off, base), b = MIN(s->off + s->len, end);
-		if (s->kind == EXTENT_ZERO) {
-			memset(w->slot + (a - base), 0, b - a);
-			continue;
-		}
-		const struct piece *p = &w->pieces[s->piece];
-		if ((rc = read_chunk(w, p->id, w->tmp, p->len)) < 0)
-			return rc;
-		memcpy(w->slot + (a - base), w->tmp + s->poff + (a - s->off), b - a);
-	}
-	bool zero = true;
-	for (uint32_t i = 0; i < L && zero; i++)
-		zero = !w->slot[i];
-	if (zero)
-		return out_add(d, base, L, EXTENT_ZERO, NULL);
-	uint8_t id[CHUNK_ID_LEN];
-	if ((rc = store_now(w, w->slot, L, id)) < 0)
-		return rc;
-	return out_add(d, base, L, EXTENT_DATA, id);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static int cmp_ext(const void *a, const void *b)
-{
-	const struct disk_extent *x = a, *y = b;
-	return x->offset < y->offset ? -1 : x->offset > y->offset;
-}
-
-static bool in_sorted(const uint64_t *v, size_t n, uint64_t x)
-{
-	return n && bsearch(&x, v, n, sizeof(*v), cmp_u64) != NULL;
-}
-
 static int resolve_disk(struct repo_point_writer *w, struct wdisk *d)
 {
-	uint64_t cs = w->r->chunk_size;
-	clip_to_size(d);
-	for (size_t i = 0; i < d->n; i++)
-		w->info.logical_bytes += d->seg[i].len;
-
-	/* candidate slots: where segments start and end, and the one the size cuts */
-	size_t nc = 0;
-	uint64_t *cand = malloc((2 * d->n + 1) * sizeof(*cand));
-	if (!cand)
-		return -ENOMEM;
-	for (size_t i = 0; i < d->n; i++) {
-		cand[nc++] = d->seg[i].off / cs * cs;
-		cand[nc++] = (d->seg[i].off + d->seg[i].len - 1) / cs * cs;
-	}
-	if (d->parent && d->size % cs && d->size < d->parent->size)
-		cand[nc++] = d->size / cs * cs;
-	qsort(cand, nc, sizeof(*cand), cmp_u64);
-	size_t nd = 0;
-	for (size_t i = 0; i < nc; i++)
-		if ((i == 0 || cand[i] != cand[i - 1]) && slot_dirty(w, d, cand[i]))
-			cand[nd++] = cand[i];	/* cand[0..nd) now: the dirty slots */
-
 	int rc = 0;
+	clip_to_size(d);
 	for (size_t i = 0; i < d->n && rc == 0; i++) {
 		const struct seg *s = &d->seg[i];
-		uint64_t a = s->off, b = s->off + s->len;
-		if (s->kind == EXTENT_DATA) {
-			if (!in_sorted(cand, nd, a / cs * cs))
-				rc = out_add(d, a, (uint32_t)s->len, EXTENT_DATA,
-					     w->pieces[s->piece].id);
+		w->info.logical_bytes += s->len;
+		if (s->kind == EXTENT_ZERO) {
+			rc = out_zero(d, s->off, s->off + s->len);
 			continue;
 		}
-		if (in_sorted(cand, nd, a / cs * cs))
-			a = MIN(b, (a / cs + 1) * cs);
-		if (a < b && in_sorted(cand, nd, (b - 1) / cs * cs))
-			b = MAX(a, (b - 1) / cs * cs);
-		rc = out_zero(d, a, b);
+		rc = out_add(d, s->off, (uint32_t)s->len, EXTENT_DATA, w->pieces[s->piece].id);
+		if (rc == 0) {
+			d->out[d->nout - 1].coff = s->poff;
+			d->out[d->nout - 1].clen = w->pieces[s->piece].len;
+		}
 	}
-	for (size_t i = 0; i < nd && rc == 0; i++)
-		rc = materialize(w, d, cand[i]);
-	free(cand);
-	if (rc == 0 && d->nout)	/* qsort(NULL, 0) is undefined */
-		qsort(d->out, d->nout, sizeof(*d->out), cmp_ext);
 	return rc;
 }
 
 /* ---- commit: full maps, uploads ---- */
 
-static int full_disk(struct repo_point_writer *w, const struct wdisk *d, struct manifest_disk *md)
+static int full_disk(struct repo_point_writer *w, struct wdisk *d, struct manifest_disk *md)
 {
 	snprintf(md->name, sizeof(md->name), "%s", d->name);
 	md->size = d->size;
+	if (w->has_parent && !d->parent) {
+		int rc = repo_disk_map(w->r, &w->parent, d->name, &d->parent, NULL, 0);
+		if (rc < 0 && rc != -ENOENT)
+			return rc;
+	}
 	if (d->parent && d->parent->n) {
 		md->ext = malloc(d->parent->n * sizeof(*md->ext));
 		if (!md->ext)
@@ -565,7 +402,6 @@ static int full_disk(struct repo_point_writer *w, const struct wdisk *d, struct 
 		memcpy(md->ext, d->parent->ext, d->parent->n * sizeof(*md->ext));
 		md->n = d->parent->n;
 	}
-	(void)w;
 	return map_apply(&md->ext, &md->n, d->out, d->nout, d->size);
 }
 
@@ -780,7 +616,6 @@ void repo_point_abort(struct repo_point_writer *w)
 	}
 	free(w->disks);
 	free(w->pieces);
-	free(w->slot);
 	free(w->tmp);
 	free(w->blob);
 	free(w);

@@ -251,6 +251,7 @@ struct manifest_disk {
 
 struct manifest {
 	struct point_info info;
+	uint8_t version;	/* format version to encode (0: MANIFEST_VERSION); set by decode */
 	struct manifest_disk *disks;
 	size_t ndisks;
 };
@@ -268,8 +269,9 @@ void manifest_release(struct manifest *m);
 int manifest_load(struct repo *r, const char *domain, uint32_t epoch, uint64_t seq,
 		  struct manifest *m, char *err, size_t errlen);
 /* Apply a delta's extents (sorted; DATA or ZERO) to a map (sorted, DATA only), then cut
- * the map to size: base extents overlapping any delta extent, or reaching past size, are
- * dropped; the delta's DATA extents are added. */
+ * the map to size: the parts of base extents that a delta extent covers, or that lie
+ * past size, are cut away (an extent may be split, keeping what shows of its chunk);
+ * the delta's DATA extents are added. */
 int map_apply(struct disk_extent **ext, size_t *n, const struct disk_extent *d, size_t dn,
 	      uint64_t size);
 

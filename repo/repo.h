@@ -137,12 +137,17 @@ int repo_resolve_point(struct repo *r, const char *domain, const char *spec,
 enum extent_kind { EXTENT_ZERO = 0, EXTENT_DATA = 1 };
 
 /* A disk's content at a point: sorted, non-overlapping extents; bytes not covered read as
- * zeroes. DATA extents are at most one chunk and never cross a chunk boundary. */
+ * zeroes. DATA extents are at most one chunk and never cross a chunk boundary. A DATA
+ * extent shows part of its chunk: disk bytes [offset, offset + length) are the chunk's
+ * plaintext bytes [coff, coff + length), and the chunk's plaintext is clen bytes long
+ * (coff = 0 and clen = length when it shows the whole chunk). */
 struct disk_extent {
 	uint64_t offset;
 	uint32_t length;
 	uint8_t kind;		/* enum extent_kind */
 	uint8_t id[CHUNK_ID_LEN];
+	uint32_t coff;		/* DATA: offset of the extent's first byte in its chunk */
+	uint32_t clen;		/* DATA: the chunk's plaintext length */
 };
 
 struct disk_map {

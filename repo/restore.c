@@ -407,7 +407,7 @@ static void *restore_worker(void *arg)
 		int e_rc = 0;
 		bool from_store = false;
 		if (e->kind == EXTENT_DATA) {
-			e_rc = repo_read_chunk(rc->r, e->id, buf, e->length);
+			e_rc = repo_read_chunk(rc->r, e->id, buf, e->clen);
 			from_store = e_rc < 0;
 			uint64_t len = e->length;
 			if (e->offset >= rc->m->size)
@@ -415,7 +415,7 @@ static void *restore_worker(void *arg)
 			else if (len > rc->m->size - e->offset)
 				len = rc->m->size - e->offset;
 			if (e_rc == 0 && len)
-				e_rc = pwrite_full(rc->fd, buf, (size_t)len, e->offset);
+				e_rc = pwrite_full(rc->fd, buf + e->coff, (size_t)len, e->offset);
 		}
 		if (e_rc < 0) {
 			pthread_mutex_lock(&rc->lock);

@@ -216,7 +216,7 @@ static void check_manifest(struct vctx *v, const char *key, struct objs *missing
 				continue;
 			if (!index_lookup(&v->r->index, e->id, &loc))
 				unknown++;
-			else if (loc.plain_len != e->length)
+			else if (loc.plain_len != e->clen)
 				badlen++;
 			else if (pack_missing(v, loc.pack, missing))
 				lost++;

@@ -33,7 +33,6 @@
 #include "common/banned.h"
 
 #define CS 4096u
-#define GOLDEN_DIR "tests/golden/repo-v1"
 
 static uint64_t rng_state;
 
@@ -174,8 +173,9 @@ static void check_map(struct repo *r, const struct point_info *p, const char *di
 		assert_int_equal(m->ext[i].offset, want[i].off);
 		assert_int_equal(m->ext[i].length, want[i].len);
 		assert_int_equal(m->ext[i].kind, EXTENT_DATA);
-		assert_int_equal(repo_read_chunk(r, m->ext[i].id, buf, m->ext[i].length), 0);
-		assert_memory_equal(buf, exp + m->ext[i].offset, m->ext[i].length);
+		assert_true(m->ext[i].coff + m->ext[i].length <= m->ext[i].clen);
+		assert_int_equal(repo_read_chunk(r, m->ext[i].id, buf, m->ext[i].clen), 0);
+		assert_memory_equal(buf + m->ext[i].coff, exp + m->ext[i].offset, m->ext[i].length);
 	}
 	free(buf);
 	disk_map_free(m);
@@ -281,7 +281,7 @@ static void write_two_points(struct repo *r, uint8_t *exp1, uint8_t *exp2, uint8
 	memcpy(exp2, exp1, D0);
 	m = (struct model){ begin(r, "dom", 1, 2), exp2, D0 };
 	assert_int_equal(repo_point_disk(m.w, "d0", D0), 0);
-	m_data(&m, 100, 100, 7);			/* part of slot 0: rebuilt */
+	m_data(&m, 100, 100, 7);			/* part of slot 0 */
 	m_zero(&m, 24576, CS);				/* all of slot 6 */
 	m_data(&m, 32768, CS, 8);			/* a new slot */
 	m_data(&m, 8192, 100, 9);			/* next to the piece of point 1 */
@@ -303,10 +303,14 @@ static void test_points_and_maps(void **state)
 	char err[256];
 
 	write_two_points(r, exp1, exp2, exp2b, &p1, &p2);
-	static const struct xe want1[] = { { 0, CS }, { 8292, 500 }, { 24576, CS },
+	/* slot 6: piece 3 shows around piece 4 (a PART extent on each side) */
+	static const struct xe want1[] = { { 0, CS }, { 8292, 500 }, { 24576, 50 },
+					   { 24626, 100 }, { 24726, CS - 150 },
 					   { 36864, D0 - 36864 } };
 	check_map(r, &p1, "d0", D0, want1, ARRAY_SIZE(want1), exp1);
-	static const struct xe want2[] = { { 0, CS }, { 8192, 100 }, { 8292, 500 },
+	/* slot 0: point 1's chunk is split around the 100 new bytes, nothing is rebuilt */
+	static const struct xe want2[] = { { 0, 100 }, { 100, 100 }, { 200, CS - 200 },
+					   { 8192, 100 }, { 8292, 500 },
 					   { 32768, CS }, { 36864, D0 - 36864 } };
 	check_map(r, &p2, "d0", D0, want2, ARRAY_SIZE(want2), exp2);
 	static const struct xe want2b[] = { { 0, CS } };
@@ -326,12 +330,13 @@ static void test_points_and_maps(void **state)
 		free(names[i]);
 	free(names);
 
-	/* point 3: d0 shrinks into its last extent (rebuilt, cut), d1 untouched */
+	/* point 3: d0 shrinks into its last extent (cut), d1 untouched */
 	struct repo_point_writer *w = begin(r, "dom", 1, 3);
 	assert_int_equal(repo_point_disk(w, "d0", 38000), 0);
 	commit(w, &p3);
 	memcpy(exp3, exp2, 38000);
-	static const struct xe want3[] = { { 0, CS }, { 8192, 100 }, { 8292, 500 },
+	static const struct xe want3[] = { { 0, 100 }, { 100, 100 }, { 200, CS - 200 },
+					   { 8192, 100 }, { 8292, 500 },
 					   { 32768, CS }, { 36864, 38000 - 36864 } };
 	check_map(r, &p3, "d0", 38000, want3, ARRAY_SIZE(want3), exp3);
 	check_map(r, &p3, "d1", 8192, want2b, 1, exp2b);
@@ -616,9 +621,23 @@ static void golden_points(struct repo *r, uint8_t *e1, uint8_t *e2)
 	commit(m.w, &p);
 }
 
-static void test_golden(void **state)
+/* Does any extent of the disk's map at p show only part of its chunk? */
+static bool has_part_extent(struct repo *r, const struct point_info *p, const char *disk)
 {
-	struct fx *f = *state;
+	struct disk_map *m;
+	bool part = false;
+	assert_int_equal(repo_disk_map(r, p, disk, &m, NULL, 0), 0);
+	for (size_t i = 0; i < m->n; i++)
+		part |= m->ext[i].coff != 0 || m->ext[i].clen != m->ext[i].length;
+	disk_map_free(m);
+	return part;
+}
+
+/* tests/golden/repo-vN: N = the manifest format version its points were written with
+ * (version 1 rebuilt partly written chunks; version 2 writes PART extents). Every later
+ * version must read them all. FERRY_REGEN_GOLDEN=vN rewrites only that one, deliberately. */
+static void golden_check(struct fx *f, const char *name, bool want_part)
+{
 	uint8_t *e1 = malloc(G_SIZE), *e2 = malloc(G_SIZE);
 	char url[PATH_MAX + 64], cwd[PATH_MAX], err[256];
 	struct repo *r;
@@ -628,8 +647,9 @@ static void test_golden(void **state)
 	assert_int_equal(write_full(fd, golden_key, sizeof(golden_key) - 1), 0);
 	close(fd);
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
-	snprintf(url, sizeof(url), "file://%s/%s", cwd, GOLDEN_DIR);
-	if (getenv("FERRY_REGEN_GOLDEN")) {
+	snprintf(url, sizeof(url), "file://%s/tests/golden/%s", cwd, name);
+	const char *regen = getenv("FERRY_REGEN_GOLDEN");
+	if (regen && !strcmp(regen, name + strlen("repo-"))) {
 		struct repo_create_opts o = { url, f->key, true, CS };
 		assert_int_equal(repo_create(&o, err, sizeof(err)), 0);
 		assert_int_equal(repo_open(url, f->key, &r, err, sizeof(err)), 0);
@@ -655,11 +675,22 @@ static void test_golden(void **state)
 	assert_false(v[1].flags & POINT_FULL);
 	check_restore(f, r, &v[0], "disk0", e1, G_SIZE);
 	check_restore(f, r, &v[1], "disk0", e2, G_SIZE);
+	assert_int_equal(has_part_extent(r, &v[1], "disk0"), want_part);
 	assert_int_equal(repo_verify(r, true, no_report, NULL), 0);
 	free(v);
 	repo_close(r);
 	free(e1);
 	free(e2);
+	unlink(f->key);
+	char dir[160];
+	snprintf(dir, sizeof(dir), "%s/store", f->dir);
+	rm_rf(dir);	/* the scratch repository */
+}
+
+static void test_golden(void **state)
+{
+	golden_check(*state, "repo-v1", false);
+	golden_check(*state, "repo-v2", true);
 }
 
 /* ---- the hand-made fuzz seeds, built from docs/repo-format.md, decode as the spec says ---- */
@@ -693,7 +724,10 @@ static void test_spec_seeds(void **state)
 	static const struct { const char *name; uint32_t cs; int rc; } man[] = {
 		{ "delta-4k", 4096, 0 }, { "full-64k", 65536, 0 }, { "first-no-disks", 0, 0 },
 		{ "truncated", 4096, -EBADMSG }, { "bad-magic", 4096, -EBADMSG },
-		{ "version-2", 4096, -EPROTO }, { "huge-count", 0, -EBADMSG },
+		{ "version-2", 4096, 0 }, { "version-3", 4096, -EPROTO },
+		{ "huge-count", 0, -EBADMSG }, { "part-v2", 4096, 0 },
+		{ "part-in-v1", 4096, -EBADMSG }, { "part-whole", 4096, -EBADMSG },
+		{ "part-past-chunk", 4096, -EBADMSG }, { "part-crosses-chunk", 4096, -EBADMSG },
 		{ "overlap", 4096, -EBADMSG }, { "crosses-chunk", 4096, -EBADMSG },
 		{ "zero-in-full", 4096, -EBADMSG }, { "bad-name", 4096, -EBADMSG },
 		{ "trailing-byte", 4096, -EBADMSG }, { "duplicate-disk", 4096, -EBADMSG },
