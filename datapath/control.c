@@ -136,9 +136,26 @@ static void status_json(struct server *srv, struct dbuf *b)
 		for (size_t i = 0; i < st->n_domains; i++) {
 			dbuf_printf(b, "%s{\"name\":", i ? "," : "");
 			json_add_str(b, st->domains[i].name);
-			dbuf_printf(b, ",\"state\":\"%s\",\"shipped_seq\":%llu}",
+			dbuf_printf(b, ",\"state\":\"%s\",\"shipped_seq\":%llu",
 				    st->domains[i].overflow ? "overflow" : "ok",
 				    (unsigned long long)st->domains[i].shipped_seq);
+			struct ship_state ss;
+			if (srv->shipper &&
+			    shipper_domain_state(srv->shipper, st->domains[i].name, &ss) == 0) {
+				uint64_t now = now_real_ns();
+				dbuf_printf(b, ",\"point\":\"%u.%llu\",\"point_time_ns\":%llu,"
+					    "\"consistent_point\":\"%u.%llu\","
+					    "\"consistent_time_ns\":%llu,\"rpo_ms\":%u,"
+					    "\"current_rpo_ms\":%lld,\"shipping\":\"%s\"",
+					    ss.epoch, (unsigned long long)ss.last_seq,
+					    (unsigned long long)ss.last_ns, ss.epoch,
+					    (unsigned long long)ss.consistent_seq,
+					    (unsigned long long)ss.consistent_ns, ss.rpo_ms,
+					    ss.consistent_ns ? (long long)(now - ss.consistent_ns) / 1000000
+							     : -1LL,
+					    ss.failing ? "failing" : "ok");
+			}
+			dbuf_printf(b, "}");
 		}
 		dbuf_printf(b, "]}");
 	}
@@ -172,10 +189,25 @@ static void status_text(struct server *srv, struct dbuf *b)
 			    (unsigned long long)st->data_size,
 			    st->data_size ? 100.0 * (double)st->used_bytes / (double)st->data_size : 0.0,
 			    (unsigned long long)st->tail_seq, (unsigned long long)st->head_seq);
-		for (size_t i = 0; i < st->n_domains; i++)
-			dbuf_printf(b, "domain %s: %s\n", st->domains[i].name,
+		for (size_t i = 0; i < st->n_domains; i++) {
+			dbuf_printf(b, "domain %s: %s", st->domains[i].name,
 				    st->domains[i].overflow ? "OVERFLOW (writes tracked in dirty bitmap)"
 							    : "protected");
+			struct ship_state ss;
+			if (srv->shipper &&
+			    shipper_domain_state(srv->shipper, st->domains[i].name, &ss) == 0) {
+				if (ss.consistent_ns)
+					dbuf_printf(b, ", point %u.%llu, current RPO %.1f s (target %.1f s)",
+						    ss.epoch, (unsigned long long)ss.consistent_seq,
+						    (double)(now_real_ns() - ss.consistent_ns) / 1e9,
+						    ss.rpo_ms / 1e3);
+				else
+					dbuf_printf(b, ", no consistent point yet");
+				if (ss.failing)
+					dbuf_printf(b, ", SHIPPING FAILING (see the log)");
+			}
+			dbuf_printf(b, "\n");
+		}
 	}
 	free(st);
 }

@@ -61,6 +61,10 @@ struct ship_domain {
 	size_t n_waiters;
 	uint32_t epoch;
 	uint64_t last_point;		/* newest point seq of the epoch (0: none) */
+	/* for status (under sh->mu): cut times (CLOCK_REALTIME ns) of the newest point and of
+	 * the newest consistent point (0: none), and whether the last attempt failed */
+	uint64_t last_ns, consistent_ns, consistent_seq;
+	bool failing;
 	uint64_t shipped;		/* log sequence shipped up to */
 	enum compress_type ctype;
 	int clevel;
@@ -325,6 +329,9 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 	int rc = -1, r;
 	char err[256] = "";
 
+	uint64_t t0 = now_mono_ns(), t_read = 0, t_emit = 0;
+	/* taken before the log's head is read: every write acknowledged by then is in */
+	uint64_t cut_ns = now_real_ns();
 	snprintf(what, whatlen, "error: shipping failed (see ferryd's log)\n");
 	if (!st || replog_get_stat(srv->log, st) < 0)
 		goto out;
@@ -367,6 +374,7 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 			goto out;
 		}
 	}
+	t_read = now_mono_ns();
 	if (maybe_begin_resync(sh, d, overflow, records, more, &rs, &deferred) < 0)
 		goto out;
 	if (records == 0 && !requested && d->last_point && !d->catchup_pending && !rs) {
@@ -384,7 +392,7 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 	meta.epoch = d->epoch;
 	meta.seq = d->last_point + 1;
 	meta.parent_seq = d->last_point;
-	meta.time_ns = now_real_ns();
+	meta.time_ns = cut_ns;
 	bool seeding = d->last_point == 0;
 	meta.flags = overflow || seeding || rs ? 0 : POINT_CONSISTENT;
 	meta.log_seq = last;
@@ -432,6 +440,7 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 		goto out;
 	}
 	struct point_info done;
+	t_emit = now_mono_ns();
 	r = repo_point_commit(w, &done, err, sizeof err);
 	if (r < 0) {
 		log_error("shipper: domain %s: committing point %" PRIu32 ".%" PRIu64 ": %s",
@@ -439,6 +448,13 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 		goto out;
 	}
 	d->last_point = done.seq;
+	pthread_mutex_lock(&sh->mu);
+	d->last_ns = done.time_ns;
+	if (done.flags & POINT_CONSISTENT) {
+		d->consistent_ns = done.time_ns;
+		d->consistent_seq = done.seq;
+	}
+	pthread_mutex_unlock(&sh->mu);
 	auto_pick_codec(sh, d);
 	if (last > d->shipped) {
 		r = replog_mark_shipped(srv->log, d->domain_id, last);
@@ -460,12 +476,15 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 	if (seeding || rs || deferred)
 		more = true;
 	log_info("point %s %" PRIu32 ".%" PRIu64 "%s: %" PRIu64 " records, %" PRIu64
-		 " logical bytes, %" PRIu64 " bytes stored, log shipped to %" PRIu64,
+		 " logical bytes, %" PRIu64 " bytes stored, log shipped to %" PRIu64
+		 " (%" PRIu64 " ms: read %" PRIu64 ", store %" PRIu64 ", commit %" PRIu64 ")",
 		 d->cfg->name, done.epoch, done.seq,
 		 done.flags & POINT_CONSISTENT ? "" :
 		 seeding ? " (seed, inconsistent until caught up)" :
 		 rs ? " (resync, inconsistent until caught up)" : " (inconsistent: overflow)", records,
-		 done.logical_bytes, done.stored_bytes, last);
+		 done.logical_bytes, done.stored_bytes, last, (now_mono_ns() - t0) / 1000000,
+		 (t_read - t0) / 1000000, (t_emit - t_read) / 1000000,
+		 (now_mono_ns() - t_emit) / 1000000);
 	snprintf(what, whatlen, "ok %" PRIu32 ".%" PRIu64 "\n", done.epoch, done.seq);
 	rc = more ? 1 : 0;
 out:
@@ -519,14 +538,19 @@ static void *shipper_main(void *arg)
 		size_t covered = d->n_waiters;	/* requests that this cut's log target includes */
 		pthread_mutex_unlock(&sh->mu);
 
+		uint64_t started = now;
 		int r = cut_point(sh, d, requested, what, sizeof what);
 
 		pthread_mutex_lock(&sh->mu);
 		now = now_mono_ns();
+		d->failing = r < 0;
 		if (r < 0) {
 			d->next_cut_ns = now + (uint64_t)MIN(d->cfg->rpo_ms, SHIP_RETRY_MS) * 1000000u;
 		} else {
-			d->next_cut_ns = now + (uint64_t)d->cfg->rpo_ms * 1000000u;
+			/* points are cut every rpo from the start of the last cut, not rpo after it
+			 * ended: a point that took t to ship is followed by the next one after
+			 * max(rpo - t, 0), so the newest point's age stays below rpo + t */
+			d->next_cut_ns = started + (uint64_t)d->cfg->rpo_ms * 1000000u;
 			if (r == 1)
 				d->requested = true;	/* the point was cut short: go on */
 		}
@@ -627,7 +651,13 @@ static int init_domains(struct shipper *sh)
 		for (size_t k = 0; k < n; k++) {
 			if (pts[k].epoch == d->epoch && pts[k].seq > d->last_point) {
 				d->last_point = pts[k].seq;
+				d->last_ns = pts[k].time_ns;
 				newest_consistent = pts[k].flags & POINT_CONSISTENT;
+			}
+			if (pts[k].epoch == d->epoch && (pts[k].flags & POINT_CONSISTENT) &&
+			    pts[k].seq > d->consistent_seq) {
+				d->consistent_seq = pts[k].seq;
+				d->consistent_ns = pts[k].time_ns;
 			}
 		}
 		free(pts);
@@ -726,6 +756,28 @@ int shipper_request(struct shipper *sh, const char *domain, int reply_fd)
 			rc = 0;
 			break;
 		}
+	}
+	pthread_mutex_unlock(&sh->mu);
+	return rc;
+}
+
+int shipper_domain_state(struct shipper *sh, const char *domain, struct ship_state *out)
+{
+	int rc = -ENOENT;
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&sh->mu);
+	for (size_t i = 0; i < sh->n_doms; i++) {
+		const struct ship_domain *d = &sh->doms[i];
+		if (strcmp(d->cfg->name, domain))
+			continue;
+		out->epoch = d->epoch;
+		out->last_seq = d->last_point;
+		out->last_ns = d->last_ns;
+		out->consistent_seq = d->consistent_seq;
+		out->consistent_ns = d->consistent_ns;
+		out->rpo_ms = d->cfg->rpo_ms;
+		out->failing = d->failing;
+		rc = 0;
 	}
 	pthread_mutex_unlock(&sh->mu);
 	return rc;

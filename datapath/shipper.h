@@ -30,4 +30,15 @@ void shipper_stop(struct shipper *sh);
  * closes it. Return 0, or -ENOENT (no such domain) / -ESHUTDOWN. */
 int shipper_request(struct shipper *sh, const char *domain, int reply_fd);
 
+/* What `ferryctl status` shows of a domain's replication. */
+struct ship_state {
+	uint32_t epoch;
+	uint64_t last_seq, last_ns;		/* newest durable point and its cut time */
+	uint64_t consistent_seq, consistent_ns;	/* newest consistent point (0: none yet) */
+	uint32_t rpo_ms;
+	bool failing;				/* the last attempt to cut a point failed */
+};
+/* Thread-safe. -ENOENT: no such domain. */
+int shipper_domain_state(struct shipper *sh, const char *domain, struct ship_state *out);
+
 #endif

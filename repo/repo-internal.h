@@ -85,6 +85,11 @@ struct repo {
 	/* time spent encoding chunks (id, compression, encryption; all workers) and in pack
 	 * PUTs, since the last repo_take_timings: the shipper's `auto` codec choice */
 	_Atomic uint64_t t_encode_ns, t_upload_ns;
+	/* auto_skip's running sample (point-pool.c): plaintext bytes tried and the bytes they
+	 * compressed to, chunks tried; and whether compression is being skipped for now */
+	_Atomic uint64_t cz_in, cz_out;
+	_Atomic uint32_t cz_tried, cz_seq;
+	_Atomic bool cz_skip;
 	struct chunk_index index;
 	pthread_mutex_t cx_lock;
 	struct blob_ctx *cx_pool[REPO_CX_POOL];

@@ -28,6 +28,12 @@ ops=(); for i in $(seq 1 100); do
 done
 qemu-io -f raw "${ops[@]}" "$NBD_URI_BASE/vm0" >/dev/null || fail "qemu-io"
 p2=$(ferryctl point -c "$T/ferry.conf" --domain dom --wait) || fail "point 2"
+# status reports the newest consistent point and the current RPO (its age)
+ferryctl status -c "$T/ferry.conf" >"$T/status.txt" || fail "status"
+grep -q "domain dom: protected, point $p2, current RPO [0-9.]* s" "$T/status.txt" ||
+	fail "status does not show point $p2 and the current RPO: $(cat "$T/status.txt")"
+ferryctl status -c "$T/ferry.conf" --json | grep -q "\"consistent_point\":\"$p2\"" ||
+	fail "status --json does not name consistent point $p2"
 info "point $p2"
 ferryctl points --store "$STORE" --key-file "$T/store.key" --domain dom >&2 || fail "points"
 ferryctl restore --store "$STORE" --key-file "$T/store.key" --domain dom --disk vm0 \
