@@ -24,7 +24,7 @@ Q := @
 endif
 
 # library: everything in common/ and datapath/ except the daemon's main
-LIB_SRC  := $(wildcard common/*.c) $(wildcard repo/*.c) \
+LIB_SRC  := $(wildcard common/*.c) $(wildcard repo/*.c) $(wildcard image/*.c) \
             $(filter-out datapath/ferryd.c,$(wildcard datapath/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(O)/obj/%.o)
 CTL_SRC  := $(wildcard mgmt/*.c)

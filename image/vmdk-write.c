@@ -1,0 +1,488 @@
+/* VMDK writers: the common part (argument checks, ascending-order grain assembly, temporary
+ * files and publishing) plus the monolithicSparse and monolithicFlat bodies; the
+ * streamOptimized body is vmdk-stream.c.
+ *
+ * Publishing: everything is written under temporary names (PATH.part; for FLAT the extent
+ * NAME-flat.vmdk.part) and renamed into place only by finish(), after fsync, and followed
+ * by an fsync of the directory; for FLAT the extent is renamed first and the descriptor
+ * last, so a crash at any point leaves no descriptor at PATH that points at a partial
+ * extent. abort() unlinks the temporaries.
+ *
+ * Sparse and stream writes must ascend. That lets the writer hold only one grain (64 KiB)
+ * being assembled from partial writes and, for SPARSE, only the grain table of the current
+ * 32 MiB span: a table is final once the writes have moved past its span, so it is
+ * written out (both copies) right then. The layout is qemu-img create's, byte for byte
+ * (reference 2.4): header, descriptor at sector 1 (20 sectors), redundant GD + all GTs,
+ * GD + all GTs, grains from the grain-aligned overHead on, each a whole grain. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "image/vmdk.h"
+#include "common/banned.h"
+
+struct vmdk_writer {
+	enum vmdk_format fmt;
+	uint64_t capacity;	/* bytes */
+	int err;		/* sticky: the first failure */
+	int fd;			/* the temporary image (FLAT: the temporary extent) */
+	char *path, *tmp;	/* PATH and PATH.part (FLAT: the extent's) */
+	char *desc_path;	/* FLAT: the descriptor, written by finish() */
+	char *desc;		/* the descriptor text */
+	size_t desc_len;
+
+	/* SPARSE and STREAM: ascending writes */
+	uint64_t pos;		/* lowest offset the next write may start at */
+	uint64_t cur_grain;	/* the grain in gbuf, when have_grain */
+	bool have_grain;
+	uint8_t *gbuf;
+
+	/* SPARSE: layout in sectors, and the grain table of the current span */
+	uint64_t n_gt, gd_sectors, rgd, gd, next_alloc;
+	uint64_t gt_idx;
+	bool gt_dirty;
+	uint32_t gt[VMDK_GTES_PER_GT];
+
+	struct vmdk_stream *stream;	/* STREAM */
+};
+
+/* ---- helpers shared with the other files ---- */
+
+void vmdk_header_encode(const struct vmdk_header *h, uint8_t o[VMDK_SECTOR])
+{
+	memset(o, 0, VMDK_SECTOR);
+	put_le32(o + 0, VMDK_MAGIC);
+	put_le32(o + 4, h->version);
+	put_le32(o + 8, h->flags);
+	put_le64(o + 12, h->capacity);
+	put_le64(o + 20, h->grain_size);
+	put_le64(o + 28, h->desc_offset);
+	put_le64(o + 36, h->desc_size);
+	put_le32(o + 44, h->num_gtes);
+	put_le64(o + 48, h->rgd_offset);
+	put_le64(o + 56, h->gd_offset);
+	put_le64(o + 64, h->overhead);
+	o[72] = h->unclean;
+	o[73] = '\n';
+	o[74] = ' ';
+	o[75] = '\r';
+	o[76] = '\n';
+	put_le16(o + 77, h->compress);
+}
+
+bool vmdk_is_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n && i < 16; i++)
+		if (b[i])
+			return false;
+	return n <= 16 || memcmp(b, b + 16, n - 16) == 0;
+}
+
+int vmdk_random(void *buf, size_t n)
+{
+	uint8_t *p = buf;
+	while (n) {
+		ssize_t r = getrandom(p, n, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += r, n -= (size_t)r;
+	}
+	return 0;
+}
+
+int vmdk_fsync_dir(const char *path)
+{
+	CLEANUP_FREE char *copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+int vmdk_flat_pwrite(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+	int r;
+
+	while (len) {
+		/* one run: the unaligned head, or aligned blocks all zero or all not */
+		size_t n = (size_t)MIN((uint64_t)len, VMDK_GRAIN_SIZE - off % VMDK_GRAIN_SIZE);
+		bool zero = n == VMDK_GRAIN_SIZE && vmdk_is_zero(p, n);
+		if (n == VMDK_GRAIN_SIZE) {
+			while (n + VMDK_GRAIN_SIZE <= len &&
+			       vmdk_is_zero(p + n, VMDK_GRAIN_SIZE) == zero)
+				n += VMDK_GRAIN_SIZE;
+		}
+		r = -EOPNOTSUPP;
+		if (zero && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+				      (off_t)n) < 0)
+			r = -errno;
+		else if (zero)
+			r = 0;
+		if (r == -EOPNOTSUPP)
+			r = pwrite_full(fd, p, n, off);
+		if (r < 0)
+			return r;
+		p += n, off += n, len -= n;
+	}
+	return 0;
+}
+
+/* ---- monolithicSparse ---- */
+
+static int sparse_layout(struct vmdk_writer *w, char *err, size_t errlen)
+{
+	uint64_t sectors = w->capacity / VMDK_SECTOR;
+	uint64_t span = (uint64_t)VMDK_GTES_PER_GT * VMDK_GRAIN_SECTORS;
+	uint64_t grains = (sectors + VMDK_GRAIN_SECTORS - 1) / VMDK_GRAIN_SECTORS;
+
+	w->n_gt = (sectors + span - 1) / span;
+	w->gd_sectors = (w->n_gt * 4 + VMDK_SECTOR - 1) / VMDK_SECTOR;
+	w->rgd = 1 + VMDK_DESC_SECTORS;
+	w->gd = w->rgd + w->gd_sectors + 4 * w->n_gt;
+	w->next_alloc = ROUND_UP(w->gd + w->gd_sectors + 4 * w->n_gt, VMDK_GRAIN_SECTORS);
+	if (w->next_alloc + grains * VMDK_GRAIN_SECTORS > UINT32_MAX)
+		return vmdk_fail(err, errlen, -EFBIG, "capacity too large for a sparse VMDK");
+	return 0;
+}
+
+/* Header, descriptor, and both grain directories (they point at every GT). */
+static int sparse_start(struct vmdk_writer *w)
+{
+	struct vmdk_header h = {
+		.version = 1, .flags = VMDK_FLAG_NL_TEST | VMDK_FLAG_RGD,
+		.capacity = w->capacity / VMDK_SECTOR, .grain_size = VMDK_GRAIN_SECTORS,
+		.desc_offset = 1, .desc_size = VMDK_DESC_SECTORS, .num_gtes = VMDK_GTES_PER_GT,
+		.rgd_offset = w->rgd, .gd_offset = w->gd, .overhead = w->next_alloc,
+	};
+	uint8_t *buf = calloc(1 + VMDK_DESC_SECTORS, VMDK_SECTOR);
+	if (!buf)
+		return -ENOMEM;
+	vmdk_header_encode(&h, buf);
+	memcpy(buf + VMDK_SECTOR, w->desc, w->desc_len);
+	int r = pwrite_full(w->fd, buf, (1 + VMDK_DESC_SECTORS) * VMDK_SECTOR, 0);
+	free(buf);
+	if (r < 0 || w->n_gt == 0)
+		return r;
+	uint8_t *gd = calloc(w->gd_sectors, VMDK_SECTOR);
+	if (!gd)
+		return -ENOMEM;
+	for (unsigned copy = 0; copy < 2 && r == 0; copy++) {
+		uint64_t base = copy ? w->gd : w->rgd;
+		for (uint64_t i = 0; i < w->n_gt; i++)
+			put_le32(gd + 4 * i, (uint32_t)(base + w->gd_sectors + 4 * i));
+		r = pwrite_full(w->fd, gd, w->gd_sectors * VMDK_SECTOR, base * VMDK_SECTOR);
+	}
+	free(gd);
+	return r;
+}
+
+static int sparse_flush_gt(struct vmdk_writer *w)
+{
+	uint8_t buf[VMDK_GTES_PER_GT * 4];
+	int r = 0;
+
+	if (!w->gt_dirty)
+		return 0;
+	for (unsigned i = 0; i < VMDK_GTES_PER_GT; i++)
+		put_le32(buf + 4 * i, w->gt[i]);
+	for (unsigned copy = 0; copy < 2 && r == 0; copy++) {
+		uint64_t base = (copy ? w->gd : w->rgd) + w->gd_sectors + 4 * w->gt_idx;
+		r = pwrite_full(w->fd, buf, sizeof buf, base * VMDK_SECTOR);
+	}
+	w->gt_dirty = false;
+	return r;
+}
+
+static int sparse_grain(struct vmdk_writer *w, uint64_t g, const void *data, size_t len)
+{
+	int r;
+
+	if (g / VMDK_GTES_PER_GT != w->gt_idx || !w->gt_dirty) {
+		if ((r = sparse_flush_gt(w)) < 0)
+			return r;
+		memset(w->gt, 0, sizeof w->gt);
+		w->gt_idx = g / VMDK_GTES_PER_GT;
+	}
+	if ((r = pwrite_full(w->fd, data, len, w->next_alloc * VMDK_SECTOR)) < 0)
+		return r;
+	w->gt[g % VMDK_GTES_PER_GT] = (uint32_t)w->next_alloc;
+	w->gt_dirty = true;
+	w->next_alloc += VMDK_GRAIN_SECTORS;
+	return 0;
+}
+
+static int sparse_finish(struct vmdk_writer *w)
+{
+	int r = sparse_flush_gt(w);
+	if (r == 0 && ftruncate(w->fd, (off_t)(w->next_alloc * VMDK_SECTOR)) < 0)
+		r = -errno;
+	return r;
+}
+
+/* ---- ascending writes: grains assembled and handed to the body ---- */
+
+static size_t grain_len(const struct vmdk_writer *w, uint64_t g)
+{
+	return (size_t)MIN((uint64_t)VMDK_GRAIN_SIZE, w->capacity - g * VMDK_GRAIN_SIZE);
+}
+
+static int emit_grain(struct vmdk_writer *w, uint64_t g, const void *data, size_t len)
+{
+	if (vmdk_is_zero(data, len))
+		return 0;
+	if (w->fmt == VMDK_SPARSE)
+		return sparse_grain(w, g, data, len);
+	return vmdk_stream_grain(w->stream, g, data, len);
+}
+
+static int flush_grain(struct vmdk_writer *w)
+{
+	if (!w->have_grain)
+		return 0;
+	w->have_grain = false;
+	return emit_grain(w, w->cur_grain, w->gbuf, grain_len(w, w->cur_grain));
+}
+
+static int seq_write(struct vmdk_writer *w, uint64_t off, const uint8_t *p, size_t len)
+{
+	int r = 0;
+
+	if (off < w->pos)
+		return -EINVAL;
+	while (len && r == 0) {
+		uint64_t g = off / VMDK_GRAIN_SIZE;
+		size_t in = (size_t)(off % VMDK_GRAIN_SIZE), glen = grain_len(w, g);
+		size_t n = MIN(len, glen - in);
+
+		if (w->have_grain && w->cur_grain != g && (r = flush_grain(w)) < 0)
+			break;
+		if (!w->have_grain && in == 0 && n == glen) {
+			r = emit_grain(w, g, p, glen);	/* a whole grain: no copy */
+		} else {
+			if (!w->have_grain) {
+				memset(w->gbuf, 0, glen);
+				w->cur_grain = g;
+				w->have_grain = true;
+			}
+			memcpy(w->gbuf + in, p, n);
+			if (in + n == glen)
+				r = flush_grain(w);
+		}
+		off += n, p += n, len -= n;
+	}
+	w->pos = off;
+	return r;
+}
+
+/* ---- public ---- */
+
+static char *concat(const char *a, size_t an, const char *b)
+{
+	size_t bn = strlen(b);
+	char *p = malloc(an + bn + 1);
+	if (p) {
+		memcpy(p, a, an);
+		memcpy(p + an, b, bn + 1);
+	}
+	return p;
+}
+
+/* FLAT: w->path becomes the extent's final path, DIR/NAME-flat.vmdk (NAME: the basename
+ * of the descriptor path without ".vmdk"), and w->desc_path the descriptor's. */
+static int flat_names(struct vmdk_writer *w, const char **ext_name)
+{
+	const char *slash = strrchr(w->path, '/');
+	size_t dir_len = slash ? (size_t)(slash + 1 - w->path) : 0;
+	size_t stem_len = strlen(w->path);
+
+	if (stem_len > dir_len + 5 && strcmp(w->path + stem_len - 5, ".vmdk") == 0)
+		stem_len -= 5;
+	char *ext = concat(w->path, stem_len, "-flat.vmdk");
+	if (!ext)
+		return -ENOMEM;
+	w->desc_path = w->path;
+	w->path = ext;
+	*ext_name = ext + dir_len;
+	return 0;
+}
+
+static void writer_free(struct vmdk_writer *w, bool unlink_tmp)
+{
+	if (w->stream)
+		vmdk_stream_free(w->stream);
+	if (w->fd >= 0)
+		close(w->fd);
+	if (unlink_tmp && w->tmp)
+		unlink(w->tmp);
+	free(w->path);
+	free(w->tmp);
+	free(w->desc_path);
+	free(w->desc);
+	free(w->gbuf);
+	free(w);
+}
+
+static int make_desc(struct vmdk_writer *w, const struct vmdk_meta *m, const char *ext_name,
+		     char *err, size_t errlen)
+{
+	static const char *const types[] = { "monolithicSparse", "monolithicFlat",
+					     "streamOptimized" };
+	struct vmdk_desc d;
+	size_t cap = w->fmt == VMDK_FLAT ? VMDK_DESC_MAX : VMDK_DESC_SECTORS * VMDK_SECTOR;
+	int r = vmdk_desc_build(&d, m, types[w->fmt],
+				w->fmt == VMDK_FLAT ? VMDK_EXT_FLAT : VMDK_EXT_SPARSE, ext_name);
+	if (r < 0)
+		return vmdk_fail(err, errlen, r, "bad image metadata (adapter type or ddb keys)");
+	if (!(w->desc = malloc(cap))) {
+		vmdk_desc_release(&d);
+		return vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	ssize_t n = vmdk_desc_format(&d, w->desc, cap);
+	vmdk_desc_release(&d);
+	if (n < 0)
+		return vmdk_fail(err, errlen, (int)n, "descriptor: %s", n == -E2BIG ?
+			    "larger than 20 sectors" : "a value cannot be written");
+	w->desc_len = (size_t)n;
+	return 0;
+}
+
+int vmdk_writer_open(const char *path, enum vmdk_format f, const struct vmdk_meta *m,
+		     struct vmdk_writer **out, char *err, size_t errlen)
+{
+	const char *slash = strrchr(path, '/'), *ext_name = slash ? slash + 1 : path;
+	int r;
+
+	*out = NULL;
+	if ((unsigned)f > VMDK_STREAM || m->capacity % VMDK_SECTOR || !*ext_name ||
+	    m->level < 0 || m->level > 3)
+		return vmdk_fail(err, errlen, -EINVAL, "bad format, capacity or level");
+	if (m->capacity > (UINT64_MAX >> 12) ||
+	    (f == VMDK_STREAM && m->capacity > VMDK_STREAM_MAX))
+		return vmdk_fail(err, errlen, -EFBIG, "capacity too large");
+	struct vmdk_writer *w = calloc(1, sizeof(*w));
+	if (!w)
+		return vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+	w->fmt = f;
+	w->capacity = m->capacity;
+	w->fd = -1;
+	if (!(w->path = strdup(path))) {
+		r = vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (f == VMDK_FLAT && (r = flat_names(w, &ext_name)) < 0) {
+		r = vmdk_fail(err, errlen, r, "%s: bad name for a flat VMDK", path);
+		goto fail;
+	}
+	if (f == VMDK_SPARSE && (r = sparse_layout(w, err, errlen)) < 0)
+		goto fail;
+	if ((r = make_desc(w, m, ext_name, err, errlen)) < 0)
+		goto fail;
+	if (f != VMDK_FLAT && !(w->gbuf = malloc(VMDK_GRAIN_SIZE))) {
+		r = vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (!(w->tmp = concat(w->path, strlen(w->path), ".part"))) {
+		r = vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	w->fd = open(w->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (w->fd < 0) {
+		r = vmdk_fail(err, errlen, -errno, "%s: %s", w->tmp, strerror(errno));
+		free(w->tmp);
+		w->tmp = NULL;
+		goto fail;
+	}
+	if (f == VMDK_FLAT)
+		r = ftruncate(w->fd, (off_t)w->capacity) < 0 ? -errno : 0;
+	else if (f == VMDK_SPARSE)
+		r = sparse_start(w);
+	else
+		r = vmdk_stream_create(w->fd, w->capacity, w->desc, w->desc_len,
+				       m->level ? m->level : 1, m->threads, &w->stream);
+	if (r < 0) {
+		r = vmdk_fail(err, errlen, r, "%s: %s", w->tmp, strerror(-r));
+		goto fail;
+	}
+	*out = w;
+	return 0;
+fail:
+	writer_free(w, true);
+	return r;
+}
+
+int vmdk_writer_write(struct vmdk_writer *w, uint64_t off, const void *data, size_t len)
+{
+	if (w->err)
+		return w->err;
+	if (off > w->capacity || len > w->capacity - off)
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	int r = w->fmt == VMDK_FLAT ? vmdk_flat_pwrite(w->fd, data, len, off)
+				    : seq_write(w, off, data, len);
+	if (r < 0 && r != -EINVAL)
+		w->err = r;
+	return r;
+}
+
+int vmdk_writer_flat_fd(const struct vmdk_writer *w)
+{
+	return w->fmt == VMDK_FLAT ? w->fd : -EINVAL;
+}
+
+int vmdk_writer_finish(struct vmdk_writer *w, char *err, size_t errlen)
+{
+	int r = w->err;
+
+	if (r == 0 && w->fmt != VMDK_FLAT)
+		r = flush_grain(w);
+	if (r == 0 && w->fmt == VMDK_SPARSE)
+		r = sparse_finish(w);
+	if (r == 0 && w->fmt == VMDK_STREAM)
+		r = vmdk_stream_finish(w->stream);
+	if (r == 0 && fsync(w->fd) < 0)
+		r = -errno;
+	if (r == 0 && close(w->fd) < 0)
+		r = -errno;
+	w->fd = -1;
+	if (r == 0 && rename(w->tmp, w->path) < 0)
+		r = -errno;
+	if (r < 0) {
+		vmdk_fail(err, errlen, r, "%s: %s", w->tmp, strerror(-r));
+		writer_free(w, true);
+		return r;
+	}
+	if (w->fmt == VMDK_FLAT)
+		r = vmdk_write_file_atomic(w->desc_path, w->desc, w->desc_len);
+	else
+		r = vmdk_fsync_dir(w->path);
+	if (r < 0) {
+		vmdk_fail(err, errlen, r, "%s: %s", w->fmt == VMDK_FLAT ? w->desc_path : w->path,
+		     strerror(-r));
+	}
+	writer_free(w, false);
+	return r;
+}
+
+void vmdk_writer_abort(struct vmdk_writer *w)
+{
+	if (w)
+		writer_free(w, true);
+}
