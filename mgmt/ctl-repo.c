@@ -1,6 +1,7 @@
-/* ferryctl init / points / restore / verify / prune: the offline repository commands.
+/* ferryctl init / points / verify / prune: the offline repository commands (restore and
+ * rehydrate: ctl-restore.c, ctl-rehydrate.c).
  *
- * One option parser serves the five commands; each command lists the options it accepts
+ * One option parser (ctl-args.c) serves them all; each command lists the options it accepts
  * (anything else is a usage error, exit 2). The store URL and key file come from
  * --store/--key-file or from -c FILE's [store] section, whose backend options (S3 endpoint,
  * credentials files, ...) then apply too. Errors are one line on stderr,
@@ -8,6 +9,7 @@
  * this repository" and nothing else. Nothing here ever prints key material (the library
  * never puts it in error texts either). */
 #include "mgmt/ctl-repo.h"
+#include "mgmt/ctl-args.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -25,139 +27,13 @@
 #include "repo/repo.h"
 #include "common/banned.h"
 
-enum {
-	OPT_STORE = 1 << 0, OPT_KEY = 1 << 1, OPT_CONF = 1 << 2, OPT_DOMAIN = 1 << 3,
-	OPT_DISK = 1 << 4, OPT_POINT = 1 << 5, OPT_FORMAT = 1 << 6, OPT_OUT = 1 << 7,
-	OPT_JSON = 1 << 8, OPT_READ_DATA = 1 << 9, OPT_ENCRYPTION = 1 << 10, OPT_CHUNK = 1 << 11,
-	OPT_KEEP = 1 << 12, OPT_GRACE = 1 << 13, OPT_WAIT = 1 << 14,
-};
-
-struct args {
-	const char *cmd, *usage;
-	const char *store, *key, *conf, *domain, *disk, *point, *format, *out, *encryption,
-		*chunk, *keep, *grace;
-	bool json, read_data, wait;
-	struct ferry_config cfg;
-	bool have_cfg;
-	struct store_opts so;		/* -c FILE's [store] backend options */
-	const struct store_opts *sop;	/* &so with -c FILE, else NULL (defaults) */
-};
-
-static int usage(const struct args *a, const char *why)
-{
-	fprintf(stderr, "ferryctl %s: %s\nusage: ferryctl %s\n", a->cmd, why, a->usage);
-	return 2;
-}
-
-/* Returns 0, or the exit code (2) after printing the reason. */
-static int parse(int argc, char **argv, unsigned allowed, unsigned required, struct args *a)
-{
-	static const struct option opts[] = {
-		{ "store", required_argument, NULL, OPT_STORE },
-		{ "key-file", required_argument, NULL, OPT_KEY },
-		{ "config", required_argument, NULL, OPT_CONF },
-		{ "domain", required_argument, NULL, OPT_DOMAIN },
-		{ "disk", required_argument, NULL, OPT_DISK },
-		{ "point", required_argument, NULL, OPT_POINT },
-		{ "format", required_argument, NULL, OPT_FORMAT },
-		{ "output", required_argument, NULL, OPT_OUT },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "read-data", no_argument, NULL, OPT_READ_DATA },
-		{ "encryption", required_argument, NULL, OPT_ENCRYPTION },
-		{ "chunk-size", required_argument, NULL, OPT_CHUNK },
-		{ "keep", required_argument, NULL, OPT_KEEP },
-		{ "grace", required_argument, NULL, OPT_GRACE },
-		{ "wait", no_argument, NULL, OPT_WAIT },
-		{ 0 },
-	};
-	unsigned seen = 0;
-	int ch;
-
-	a->cmd = argv[0];
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "c:o:", opts, NULL)) != -1) {
-		if (ch == 'c')
-			ch = OPT_CONF;
-		else if (ch == 'o')
-			ch = OPT_OUT;
-		if (ch == '?' || ch == ':' || !(ch & (int)allowed))
-			return usage(a, "bad option");
-		seen |= (unsigned)ch;
-		switch (ch) {
-		case OPT_STORE: a->store = optarg; break;
-		case OPT_KEY: a->key = optarg; break;
-		case OPT_CONF: a->conf = optarg; break;
-		case OPT_DOMAIN: a->domain = optarg; break;
-		case OPT_DISK: a->disk = optarg; break;
-		case OPT_POINT: a->point = optarg; break;
-		case OPT_FORMAT: a->format = optarg; break;
-		case OPT_OUT: a->out = optarg; break;
-		case OPT_JSON: a->json = true; break;
-		case OPT_READ_DATA: a->read_data = true; break;
-		case OPT_ENCRYPTION: a->encryption = optarg; break;
-		case OPT_CHUNK: a->chunk = optarg; break;
-		case OPT_KEEP: a->keep = optarg; break;
-		case OPT_GRACE: a->grace = optarg; break;
-		case OPT_WAIT: a->wait = true; break;
-		}
-	}
-	if (optind != argc)
-		return usage(a, "unexpected argument");
-	if (a->conf) {
-		char err[512];
-		if (config_load(a->conf, &a->cfg, err, sizeof(err)) < 0) {
-			fprintf(stderr, "ferryctl %s: %s\n", a->cmd, err);
-			return 2;
-		}
-		a->have_cfg = true;
-		repo_store_opts(&a->cfg, &a->so);
-		a->sop = &a->so;
-		if (!a->store)
-			a->store = a->cfg.store_url;
-		if (!a->key)
-			a->key = a->cfg.store_key_file;
-	}
-	if (!a->store)
-		return usage(a, "--store URL (or -c FILE with [store] url) is required");
-	required &= ~(unsigned)(OPT_STORE | OPT_KEY);
-	if ((seen & required) != required)
-		return usage(a, "a required option is missing");
-	return 0;
-}
-
-static void args_release(struct args *a)
-{
-	if (a->have_cfg)
-		config_release(&a->cfg);
-}
-
-/* Open the repository; prints the reason and returns the exit code on failure. */
-static int open_repo(struct args *a, struct repo **r)
-{
-	char err[512] = "";
-	int rc = repo_open_opts(a->store, a->key, a->sop, r, err, sizeof(err));
-	if (rc == 0)
-		return 0;
-	fprintf(stderr, "ferryctl %s: %s\n", a->cmd, err[0] ? err : strerror(-rc));
-	return rc == -EINVAL ? 2 : 1;
-}
-
-static void fmt_time(uint64_t ns, char *out, size_t n)
-{
-	time_t s = (time_t)(ns / 1000000000u);
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* ---- init ---- */
 
 int ctl_init_main(int argc, char **argv)
 {
 	struct args a = { .usage = "init --store URL --key-file PATH [--encryption none] "
 			  "[--chunk-size N] | init -c FILE" };
-	int rc = parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_ENCRYPTION | OPT_CHUNK,
+	int rc = ctl_parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_ENCRYPTION | OPT_CHUNK,
 		       0, &a);
 	if (rc)
 		goto out;
@@ -166,19 +42,19 @@ int ctl_init_main(int argc, char **argv)
 		if (!strcmp(a.encryption, "none"))
 			o.encrypted = false;
 		else if (strcmp(a.encryption, "aes-256-gcm")) {
-			rc = usage(&a, "bad --encryption (expected none or aes-256-gcm)");
+			rc = ctl_usage(&a, "bad --encryption (expected none or aes-256-gcm)");
 			goto out;
 		}
 	}
 	if (o.encrypted && !a.key) {
-		rc = usage(&a, "--key-file PATH is required (or --encryption none)");
+		rc = ctl_usage(&a, "--key-file PATH is required (or --encryption none)");
 		goto out;
 	}
 	if (a.chunk) {
 		uint64_t v;
 		if (parse_size(a.chunk, &v) < 0 || v > UINT32_MAX || v < 4096 || v > (1u << 20) ||
 		    (v & (v - 1))) {
-			rc = usage(&a, "bad --chunk-size (a power of two from 4K to 1M)");
+			rc = ctl_usage(&a, "bad --chunk-size (a power of two from 4K to 1M)");
 			goto out;
 		}
 		o.chunk_size = (uint32_t)v;
@@ -194,7 +70,7 @@ int ctl_init_main(int argc, char **argv)
 	       o.encrypted ? "encrypted" : "not encrypted",
 	       (o.chunk_size ? o.chunk_size : REPO_DEFAULT_CHUNK) >> 10);
 out:
-	args_release(&a);
+	ctl_args_release(&a);
 	return rc;
 }
 
@@ -209,7 +85,7 @@ static int print_points(const struct point_info *v, size_t n, bool json)
 		for (size_t i = 0; i < n; i++) {
 			char id[48];
 			snprintf(id, sizeof(id), "%" PRIu32 ".%" PRIu64, v[i].epoch, v[i].seq);
-			fmt_time(v[i].time_ns, t, sizeof(t));
+			ctl_fmt_time(v[i].time_ns, t, sizeof(t));
 			printf("%-14s %-20s %5" PRIu32 " %-10s %14" PRIu64 " %14" PRIu64 "\n", id, t,
 			       v[i].epoch, v[i].flags & POINT_CONSISTENT ? "yes" : "no",
 			       v[i].logical_bytes, v[i].stored_bytes);
@@ -219,7 +95,7 @@ static int print_points(const struct point_info *v, size_t n, bool json)
 	struct dbuf b = DBUF_INIT(64u << 20);
 	int r = dbuf_printf(&b, "[");
 	for (size_t i = 0; i < n && r == 0; i++) {
-		fmt_time(v[i].time_ns, t, sizeof(t));
+		ctl_fmt_time(v[i].time_ns, t, sizeof(t));
 		r = dbuf_printf(&b, "%s\n  {\"id\": \"%" PRIu32 ".%" PRIu64 "\", \"time\": \"%s\", "
 				"\"epoch\": %" PRIu32 ", \"seq\": %" PRIu64 ", \"consistent\": %s, "
 				"\"full\": %s, \"logical_bytes\": %" PRIu64 ", \"stored_bytes\": %"
@@ -240,9 +116,9 @@ int ctl_points_main(int argc, char **argv)
 {
 	struct args a = { .usage = "points --store URL --key-file PATH --domain D [--json]" };
 	struct repo *r = NULL;
-	int rc = parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_DOMAIN | OPT_JSON,
+	int rc = ctl_parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_DOMAIN | OPT_JSON,
 		       OPT_DOMAIN, &a);
-	if (rc || (rc = open_repo(&a, &r)))
+	if (rc || (rc = ctl_open_repo(&a, &r)))
 		goto out;
 	struct point_info *v;
 	size_t n;
@@ -261,44 +137,7 @@ int ctl_points_main(int argc, char **argv)
 	free(v);
 out:
 	repo_close(r);
-	args_release(&a);
-	return rc;
-}
-
-/* ---- restore ---- */
-
-int ctl_restore_main(int argc, char **argv)
-{
-	struct args a = { .usage = "restore --store URL --key-file PATH --domain D --disk X "
-			  "[--point latest|EPOCH.SEQ|SEQ|YYYY-MM-DDTHH:MM:SSZ] [--format raw] -o FILE" };
-	struct repo *r = NULL;
-	char err[512] = "";
-	int rc = parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_DOMAIN | OPT_DISK |
-		       OPT_POINT | OPT_FORMAT | OPT_OUT, OPT_DOMAIN | OPT_DISK | OPT_OUT, &a);
-	if (rc)
-		goto out;
-	if (a.format && strcmp(a.format, "raw")) {
-		rc = usage(&a, "bad --format (only raw is supported)");
-		goto out;
-	}
-	if ((rc = open_repo(&a, &r)))
-		goto out;
-	struct point_info p;
-	int e = repo_resolve_point(r, a.domain, a.point ? a.point : "latest", &p, err, sizeof(err));
-	if (e == 0)
-		e = repo_restore_raw(r, &p, a.disk, a.out, err, sizeof(err));
-	if (e < 0) {
-		fprintf(stderr, "ferryctl restore: %s\n", err[0] ? err : strerror(-e));
-		rc = e == -EINVAL ? 2 : 1;
-		goto out;
-	}
-	char t[32];
-	fmt_time(p.time_ns, t, sizeof(t));
-	printf("restored disk %s of domain %s at point %" PRIu32 ".%" PRIu64 " (%s) to %s\n",
-	       a.disk, a.domain, p.epoch, p.seq, t, a.out);
-out:
-	repo_close(r);
-	args_release(&a);
+	ctl_args_release(&a);
 	return rc;
 }
 
@@ -314,8 +153,8 @@ int ctl_verify_main(int argc, char **argv)
 {
 	struct args a = { .usage = "verify --store URL --key-file PATH [--read-data]" };
 	struct repo *r = NULL;
-	int rc = parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_READ_DATA, 0, &a);
-	if (rc || (rc = open_repo(&a, &r)))
+	int rc = ctl_parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_READ_DATA, 0, &a);
+	if (rc || (rc = ctl_open_repo(&a, &r)))
 		goto out;
 	int n = repo_verify(r, a.read_data, print_problem, NULL);
 	fflush(stdout);
@@ -331,7 +170,7 @@ int ctl_verify_main(int argc, char **argv)
 	}
 out:
 	repo_close(r);
-	args_release(&a);
+	ctl_args_release(&a);
 	return rc;
 }
 
@@ -376,19 +215,19 @@ static int prune_policies(struct args *a, struct prune_policy **out, size_t *n)
 		if (prune_keep_parse(spec, &p[(*n)++].keep) < 0) {
 			snprintf(why, sizeof(why), "domain %s: bad keep '%s' (expected "
 				 "last:N,hourly:N,daily:N,weekly:N)", d->name, spec);
-			return usage(a, why);
+			return ctl_usage(a, why);
 		}
 	}
 	if (*n)
 		return 0;
 	if (!a->domain)
-		return usage(a, a->have_cfg ? "the configuration has no [domain]" :
+		return ctl_usage(a, a->have_cfg ? "the configuration has no [domain]" :
 			     "--domain D and --keep SPEC are required without -c FILE");
 	if (!a->keep)
-		return usage(a, "--keep SPEC is required for a domain not in the configuration");
+		return ctl_usage(a, "--keep SPEC is required for a domain not in the configuration");
 	p[0].domain = a->domain;
 	if (prune_keep_parse(a->keep, &p[0].keep) < 0)
-		return usage(a, "bad --keep (expected last:N,hourly:N,daily:N,weekly:N)");
+		return ctl_usage(a, "bad --keep (expected last:N,hourly:N,daily:N,weekly:N)");
 	*n = 1;
 	return 0;
 }
@@ -403,15 +242,15 @@ int ctl_prune_main(int argc, char **argv)
 	struct prune_opts o = { .grace_ns = 60ull * 1000000000u };
 	struct prune_stats st;
 	char err[512] = "";
-	int rc = parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_DOMAIN | OPT_KEEP |
+	int rc = ctl_parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_DOMAIN | OPT_KEEP |
 		       OPT_GRACE | OPT_WAIT, 0, &a);
 	if (rc)
 		goto out;
 	if (a.grace && parse_grace(a.grace, &o.grace_ns) < 0) {
-		rc = usage(&a, "bad --grace (seconds, or a duration such as 90s or 5m)");
+		rc = ctl_usage(&a, "bad --grace (seconds, or a duration such as 90s or 5m)");
 		goto out;
 	}
-	if ((rc = prune_policies(&a, &pol, &o.n_policies)) || (rc = open_repo(&a, &r)))
+	if ((rc = prune_policies(&a, &pol, &o.n_policies)) || (rc = ctl_open_repo(&a, &r)))
 		goto out;
 	o.policies = pol;
 	o.wait = a.wait;
@@ -433,6 +272,6 @@ int ctl_prune_main(int argc, char **argv)
 out:
 	free(pol);
 	repo_close(r);
-	args_release(&a);
+	ctl_args_release(&a);
 	return rc;
 }

@@ -17,7 +17,6 @@
 
 int ctl_init_main(int argc, char **argv);
 int ctl_points_main(int argc, char **argv);
-int ctl_restore_main(int argc, char **argv);
 int ctl_verify_main(int argc, char **argv);
 int ctl_prune_main(int argc, char **argv);
 

@@ -8,6 +8,7 @@
 
 #include "mgmt/ctl.h"
 #include "mgmt/ctl-repo.h"
+#include "mgmt/ctl-restore.h"
 #include "mgmt/ctl-point.h"
 #include "mgmt/ctl-status.h"
 #include "mgmt/ctl-store.h"
@@ -26,7 +27,7 @@ static const struct {
 	{ "init", ctl_init_main, "init --store URL --key-file PATH [--encryption none] [--chunk-size N]" },
 	{ "points", ctl_points_main, "points --store URL --key-file PATH --domain D [--json]" },
 	{ "restore", ctl_restore_main,
-	  "restore --store URL --key-file PATH --domain D --disk X [--point P] -o FILE" },
+	  "restore --store URL --key-file PATH --domain D --disk X [--point P] [--format raw|vmdk|vmdk-flat|vmdk-stream] [--resume] -o PATH" },
 	{ "verify", ctl_verify_main, "verify --store URL --key-file PATH [--read-data]" },
 	{ "store", ctl_store_main,
 	  "store check -c FILE | --store URL [...]   reachability, auth, round trip" },

@@ -163,6 +163,10 @@ void disk_map_free(struct disk_map *m);
 /* Names of the disks in a point (malloc'd array of malloc'd strings). */
 int repo_point_disks(struct repo *r, const struct point_info *p, char ***names, size_t *n);
 
+/* Pick up what other writers added since open (new index objects), so that chunks of newer
+ * points resolve. A long-running reader (the rehydrator) calls it before each point. */
+int repo_refresh(struct repo *r);
+
 /* Read and verify one chunk (exactly len bytes, its plaintext length). Thread-safe. */
 int repo_read_chunk(struct repo *r, const uint8_t id[CHUNK_ID_LEN], void *buf, uint32_t len);
 

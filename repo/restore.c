@@ -8,9 +8,12 @@
  * the writer keeps its rhythm), which is cheap next to the chunk reads of a restore.
  *
  * Restore writes a sparse file: the file is truncated to the disk size, so holes and ZERO
- * extents cost nothing, and DATA extents are fetched by RESTORE_THREADS threads taking
- * extents in turn (each read is one ranged GET). On any error the output is unlinked. */
+ * extents cost nothing, and DATA extents come from the restore pipeline (restore-pipe.c:
+ * coalesced ranged GETs on several threads). On any error the output is unlinked.
+ * (ferryctl restore adds the VMDK formats, io_uring writes, progress and --resume on the
+ * same pipeline: mgmt/ctl-restore.c.) */
 #include "repo/repo-internal.h"
+#include "repo/restore-pipe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +28,6 @@
 #include "common/util.h"
 #include "common/banned.h"
 
-#define RESTORE_THREADS 4
 
 /* ---- listing ---- */
 
@@ -353,6 +355,11 @@ int repo_point_disks(struct repo *r, const struct point_info *p, char ***names, 
 
 /* ---- chunks ---- */
 
+int repo_refresh(struct repo *r)
+{
+	return index_refresh(r, NULL, NULL);
+}
+
 int repo_read_chunk(struct repo *r, const uint8_t id[CHUNK_ID_LEN], void *buf, uint32_t len)
 {
 	struct chunk_loc loc;
@@ -379,57 +386,9 @@ int repo_read_chunk(struct repo *r, const uint8_t id[CHUNK_ID_LEN], void *buf, u
 
 /* ---- restore ---- */
 
-struct restore_ctx {
-	struct repo *r;
-	const struct disk_map *m;
-	int fd;
-	pthread_mutex_t lock;
-	size_t next;
-	int err;
-	size_t bad;	/* extent that failed */
-	char why[512];	/* its reason, taken on the failing thread (store details are per thread) */
-};
-
-static void *restore_worker(void *arg)
+static int raw_sink(void *arg, uint64_t off, const void *buf, size_t len)
 {
-	struct restore_ctx *rc = arg;
-	uint8_t *buf = malloc(rc->r->chunk_size > REPO_CHUNK_MAX ? rc->r->chunk_size : REPO_CHUNK_MAX);
-	for (;;) {
-		pthread_mutex_lock(&rc->lock);
-		size_t i = rc->next++;
-		bool stop = rc->err || i >= rc->m->n || !buf;
-		if (!buf && !rc->err)
-			rc->err = -ENOMEM;
-		pthread_mutex_unlock(&rc->lock);
-		if (stop)
-			break;
-		const struct disk_extent *e = &rc->m->ext[i];
-		int e_rc = 0;
-		bool from_store = false;
-		if (e->kind == EXTENT_DATA) {
-			e_rc = repo_read_chunk(rc->r, e->id, buf, e->clen);
-			from_store = e_rc < 0;
-			uint64_t len = e->length;
-			if (e->offset >= rc->m->size)
-				len = 0;
-			else if (len > rc->m->size - e->offset)
-				len = rc->m->size - e->offset;
-			if (e_rc == 0 && len)
-				e_rc = pwrite_full(rc->fd, buf + e->coff, (size_t)len, e->offset);
-		}
-		if (e_rc < 0) {
-			pthread_mutex_lock(&rc->lock);
-			if (!rc->err) {
-				rc->err = e_rc;
-				rc->bad = i;
-				snprintf(rc->why, sizeof(rc->why), "%s", from_store ?
-					 store_strerror(repo_store(rc->r), e_rc) : strerror(-e_rc));
-			}
-			pthread_mutex_unlock(&rc->lock);
-		}
-	}
-	free(buf);
-	return NULL;
+	return pwrite_full(*(int *)arg, buf, len, off);
 }
 
 int repo_restore_raw(struct repo *r, const struct point_info *p, const char *disk,
@@ -451,28 +410,9 @@ int repo_restore_raw(struct repo *r, const struct point_info *p, const char *dis
 		repo_err(err, errlen, "%s: %s", path, strerror(-rc));
 		goto out;
 	}
-	struct restore_ctx rc_ = { .r = r, .m = m, .fd = fd };
-	pthread_mutex_init(&rc_.lock, NULL);
-	pthread_t th[RESTORE_THREADS];
-	size_t nt = 0;
-	for (; nt < RESTORE_THREADS && nt < m->n; nt++)
-		if (pthread_create(&th[nt], NULL, restore_worker, &rc_))
-			break;
-	if (nt == 0 && m->n)
-		restore_worker(&rc_);
-	for (size_t i = 0; i < nt; i++)
-		pthread_join(th[i], NULL);
-	pthread_mutex_destroy(&rc_.lock);
-	rc = rc_.err;
-	if (rc < 0) {
-		char hex[CHUNK_ID_HEX_LEN + 1];
-		chunk_id_to_hex(m->ext[rc_.bad].id, hex);
-		repo_err(err, errlen, "chunk %s at offset %" PRIu64 " of disk %s: %s", hex,
-			 m->ext[rc_.bad].offset, disk, rc == -EBADMSG ? "corrupt (run ferryctl "
-			 "verify --read-data)" : rc == -ENOENT ? "missing (not in the index, or its "
-			 "pack is gone)" : rc_.why);
+	struct restore_pipe_opts po = { .sink = raw_sink, .arg = &fd };
+	if ((rc = repo_restore_pipe(r, m, &po, err, errlen)) < 0)
 		goto out;
-	}
 	if (fsync(fd) < 0) {
 		rc = -errno;
 		repo_err(err, errlen, "%s: fsync: %s", path, strerror(-rc));

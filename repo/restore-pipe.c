@@ -1,0 +1,450 @@
+/* The restore pipeline (contract and memory bound in restore-pipe.h).
+ *
+ * Why it works this way:
+ * - A window is built from the map alone (no I/O): its DATA extents, their chunks made
+ *   unique by id (a chunk deduped within the window is fetched once), each chunk's place
+ *   in the window buffer, and the ranged GETs: chunks sorted by (pack, offset) and merged
+ *   while the next blob starts less than RESTORE_GAP after the previous one ends. On an
+ *   object store a GET costs a round trip whatever its size, so a restore of a disk that
+ *   was seeded in order reads its packs almost sequentially, a few MiB per request.
+ * - One window is fetched while the previous one is handed to the sink, so the sink (a
+ *   file write, a VMDK compressor) and the network overlap; the sink is only ever called
+ *   from the caller's thread, in disk order, which ordered formats need.
+ * - Every chunk is decoded with its id (blob_decode checks the MAC or CRC, the length and
+ *   the content id), so wrong or corrupt data can never reach the sink. The first failure
+ *   stops the fetchers and names the disk offset of the first extent that needed it. */
+#include "repo/restore-pipe.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "repo/repo-internal.h"
+#include "common/banned.h"
+
+struct wchunk {
+	uint8_t id[CHUNK_ID_LEN];
+	struct chunk_loc loc;
+	uint64_t slot;		/* offset of its plaintext in the window buffer */
+	uint64_t first_off;	/* disk offset of the first extent showing it (messages) */
+};
+
+struct range {
+	uint8_t pack[PACK_ID_LEN];
+	uint64_t off, len;
+	size_t c0, c1;		/* order[c0..c1): its chunks */
+};
+
+struct window {
+	size_t e0, e1;		/* the map's extents [e0, e1) */
+	struct wchunk *ch;
+	size_t nch;
+	size_t *ext_chunk;	/* per extent of the window: its chunk (SIZE_MAX: not DATA) */
+	size_t *order;		/* chunk indices sorted by (pack, off) */
+	struct range *rg;
+	size_t nrg;
+	uint8_t *buf;
+	size_t buf_len;
+	size_t next_rg, done_rg;	/* under the pipe's lock */
+};
+
+struct pipe {
+	struct repo *r;
+	const struct disk_map *m;
+	pthread_mutex_t lock;
+	pthread_cond_t work, done;
+	struct window *cur;	/* being fetched, or NULL */
+	bool stop;
+	int err;
+	char why[512];
+	pthread_t *th;
+	unsigned nth;
+	/* window buffers are reused (2 in use at most): fresh 32 MiB mallocs are fresh pages,
+	 * and their page faults cost as much as the decompression that fills them */
+	uint8_t *spare[2];
+	size_t buf_cap;
+};
+
+static void window_free(struct pipe *p, struct window *w)
+{
+	if (!w)
+		return;
+	free(w->ch);
+	free(w->ext_chunk);
+	free(w->order);
+	free(w->rg);
+	if (w->buf && !p->spare[0])
+		p->spare[0] = w->buf;
+	else if (w->buf && !p->spare[1])
+		p->spare[1] = w->buf;
+	else
+		free(w->buf);
+	free(w);
+}
+
+static uint8_t *take_buf(struct pipe *p)
+{
+	for (int i = 0; i < 2; i++)
+		if (p->spare[i]) {
+			uint8_t *b = p->spare[i];
+			p->spare[i] = NULL;
+			return b;
+		}
+	return malloc(p->buf_cap);
+}
+
+struct ent {
+	uint8_t id[CHUNK_ID_LEN];
+	size_t ext;		/* extent index in the window */
+};
+
+static int cmp_ent(const void *a, const void *b)
+{
+	return memcmp(((const struct ent *)a)->id, ((const struct ent *)b)->id, CHUNK_ID_LEN);
+}
+
+static const struct wchunk *sort_base;
+
+static int cmp_order(const void *a, const void *b)
+{
+	const struct chunk_loc *x = &sort_base[*(const size_t *)a].loc;
+	const struct chunk_loc *y = &sort_base[*(const size_t *)b].loc;
+	int c = memcmp(x->pack, y->pack, PACK_ID_LEN);
+	if (c)
+		return c;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Build the window of extents from e0 on (at least one, at most window bytes of chunk
+ * plaintext unless a single chunk is larger). */
+static int window_build(struct pipe *p, size_t e0, size_t wbytes, struct window **out,
+			char *err, size_t errlen)
+{
+	const struct disk_map *m = p->m;
+	struct window *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	size_t e1 = e0;
+	uint64_t sum = 0;
+	while (e1 < m->n && (e1 == e0 || sum + m->ext[e1].clen <= wbytes)) {
+		if (m->ext[e1].kind == EXTENT_DATA)
+			sum += m->ext[e1].clen;
+		e1++;
+	}
+	w->e0 = e0;
+	w->e1 = e1;
+	size_t n = e1 - e0, ne = 0;
+	struct ent *ents = malloc((n ? n : 1) * sizeof(*ents));
+	w->ext_chunk = malloc((n ? n : 1) * sizeof(*w->ext_chunk));
+	w->ch = malloc((n ? n : 1) * sizeof(*w->ch));
+	w->order = malloc((n ? n : 1) * sizeof(*w->order));
+	w->rg = malloc((n ? n : 1) * sizeof(*w->rg));
+	int rc = 0;
+	if (!ents || !w->ext_chunk || !w->ch || !w->order || !w->rg) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		w->ext_chunk[i] = SIZE_MAX;
+		if (m->ext[e0 + i].kind != EXTENT_DATA)
+			continue;
+		memcpy(ents[ne].id, m->ext[e0 + i].id, CHUNK_ID_LEN);
+		ents[ne++].ext = i;
+	}
+	if (ne)
+		qsort(ents, ne, sizeof(*ents), cmp_ent);
+	uint64_t slot = 0;
+	for (size_t i = 0; i < ne; i++) {
+		const struct disk_extent *e = &m->ext[e0 + ents[i].ext];
+		if (i == 0 || memcmp(ents[i].id, ents[i - 1].id, CHUNK_ID_LEN)) {
+			struct wchunk *c = &w->ch[w->nch];
+			memcpy(c->id, ents[i].id, CHUNK_ID_LEN);
+			c->first_off = e->offset;
+			if (!index_lookup(&p->r->index, c->id, &c->loc)) {
+				char hex[2 * CHUNK_ID_LEN + 1];
+				chunk_id_to_hex(c->id, hex);
+				repo_err(err, errlen, "disk %s, offset %" PRIu64 ": chunk %s is not in "
+					 "the repository's chunk index", m->disk, e->offset, hex);
+				rc = -ENOENT;
+				goto out;
+			}
+			if (c->loc.plain_len != e->clen) {
+				char hex[2 * CHUNK_ID_LEN + 1];
+				chunk_id_to_hex(c->id, hex);
+				repo_err(err, errlen, "disk %s, offset %" PRIu64 ": chunk %s is %" PRIu32
+					 " bytes in the index but %" PRIu32 " in the manifest", m->disk,
+					 e->offset, hex, c->loc.plain_len, e->clen);
+				rc = -EBADMSG;
+				goto out;
+			}
+			c->slot = slot;
+			slot += c->loc.plain_len;
+			w->nch++;
+		}
+		struct wchunk *c = &w->ch[w->nch - 1];
+		if (e->offset < c->first_off)
+			c->first_off = e->offset;
+		w->ext_chunk[ents[i].ext] = w->nch - 1;
+	}
+	w->buf_len = slot;
+	if (slot > p->buf_cap) {	/* cannot happen: a window stops before wbytes */
+		rc = -EINVAL;
+		goto out;
+	}
+	if (slot && !(w->buf = take_buf(p))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < w->nch; i++)
+		w->order[i] = i;
+	if (w->nch) {
+		pthread_mutex_lock(&sort_lock);	/* qsort has no context argument */
+		sort_base = w->ch;
+		qsort(w->order, w->nch, sizeof(*w->order), cmp_order);
+		pthread_mutex_unlock(&sort_lock);
+	}
+	for (size_t i = 0; i < w->nch; i++) {
+		const struct chunk_loc *l = &w->ch[w->order[i]].loc;
+		struct range *g = w->nrg ? &w->rg[w->nrg - 1] : NULL;
+		if (g && !memcmp(g->pack, l->pack, PACK_ID_LEN) && l->off >= g->off + g->len &&
+		    l->off - (g->off + g->len) < RESTORE_GAP &&
+		    l->off + l->blob_len - g->off <= RESTORE_RANGE_MAX) {
+			g->len = l->off + l->blob_len - g->off;
+			g->c1 = i + 1;
+			continue;
+		}
+		g = &w->rg[w->nrg++];
+		memcpy(g->pack, l->pack, PACK_ID_LEN);
+		g->off = l->off;
+		g->len = l->blob_len;
+		g->c0 = i;
+		g->c1 = i + 1;
+	}
+out:
+	free(ents);
+	if (rc < 0) {
+		window_free(p, w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+static void fail(struct pipe *p, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void fail(struct pipe *p, int rc, const char *fmt, ...)
+{
+	pthread_mutex_lock(&p->lock);
+	if (!p->err) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(p->why, sizeof(p->why), fmt, ap);
+		va_end(ap);
+		p->err = rc;
+	}
+	pthread_cond_broadcast(&p->done);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* GET one range and decode its chunks into the window buffer. */
+static void fetch_range(struct pipe *p, struct window *w, const struct range *g, uint8_t *rbuf,
+			struct blob_ctx *cx)
+{
+	char key[64];
+	pack_key(g->pack, key, sizeof(key));
+	int rc = store_get_range(p->r->st, key, g->off, (size_t)g->len, rbuf);
+	if (rc < 0) {
+		const struct wchunk *c = &w->ch[w->order[g->c0]];
+		fail(p, rc == -EINVAL ? -EBADMSG : rc, "disk %s, offset %" PRIu64 ": reading %s: %s",
+		     p->m->disk, c->first_off, key, rc == -EINVAL ?
+		     "the pack is shorter than the index says" : store_strerror(p->r->st, rc));
+		return;
+	}
+	for (size_t i = g->c0; i < g->c1; i++) {
+		const struct wchunk *c = &w->ch[w->order[i]];
+		rc = blob_decode(cx, rbuf + (c->loc.off - g->off), c->loc.blob_len, w->buf + c->slot,
+				 c->loc.plain_len, c->id);
+		if (rc < 0) {
+			char hex[2 * CHUNK_ID_LEN + 1];
+			chunk_id_to_hex(c->id, hex);
+			fail(p, rc, "disk %s, offset %" PRIu64 ": chunk %s in %s at %" PRIu64 ": %s",
+			     p->m->disk, c->first_off, hex, key, c->loc.off,
+			     rc == -EBADMSG ? "corrupt (fails its integrity check)" : strerror(-rc));
+			return;
+		}
+	}
+}
+
+static void *fetcher(void *arg)
+{
+	struct pipe *p = arg;
+	uint8_t *rbuf = malloc(RESTORE_RANGE_MAX + REPO_CHUNK_MAX + 4096);
+	struct blob_ctx *cx = repo_cx_get(p->r);
+	if (!rbuf || !cx)
+		fail(p, -ENOMEM, "out of memory");
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		struct window *w = p->cur;
+		if (p->stop)
+			break;
+		if (!w || p->err || w->next_rg >= w->nrg) {
+			pthread_cond_wait(&p->work, &p->lock);
+			continue;
+		}
+		const struct range *g = &w->rg[w->next_rg++];
+		pthread_mutex_unlock(&p->lock);
+		if (rbuf && cx)
+			fetch_range(p, w, g, rbuf, cx);
+		pthread_mutex_lock(&p->lock);
+		w->done_rg++;
+		/* every completion: after a failure the waiter waits for the ranges in flight */
+		pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (cx)
+		repo_cx_put(p->r, cx);
+	free(rbuf);
+	return NULL;
+}
+
+static void start_fetch(struct pipe *p, struct window *w)
+{
+	pthread_mutex_lock(&p->lock);
+	p->cur = w;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Wait until w is fetched (or failed). */
+static int wait_fetch(struct pipe *p, struct window *w)
+{
+	pthread_mutex_lock(&p->lock);
+	while (!p->err && w->done_rg < w->nrg)
+		pthread_cond_wait(&p->done, &p->lock);
+	/* a failed window may still have ranges in flight: wait for those too */
+	while (p->err && w->done_rg < w->next_rg)
+		pthread_cond_wait(&p->done, &p->lock);
+	int rc = p->err;
+	if (p->cur == w)
+		p->cur = NULL;
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+uint64_t disk_map_data_bytes(const struct disk_map *m, uint64_t start)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct disk_extent *e = &m->ext[i];
+		if (e->kind != EXTENT_DATA || e->offset + e->length <= start)
+			continue;
+		sum += e->offset >= start ? e->length : e->offset + e->length - start;
+	}
+	return sum;
+}
+
+/* Hand window w's extents to the sink, in order (from start on). */
+static int sink_window(const struct pipe *p, const struct window *w,
+		       const struct restore_pipe_opts *o, uint64_t *done)
+{
+	for (size_t i = w->e0; i < w->e1; i++) {
+		const struct disk_extent *e = &p->m->ext[i];
+		size_t c = w->ext_chunk[i - w->e0];
+		if (c == SIZE_MAX || e->offset + e->length <= o->start)
+			continue;
+		uint64_t skip = e->offset < o->start ? o->start - e->offset : 0;
+		uint64_t len = e->length - skip;
+		if (e->offset + e->length > p->m->size)	/* a map is cut to size; be safe */
+			len = e->offset + skip < p->m->size ? p->m->size - e->offset - skip : 0;
+		if (!len)
+			continue;
+		int rc = o->sink(o->arg, e->offset + skip, w->buf + w->ch[c].slot + e->coff + skip,
+				 (size_t)len);
+		if (rc)
+			return rc;
+		*done += len;
+	}
+	return 0;
+}
+
+int repo_restore_pipe(struct repo *r, const struct disk_map *m,
+		      const struct restore_pipe_opts *o, char *err, size_t errlen)
+{
+	struct pipe p = { .r = r, .m = m };
+	unsigned nth = o->threads ? o->threads : RESTORE_THREADS_DEFAULT;
+	size_t wbytes = o->window_bytes ? o->window_bytes : RESTORE_WINDOW_DEFAULT;
+	uint64_t total = disk_map_data_bytes(m, o->start), done = 0;
+	struct window *cur = NULL, *next = NULL;
+	int rc = 0;
+
+	p.buf_cap = wbytes + REPO_CHUNK_MAX;
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.work, NULL);
+	pthread_cond_init(&p.done, NULL);
+	p.th = calloc(nth, sizeof(*p.th));
+	if (!p.th) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (; p.nth < nth; p.nth++)
+		if (pthread_create(&p.th[p.nth], NULL, fetcher, &p)) {
+			if (p.nth == 0) {
+				rc = -EAGAIN;
+				goto out;
+			}
+			break;
+		}
+	/* the first extent that ends after start */
+	size_t e = 0;
+	while (e < m->n && m->ext[e].offset + m->ext[e].length <= o->start)
+		e++;
+	if (e < m->n) {
+		if ((rc = window_build(&p, e, wbytes, &cur, err, errlen)) < 0)
+			goto out;
+		start_fetch(&p, cur);
+	}
+	while (cur) {
+		if ((rc = wait_fetch(&p, cur))) {
+			repo_err(err, errlen, "%s", p.why);
+			break;
+		}
+		if (cur->e1 < m->n) {
+			if ((rc = window_build(&p, cur->e1, wbytes, &next, err, errlen)) < 0)
+				break;
+			start_fetch(&p, next);
+		}
+		if ((rc = sink_window(&p, cur, o, &done)))
+			break;
+		uint64_t upto = next ? m->ext[next->e0].offset : m->size;
+		if (o->window_done && (rc = o->window_done(o->arg, upto, done, total)))
+			break;
+		window_free(&p, cur);
+		cur = next;
+		next = NULL;
+	}
+out:
+	pthread_mutex_lock(&p.lock);
+	p.stop = true;
+	pthread_cond_broadcast(&p.work);
+	pthread_mutex_unlock(&p.lock);
+	for (unsigned i = 0; i < p.nth; i++)
+		pthread_join(p.th[i], NULL);
+	free(p.th);
+	window_free(&p, cur);
+	window_free(&p, next);
+	free(p.spare[0]);
+	free(p.spare[1]);
+	pthread_mutex_destroy(&p.lock);
+	pthread_cond_destroy(&p.work);
+	pthread_cond_destroy(&p.done);
+	if (rc < 0 && err && !err[0])
+		repo_err(err, errlen, "disk %s: %s", m->disk, strerror(-rc));
+	return rc;
+}

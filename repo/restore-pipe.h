@@ -1,0 +1,50 @@
+/* The restore pipeline: a disk map's DATA extents, fetched out of their packs and handed to
+ * a sink in ascending disk order (docs/restore.md).
+ *
+ * The map is cut into windows of consecutive extents whose distinct chunks hold at most
+ * window_bytes of plaintext. For each window the chunks' blobs are sorted by pack and
+ * offset and coalesced into ranged GETs (neighbours in a pack less than RESTORE_GAP apart,
+ * at most RESTORE_RANGE_MAX per GET); `threads` fetchers run those GETs, decrypt,
+ * decompress and check every chunk against its id, while the caller's thread hands the
+ * previous window's extents to the sink. Two windows are in memory at most, so memory
+ * is bounded by 2 x window_bytes + threads x RESTORE_RANGE_MAX (+ the map itself),
+ * whatever the disk size: 96 MiB with the defaults.
+ *
+ * Zero extents and holes never reach the sink: a sink starts from a zero-filled image
+ * (a sparse file, unallocated grains) and only writes data. */
+#ifndef FERRY_RESTORE_PIPE_H
+#define FERRY_RESTORE_PIPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "repo/repo.h"
+
+#define RESTORE_WINDOW_DEFAULT (32u << 20)
+#define RESTORE_THREADS_DEFAULT 8u
+#define RESTORE_GAP (256u << 10)
+#define RESTORE_RANGE_MAX (4u << 20)
+
+struct restore_pipe_opts {
+	unsigned threads;	/* fetchers; 0: RESTORE_THREADS_DEFAULT */
+	size_t window_bytes;	/* 0: RESTORE_WINDOW_DEFAULT (at least one chunk) */
+	uint64_t start;		/* skip extents that end at or before this disk offset */
+	/* len bytes of the disk at off, in ascending, non-overlapping order; called on the
+	 * caller's thread. Non-zero stops the restore with that value. */
+	int (*sink)(void *arg, uint64_t off, const void *buf, size_t len);
+	/* after each window: every byte below upto has been handed to the sink (a resume
+	 * checkpoint), done of total data bytes so far. May be NULL; non-zero stops. */
+	int (*window_done)(void *arg, uint64_t upto, uint64_t done, uint64_t total);
+	void *arg;
+};
+
+/* Restore map m (of disk `disk`, for messages) through the sink. 0, the sink's or
+ * window_done's non-zero value, or -errno with a reason in err naming the disk, the disk
+ * offset and the object (a missing or corrupt chunk: -ENOENT / -EBADMSG). */
+int repo_restore_pipe(struct repo *r, const struct disk_map *m,
+		      const struct restore_pipe_opts *o, char *err, size_t errlen);
+
+/* Bytes of data (DATA extents) in m at or after start. */
+uint64_t disk_map_data_bytes(const struct disk_map *m, uint64_t start);
+
+#endif
