@@ -99,13 +99,16 @@ bench-pipeline: all
 	tests/bench/bench-pipeline.sh
 	tests/bench/bench-rpo.sh
 
+bench-restore: all
+	tests/bench/bench-restore.sh
+
 deps:
 	tools/install-deps.sh
 
 clean:
 	rm -rf $(O)
 
-.PHONY: all tests check clean fuzz FORCE bench-datapath bench-pipeline deps
+.PHONY: all tests check clean fuzz FORCE bench-datapath bench-pipeline bench-restore deps
 .DELETE_ON_ERROR:
 .SECONDARY:
 
