@@ -2,7 +2,7 @@
  *
  * Why it works this way:
  * - The chunks come from repo_restore_pipe (parallel coalesced ranged GETs, every chunk
- *   checked against its id, two windows of 32 MiB in memory at most), in disk order.
+ *   checked against its id, a few 4 MiB windows in memory at most), in disk order.
  * - raw and vmdk-flat are random-access files: the sink queues io_uring writes straight
  *   from the window buffer and flushes them at each window's end; zero ranges are never
  *   written (the file is sparse). Because windows complete in disk order, "everything

@@ -7,9 +7,11 @@
  *   while the next blob starts less than RESTORE_GAP after the previous one ends. On an
  *   object store a GET costs a round trip whatever its size, so a restore of a disk that
  *   was seeded in order reads its packs almost sequentially, a few MiB per request.
- * - One window is fetched while the previous one is handed to the sink, so the sink (a
- *   file write, a VMDK compressor) and the network overlap; the sink is only ever called
- *   from the caller's thread, in disk order, which ordered formats need.
+ * - RESTORE_DEPTH windows are queued: the fetchers take ranges from the oldest window that
+ *   has some left, so they always have work while the caller's thread hands finished
+ *   windows to the sink (a file write, a VMDK compressor) in disk order, which ordered
+ *   formats need. Ranges are small (RESTORE_RANGE_MAX) so that a window's decoding
+ *   spreads over every core instead of waiting on one long range.
  * - Every chunk is decoded with its id (blob_decode checks the MAC or CRC, the length and
  *   the content id), so wrong or corrupt data can never reach the sink. The first failure
  *   stops the fetchers and names the disk offset of the first extent that needed it. */
@@ -58,15 +60,16 @@ struct pipe {
 	const struct disk_map *m;
 	pthread_mutex_t lock;
 	pthread_cond_t work, done;
-	struct window *cur;	/* being fetched, or NULL */
+	struct window *q[RESTORE_DEPTH];	/* windows in flight, oldest first */
+	size_t qn;
 	bool stop;
 	int err;
 	char why[512];
 	pthread_t *th;
 	unsigned nth;
-	/* window buffers are reused (2 in use at most): fresh 32 MiB mallocs are fresh pages,
+	/* window buffers are reused (RESTORE_DEPTH in use at most): fresh mallocs are fresh pages,
 	 * and their page faults cost as much as the decompression that fills them */
-	uint8_t *spare[2];
+	uint8_t *spare[RESTORE_DEPTH];
 	size_t buf_cap;
 };
 
@@ -78,18 +81,18 @@ static void window_free(struct pipe *p, struct window *w)
 	free(w->ext_chunk);
 	free(w->order);
 	free(w->rg);
-	if (w->buf && !p->spare[0])
-		p->spare[0] = w->buf;
-	else if (w->buf && !p->spare[1])
-		p->spare[1] = w->buf;
-	else
-		free(w->buf);
+	for (size_t i = 0; w->buf && i < RESTORE_DEPTH; i++)
+		if (!p->spare[i]) {
+			p->spare[i] = w->buf;
+			w->buf = NULL;
+		}
+	free(w->buf);
 	free(w);
 }
 
 static uint8_t *take_buf(struct pipe *p)
 {
-	for (int i = 0; i < 2; i++)
+	for (size_t i = 0; i < RESTORE_DEPTH; i++)
 		if (p->spare[i]) {
 			uint8_t *b = p->spare[i];
 			p->spare[i] = NULL;
@@ -291,10 +294,13 @@ static void *fetcher(void *arg)
 		fail(p, -ENOMEM, "out of memory");
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		struct window *w = p->cur;
+		struct window *w = NULL;
 		if (p->stop)
 			break;
-		if (!w || p->err || w->next_rg >= w->nrg) {
+		for (size_t i = 0; i < p->qn && !w; i++)	/* the oldest window with work */
+			if (p->q[i]->next_rg < p->q[i]->nrg)
+				w = p->q[i];
+		if (!w || p->err) {
 			pthread_cond_wait(&p->work, &p->lock);
 			continue;
 		}
@@ -314,27 +320,33 @@ static void *fetcher(void *arg)
 	return NULL;
 }
 
-static void start_fetch(struct pipe *p, struct window *w)
+static void enqueue(struct pipe *p, struct window *w)
 {
 	pthread_mutex_lock(&p->lock);
-	p->cur = w;
+	p->q[p->qn++] = w;
 	pthread_cond_broadcast(&p->work);
 	pthread_mutex_unlock(&p->lock);
 }
 
-/* Wait until w is fetched (or failed). */
-static int wait_fetch(struct pipe *p, struct window *w)
+/* Wait until the oldest window is fetched (or something failed), and take it off the
+ * queue. On failure, wait for every range in flight first (they write into buffers that
+ * are about to be freed). */
+static int dequeue(struct pipe *p, struct window **out)
 {
+	struct window *w = p->q[0];
 	pthread_mutex_lock(&p->lock);
 	while (!p->err && w->done_rg < w->nrg)
 		pthread_cond_wait(&p->done, &p->lock);
-	/* a failed window may still have ranges in flight: wait for those too */
-	while (p->err && w->done_rg < w->next_rg)
-		pthread_cond_wait(&p->done, &p->lock);
+	for (size_t i = 0; p->err && i < p->qn; i++)
+		while (p->q[i]->done_rg < p->q[i]->next_rg)
+			pthread_cond_wait(&p->done, &p->lock);
 	int rc = p->err;
-	if (p->cur == w)
-		p->cur = NULL;
+	if (!rc) {
+		memmove(p->q, p->q + 1, (p->qn - 1) * sizeof(p->q[0]));
+		p->qn--;
+	}
 	pthread_mutex_unlock(&p->lock);
+	*out = rc ? NULL : w;
 	return rc;
 }
 
@@ -381,7 +393,8 @@ int repo_restore_pipe(struct repo *r, const struct disk_map *m,
 	unsigned nth = o->threads ? o->threads : RESTORE_THREADS_DEFAULT;
 	size_t wbytes = o->window_bytes ? o->window_bytes : RESTORE_WINDOW_DEFAULT;
 	uint64_t total = disk_map_data_bytes(m, o->start), done = 0;
-	struct window *cur = NULL, *next = NULL;
+	struct window *cur = NULL;
+	size_t built = 0;	/* extents put in windows so far */
 	int rc = 0;
 
 	p.buf_cap = wbytes + REPO_CHUNK_MAX;
@@ -402,32 +415,29 @@ int repo_restore_pipe(struct repo *r, const struct disk_map *m,
 			break;
 		}
 	/* the first extent that ends after start */
-	size_t e = 0;
-	while (e < m->n && m->ext[e].offset + m->ext[e].length <= o->start)
-		e++;
-	if (e < m->n) {
-		if ((rc = window_build(&p, e, wbytes, &cur, err, errlen)) < 0)
-			goto out;
-		start_fetch(&p, cur);
-	}
-	while (cur) {
-		if ((rc = wait_fetch(&p, cur))) {
+	while (built < m->n && m->ext[built].offset + m->ext[built].length <= o->start)
+		built++;
+	for (;;) {
+		while (p.qn < RESTORE_DEPTH && built < m->n) {	/* keep the fetchers busy */
+			struct window *w;
+			if ((rc = window_build(&p, built, wbytes, &w, err, errlen)) < 0)
+				goto out;
+			built = w->e1;
+			enqueue(&p, w);
+		}
+		if (!p.qn)
+			break;
+		if ((rc = dequeue(&p, &cur))) {
 			repo_err(err, errlen, "%s", p.why);
 			break;
 		}
-		if (cur->e1 < m->n) {
-			if ((rc = window_build(&p, cur->e1, wbytes, &next, err, errlen)) < 0)
-				break;
-			start_fetch(&p, next);
-		}
 		if ((rc = sink_window(&p, cur, o, &done)))
 			break;
-		uint64_t upto = next ? m->ext[next->e0].offset : m->size;
+		uint64_t upto = cur->e1 < m->n ? m->ext[cur->e1].offset : m->size;
 		if (o->window_done && (rc = o->window_done(o->arg, upto, done, total)))
 			break;
 		window_free(&p, cur);
-		cur = next;
-		next = NULL;
+		cur = NULL;
 	}
 out:
 	pthread_mutex_lock(&p.lock);
@@ -438,9 +448,10 @@ out:
 		pthread_join(p.th[i], NULL);
 	free(p.th);
 	window_free(&p, cur);
-	window_free(&p, next);
-	free(p.spare[0]);
-	free(p.spare[1]);
+	for (size_t i = 0; i < p.qn; i++)
+		window_free(&p, p.q[i]);
+	for (size_t i = 0; i < RESTORE_DEPTH; i++)
+		free(p.spare[i]);
 	pthread_mutex_destroy(&p.lock);
 	pthread_cond_destroy(&p.work);
 	pthread_cond_destroy(&p.done);

@@ -6,9 +6,11 @@
  * offset and coalesced into ranged GETs (neighbours in a pack less than RESTORE_GAP apart,
  * at most RESTORE_RANGE_MAX per GET); `threads` fetchers run those GETs, decrypt,
  * decompress and check every chunk against its id, while the caller's thread hands the
- * previous window's extents to the sink. Two windows are in memory at most, so memory
- * is bounded by 2 x window_bytes + threads x RESTORE_RANGE_MAX (+ the map itself),
- * whatever the disk size: 96 MiB with the defaults.
+ * oldest finished window's extents to the sink. RESTORE_DEPTH windows are in memory at
+ * most, so memory is bounded by RESTORE_DEPTH x (window_bytes + 1 MiB) + threads x
+ * (RESTORE_RANGE_MAX + 1 MiB) (+ the map itself), whatever the disk size: 36 MiB with
+ * the defaults. Small windows measured fastest (4 MiB: 1.65 s for 800 MB where 32 MiB
+ * took 2.4 s): they stay in the CPU caches between decoding and writing.
  *
  * Zero extents and holes never reach the sink: a sink starts from a zero-filled image
  * (a sparse file, unallocated grains) and only writes data. */
@@ -20,10 +22,11 @@
 
 #include "repo/repo.h"
 
-#define RESTORE_WINDOW_DEFAULT (32u << 20)
+#define RESTORE_WINDOW_DEFAULT (4u << 20)
+#define RESTORE_DEPTH 4u		/* windows in memory: 1 being sunk, 3 being fetched */
 #define RESTORE_THREADS_DEFAULT 8u
 #define RESTORE_GAP (256u << 10)
-#define RESTORE_RANGE_MAX (4u << 20)
+#define RESTORE_RANGE_MAX (1u << 20)
 
 struct restore_pipe_opts {
 	unsigned threads;	/* fetchers; 0: RESTORE_THREADS_DEFAULT */
