@@ -681,3 +681,25 @@ int vmdk_open(const char *path, struct vmdk_reader **out, char *err, size_t errl
 	free(text);
 	return rc;
 }
+
+int vmdk_export_raw(struct vmdk_reader *r, int fd)
+{
+	const size_t bs = 1u << 16;
+	uint64_t cap = vmdk_capacity(r), off = 0, d, l;
+	uint8_t *buf = malloc(bs);
+	int rc = buf ? 0 : -ENOMEM;
+	if (rc == 0 && ftruncate(fd, (off_t)cap) < 0)
+		rc = -errno;
+	while (rc == 0 && (rc = vmdk_next_data(r, off, &d, &l)) == 1) {
+		rc = 0;
+		for (uint64_t p = d; rc == 0 && p < d + l; p += bs) {
+			size_t n = (size_t)MIN((uint64_t)bs, d + l - p);
+			rc = vmdk_read(r, p, buf, n);
+			if (rc == 0 && !vmdk_is_zero(buf, n))
+				rc = pwrite_full(fd, buf, n, p);
+		}
+		off = d + l;
+	}
+	free(buf);
+	return rc;
+}

@@ -242,6 +242,11 @@ int vmdk_read(struct vmdk_reader *r, uint64_t off, void *buf, size_t len);
 int vmdk_next_data(struct vmdk_reader *r, uint64_t off, uint64_t *data_off,
 		   uint64_t *data_len);
 
+/* Copy the whole disk into fd as a sparse raw image: fd is truncated to the capacity,
+ * only allocated ranges are read, and all-zero 64 KiB blocks are left as holes. For
+ * seeding a protected disk from an existing VMDK (`ferryctl import`). 0 or -errno. */
+int vmdk_export_raw(struct vmdk_reader *r, int fd);
+
 /* ---- internals shared by the writer files (not for callers) ---- */
 bool vmdk_is_zero(const void *p, size_t n);
 /* Format a reason into err (if err and errlen) and return rc. */

@@ -8,6 +8,7 @@
 
 #include "mgmt/ctl.h"
 #include "mgmt/ctl-repo.h"
+#include "mgmt/ctl-import.h"
 #include "mgmt/ctl-rehydrate.h"
 #include "mgmt/ctl-restore.h"
 #include "mgmt/ctl-point.h"
@@ -29,6 +30,8 @@ static const struct {
 	{ "points", ctl_points_main, "points --store URL --key-file PATH --domain D [--json]" },
 	{ "restore", ctl_restore_main,
 	  "restore --store URL --key-file PATH --domain D --disk X [--point P] [--format raw|vmdk|vmdk-flat|vmdk-stream] [--resume] -o PATH" },
+	{ "import", ctl_import_main,
+	  "import --vmdk IN.vmdk -o DISK.raw   a protected disk's primary from a VMDK" },
 	{ "rehydrate", ctl_rehydrate_main,
 	  "rehydrate --store URL --key-file PATH --domain D --dir DIR [--follow [--interval S]] [--complete]" },
 	{ "verify", ctl_verify_main, "verify --store URL --key-file PATH [--read-data]" },

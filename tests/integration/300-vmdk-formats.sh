@@ -74,6 +74,17 @@ for sub in monolithicSparse monolithicFlat streamOptimized twoGbMaxExtentSparse 
 	cmp "$T/disk.raw" "$T/back.raw" || fail "qemu-img's $sub reads back different"
 done
 
+# ferryctl import: a protected disk's primary from a VMDK (qemu-img's, every layout)
+for sub in streamOptimized monolithicSparse monolithicFlat; do
+	ferryctl import --vmdk "$T/q-$sub.vmdk" -o "$T/imp-$sub.raw" >/dev/null || fail "import $sub"
+	cmp "$T/disk.raw" "$T/imp-$sub.raw" || fail "imported $sub differs"
+done
+ferryctl import --vmdk "$T/q-streamOptimized.vmdk" -o "$T/imp-streamOptimized.raw" 2>/dev/null &&
+	fail "import overwrote an existing primary"
+echo "hello" >"$T/junk2.vmdk"
+ferryctl import --vmdk "$T/junk2.vmdk" -o "$T/imp-junk.raw" 2>/dev/null && fail "import of junk"
+[ -e "$T/imp-junk.raw" ] || [ -e "$T/imp-junk.raw.part" ] && fail "a failed import left a file"
+
 # monolithicFlat updated in place: new ddb value, new CID, still qemu-clean
 f=$T/flat-1000000.vmdk
 cid1=$("$TOOL" info "$f" | awk '/^CID/ {print $2}')

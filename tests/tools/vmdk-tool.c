@@ -136,27 +136,11 @@ static int cmd_read(int argc, char **argv)
 		return 1;
 	}
 	int out = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	uint64_t cap = vmdk_capacity(r), off = 0, d, l;
-	size_t bs = 1 << 20;
-	uint8_t *buf = malloc(bs);
-	int rc = out < 0 || !buf ? -errno : 0;
-	if (rc == 0 && ftruncate(out, (off_t)cap) < 0)
-		rc = -errno;
-	while (rc == 0 && (rc = vmdk_next_data(r, off, &d, &l)) == 1) {
-		rc = 0;
-		for (uint64_t p = d; rc == 0 && p < d + l; p += bs) {
-			size_t n = (size_t)MIN((uint64_t)bs, d + l - p);
-			rc = vmdk_read(r, p, buf, n);
-			if (rc == 0 && !vmdk_is_zero(buf, n))
-				rc = pwrite_full(out, buf, n, p);
-		}
-		off = d + l;
-	}
+	int rc = out < 0 ? -errno : vmdk_export_raw(r, out);
 	if (rc == 0 && fsync(out) < 0)
 		rc = -errno;
 	if (rc < 0)
 		fprintf(stderr, "vmdk-tool: read: %s\n", strerror(-rc));
-	free(buf);
 	if (out >= 0)
 		close(out);
 	vmdk_close(r);
