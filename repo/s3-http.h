@@ -1,14 +1,17 @@
 /* One HTTP exchange with libcurl, for the S3 backend (store-s3.c does signing, retries and
  * S3 semantics; this file only moves bytes).
  *
- * Connections are reused through a small pool of curl easy handles: a request takes a
- * handle, and gives it back afterwards with its connection still open, so at most `max`
- * requests of one pool are in flight and further callers wait for a free handle. Every
- * request sets all of its options afresh (curl_easy_reset keeps the connection cache).
- * Proxies come from the usual environment variables (curl's default). TLS peer and host
- * verification are always on; ca_file replaces the system CA bundle.
+ * All requests of one pool go through one curl multi handle driven by the pool's own
+ * event-loop thread: connections are reused across requests from any thread (one
+ * connection cache), at most `max` transfers are in flight (and at most `max` connections
+ * open); further requests queue in submission order. s3_http_perform blocks its caller
+ * until its request completes, so callers get concurrency by calling from several threads.
+ * Every request sets all of its options afresh. Proxies come from the usual environment
+ * variables (curl's default). TLS peer and host verification are always on; ca_file
+ * replaces the system CA bundle.
  *
- * Thread-safe: any number of threads may call s3_http_perform on one pool. */
+ * Thread-safe: any number of threads may call s3_http_perform on one pool; s3_http_free
+ * only when no call is in flight. */
 #ifndef FERRY_S3_HTTP_H
 #define FERRY_S3_HTTP_H
 
@@ -20,7 +23,8 @@
 
 struct s3_http;
 
-/* Return 0 or -errno (-ENOMEM, -EIO if libcurl cannot be initialised). */
+/* max_handles: transfers in flight at most (0: 1). Starts the loop thread. Return 0 or
+ * -errno (-ENOMEM, -EIO if libcurl cannot be initialised, or pthread_create's error). */
 int s3_http_new(unsigned max_handles, const char *ca_file, struct s3_http **out);
 void s3_http_free(struct s3_http *h);
 
@@ -49,6 +53,10 @@ struct s3_http_resp {
 	char etag[80];			/* ETag header, quotes removed; "" if none */
 	bool retryable;			/* transport error worth retrying */
 	bool sent;			/* the request may have reached the server */
+	unsigned sends;			/* times the request was sent: curl itself resends once
+					 * on a reused connection that died before answering, so
+					 * 2 with a final answer means an earlier send may have
+					 * been carried out too */
 	char error[256];		/* transport error text */
 	double connect_ms, tls_ms, total_ms;
 };

@@ -6,10 +6,13 @@
  *   retry after an attempt whose fate is unknown (connection lost after sending, 5xx) may
  *   meet its own earlier success as 412; then the object's ETag is compared with the MD5 of
  *   our bytes (single-part ETags are the content MD5) and equal means the put succeeded.
+ *   "Unknown fate" includes curl's own silent resend of a request whose reused connection
+ *   died before the answer (s3-http.h `sends`): the first send may have been carried out.
  * - Requests are signed here (s3-sigv4.c) with the payload's SHA-256 in
  *   x-amz-content-sha256, so the server checks integrity of every upload; the query string
  *   sent is the canonical one that was signed. Each retry is signed afresh (new date).
- * - Retries: connection errors, timeouts, stalls (below 1 KiB/s for 30 s), 429, 500, 502,
+ * - Retries: connection errors, timeouts, stalls (below FERRY_S3_LOW_SPEED_LIMIT bytes/s,
+ *   default 1 KiB/s, for FERRY_S3_LOW_SPEED_TIME s, default 30), 429, 500, 502,
  *   503 (SlowDown), 504, 400 RequestTimeout and 409 ConditionalRequestConflict, with
  *   exponential backoff and full jitter (random(0, min(10 s, 200 ms * 2^n))), for at most
  *   FERRY_S3_RETRY_MS per request. Everything else (403 above all) fails at once.
@@ -17,15 +20,22 @@
  *   -ENOENT; a key deleted by someone else between the two is reported as deleted by us.
  * - list: ListObjectsV2 pages of up to 1000 keys, following NextContinuationToken; names
  *   under the prefix that are not valid keys (store.h) are skipped, not reported.
- * - Connections are reused through s3-http.c's pool of `parallel` handles.
+ * - Connections are reused through s3-http.c's curl multi loop (`parallel` transfers and
+ *   connections at most).
  * - Objects above FERRY_S3_MULTIPART_THRESHOLD (default 64 MiB) go up as a multipart upload
  *   in parts of FERRY_S3_PART_SIZE (default 16 MiB, at least 5 MiB, grown to keep at most
- *   10,000 parts), one after the other, each retried like any request; any failure aborts
- *   the upload. Immutability: HEAD first (-EEXIST early), then If-None-Match: * on the
+ *   10,000 parts), up to `parallel` parts at once (the caller plus helper threads, each
+ *   part a blocking request retried like any other: the retry loop stays simple and the
+ *   multi loop interleaves the transfers); the first failure stops the other workers and
+ *   aborts the upload. A CreateMultipartUpload whose fate was unknown (retried) may have
+ *   made an upload we never heard of: afterwards the uploads of that very name are listed
+ *   and all but ours aborted, so none is left behind. Immutability: HEAD first (-EEXIST
+ *   early), then If-None-Match: * on the
  *   completion. Ceph RGW 16 ignores that condition there, so two writers racing on one big
  *   key may both succeed (the last completion stands); ferry's big objects are packs with
  *   random names, never written by two writers.
- * Not done yet: parts in parallel, the curl multi interface, clock-skew correction. */
+ * Not done yet: clock-skew correction; cleaning up uploads left by a crash mid-upload (a
+ * bucket lifecycle rule does it). */
 #include "repo/store-s3.h"
 
 #include <errno.h>
@@ -60,6 +70,7 @@
 #define MP_MIN_PART ((size_t)5 << 20)
 #define MP_MAX_PARTS 10000u
 #define MP_COMPLETE_TRIES 4	/* a 200 answer carrying InternalError or SlowDown */
+#define MP_MAX_THREADS 64	/* part workers of one upload, at most */
 
 struct s3 {
 	char *bucket;
@@ -72,6 +83,9 @@ struct s3 {
 	char *ak, *sk, *token;
 	struct s3_http *http;
 	unsigned retry_ms;
+	unsigned parallel;	/* requests in flight at most (multipart parts at once) */
+	long low_speed_limit;	/* bytes/s ... */
+	long low_speed_time;	/* ... for this many seconds: a stall */
 	size_t mp_threshold;	/* objects larger than this go up in parts */
 	size_t mp_part;		/* part size (the last part is smaller) */
 };
@@ -301,7 +315,13 @@ static int s3_open(struct store *st, const char *location)
 		s->mp_threshold = MP_MIN_PART;
 	if (s->mp_part < MP_MIN_PART)
 		s->mp_part = MP_MIN_PART;
-	r = s3_http_new(o->parallel ? o->parallel : STORE_S3_DEFAULT_PARALLEL, o->ca_file, &s->http);
+	const char *ll = getenv("FERRY_S3_LOW_SPEED_LIMIT"), *lt = getenv("FERRY_S3_LOW_SPEED_TIME");
+	s->low_speed_limit = ll && *ll ? strtol(ll, NULL, 10) : LOW_SPEED_BYTES;
+	s->low_speed_time = lt && *lt ? strtol(lt, NULL, 10) : LOW_SPEED_SECONDS;
+	if (s->low_speed_limit <= 0 || s->low_speed_time <= 0)
+		s->low_speed_limit = s->low_speed_time = 0;	/* off */
+	s->parallel = o->parallel ? o->parallel : STORE_S3_DEFAULT_PARALLEL;
+	r = s3_http_new(s->parallel, o->ca_file, &s->http);
 	if (r < 0) {
 		set_detail("cannot initialise libcurl");
 		s3_free(s);
@@ -476,9 +496,11 @@ static int s3_call(struct s3 *s, const struct s3_op *op, struct s3_http_resp *rs
 			.method = op->method, .url = url, .headers = lines, .body = op->body,
 			.body_len = op->body_len, .dst = op->dst, .dst_len = op->dst_len,
 			.body_max = op->body_max ? op->body_max : SMALL_BODY_MAX,
-			.low_speed_limit = LOW_SPEED_BYTES, .low_speed_time = LOW_SPEED_SECONDS,
+			.low_speed_limit = s->low_speed_limit, .low_speed_time = s->low_speed_time,
 		};
 		r = s3_http_perform(s->http, &req, rs);
+		if (rs->sends > 1)
+			*uncertain = true;	/* curl resent it: the first may have worked */
 		bool again = r < 0 ? rs->retryable : status_retryable(rs->status, &rs->body);
 		if (!again)
 			break;
@@ -566,8 +588,16 @@ struct mp {
 	struct s3 *s;
 	const char *obj, *key;
 	char upload_id[1024];
+	bool create_unsure;	/* an earlier CreateMultipartUpload may have worked too */
 	char (*etags)[80];	/* per part, quotes removed */
 	unsigned n;
+	const char *data;
+	size_t len, part;
+	/* the part workers: parts are taken in order; the first failure stops them all */
+	pthread_mutex_t mu;
+	unsigned next;
+	int err;
+	char err_detail[sizeof(detail)];
 };
 
 static int hexval(char c)
@@ -609,8 +639,7 @@ static int mp_create(struct mp *m)
 	struct sigv4_kv q[1] = { { "uploads", NULL } };
 	struct s3_op op = { .method = "POST", .obj = m->obj, .query = q, .n_query = 1,
 			    .what = m->key };
-	bool unsure;
-	int r = s3_call(m->s, &op, &rs, &unsure);
+	int r = s3_call(m->s, &op, &rs, &m->create_unsure);
 	if (r == 0 && rs.status == 200) {
 		if (s3_xml_get((const char *)rs.body.data, rs.body.len, "UploadId", m->upload_id,
 			       sizeof(m->upload_id)) < 0 || !m->upload_id[0]) {
@@ -719,11 +748,12 @@ out:
 	return r;
 }
 
-/* AbortMultipartUpload; best effort (the detail of the failure that led here is kept). */
-static void mp_abort(struct mp *m)
+/* AbortMultipartUpload of upload id; best effort (the detail of the failure that led here
+ * is kept). */
+static void mp_abort(struct mp *m, const char *id)
 {
 	struct s3_http_resp rs = { .body = DBUF_INIT(0) };
-	struct sigv4_kv q[1] = { { "uploadId", m->upload_id } };
+	struct sigv4_kv q[1] = { { "uploadId", id } };
 	struct s3_op op = { .method = "DELETE", .obj = m->obj, .query = q, .n_query = 1,
 			    .what = m->key };
 	char saved[sizeof(detail)];
@@ -734,17 +764,96 @@ static void mp_abort(struct mp *m)
 	memcpy(detail, saved, sizeof(saved));
 }
 
+/* When a CreateMultipartUpload was retried after an attempt whose answer was lost, the
+ * server may hold an upload we never learnt the id of: list the uploads of this very name
+ * and abort every one but ours (the name is new, as the HEAD before showed, and ferry's big
+ * objects have random names: nobody else uploads it). Best effort, one page of 1000. */
+static void mp_sweep(struct mp *m)
+{
+	struct s3_http_resp rs = { .body = DBUF_INIT(0) };
+	struct sigv4_kv q[2] = { { "prefix", m->obj }, { "uploads", NULL } };
+	struct s3_op op = { .method = "GET", .query = q, .n_query = 2, .what = m->key };
+	char saved[sizeof(detail)], key[STORE_KEY_MAX + 1], id[sizeof(m->upload_id)];
+	const char *val;
+	size_t vlen, pos = 0;
+	bool unsure;
+	memcpy(saved, detail, sizeof(saved));
+	if (s3_call(m->s, &op, &rs, &unsure) == 0 && rs.status == 200) {
+		const char *doc = (const char *)rs.body.data;
+		while (s3_xml_next(doc, rs.body.len, &pos, "Upload", &val, &vlen) == 1) {
+			if (s3_xml_get(val, vlen, "Key", key, sizeof(key)) == 0 &&
+			    s3_xml_get(val, vlen, "UploadId", id, sizeof(id)) == 0 &&
+			    !strcmp(key, m->obj) && strcmp(id, m->upload_id))
+				mp_abort(m, id);
+		}
+	}
+	dbuf_release(&rs.body);
+	memcpy(detail, saved, sizeof(saved));
+}
+
+/* One part worker: upload parts in order until none is left or one failed. */
+static void mp_run(struct mp *m)
+{
+	for (;;) {
+		pthread_mutex_lock(&m->mu);
+		unsigned i = m->next;
+		bool go = !m->err && i < m->n;
+		if (go)
+			m->next++;
+		pthread_mutex_unlock(&m->mu);
+		if (!go)
+			return;
+		size_t off = (size_t)i * m->part;
+		int r = mp_upload_part(m, i, m->data + off, MIN(m->part, m->len - off));
+		if (r < 0) {
+			pthread_mutex_lock(&m->mu);
+			if (!m->err) {
+				m->err = r;
+				memcpy(m->err_detail, detail, sizeof(detail));
+			}
+			pthread_mutex_unlock(&m->mu);
+			return;
+		}
+	}
+}
+
+static void *mp_worker(void *arg)
+{
+	mp_run(arg);
+	return NULL;
+}
+
+/* Upload all parts, up to `parallel` at once: the calling thread and parallel - 1 helper
+ * threads (fewer if there are fewer parts, or if threads cannot be made). */
+static int mp_parts(struct mp *m)
+{
+	unsigned want = MIN(m->s->parallel, m->n), nth = 0;
+	pthread_t th[MP_MAX_THREADS];
+	if (want > MP_MAX_THREADS)
+		want = MP_MAX_THREADS;
+	for (; nth + 1 < want; nth++)
+		if (pthread_create(&th[nth], NULL, mp_worker, m))
+			break;
+	mp_run(m);
+	for (unsigned i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	if (m->err)
+		memcpy(detail, m->err_detail, sizeof(detail));
+	return m->err;
+}
+
 /* A large object in parts: HEAD first (-EEXIST early, without uploading anything), then
- * create, the parts in order, complete with If-None-Match: * (servers that do not honour the
- * condition at completion leave a race between two writers of one key: see docs/store.md),
- * and abort on any failure so no parts are left behind. */
+ * create, the parts (in parallel), complete with If-None-Match: * (servers that do not
+ * honour the condition at completion leave a race between two writers of one key: see
+ * docs/store.md), and abort on any failure so no parts are left behind. */
 static int put_multipart(struct s3 *s, const char *obj, const char *key, const void *data,
 			 size_t len)
 {
-	struct mp m = { .s = s, .obj = obj, .key = key };
+	struct mp m = { .s = s, .obj = obj, .key = key, .data = data, .len = len };
 	size_t part = s->mp_part;
 	if ((len + part - 1) / part > MP_MAX_PARTS)
 		part = (len + MP_MAX_PARTS - 1) / MP_MAX_PARTS;
+	m.part = part;
 	m.n = (unsigned)((len + part - 1) / part);
 
 	int r = do_head(s, obj, key, NULL, NULL, 0);
@@ -758,18 +867,19 @@ static int put_multipart(struct s3 *s, const char *obj, const char *key, const v
 	m.etags = calloc(m.n, sizeof(*m.etags));
 	if (!m.etags)
 		return -ENOMEM;
+	pthread_mutex_init(&m.mu, NULL);
 	r = mp_create(&m);
 	if (r < 0)
 		goto out;
-	for (unsigned i = 0; i < m.n && r == 0; i++) {
-		size_t off = (size_t)i * part;
-		r = mp_upload_part(&m, i, (const char *)data + off, MIN(part, len - off));
-	}
+	r = mp_parts(&m);
 	if (r == 0)
 		r = mp_complete(&m, len);
 	if (r < 0)
-		mp_abort(&m);
+		mp_abort(&m, m.upload_id);
+	if (m.create_unsure)
+		mp_sweep(&m);
 out:
+	pthread_mutex_destroy(&m.mu);
 	free(m.etags);
 	return r;
 }

@@ -11,8 +11,12 @@
  *                   AWS_SESSION_TOKEN from the environment. Secrets never appear in errors.
  *   ca_file         CA bundle for https (verification is always on)
  *   parallel        requests in flight at most (default 8)
- * Environment for tests and tuning: FERRY_S3_RETRY_MS, the total time one request may
- * spend retrying (default 30000).
+ * Environment for tests and tuning:
+ *   FERRY_S3_RETRY_MS              total time one request may spend retrying (30000)
+ *   FERRY_S3_LOW_SPEED_LIMIT,      a transfer below LIMIT bytes/s for TIME seconds is
+ *   FERRY_S3_LOW_SPEED_TIME        stalled: aborted and retried (1024 and 30; 0 turns off)
+ *   FERRY_S3_MULTIPART_THRESHOLD   objects above it go up in parts (67108864; >= 5 MiB)
+ *   FERRY_S3_PART_SIZE             part size (16777216; >= 5 MiB)
  *
  * Mapping of S3 answers to -errno: 404 -ENOENT (NoSuchBucket: -ENXIO), 412 -EEXIST,
  * 416 -EINVAL, 401/403 -EACCES, 400 -EPROTO, 409 -EBUSY, 5xx after retries -EIO;
