@@ -99,6 +99,10 @@ bench-pipeline: all
 	tests/bench/bench-pipeline.sh
 	tests/bench/bench-rpo.sh
 
+.PHONY: bench-s3
+bench-s3: all
+	tests/bench/bench-s3.sh
+
 bench-restore: all
 	tests/bench/bench-restore.sh
 
