@@ -140,10 +140,9 @@ int pack_trailer_decode(const uint8_t t[PACK_TRAILER_LEN], uint64_t pack_size, u
 	return 0;
 }
 
-int pack_writer_finish(struct repo *r, struct pack_writer *pw)
+int pack_writer_seal(struct repo *r, struct pack_writer *pw)
 {
 	struct dbuf ix = DBUF_INIT(PACK_MAX_SIZE);
-	char key[64];
 	uint8_t t[PACK_TRAILER_LEN];
 	int rc = pack_index_encode(pw->ent, pw->n, &ix);
 	if (rc < 0)
@@ -161,17 +160,27 @@ int pack_writer_finish(struct repo *r, struct pack_writer *pw)
 		goto out;
 	trailer_encode(t, ioff, (uint32_t)bl);
 	rc = dbuf_add(&pw->data, t, sizeof(t));
-	if (rc < 0)
-		goto out;
-	pack_key(pw->id, key, sizeof(key));
-	uint64_t t0 = now_mono_ns();
-	rc = store_put(r->st, key, pw->data.data, pw->data.len);
-	atomic_fetch_add(&r->t_upload_ns, now_mono_ns() - t0);
-	if (rc == 0)
-		pw->open = false;
 out:
 	dbuf_release(&ix);
 	return rc;
+}
+
+int pack_writer_put(struct repo *r, struct pack_writer *pw)
+{
+	char key[64];
+	pack_key(pw->id, key, sizeof(key));
+	uint64_t t0 = now_mono_ns();
+	int rc = store_put(r->st, key, pw->data.data, pw->data.len);
+	atomic_fetch_add(&r->t_upload_ns, now_mono_ns() - t0);
+	if (rc == 0)
+		pw->open = false;
+	return rc;
+}
+
+int pack_writer_finish(struct repo *r, struct pack_writer *pw)
+{
+	int rc = pack_writer_seal(r, pw);
+	return rc < 0 ? rc : pack_writer_put(r, pw);
 }
 
 void pack_writer_release(struct pack_writer *pw)

@@ -13,7 +13,8 @@
  *   Pieces are stored (encoded into the current pack) as they arrive, through the encode
  *   pool, so memory stays bounded by the pack size whatever the point's size; a piece
  *   entirely overwritten later in the point is simply left unreferenced in its pack.
- * - Packs close at PACK_TARGET_SIZE and at commit; each is uploaded in one put. The index
+ * - Packs close at PACK_TARGET_SIZE and at commit; each is uploaded in one put, on a
+ *   thread of its own (up to UPLOADS_MAX at once) while the next pack fills. The index
  *   delta and the manifest go up only after every pack is durable, so a reader that sees a
  *   manifest can read every chunk it names. Nothing visible changes until the manifest
  *   put returns; an aborted or failed point leaves only unreferenced packs/index objects.
@@ -29,6 +30,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,16 @@
 #include "common/banned.h"
 
 #define ZERO_EXT_MAX (1u << 30)	/* ZERO extents are split to fit the u32 length */
+#define UPLOADS_MAX 3		/* full packs uploading while the next one fills */
+
+/* A full pack on its way to the store, on its own thread. */
+struct upload {
+	pthread_t th;
+	struct repo *r;
+	struct pack_writer pw;
+	int rc;
+	char why[256];
+};
 
 struct seg {
 	uint64_t off, len;
@@ -77,7 +89,74 @@ struct repo_point_writer {
 	uint8_t *tmp, *blob;	/* chunk-size work buffer, blob encode buffer */
 	size_t blob_cap;
 	int err;			/* sticky */
+	struct upload up[UPLOADS_MAX];	/* packs being uploaded, oldest at up_head */
+	size_t up_head, up_n;
+	char up_why[256];		/* the first failed upload's reason */
 };
+
+/* ---- uploading packs ---- */
+
+static void *upload_main(void *arg)
+{
+	struct upload *u = arg;
+	u->rc = pack_writer_put(u->r, &u->pw);
+	if (u->rc < 0)	/* the store's detail is per thread: take it here */
+		snprintf(u->why, sizeof(u->why), "%s", store_strerror(repo_store(u->r), u->rc));
+	return NULL;
+}
+
+/* Wait for the oldest upload; its result. */
+static int upload_join(struct repo_point_writer *w)
+{
+	struct upload *u = &w->up[w->up_head];
+	pthread_join(u->th, NULL);
+	int rc = u->rc;
+	if (rc < 0 && !w->up_why[0])
+		snprintf(w->up_why, sizeof(w->up_why), "%s", u->why);
+	pack_writer_release(&u->pw);
+	w->up_head = (w->up_head + 1) % UPLOADS_MAX;
+	w->up_n--;
+	return rc;
+}
+
+/* Wait for every upload; the first error. */
+static int upload_wait_all(struct repo_point_writer *w)
+{
+	int rc = 0;
+	while (w->up_n) {
+		int e = upload_join(w);
+		if (e < 0 && rc == 0)
+			rc = e;
+	}
+	return rc;
+}
+
+/* Seal the current pack and upload it on a thread of its own (at most UPLOADS_MAX at
+ * once), so that encoding the next pack overlaps the upload: on an object store a PUT is
+ * mostly waiting. The pack's chunks are in w->pending already; nothing names them
+ * before the commit, which waits for every upload before the index delta goes up. */
+static int upload_async(struct repo_point_writer *w)
+{
+	int rc = pack_writer_seal(w->r, &w->pack);
+	if (rc == 0 && w->up_n == UPLOADS_MAX)
+		rc = upload_join(w);
+	if (rc < 0)
+		return rc;
+	struct upload *u = &w->up[(w->up_head + w->up_n) % UPLOADS_MAX];
+	u->r = w->r;
+	u->pw = w->pack;
+	u->rc = 0;
+	u->why[0] = '\0';
+	memset(&w->pack, 0, sizeof(w->pack));
+	w->pack.data = (struct dbuf)DBUF_INIT(PACK_MAX_SIZE);
+	if (pthread_create(&u->th, NULL, upload_main, u)) {
+		rc = pack_writer_put(w->r, &u->pw);	/* no thread: upload here */
+		pack_writer_release(&u->pw);
+		return rc;
+	}
+	w->up_n++;
+	return 0;
+}
 
 /* ---- storing chunks ---- */
 
@@ -99,7 +178,7 @@ static int add_new_blob(struct repo_point_writer *w, const uint8_t *id, const vo
 		return rc;
 	w->info.stored_bytes += blob_len;
 	if (w->pack.data.len >= PACK_TARGET_SIZE)
-		rc = pack_writer_finish(w->r, &w->pack);
+		rc = upload_async(w);
 	return rc;
 }
 
@@ -566,8 +645,18 @@ static int commit(struct repo_point_writer *w, char *err, size_t errlen)
 			repo_err(err, errlen, "disk %s: %s", w->disks[i].name, store_strerror(repo_store(w->r), rc));
 	if (rc == 0 && (rc = build_manifest(w, &m)) < 0)
 		repo_err(err, errlen, "cannot build the manifest: %s", store_strerror(repo_store(w->r), rc));
-	if (rc == 0 && w->pack.open && w->pack.n && (rc = pack_writer_finish(w->r, &w->pack)) < 0)
-		repo_err(err, errlen, "cannot upload a pack: %s", store_strerror(repo_store(w->r), rc));
+	if (rc == 0) {
+		if (w->pack.open && w->pack.n)
+			rc = upload_async(w);
+		int up = upload_wait_all(w);
+		if (rc == 0)
+			rc = up;
+		if (rc < 0)
+			repo_err(err, errlen, "cannot upload a pack: %s", w->up_why[0] ? w->up_why :
+				 store_strerror(repo_store(w->r), rc));
+	} else {
+		upload_wait_all(w);
+	}
 	if (rc == 0 && (rc = upload_index(w, &w->pending)) < 0)
 		repo_err(err, errlen, "cannot upload the index delta: %s", store_strerror(repo_store(w->r), rc));
 	if (rc == 0 && (rc = recheck(w, &m)) < 0)
@@ -606,6 +695,7 @@ void repo_point_abort(struct repo_point_writer *w)
 	if (!w)
 		return;
 	encode_pool_stop(w->pool);
+	upload_wait_all(w);
 	repo_cx_put(w->r, w->cx);
 	index_release(&w->pending);
 	pack_writer_release(&w->pack);

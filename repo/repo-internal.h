@@ -231,6 +231,10 @@ int pack_writer_start(struct pack_writer *pw);
 /* Append one encoded blob. */
 int pack_writer_add(struct pack_writer *pw, const uint8_t id[CHUNK_ID_LEN], const void *blob,
 		    uint32_t blob_len, uint32_t plain_len, uint64_t *off);
+/* Append the (encoded) pack index and the trailer (the pack is then complete in pw). */
+int pack_writer_seal(struct repo *r, struct pack_writer *pw);
+/* Upload a sealed pack; on success pw->open = false. Thread-safe for distinct pw. */
+int pack_writer_put(struct repo *r, struct pack_writer *pw);
 /* Append the (encoded) pack index and the trailer, upload the pack, and reset the writer
  * (pw->open = false). The pack data stays readable in pw until the next start. */
 int pack_writer_finish(struct repo *r, struct pack_writer *pw);
