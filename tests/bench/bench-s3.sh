@@ -115,6 +115,6 @@ print(f"ferry upload rate vs rclone:   {(ss / st) / (ps / rt):.2f}x (target >= 1
       f"ferry's whole seed time (reading and encoding included)")
 if su > 0:
     print(f"                               {(ss / su) / (ps / rt):.2f}x counting only the {su:.2f} s "
-          f"the seed spent in pack puts ({ss / 1e6 / su:.1f} MB/s, one pack at a time)")
+          f"the seed spent in pack puts ({ss / 1e6 / su:.1f} MB/s, summed over concurrent pack uploads)")
 PY
 pass >/dev/null
