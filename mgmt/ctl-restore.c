@@ -210,11 +210,6 @@ static int window_done(void *arg, uint64_t upto, uint64_t done, uint64_t total)
 
 /* ---- the formats ---- */
 
-static int fsync_dir_of(const char *path)
-{
-	return vmdk_fsync_dir(path);
-}
-
 static int open_file_out(struct out *o, const char *final_path, uint64_t size, uint64_t *start)
 {
 	o->final_path = strdup(final_path);
@@ -254,7 +249,7 @@ static int finish_file_out(struct out *o)
 	if (rc == 0 && rename(o->part, o->final_path) < 0)
 		rc = -errno;
 	if (rc == 0)
-		rc = fsync_dir_of(o->final_path);
+		rc = vmdk_fsync_dir(o->final_path);
 	if (rc == 0)
 		unlink(o->state);
 	return rc;

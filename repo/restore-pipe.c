@@ -111,19 +111,16 @@ static int cmp_ent(const void *a, const void *b)
 	return memcmp(((const struct ent *)a)->id, ((const struct ent *)b)->id, CHUNK_ID_LEN);
 }
 
-static const struct wchunk *sort_base;
-
-static int cmp_order(const void *a, const void *b)
+static int cmp_order(const void *a, const void *b, void *arg)
 {
-	const struct chunk_loc *x = &sort_base[*(const size_t *)a].loc;
-	const struct chunk_loc *y = &sort_base[*(const size_t *)b].loc;
+	const struct wchunk *ch = arg;
+	const struct chunk_loc *x = &ch[*(const size_t *)a].loc;
+	const struct chunk_loc *y = &ch[*(const size_t *)b].loc;
 	int c = memcmp(x->pack, y->pack, PACK_ID_LEN);
 	if (c)
 		return c;
 	return x->off < y->off ? -1 : x->off > y->off;
 }
-
-static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Build the window of extents from e0 on (at least one, at most window bytes of chunk
  * plaintext unless a single chunk is larger). */
@@ -207,12 +204,8 @@ static int window_build(struct pipe *p, size_t e0, size_t wbytes, struct window 
 	}
 	for (size_t i = 0; i < w->nch; i++)
 		w->order[i] = i;
-	if (w->nch) {
-		pthread_mutex_lock(&sort_lock);	/* qsort has no context argument */
-		sort_base = w->ch;
-		qsort(w->order, w->nch, sizeof(*w->order), cmp_order);
-		pthread_mutex_unlock(&sort_lock);
-	}
+	if (w->nch)
+		qsort_r(w->order, w->nch, sizeof(*w->order), cmp_order, w->ch);
 	for (size_t i = 0; i < w->nch; i++) {
 		const struct chunk_loc *l = &w->ch[w->order[i]].loc;
 		struct range *g = w->nrg ? &w->rg[w->nrg - 1] : NULL;
