@@ -114,7 +114,7 @@ struct out {
 	const struct restore_req *q;
 	char *final_path;	/* raw: PATH; flat: the extent */
 	char *part, *state;
-	int fd;
+	int fd, dfd;		/* dfd: the same file with O_DIRECT, or -1 */
 	struct batch_writer *bw;
 	struct vmdk_writer *vw;
 	uint64_t size;		/* bytes of the output's data area */
@@ -187,15 +187,24 @@ static int sink_vmdk(void *arg, uint64_t off, const void *buf, size_t len)
 	return vmdk_writer_write(o->vw, off, buf, len);
 }
 
+static int drain(void *arg)
+{
+	struct out *o = arg;
+	return bw_flush(o->bw);
+}
+
 static int window_done(void *arg, uint64_t upto, uint64_t done, uint64_t total)
 {
 	struct out *o = arg;
 	int rc = 0;
 	if (o->bw) {
-		if ((rc = bw_flush(o->bw)) < 0)
-			return rc;
+		/* the window's writes run on while the next windows are decoded, except at a
+		 * checkpoint, which must only claim what is written */
 		uint64_t now = now_mono_ns();
-		if (now - o->ckpt_ns >= o->ckpt_every_ns && upto < o->size) {
+		bool ckpt = now - o->ckpt_ns >= o->ckpt_every_ns && upto < o->size;
+		if ((rc = ckpt ? bw_flush(o->bw) : bw_submit(o->bw)) < 0)
+			return rc;
+		if (ckpt) {
 			if (fdatasync(o->fd) < 0)
 				return -errno;
 			if ((rc = write_state(o, upto)) < 0)
@@ -235,7 +244,10 @@ static int open_file_out(struct out *o, const char *final_path, uint64_t size, u
 		unlink(o->state);
 	if (ftruncate(o->fd, (off_t)size) < 0)
 		return -errno;
-	return bw_open(o->fd, 64, &o->bw);
+	int rc = bw_open(o->fd, 64, &o->bw);
+	if (rc == 0 && (o->dfd = bw_open_direct_fd(o->part)) >= 0)
+		bw_set_direct(o->bw, o->dfd);
+	return rc;
 }
 
 static int finish_file_out(struct out *o)
@@ -246,6 +258,9 @@ static int finish_file_out(struct out *o)
 	if (close(o->fd) < 0 && rc == 0)
 		rc = -errno;
 	o->fd = -1;
+	if (o->dfd >= 0)
+		close(o->dfd);
+	o->dfd = -1;
 	if (rc == 0 && rename(o->part, o->final_path) < 0)
 		rc = -errno;
 	if (rc == 0)
@@ -287,6 +302,8 @@ static void out_release(struct out *o, bool keep_partial)
 {
 	if (o->fd >= 0)
 		close(o->fd);
+	if (o->dfd >= 0)
+		close(o->dfd);
 	bw_close(o->bw);
 	if (o->vw)
 		vmdk_writer_abort(o->vw);
@@ -302,7 +319,7 @@ static void out_release(struct out *o, bool keep_partial)
 int restore_disk(const struct restore_req *q, char *err, size_t errlen)
 {
 	struct disk_map *m = NULL;
-	struct out o = { .q = q, .fd = -1 };
+	struct out o = { .q = q, .fd = -1, .dfd = -1 };
 	uint64_t start = 0;
 	char *extent = NULL;
 	int rc = repo_disk_map(q->r, q->p, q->disk, &m, err, errlen);
@@ -356,6 +373,8 @@ int restore_disk(const struct restore_req *q, char *err, size_t errlen)
 		fprintf(stderr, "ferryctl restore: resuming %s at offset %" PRIu64 "\n",
 			o.final_path, start);
 	po.start = start;
+	if (o.bw)
+		po.drain = drain;
 	o.resumed = disk_map_data_bytes(m, 0) - disk_map_data_bytes(m, start);
 	o.ckpt_ns = now_mono_ns();
 	rc = repo_restore_pipe(q->r, m, &po, err, errlen);

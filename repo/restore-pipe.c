@@ -98,7 +98,8 @@ static uint8_t *take_buf(struct pipe *p)
 			p->spare[i] = NULL;
 			return b;
 		}
-	return malloc(p->buf_cap);
+	void *b;
+	return posix_memalign(&b, RESTORE_ALIGN, p->buf_cap) ? NULL : b;
 }
 
 struct ent {
@@ -109,6 +110,13 @@ struct ent {
 static int cmp_ent(const void *a, const void *b)
 {
 	return memcmp(((const struct ent *)a)->id, ((const struct ent *)b)->id, CHUNK_ID_LEN);
+}
+
+static int cmp_first_off(const void *a, const void *b, void *arg)
+{
+	const struct wchunk *ch = arg;
+	uint64_t x = ch[*(const size_t *)a].first_off, y = ch[*(const size_t *)b].first_off;
+	return x < y ? -1 : x > y;
 }
 
 static int cmp_order(const void *a, const void *b, void *arg)
@@ -133,9 +141,9 @@ static int window_build(struct pipe *p, size_t e0, size_t wbytes, struct window 
 		return -ENOMEM;
 	size_t e1 = e0;
 	uint64_t sum = 0;
-	while (e1 < m->n && (e1 == e0 || sum + m->ext[e1].clen <= wbytes)) {
+	while (e1 < m->n && (e1 == e0 || sum + ROUND_UP(m->ext[e1].clen, RESTORE_ALIGN) <= wbytes)) {
 		if (m->ext[e1].kind == EXTENT_DATA)
-			sum += m->ext[e1].clen;
+			sum += ROUND_UP(m->ext[e1].clen, RESTORE_ALIGN);
 		e1++;
 	}
 	w->e0 = e0;
@@ -184,14 +192,23 @@ static int window_build(struct pipe *p, size_t e0, size_t wbytes, struct window 
 				rc = -EBADMSG;
 				goto out;
 			}
-			c->slot = slot;
-			slot += c->loc.plain_len;
 			w->nch++;
 		}
 		struct wchunk *c = &w->ch[w->nch - 1];
 		if (e->offset < c->first_off)
 			c->first_off = e->offset;
 		w->ext_chunk[ents[i].ext] = w->nch - 1;
+	}
+	/* slots in disk order, each aligned: a run of chunks shown back to back on disk is
+	 * back to back in memory too, so the sink writes it in one aligned (O_DIRECT) write */
+	for (size_t i = 0; i < w->nch; i++)
+		w->order[i] = i;
+	if (w->nch)
+		qsort_r(w->order, w->nch, sizeof(*w->order), cmp_first_off, w->ch);
+	for (size_t i = 0; i < w->nch; i++) {
+		struct wchunk *c = &w->ch[w->order[i]];
+		c->slot = slot;
+		slot += ROUND_UP(c->loc.plain_len, RESTORE_ALIGN);
 	}
 	w->buf_len = slot;
 	if (slot > p->buf_cap) {	/* cannot happen: a window stops before wbytes */
@@ -386,11 +403,12 @@ int repo_restore_pipe(struct repo *r, const struct disk_map *m,
 	unsigned nth = o->threads ? o->threads : RESTORE_THREADS_DEFAULT;
 	size_t wbytes = o->window_bytes ? o->window_bytes : RESTORE_WINDOW_DEFAULT;
 	uint64_t total = disk_map_data_bytes(m, o->start), done = 0;
-	struct window *cur = NULL;
+	struct window *cur = NULL, *held[RESTORE_SINK_LAG] = { NULL };
+	size_t nheld = 0;
 	size_t built = 0;	/* extents put in windows so far */
 	int rc = 0;
 
-	p.buf_cap = wbytes + REPO_CHUNK_MAX;
+	p.buf_cap = wbytes + REPO_CHUNK_MAX;	/* REPO_CHUNK_MAX is a multiple of RESTORE_ALIGN */
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_cond_init(&p.work, NULL);
 	pthread_cond_init(&p.done, NULL);
@@ -429,7 +447,12 @@ int repo_restore_pipe(struct repo *r, const struct disk_map *m,
 		uint64_t upto = cur->e1 < m->n ? m->ext[cur->e1].offset : m->size;
 		if (o->window_done && (rc = o->window_done(o->arg, upto, done, total)))
 			break;
-		window_free(&p, cur);
+		if (o->drain) {		/* its writes may still be running: keep it a while */
+			window_free(&p, held[nheld % RESTORE_SINK_LAG]);
+			held[nheld++ % RESTORE_SINK_LAG] = cur;
+		} else {
+			window_free(&p, cur);
+		}
 		cur = NULL;
 	}
 out:
@@ -440,6 +463,13 @@ out:
 	for (unsigned i = 0; i < p.nth; i++)
 		pthread_join(p.th[i], NULL);
 	free(p.th);
+	if (o->drain) {
+		int d = o->drain(o->arg);
+		if (rc == 0)
+			rc = d;
+	}
+	for (size_t i = 0; i < RESTORE_SINK_LAG; i++)
+		window_free(&p, held[i]);
 	window_free(&p, cur);
 	for (size_t i = 0; i < p.qn; i++)
 		window_free(&p, p.q[i]);

@@ -9,7 +9,7 @@
  * oldest finished window's extents to the sink. RESTORE_DEPTH windows are in memory at
  * most, so memory is bounded by RESTORE_DEPTH x (window_bytes + 1 MiB) + threads x
  * (RESTORE_RANGE_MAX + 1 MiB) (+ the map itself), whatever the disk size: 36 MiB with
- * the defaults. Small windows measured fastest (4 MiB: 1.65 s for 800 MB where 32 MiB
+ * the defaults (RESTORE_SINK_LAG more windows with an asynchronous sink: 51 MiB). Small windows measured fastest (4 MiB: 1.65 s for 800 MB where 32 MiB
  * took 2.4 s): they stay in the CPU caches between decoding and writing.
  *
  * Zero extents and holes never reach the sink: a sink starts from a zero-filled image
@@ -27,6 +27,11 @@
 #define RESTORE_THREADS_DEFAULT 8u
 #define RESTORE_GAP (256u << 10)
 #define RESTORE_RANGE_MAX (1u << 20)
+/* Window buffers and every chunk's place in them are aligned to this, and chunks that are
+ * neighbours on disk are neighbours in the buffer: sinks may write with O_DIRECT. */
+#define RESTORE_ALIGN 4096u
+/* Windows an asynchronous sink (opts.drain) may still be writing after their window_done. */
+#define RESTORE_SINK_LAG 3u
 
 struct restore_pipe_opts {
 	unsigned threads;	/* fetchers; 0: RESTORE_THREADS_DEFAULT */
@@ -38,6 +43,11 @@ struct restore_pipe_opts {
 	/* after each window: every byte below upto has been handed to the sink (a resume
 	 * checkpoint), done of total data bytes so far. May be NULL; non-zero stops. */
 	int (*window_done)(void *arg, uint64_t upto, uint64_t done, uint64_t total);
+	/* Set by a sink that writes asynchronously: then the buffers of a window stay valid
+	 * until RESTORE_SINK_LAG more window_done calls have returned, and drain (wait for
+	 * every write the sink has in flight; 0 or -errno) is called before the pipe releases
+	 * any buffer at the end or after an error. */
+	int (*drain)(void *arg);
 	void *arg;
 };
 
