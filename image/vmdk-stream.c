@@ -44,6 +44,7 @@ struct slot {
 	enum slot_state state;	/* under mu */
 	int err;
 	uint64_t grain;
+	bool zlib;		/* in already holds the grain's zlib form: store it as is */
 	size_t in_len, out_len;	/* out_len: the whole record, sector-padded */
 	uint8_t *in, *out;
 };
@@ -77,10 +78,23 @@ struct vmdk_stream {
 	unsigned nworkers, started;
 };
 
+static void finish_record(struct slot *sl, size_t n)
+{
+	put_le64(sl->out, sl->grain * VMDK_GRAIN_SECTORS);
+	put_le32(sl->out + 8, (uint32_t)n);
+	sl->out_len = ROUND_UP(REC_HDR + n, VMDK_SECTOR);
+	memset(sl->out + REC_HDR + n, 0, sl->out_len - REC_HDR - n);
+}
+
 static int compress_slot(struct worker *wk, struct slot *sl)
 {
 	struct isal_zstream *zs = &wk->zs;
 
+	if (sl->zlib) {
+		memcpy(sl->out + REC_HDR, sl->in, sl->in_len);
+		finish_record(sl, sl->in_len);
+		return 0;
+	}
 	isal_deflate_stateless_init(zs);
 	zs->next_in = sl->in;
 	zs->avail_in = (uint32_t)sl->in_len;
@@ -94,11 +108,7 @@ static int compress_slot(struct worker *wk, struct slot *sl)
 	zs->flush = NO_FLUSH;
 	if (isal_deflate_stateless(zs) != COMP_OK)
 		return -EIO;
-	size_t n = zs->total_out;
-	put_le64(sl->out, sl->grain * VMDK_GRAIN_SECTORS);
-	put_le32(sl->out + 8, (uint32_t)n);
-	sl->out_len = ROUND_UP(REC_HDR + n, VMDK_SECTOR);
-	memset(sl->out + REC_HDR + n, 0, sl->out_len - REC_HDR - n);
+	finish_record(sl, zs->total_out);
 	return 0;
 }
 
@@ -207,7 +217,8 @@ static bool slot_free(struct vmdk_stream *s, const struct slot *sl)
 	return f;
 }
 
-int vmdk_stream_grain(struct vmdk_stream *s, uint64_t grain, const void *data, size_t len)
+static int fill_slot(struct vmdk_stream *s, uint64_t grain, const void *data, size_t len,
+		     bool zlib)
 {
 	struct slot *sl = &s->slots[s->fill];
 	int r = 0;
@@ -224,12 +235,25 @@ int vmdk_stream_grain(struct vmdk_stream *s, uint64_t grain, const void *data, s
 	memcpy(sl->in, data, len);
 	sl->in_len = len;
 	sl->grain = grain;
+	sl->zlib = zlib;
 	pthread_mutex_lock(&s->mu);
 	sl->state = SLOT_FILLED;
 	pthread_cond_signal(&s->work);
 	pthread_mutex_unlock(&s->mu);
 	s->fill = (s->fill + 1) % s->nslots;
 	return 0;
+}
+
+int vmdk_stream_grain(struct vmdk_stream *s, uint64_t grain, const void *data, size_t len)
+{
+	return fill_slot(s, grain, data, len, false);
+}
+
+int vmdk_stream_zgrain(struct vmdk_stream *s, uint64_t grain, const void *z, size_t zlen)
+{
+	if (zlen > VMDK_GRAIN_SIZE)
+		return -EINVAL;
+	return fill_slot(s, grain, z, zlen, true);
 }
 
 int vmdk_stream_finish(struct vmdk_stream *s)

@@ -442,6 +442,22 @@ int vmdk_writer_write(struct vmdk_writer *w, uint64_t off, const void *data, siz
 	return r;
 }
 
+int vmdk_writer_write_zgrain(struct vmdk_writer *w, uint64_t off, const void *data, size_t len,
+			     const void *z, size_t zlen)
+{
+	uint64_t g = off / VMDK_GRAIN_SIZE;
+	if (w->err || w->fmt != VMDK_STREAM || off % VMDK_GRAIN_SIZE || off < w->pos ||
+	    off >= w->capacity || len != grain_len(w, g) || zlen > VMDK_GRAIN_SIZE)
+		return vmdk_writer_write(w, off, data, len);
+	int r = flush_grain(w);
+	if (r == 0 && !vmdk_is_zero(data, len))
+		r = vmdk_stream_zgrain(w->stream, g, z, zlen);
+	w->pos = off + len;
+	if (r < 0)
+		w->err = r;
+	return r;
+}
+
 int vmdk_writer_flat_fd(const struct vmdk_writer *w)
 {
 	return w->fmt == VMDK_FLAT ? w->fd : -EINVAL;

@@ -173,6 +173,14 @@ int vmdk_writer_open(const char *path, enum vmdk_format f, const struct vmdk_met
  * writer is failed: every later call returns the same error; call vmdk_writer_abort(). */
 int vmdk_writer_write(struct vmdk_writer *w, uint64_t off, const void *data, size_t len);
 
+/* vmdk_writer_write of one whole grain (off a multiple of VMDK_GRAIN_SIZE, len the grain's
+ * length) whose zlib form (RFC 1950, at most a grain long) the caller has and has checked
+ * to inflate to data: STREAM stores z as the grain instead of compressing data again
+ * (the restore of a repository whose chunks are igzip-compressed grains). Anything else
+ * (other formats, a grain already partly written) is just vmdk_writer_write(data). */
+int vmdk_writer_write_zgrain(struct vmdk_writer *w, uint64_t off, const void *data, size_t len,
+			     const void *z, size_t zlen);
+
 /* FLAT only: the file descriptor of the (temporary) flat extent, which is exactly the
  * disk (byte offset = disk offset; its size is already the capacity), for a caller that
  * writes with its own engine (io_uring). Prefer vmdk_flat_pwrite() for its zero punching.
@@ -267,6 +275,8 @@ struct vmdk_stream;
 int vmdk_stream_create(int fd, uint64_t capacity, const char *desc, size_t desc_len,
 		       int level, unsigned threads, struct vmdk_stream **out);
 int vmdk_stream_grain(struct vmdk_stream *s, uint64_t grain, const void *data, size_t len);
+/* A grain already in zlib form (at most a grain's size): stored as is. */
+int vmdk_stream_zgrain(struct vmdk_stream *s, uint64_t grain, const void *z, size_t zlen);
 int vmdk_stream_finish(struct vmdk_stream *s);
 void vmdk_stream_free(struct vmdk_stream *s);
 

@@ -193,6 +193,14 @@ static int drain(void *arg)
 	return bw_flush(o->bw);
 }
 
+/* a whole grain the repository holds in zlib form: stored as is, not compressed again */
+static int sink_vmdk_z(void *arg, uint64_t off, const void *buf, size_t len, const void *z,
+		       size_t zlen)
+{
+	struct out *o = arg;
+	return vmdk_writer_write_zgrain(o->vw, off, buf, len, z, zlen);
+}
+
 static int window_done(void *arg, uint64_t upto, uint64_t done, uint64_t total)
 {
 	struct out *o = arg;
@@ -361,6 +369,10 @@ int restore_disk(const struct restore_req *q, char *err, size_t errlen)
 		rc = vmdk_writer_open(q->path, q->fmt == OUT_VMDK ? VMDK_SPARSE : VMDK_STREAM, &vm,
 				      &o.vw, err, errlen);
 		po.sink = sink_vmdk;
+		if (q->fmt == OUT_STREAM) {
+			po.sink_z = sink_vmdk_z;
+			po.z_chunk = VMDK_GRAIN_SIZE;
+		}
 		break;
 	}
 	}

@@ -303,9 +303,9 @@ static int scratch_reserve(struct blob_ctx *cx, size_t len)
 	return 0;
 }
 
-/* Authenticate and decompress; no id check. */
+/* Authenticate and decompress; no id check. *payload: the plaintext payload it read. */
 static int decode_payload(struct blob_ctx *cx, const uint8_t *b, const struct blob_info *bi,
-			  uint8_t *out, size_t out_len)
+			  uint8_t *out, size_t out_len, const uint8_t **payload)
 {
 	size_t stored = (size_t)bi->stored_len;
 	int r;
@@ -318,23 +318,32 @@ static int decode_payload(struct blob_ctx *cx, const uint8_t *b, const struct bl
 			return r;
 		if ((r = gcm_open(cx, b, nonce, ct, stored, ct + stored, cx->scratch)) < 0)
 			return r;
-		r = decompress_buf(&cx->cz, bi->compression, cx->scratch, stored, out, out_len);
+		*payload = cx->scratch;
 	} else {
-		const uint8_t *payload = b + BLOB_HDR_LEN;
-		if (crc32c(0, b, BLOB_HDR_LEN + stored) != get_le32(payload + stored))
+		*payload = b + BLOB_HDR_LEN;
+		if (crc32c(0, b, BLOB_HDR_LEN + stored) != get_le32(*payload + stored))
 			return -EBADMSG;
-		r = decompress_buf(&cx->cz, bi->compression, payload, stored, out, out_len);
 	}
+	r = decompress_buf(&cx->cz, bi->compression, *payload, stored, out, out_len);
 	return r == -EPROTO ? -EBADMSG : r;
 }
 
 int blob_decode(struct blob_ctx *cx, const void *blob, size_t len, void *out, size_t out_len,
 		const uint8_t *expect_id)
 {
+	size_t zlen;
+	return blob_decode_z(cx, blob, len, out, out_len, expect_id, NULL, 0, &zlen);
+}
+
+int blob_decode_z(struct blob_ctx *cx, const void *blob, size_t len, void *out, size_t out_len,
+		  const uint8_t *expect_id, void *z, size_t zcap, size_t *zlen)
+{
 	struct blob_info bi;
 	uint8_t id[CHUNK_ID_LEN];
+	const uint8_t *payload = NULL;
 	int r;
 
+	*zlen = 0;
 	if (!blob || (out_len && !out))
 		return -EINVAL;
 	if ((r = blob_peek(blob, len, &bi)) < 0)
@@ -343,7 +352,7 @@ int blob_decode(struct blob_ctx *cx, const void *blob, size_t len, void *out, si
 	if (bi.blob_len != len || !!(bi.flags & BLOB_FLAG_ENCRYPTED) != cx->encrypted ||
 	    bi.plain_len != out_len)
 		goto fail;
-	if ((r = decode_payload(cx, blob, &bi, out, out_len)) < 0)
+	if ((r = decode_payload(cx, blob, &bi, out, out_len, &payload)) < 0)
 		goto fail;
 	if (expect_id) {
 		if ((r = chunk_id(cx, out, out_len, id)) < 0)
@@ -352,6 +361,10 @@ int blob_decode(struct blob_ctx *cx, const void *blob, size_t len, void *out, si
 			r = -EBADMSG;
 			goto fail;
 		}
+	}
+	if (z && bi.compression == COMPRESS_IGZIP && bi.stored_len <= zcap) {
+		memcpy(z, payload, (size_t)bi.stored_len);
+		*zlen = (size_t)bi.stored_len;
 	}
 	return 0;
 fail:

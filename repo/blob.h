@@ -111,5 +111,12 @@ int blob_peek(const void *buf, size_t len, struct blob_info *info);
  * plaintext (it is zeroed). */
 int blob_decode(struct blob_ctx *cx, const void *blob, size_t len, void *out, size_t out_len,
 		const uint8_t *expect_id);
+/* blob_decode that also hands back the payload it decompressed when that payload is in
+ * zlib form (COMPRESS_IGZIP) and fits in zcap: copied to z, its length in *zlen (0 when
+ * not). Those bytes were verified as blob_decode verifies: they inflate to out, whose id
+ * matched. For writers whose own format is zlib (a streamOptimized VMDK's grains), which
+ * can store them instead of compressing the plaintext again. */
+int blob_decode_z(struct blob_ctx *cx, const void *blob, size_t len, void *out, size_t out_len,
+		  const uint8_t *expect_id, void *z, size_t zcap, size_t *zlen);
 
 #endif

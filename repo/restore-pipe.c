@@ -33,6 +33,8 @@ struct wchunk {
 	uint8_t id[CHUNK_ID_LEN];
 	struct chunk_loc loc;
 	uint64_t slot;		/* offset of its plaintext in the window buffer */
+	uint64_t zslot;		/* offset of its zlib form in the window's zbuf (sink_z) */
+	size_t zcap, zlen;	/* room there (0: not wanted), bytes got (0: none) */
 	uint64_t first_off;	/* disk offset of the first extent showing it (messages) */
 };
 
@@ -50,7 +52,7 @@ struct window {
 	size_t *order;		/* chunk indices sorted by (pack, off) */
 	struct range *rg;
 	size_t nrg;
-	uint8_t *buf;
+	uint8_t *buf;		/* buf_cap bytes of plaintext, then zbuf_cap of zlib forms */
 	size_t buf_len;
 	size_t next_rg, done_rg;	/* under the pipe's lock */
 };
@@ -70,7 +72,8 @@ struct pipe {
 	/* window buffers are reused (RESTORE_DEPTH in use at most): fresh mallocs are fresh pages,
 	 * and their page faults cost as much as the decompression that fills them */
 	uint8_t *spare[RESTORE_DEPTH];
-	size_t buf_cap;
+	size_t buf_cap, zbuf_cap;
+	size_t z_chunk;		/* opts.z_chunk when there is a sink_z, else 0 */
 };
 
 static void window_free(struct pipe *p, struct window *w)
@@ -99,7 +102,7 @@ static uint8_t *take_buf(struct pipe *p)
 			return b;
 		}
 	void *b;
-	return posix_memalign(&b, RESTORE_ALIGN, p->buf_cap) ? NULL : b;
+	return posix_memalign(&b, RESTORE_ALIGN, p->buf_cap + p->zbuf_cap) ? NULL : b;
 }
 
 struct ent {
@@ -205,10 +208,18 @@ static int window_build(struct pipe *p, size_t e0, size_t wbytes, struct window 
 		w->order[i] = i;
 	if (w->nch)
 		qsort_r(w->order, w->nch, sizeof(*w->order), cmp_first_off, w->ch);
+	uint64_t zslot = 0;
 	for (size_t i = 0; i < w->nch; i++) {
 		struct wchunk *c = &w->ch[w->order[i]];
 		c->slot = slot;
 		slot += ROUND_UP(c->loc.plain_len, RESTORE_ALIGN);
+		c->zcap = c->zlen = 0;
+		if (p->z_chunk && c->loc.plain_len == p->z_chunk &&
+		    zslot + c->loc.blob_len <= p->zbuf_cap) {	/* else compressed again */
+			c->zslot = zslot;
+			c->zcap = c->loc.blob_len;
+			zslot += c->loc.blob_len;
+		}
 	}
 	w->buf_len = slot;
 	if (slot > p->buf_cap) {	/* cannot happen: a window stops before wbytes */
@@ -281,9 +292,10 @@ static void fetch_range(struct pipe *p, struct window *w, const struct range *g,
 		return;
 	}
 	for (size_t i = g->c0; i < g->c1; i++) {
-		const struct wchunk *c = &w->ch[w->order[i]];
-		rc = blob_decode(cx, rbuf + (c->loc.off - g->off), c->loc.blob_len, w->buf + c->slot,
-				 c->loc.plain_len, c->id);
+		struct wchunk *c = &w->ch[w->order[i]];
+		rc = blob_decode_z(cx, rbuf + (c->loc.off - g->off), c->loc.blob_len,
+				   w->buf + c->slot, c->loc.plain_len, c->id,
+				   c->zcap ? w->buf + p->buf_cap + c->zslot : NULL, c->zcap, &c->zlen);
 		if (rc < 0) {
 			char hex[2 * CHUNK_ID_LEN + 1];
 			chunk_id_to_hex(c->id, hex);
@@ -387,8 +399,14 @@ static int sink_window(const struct pipe *p, const struct window *w,
 			len = e->offset + skip < p->m->size ? p->m->size - e->offset - skip : 0;
 		if (!len)
 			continue;
-		int rc = o->sink(o->arg, e->offset + skip, w->buf + w->ch[c].slot + e->coff + skip,
-				 (size_t)len);
+		const struct wchunk *ch = &w->ch[c];
+		const uint8_t *buf = w->buf + ch->slot + e->coff + skip;
+		int rc;
+		if (ch->zlen && !skip && !e->coff && len == p->z_chunk && e->offset % p->z_chunk == 0)
+			rc = o->sink_z(o->arg, e->offset, buf, (size_t)len,
+				       w->buf + p->buf_cap + ch->zslot, ch->zlen);
+		else
+			rc = o->sink(o->arg, e->offset + skip, buf, (size_t)len);
 		if (rc)
 			return rc;
 		*done += len;
@@ -409,6 +427,10 @@ int repo_restore_pipe(struct repo *r, const struct disk_map *m,
 	int rc = 0;
 
 	p.buf_cap = wbytes + REPO_CHUNK_MAX;	/* REPO_CHUNK_MAX is a multiple of RESTORE_ALIGN */
+	if (o->sink_z && o->z_chunk) {
+		p.z_chunk = o->z_chunk;
+		p.zbuf_cap = p.buf_cap / 2;	/* zlib forms are smaller; the rest is recompressed */
+	}
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_cond_init(&p.work, NULL);
 	pthread_cond_init(&p.done, NULL);

@@ -43,6 +43,13 @@ struct restore_pipe_opts {
 	/* after each window: every byte below upto has been handed to the sink (a resume
 	 * checkpoint), done of total data bytes so far. May be NULL; non-zero stops. */
 	int (*window_done)(void *arg, uint64_t upto, uint64_t done, uint64_t total);
+	/* Optional, for a sink whose format is zlib (streamOptimized VMDK grains): an extent
+	 * that shows one whole chunk of exactly z_chunk bytes at a multiple of z_chunk, whose
+	 * blob holds it in zlib form, goes to sink_z with that form as well (verified: it
+	 * inflates to buf, whose id matched). Other extents go to sink. */
+	int (*sink_z)(void *arg, uint64_t off, const void *buf, size_t len, const void *z,
+		      size_t zlen);
+	size_t z_chunk;
 	/* Set by a sink that writes asynchronously: then the buffers of a window stay valid
 	 * until RESTORE_SINK_LAG more window_done calls have returned, and drain (wait for
 	 * every write the sink has in flight; 0 or -errno) is called before the pipe releases

@@ -248,6 +248,25 @@ static void roundtrip_one(struct blob_ctx *cx, const uint8_t *p, size_t n,
 	assert_memory_equal(out, p, n);
 	assert_int_equal(blob_decode(cx, b, blen, out, n, NULL), 0);
 	assert_memory_equal(out, p, n);
+
+	/* the zlib form comes back exactly for igzip blobs, and inflates to the plaintext */
+	size_t zlen = 1;
+	uint8_t *z = malloc(blen), *back = malloc(n ? n : 1);
+	assert_non_null(z);
+	assert_non_null(back);
+	assert_int_equal(blob_decode_z(cx, b, blen, out, n, id, z, blen, &zlen), 0);
+	assert_memory_equal(out, p, n);
+	if (want == COMPRESS_IGZIP) {
+		assert_int_equal(zlen, bi.stored_len);
+		struct compress_ctx cz = { 0 };
+		assert_int_equal(decompress_buf(&cz, COMPRESS_IGZIP, z, zlen, back, n), 0);
+		assert_memory_equal(back, p, n);
+		compress_ctx_release(&cz);
+		assert_int_equal(blob_decode_z(cx, b, blen, out, n, id, z, zlen - 1, &zlen), 0);
+	}
+	assert_int_equal(zlen, 0);
+	free(z);
+	free(back);
 	free(out);
 	free(b);
 }
