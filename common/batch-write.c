@@ -201,15 +201,16 @@ static int submit_all(struct batch_writer *w, bool wait)
 			io_uring_prep_write(sqe, piece_fd(w, p), p->buf, (unsigned)p->len, p->off);
 			io_uring_sqe_set_data(sqe, &b->pc[i]);
 		}
-		if (io_uring_submit(&w->ring) == (int)np) {
-			b->pending = np;
-			w->next = (w->next + 1) % BW_BATCHES;
-		} else {
-			/* not all went in: finish what did, then write this batch the slow way */
+		int in = io_uring_submit(&w->ring);
+		b->pending = in > 0 ? (unsigned)in : 0;
+		w->next = (w->next + 1) % BW_BATCHES;
+		if (in != (int)np) {
+			/* not all went in (the first `in` did, in order): finish those, write the
+			 * rest the slow way, and stay off the ring from now on */
 			wait_all(w);
 			io_uring_queue_exit(&w->ring);
 			w->uring = false;
-			for (unsigned i = 0; i < np; i++)
+			for (unsigned i = in > 0 ? (unsigned)in : 0; i < np; i++)
 				note_err(w, pwrite_full(w->fd, b->pc[i].buf, b->pc[i].len, b->pc[i].off));
 		}
 	}
