@@ -75,8 +75,7 @@ int bw_open(int fd, unsigned depth, struct batch_writer **out)
 		bw_close(w);
 		return -ENOMEM;
 	}
-	const char *off = getenv("FERRY_DISABLE_URING");
-	if (!(off && *off && strcmp(off, "0")))
+	if (!env_flag("FERRY_DISABLE_URING"))
 		w->uring = io_uring_queue_init(3 * BW_BATCHES * w->depth, &w->ring, 0) == 0;
 	*out = w;
 	return 0;
@@ -94,8 +93,7 @@ void bw_set_direct(struct batch_writer *w, int dfd)
 
 int bw_open_direct_fd(const char *path)
 {
-	const char *off = getenv("FERRY_DISABLE_DIRECT");
-	if (off && *off && strcmp(off, "0"))
+	if (env_flag("FERRY_DISABLE_DIRECT"))
 		return -1;
 	return open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
 }

@@ -3,6 +3,12 @@
 #include <errno.h>
 #include <time.h>
 
+bool env_flag(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v && strcmp(v, "0") != 0;
+}
+
 uint64_t now_mono_ns(void)
 {
 	struct timespec ts;

@@ -4,6 +4,7 @@
 #define FERRY_UTIL_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,8 @@ static inline uint32_t get_le32(const uint8_t *p) { return get_le16(p) | (uint32
 static inline uint64_t get_le64(const uint8_t *p) { return get_le32(p) | (uint64_t)get_le32(p + 4) << 32; }
 
 /* Monotonic and wall clocks in nanoseconds. */
+/* An on/off switch from the environment: set, non-empty and not "0" means on. */
+bool env_flag(const char *name);
 uint64_t now_mono_ns(void);
 uint64_t now_real_ns(void);
 

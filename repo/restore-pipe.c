@@ -133,6 +133,15 @@ static int cmp_order(const void *a, const void *b, void *arg)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
+/* w->order: the window's chunk indices sorted by cmp. */
+static void sort_chunks(struct window *w, int (*cmp)(const void *, const void *, void *))
+{
+	for (size_t i = 0; i < w->nch; i++)
+		w->order[i] = i;
+	if (w->nch)
+		qsort_r(w->order, w->nch, sizeof(*w->order), cmp, w->ch);
+}
+
 /* Build the window of extents from e0 on (at least one, at most window bytes of chunk
  * plaintext unless a single chunk is larger). */
 static int window_build(struct pipe *p, size_t e0, size_t wbytes, struct window **out,
@@ -204,10 +213,7 @@ static int window_build(struct pipe *p, size_t e0, size_t wbytes, struct window 
 	}
 	/* slots in disk order, each aligned: a run of chunks shown back to back on disk is
 	 * back to back in memory too, so the sink writes it in one aligned (O_DIRECT) write */
-	for (size_t i = 0; i < w->nch; i++)
-		w->order[i] = i;
-	if (w->nch)
-		qsort_r(w->order, w->nch, sizeof(*w->order), cmp_first_off, w->ch);
+	sort_chunks(w, cmp_first_off);
 	uint64_t zslot = 0;
 	for (size_t i = 0; i < w->nch; i++) {
 		struct wchunk *c = &w->ch[w->order[i]];
@@ -230,10 +236,7 @@ static int window_build(struct pipe *p, size_t e0, size_t wbytes, struct window 
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < w->nch; i++)
-		w->order[i] = i;
-	if (w->nch)
-		qsort_r(w->order, w->nch, sizeof(*w->order), cmp_order, w->ch);
+	sort_chunks(w, cmp_order);
 	for (size_t i = 0; i < w->nch; i++) {
 		const struct chunk_loc *l = &w->ch[w->order[i]].loc;
 		struct range *g = w->nrg ? &w->rg[w->nrg - 1] : NULL;

@@ -243,8 +243,7 @@ static int publish(int dfd, const char *tmp, const char *base)
 static int write_object(int dfd, const char *tmp, int fd, const uint8_t *data, size_t len)
 {
 	size_t head = len / DIRECT_ALIGN * DIRECT_ALIGN;
-	const char *off = getenv("FERRY_DISABLE_DIRECT");
-	if (len < DIRECT_MIN || (uintptr_t)data % DIRECT_ALIGN || (off && *off && strcmp(off, "0")))
+	if (len < DIRECT_MIN || (uintptr_t)data % DIRECT_ALIGN || env_flag("FERRY_DISABLE_DIRECT"))
 		return pwrite_full(fd, data, len, 0);
 	int dio = openat(dfd, tmp, O_WRONLY | O_DIRECT | O_CLOEXEC);
 	if (dio < 0)
