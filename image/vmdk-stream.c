@@ -18,11 +18,17 @@
  * Memory is bounded: 4 slots per worker, each one grain in and one record out (~134 KiB),
  * plus one ISA-L stream (80 KiB) and level buffer (276 KiB at level 1) per worker, one GT
  * (2 KiB) and the GD (4 bytes per 32 MiB of capacity): about 0.9 MiB per worker, 1.8 MiB
- * with 2 workers, whatever the disk size (docs/vmdk.md). */
+ * with 2 workers, whatever the disk size (docs/vmdk.md).
+ *
+ * A checkpoint (sync) waits for every slot to be written; the file up to `next` is then a
+ * valid prefix of the stream, and reopen rebuilds the GD and the open span's GT from the
+ * records themselves, so a checkpoint needs to record only two numbers. */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <isa-l/igzip_lib.h>
@@ -298,7 +304,7 @@ void vmdk_stream_free(struct vmdk_stream *s)
 	pthread_mutex_unlock(&s->mu);
 	for (unsigned i = 0; i < s->started; i++)
 		pthread_join(s->workers[i].thread, NULL);
-	for (unsigned i = 0; i < s->nworkers; i++)
+	for (unsigned i = 0; s->workers && i < s->nworkers; i++)
 		free(s->workers[i].level_buf);
 	for (unsigned i = 0; s->slots && i < s->nslots; i++) {
 		free(s->slots[i].in);
@@ -323,11 +329,11 @@ static uint32_t level_buf_size(int level)
 	}
 }
 
-int vmdk_stream_create(int fd, uint64_t capacity, const char *desc, size_t desc_len,
-		       int level, unsigned threads, struct vmdk_stream **out)
+/* Everything but the file's head and the worker threads. */
+static int stream_new(int fd, uint64_t capacity, int level, unsigned threads,
+		      struct vmdk_stream **out)
 {
 	struct vmdk_stream *s = calloc(1, sizeof(*s));
-	int r = -ENOMEM;
 
 	*out = NULL;
 	if (!s)
@@ -366,26 +372,144 @@ int vmdk_stream_create(int fd, uint64_t capacity, const char *desc, size_t desc_
 		if (s->level_buf_size && !(s->workers[i].level_buf = malloc(s->level_buf_size)))
 			goto fail;
 	}
-
-	uint8_t *head = calloc(1 + VMDK_DESC_SECTORS, VMDK_SECTOR);
-	if (!head)
-		goto fail;
-	vmdk_header_encode(&s->h, head);
-	memcpy(head + VMDK_SECTOR, desc, MIN(desc_len, (size_t)VMDK_DESC_SECTORS * VMDK_SECTOR));
-	r = pwrite_full(fd, head, (1 + VMDK_DESC_SECTORS) * VMDK_SECTOR, 0);
-	free(head);
-	if (r < 0)
-		goto fail;
-
-	for (; s->started < s->nworkers; s->started++) {
-		r = -pthread_create(&s->workers[s->started].thread, NULL, worker_main,
-				    &s->workers[s->started]);
-		if (r < 0)
-			goto fail;
-	}
 	*out = s;
 	return 0;
 fail:
 	vmdk_stream_free(s);
-	return r;
+	return -ENOMEM;
+}
+
+static int stream_start(struct vmdk_stream *s)
+{
+	for (; s->started < s->nworkers; s->started++) {
+		int r = -pthread_create(&s->workers[s->started].thread, NULL, worker_main,
+					&s->workers[s->started]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int vmdk_stream_create(int fd, uint64_t capacity, const char *desc, size_t desc_len,
+		       int level, unsigned threads, struct vmdk_stream **out)
+{
+	struct vmdk_stream *s;
+	int r = stream_new(fd, capacity, level, threads, &s);
+	if (r < 0)
+		return r;
+	uint8_t *head = calloc(1 + VMDK_DESC_SECTORS, VMDK_SECTOR);
+	r = -ENOMEM;
+	if (head) {
+		vmdk_header_encode(&s->h, head);
+		memcpy(head + VMDK_SECTOR, desc,
+		       MIN(desc_len, (size_t)VMDK_DESC_SECTORS * VMDK_SECTOR));
+		r = pwrite_full(fd, head, (1 + VMDK_DESC_SECTORS) * VMDK_SECTOR, 0);
+		free(head);
+	}
+	if (r == 0)
+		r = stream_start(s);
+	if (r < 0) {
+		vmdk_stream_free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+int vmdk_stream_sync(struct vmdk_stream *s, uint64_t *next)
+{
+	int r = s->err;
+
+	for (unsigned i = 0; r >= 0 && i < s->nslots; i++)
+		r = drain_one(s, true);
+	if (r < 0)
+		return s->err = r;
+	*next = s->next;
+	return 0;
+}
+
+/* Walk the records from the descriptor's end to sector next: grain records ascending and
+ * below grain end, each span's grains closed by its GT marker and a GT that matches them.
+ * Leaves s->gd, s->gt (the open span's) and s->next as the writer had them. */
+static int scan_records(struct vmdk_stream *s, uint64_t next, uint64_t end, char *err,
+			size_t errlen)
+{
+	uint8_t sec[VMDK_SECTOR], gt[VMDK_GTES_PER_GT * 4];
+	uint64_t at = 1 + VMDK_DESC_SECTORS, prev = 0;
+	bool any = false;
+	int r;
+
+	while (at < next) {
+		if ((r = pread_full(s->fd, sec, sizeof sec, at * VMDK_SECTOR)) < 0)
+			return vmdk_fail(err, errlen, r, "reading sector %" PRIu64, at);
+		uint64_t lba = get_le64(sec);
+		uint32_t size = get_le32(sec + 8);
+		if (size) {
+			uint64_t g = lba / VMDK_GRAIN_SECTORS;
+			uint64_t len = ROUND_UP(REC_HDR + (uint64_t)size, VMDK_SECTOR) / VMDK_SECTOR;
+			if (lba % VMDK_GRAIN_SECTORS || g >= end || (any && g <= prev) ||
+			    size > OUT_CAP - REC_HDR || at + len > next ||
+			    (s->gt_dirty && g / VMDK_GTES_PER_GT != s->gt_idx))
+				return vmdk_fail(err, errlen, -EBADMSG, "grain record at sector %"
+						 PRIu64 " out of place", at);
+			if (!s->gt_dirty) {
+				memset(s->gt, 0, sizeof s->gt);
+				s->gt_idx = g / VMDK_GTES_PER_GT;
+			}
+			s->gt[g % VMDK_GTES_PER_GT] = (uint32_t)at;
+			s->gt_dirty = true;
+			prev = g, any = true;
+			at += len;
+			continue;
+		}
+		if (get_le32(sec + 12) != VMDK_MARKER_GT || lba != sizeof gt / VMDK_SECTOR ||
+		    !s->gt_dirty || at + 1 + lba > next)
+			return vmdk_fail(err, errlen, -EBADMSG, "marker at sector %" PRIu64
+					 " out of place", at);
+		if ((r = pread_full(s->fd, gt, sizeof gt, (at + 1) * VMDK_SECTOR)) < 0)
+			return vmdk_fail(err, errlen, r, "reading sector %" PRIu64, at + 1);
+		for (unsigned i = 0; i < VMDK_GTES_PER_GT; i++)
+			if (get_le32(gt + 4 * i) != s->gt[i])
+				return vmdk_fail(err, errlen, -EBADMSG, "grain table at sector %"
+						 PRIu64 " does not match its grains", at + 1);
+		s->gd[s->gt_idx] = (uint32_t)(at + 1);
+		s->gt_dirty = false;
+		at += 1 + lba;
+	}
+	if (at != next)
+		return vmdk_fail(err, errlen, -EBADMSG, "last record runs past sector %" PRIu64,
+				 next);
+	s->next = next;
+	return 0;
+}
+
+int vmdk_stream_reopen(int fd, uint64_t capacity, uint64_t next, uint64_t end, int level,
+		       unsigned threads, struct vmdk_stream **out, char *err, size_t errlen)
+{
+	struct vmdk_stream *s;
+	uint8_t want[VMDK_SECTOR], have[VMDK_SECTOR];
+	int r = stream_new(fd, capacity, level, threads, &s);
+	if (r < 0)
+		return vmdk_fail(err, errlen, r, "out of memory");
+	struct stat st;
+	vmdk_header_encode(&s->h, want);
+	if (fstat(fd, &st) < 0)
+		r = vmdk_fail(err, errlen, -errno, "fstat: %s", strerror(errno));
+	else if ((uint64_t)st.st_size < next * VMDK_SECTOR)
+		r = vmdk_fail(err, errlen, -EBADMSG, "the checkpoint does not fit the file");
+	else if ((r = pread_full(fd, have, sizeof have, 0)) < 0)
+		r = vmdk_fail(err, errlen, r, "reading the header");
+	else if (memcmp(want, have, sizeof have))
+		r = vmdk_fail(err, errlen, -EBADMSG, "not the header of this image");
+	else if ((r = scan_records(s, next, end, err, errlen)) == 0 &&
+		 ftruncate(fd, (off_t)(next * VMDK_SECTOR)) < 0)
+		r = vmdk_fail(err, errlen, -errno, "truncating: %s", strerror(errno));
+	if (r == 0 && (r = stream_start(s)) < 0)
+		vmdk_fail(err, errlen, r, "starting threads");
+	if (r < 0) {
+		vmdk_stream_free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
 }

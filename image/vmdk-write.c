@@ -13,9 +13,15 @@
  * 32 MiB span: a table is final once the writes have moved past its span, so it is
  * written out (both copies) right then. The layout is qemu-img create's, byte for byte
  * (reference 2.4): header, descriptor at sector 1 (20 sectors), redundant GD + all GTs,
- * GD + all GTs, grains from the grain-aligned overHead on, each a whole grain. */
+ * GD + all GTs, grains from the grain-aligned overHead on, each a whole grain.
+ *
+ * Checkpoints (resumable restores): SPARSE writes the open span's GT (it stays open) and
+ * fdatasyncs; a resume reads that GT back without the entries at or after the checkpoint
+ * and clears later spans' GTs, so whatever a killed writer added after it is unreachable
+ * and gets overwritten. STREAM's side is in vmdk-stream.c. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,7 +52,7 @@ struct vmdk_writer {
 	uint8_t *gbuf;
 
 	/* SPARSE: layout in sectors, and the grain table of the current span */
-	uint64_t n_gt, gd_sectors, rgd, gd, next_alloc;
+	uint64_t n_gt, gd_sectors, rgd, gd, overhead, next_alloc;
 	uint64_t gt_idx;
 	bool gt_dirty;
 	uint32_t gt[VMDK_GTES_PER_GT];
@@ -156,25 +162,31 @@ static int sparse_layout(struct vmdk_writer *w, char *err, size_t errlen)
 	w->gd_sectors = (w->n_gt * 4 + VMDK_SECTOR - 1) / VMDK_SECTOR;
 	w->rgd = 1 + VMDK_DESC_SECTORS;
 	w->gd = w->rgd + w->gd_sectors + 4 * w->n_gt;
-	w->next_alloc = ROUND_UP(w->gd + w->gd_sectors + 4 * w->n_gt, VMDK_GRAIN_SECTORS);
+	w->overhead = ROUND_UP(w->gd + w->gd_sectors + 4 * w->n_gt, VMDK_GRAIN_SECTORS);
+	w->next_alloc = w->overhead;
 	if (w->next_alloc + grains * VMDK_GRAIN_SECTORS > UINT32_MAX)
 		return vmdk_fail(err, errlen, -EFBIG, "capacity too large for a sparse VMDK");
 	return 0;
 }
 
-/* Header, descriptor, and both grain directories (they point at every GT). */
-static int sparse_start(struct vmdk_writer *w)
+static void sparse_header(const struct vmdk_writer *w, uint8_t out[VMDK_SECTOR])
 {
 	struct vmdk_header h = {
 		.version = 1, .flags = VMDK_FLAG_NL_TEST | VMDK_FLAG_RGD,
 		.capacity = w->capacity / VMDK_SECTOR, .grain_size = VMDK_GRAIN_SECTORS,
 		.desc_offset = 1, .desc_size = VMDK_DESC_SECTORS, .num_gtes = VMDK_GTES_PER_GT,
-		.rgd_offset = w->rgd, .gd_offset = w->gd, .overhead = w->next_alloc,
+		.rgd_offset = w->rgd, .gd_offset = w->gd, .overhead = w->overhead,
 	};
+	vmdk_header_encode(&h, out);
+}
+
+/* Header, descriptor, and both grain directories (they point at every GT). */
+static int sparse_start(struct vmdk_writer *w)
+{
 	uint8_t *buf = calloc(1 + VMDK_DESC_SECTORS, VMDK_SECTOR);
 	if (!buf)
 		return -ENOMEM;
-	vmdk_header_encode(&h, buf);
+	sparse_header(w, buf);
 	memcpy(buf + VMDK_SECTOR, w->desc, w->desc_len);
 	int r = pwrite_full(w->fd, buf, (1 + VMDK_DESC_SECTORS) * VMDK_SECTOR, 0);
 	free(buf);
@@ -193,21 +205,30 @@ static int sparse_start(struct vmdk_writer *w)
 	return r;
 }
 
-static int sparse_flush_gt(struct vmdk_writer *w)
+/* The byte offset of GT i: copy 0 the redundant one, copy 1 the primary one. */
+static uint64_t gt_pos(const struct vmdk_writer *w, unsigned copy, uint64_t i)
+{
+	return ((copy ? w->gd : w->rgd) + w->gd_sectors + 4 * i) * VMDK_SECTOR;
+}
+
+static int sparse_write_gt(struct vmdk_writer *w)
 {
 	uint8_t buf[VMDK_GTES_PER_GT * 4];
 	int r = 0;
 
-	if (!w->gt_dirty)
-		return 0;
 	for (unsigned i = 0; i < VMDK_GTES_PER_GT; i++)
 		put_le32(buf + 4 * i, w->gt[i]);
-	for (unsigned copy = 0; copy < 2 && r == 0; copy++) {
-		uint64_t base = (copy ? w->gd : w->rgd) + w->gd_sectors + 4 * w->gt_idx;
-		r = pwrite_full(w->fd, buf, sizeof buf, base * VMDK_SECTOR);
-	}
-	w->gt_dirty = false;
+	for (unsigned copy = 0; copy < 2 && r == 0; copy++)
+		r = pwrite_full(w->fd, buf, sizeof buf, gt_pos(w, copy, w->gt_idx));
 	return r;
+}
+
+static int sparse_flush_gt(struct vmdk_writer *w)
+{
+	if (!w->gt_dirty)
+		return 0;
+	w->gt_dirty = false;
+	return sparse_write_gt(w);
 }
 
 static int sparse_grain(struct vmdk_writer *w, uint64_t g, const void *data, size_t len)
@@ -363,8 +384,9 @@ static int make_desc(struct vmdk_writer *w, const struct vmdk_meta *m, const cha
 	return 0;
 }
 
-int vmdk_writer_open(const char *path, enum vmdk_format f, const struct vmdk_meta *m,
-		     struct vmdk_writer **out, char *err, size_t errlen)
+/* Everything both open and resume need: checks, names, layout, descriptor, buffers. */
+static int writer_new(const char *path, enum vmdk_format f, const struct vmdk_meta *m,
+		      struct vmdk_writer **out, char *err, size_t errlen)
 {
 	const char *slash = strrchr(path, '/'), *ext_name = slash ? slash + 1 : path;
 	int r;
@@ -394,20 +416,30 @@ int vmdk_writer_open(const char *path, enum vmdk_format f, const struct vmdk_met
 		goto fail;
 	if ((r = make_desc(w, m, ext_name, err, errlen)) < 0)
 		goto fail;
-	if (f != VMDK_FLAT && !(w->gbuf = malloc(VMDK_GRAIN_SIZE))) {
+	if ((f != VMDK_FLAT && !(w->gbuf = malloc(VMDK_GRAIN_SIZE))) ||
+	    !(w->tmp = concat(w->path, strlen(w->path), ".part"))) {
 		r = vmdk_fail(err, errlen, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (!(w->tmp = concat(w->path, strlen(w->path), ".part"))) {
-		r = vmdk_fail(err, errlen, -ENOMEM, "out of memory");
-		goto fail;
-	}
+	*out = w;
+	return 0;
+fail:
+	writer_free(w, false);
+	return r;
+}
+
+int vmdk_writer_open(const char *path, enum vmdk_format f, const struct vmdk_meta *m,
+		     struct vmdk_writer **out, char *err, size_t errlen)
+{
+	struct vmdk_writer *w;
+	int r = writer_new(path, f, m, &w, err, errlen);
+	if (r < 0)
+		return r;
 	w->fd = open(w->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (w->fd < 0) {
 		r = vmdk_fail(err, errlen, -errno, "%s: %s", w->tmp, strerror(errno));
-		free(w->tmp);
-		w->tmp = NULL;
-		goto fail;
+		writer_free(w, false);
+		return r;
 	}
 	if (f == VMDK_FLAT)
 		r = ftruncate(w->fd, (off_t)w->capacity) < 0 ? -errno : 0;
@@ -418,13 +450,11 @@ int vmdk_writer_open(const char *path, enum vmdk_format f, const struct vmdk_met
 				       m->level ? m->level : 1, m->threads, &w->stream);
 	if (r < 0) {
 		r = vmdk_fail(err, errlen, r, "%s: %s", w->tmp, strerror(-r));
-		goto fail;
+		writer_free(w, true);
+		return r;
 	}
 	*out = w;
 	return 0;
-fail:
-	writer_free(w, true);
-	return r;
 }
 
 int vmdk_writer_write(struct vmdk_writer *w, uint64_t off, const void *data, size_t len)
@@ -501,4 +531,122 @@ void vmdk_writer_abort(struct vmdk_writer *w)
 {
 	if (w)
 		writer_free(w, true);
+}
+
+/* ---- checkpoints ---- */
+
+int vmdk_writer_checkpoint(struct vmdk_writer *w, struct vmdk_ckpt *c)
+{
+	if (w->err)
+		return w->err;
+	if (w->fmt == VMDK_FLAT)
+		return -EINVAL;
+	/* a grain being assembled is not in the file: the caller writes it again */
+	uint64_t off = w->have_grain ? w->cur_grain * VMDK_GRAIN_SIZE : w->pos;
+	int r = 0;
+	if (w->fmt == VMDK_SPARSE) {
+		if (w->gt_dirty)
+			r = sparse_write_gt(w);	/* stays dirty: more of the span may come */
+		c->next = w->next_alloc;
+	} else {
+		r = vmdk_stream_sync(w->stream, &c->next);
+	}
+	if (r == 0 && fdatasync(w->fd) < 0)
+		r = -errno;
+	if (r < 0)
+		return w->err = r;
+	c->off = off;
+	return 0;
+}
+
+void vmdk_writer_suspend(struct vmdk_writer *w)
+{
+	if (w)
+		writer_free(w, false);
+}
+
+static int zero_range(int fd, uint64_t off, uint64_t len)
+{
+	static const uint8_t zeros[64 << 10];
+	int r = 0;
+	if (len && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+			     (off_t)len) == 0)
+		return 0;
+	while (len && r == 0) {
+		size_t n = (size_t)MIN(len, (uint64_t)sizeof zeros);
+		r = pwrite_full(fd, zeros, n, off);
+		off += n, len -= n;
+	}
+	return r;
+}
+
+/* The checkpoint's span's GT comes back from the file without the entries at or after
+ * off; the GTs of later spans, which a killed writer may have written, are cleared. */
+static int sparse_reopen(struct vmdk_writer *w, const struct vmdk_ckpt *c, char *err,
+			 size_t errlen)
+{
+	uint8_t want[VMDK_SECTOR], have[VMDK_SECTOR], buf[VMDK_GTES_PER_GT * 4];
+	struct stat st;
+	int r;
+
+	if (c->next < w->overhead || (c->next - w->overhead) % VMDK_GRAIN_SECTORS ||
+	    c->next > UINT32_MAX || fstat(w->fd, &st) < 0 ||
+	    (uint64_t)st.st_size < c->next * VMDK_SECTOR)
+		return vmdk_fail(err, errlen, -EBADMSG, "the checkpoint does not fit the file");
+	sparse_header(w, want);
+	if ((r = pread_full(w->fd, have, sizeof have, 0)) < 0)
+		return vmdk_fail(err, errlen, r, "reading the header");
+	if (memcmp(want, have, sizeof have))
+		return vmdk_fail(err, errlen, -EBADMSG, "not the header of this image");
+	w->next_alloc = c->next;
+	w->pos = c->off;
+	uint64_t g = c->off / VMDK_GRAIN_SIZE;
+	w->gt_idx = g / VMDK_GTES_PER_GT;
+	if (w->gt_idx >= w->n_gt)
+		return 0;	/* complete up to the end */
+	if ((r = pread_full(w->fd, buf, sizeof buf, gt_pos(w, 1, w->gt_idx))) < 0)
+		return vmdk_fail(err, errlen, r, "reading a grain table");
+	for (unsigned i = 0; i < VMDK_GTES_PER_GT; i++) {
+		uint32_t e = i < g % VMDK_GTES_PER_GT ? get_le32(buf + 4 * i) : 0;
+		if (e && (e < w->overhead || e >= c->next || (e - w->overhead) %
+							       VMDK_GRAIN_SECTORS))
+			return vmdk_fail(err, errlen, -EBADMSG, "grain table %" PRIu64
+					 " points outside the checkpoint", w->gt_idx);
+		w->gt[i] = e;
+	}
+	w->gt_dirty = true;
+	uint64_t later = (w->n_gt - w->gt_idx - 1) * 4 * VMDK_SECTOR;
+	for (unsigned copy = 0; copy < 2 && r == 0; copy++)
+		r = zero_range(w->fd, gt_pos(w, copy, w->gt_idx + 1), later);
+	return r < 0 ? vmdk_fail(err, errlen, r, "clearing grain tables: %s", strerror(-r)) : 0;
+}
+
+int vmdk_writer_resume(const char *path, enum vmdk_format f, const struct vmdk_meta *m,
+		       const struct vmdk_ckpt *c, struct vmdk_writer **out, char *err,
+		       size_t errlen)
+{
+	struct vmdk_writer *w;
+	*out = NULL;
+	if (f == VMDK_FLAT || c->off > m->capacity)
+		return vmdk_fail(err, errlen, -EINVAL, "no checkpoint for this format or size");
+	int r = writer_new(path, f, m, &w, err, errlen);
+	if (r < 0)
+		return r;
+	w->fd = open(w->tmp, O_RDWR | O_CLOEXEC);
+	if (w->fd < 0)
+		r = vmdk_fail(err, errlen, -errno, "%s: %s", w->tmp, strerror(errno));
+	else if (f == VMDK_SPARSE)
+		r = sparse_reopen(w, c, err, errlen);
+	else
+		r = vmdk_stream_reopen(w->fd, w->capacity, c->next,
+				       (c->off + VMDK_GRAIN_SIZE - 1) / VMDK_GRAIN_SIZE,
+				       m->level ? m->level : 1, m->threads, &w->stream, err,
+				       errlen);
+	if (r < 0) {
+		writer_free(w, false);
+		return r;
+	}
+	w->pos = c->off;
+	*out = w;
+	return 0;
 }

@@ -196,6 +196,35 @@ int vmdk_writer_finish(struct vmdk_writer *w, char *err, size_t errlen);
 /* Stop, remove every temporary file, free w. NULL is fine. */
 void vmdk_writer_abort(struct vmdk_writer *w);
 
+/* ---- checkpoints of the ordered formats (SPARSE, STREAM), for a resumable restore ----
+ * vmdk_writer_checkpoint() makes what the writer has emitted durable in PATH.part and
+ * says how far that goes: every byte below off is in the file (a grain still being
+ * assembled from partial writes is not counted, so off is a grain boundary), and next is
+ * where the image's grain data ends (sectors). A process killed after that may leave
+ * PATH.part with more in it; vmdk_writer_resume() reopens it at the checkpoint, drops
+ * whatever came after it, and the caller writes again from off on. */
+struct vmdk_ckpt {
+	uint64_t off;	/* bytes: writes continue here */
+	uint64_t next;	/* sectors: the end of the grain data (SPARSE: next grain's place) */
+};
+
+/* Drain the compression workers (STREAM), write the current grain table (SPARSE), and
+ * fdatasync PATH.part. 0 (*c set) or -errno; -EINVAL for FLAT or a failed writer. */
+int vmdk_writer_checkpoint(struct vmdk_writer *w, struct vmdk_ckpt *c);
+
+/* Free w without removing PATH.part (a failed restore that may be resumed). NULL is
+ * fine. */
+void vmdk_writer_suspend(struct vmdk_writer *w);
+
+/* Reopen PATH.part, left by a writer of the same path, format and meta (capacity, level,
+ * threads; the descriptor is the one already in the file), at checkpoint c. The header,
+ * layout and (STREAM) every record up to c->next are checked: a file that does not match
+ * is -EBADMSG with a reason, and the caller starts over with vmdk_writer_open(). The
+ * next write must start at or after c->off. -EINVAL for FLAT. */
+int vmdk_writer_resume(const char *path, enum vmdk_format f, const struct vmdk_meta *m,
+		       const struct vmdk_ckpt *c, struct vmdk_writer **out, char *err,
+		       size_t errlen);
+
 /* pwrite len bytes at off into a flat extent (any fd of a raw file), punching
  * 64 KiB-aligned all-zero blocks as holes instead of writing them (falls back to writing
  * zeroes where punching is unsupported). 0 or -errno. */
@@ -279,5 +308,12 @@ int vmdk_stream_grain(struct vmdk_stream *s, uint64_t grain, const void *data, s
 int vmdk_stream_zgrain(struct vmdk_stream *s, uint64_t grain, const void *z, size_t zlen);
 int vmdk_stream_finish(struct vmdk_stream *s);
 void vmdk_stream_free(struct vmdk_stream *s);
+/* Write out every grain handed in so far; *next: the sector after the last record. */
+int vmdk_stream_sync(struct vmdk_stream *s, uint64_t *next);
+/* Like create, on a file a stream of this capacity wrote up to sector next with every
+ * grain below grain `end`: the records are scanned to rebuild the grain directory and
+ * table, and the file is cut at next. -EBADMSG (reason in err) if they do not fit. */
+int vmdk_stream_reopen(int fd, uint64_t capacity, uint64_t next, uint64_t end, int level,
+		       unsigned threads, struct vmdk_stream **out, char *err, size_t errlen);
 
 #endif

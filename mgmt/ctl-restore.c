@@ -8,8 +8,10 @@
  *   written (the file is sparse). Because windows complete in disk order, "everything
  *   below offset X is written" is a true statement after a flush, and after fdatasync it
  *   is a durable one: that is the resume checkpoint, written at most once a second.
- * - vmdk and vmdk-stream go through image/'s ordered writers (grain tables at the end,
- *   compressed grains in order), which cannot be reopened half-written: they restart.
+ * - vmdk and vmdk-stream go through image/'s ordered writers (grain tables, compressed
+ *   grains in order). Their checkpoint is the writer's own (vmdk_writer_checkpoint: the
+ *   offset below which the image is complete and durable, and where its grains end), and
+ *   --resume reopens PATH.part there, dropping whatever a killed run wrote after it.
  * - Progress goes to stderr only: a redrawn line on a terminal, JSON lines with --json.
  * Tests shrink the windows and checkpoint at every window with FERRY_RESTORE_WINDOW_KB
  * and FERRY_RESTORE_CKPT_MS (so that a kill -9 lands between checkpoints). */
@@ -108,7 +110,7 @@ static void progress_show(struct progress *pg, uint64_t done, uint64_t total, bo
 		fputc('\n', stderr);
 }
 
-/* ---- the resume checkpoint (raw and vmdk-flat) ---- */
+/* ---- the resume checkpoint ---- */
 
 struct out {
 	const struct restore_req *q;
@@ -124,19 +126,21 @@ struct out {
 	uint64_t resumed;	/* bytes already there when resuming */
 };
 
-static int state_text(const struct out *o, uint64_t done, char *buf, size_t n)
+/* done: every byte of the disk below it is durable in the output; next: the VMDK writer's
+ * end of grains (vmdk, vmdk-stream; 0 otherwise). */
+static int state_text(const struct out *o, const struct vmdk_ckpt *c, char *buf, size_t n)
 {
 	const struct point_info *p = o->q->p;
-	return snprintf(buf, n, "ferry-restore-state 1\npoint %" PRIu32 ".%" PRIu64
-			"\ndomain %s\ndisk %s\nformat %s\nsize %" PRIu64 "\ndone %" PRIu64 "\n",
-			p->epoch, p->seq, o->q->domain, o->q->disk, format_names[o->q->fmt],
-			o->size, done);
+	return snprintf(buf, n, "ferry-restore-state 2\npoint %" PRIu32 ".%" PRIu64
+			"\ndomain %s\ndisk %s\nformat %s\nsize %" PRIu64 "\ndone %" PRIu64
+			" next %" PRIu64 "\n", p->epoch, p->seq, o->q->domain, o->q->disk,
+			format_names[o->q->fmt], o->size, c->off, c->next);
 }
 
-static int write_state(struct out *o, uint64_t done)
+static int write_state(struct out *o, const struct vmdk_ckpt *c)
 {
 	char buf[512], tmp[PATH_MAX];
-	int n = state_text(o, done, buf, sizeof(buf));
+	int n = state_text(o, c, buf, sizeof(buf));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", o->state);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -150,27 +154,51 @@ static int write_state(struct out *o, uint64_t done)
 	return rc;
 }
 
-/* The offset a valid checkpoint for this very restore says is done, else 0. */
-static uint64_t read_state(const struct out *o)
+/* The checkpoint of this very restore (same point, disk, format and size) in c: 0, or
+ * -ENOENT if there is none (c is then all zero). */
+static int read_state(const struct out *o, struct vmdk_ckpt *c)
 {
 	char want[512], have[512];
+	*c = (struct vmdk_ckpt){ 0, 0 };
 	int fd = open(o->state, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
+		return -ENOENT;
 	ssize_t n = read(fd, have, sizeof(have) - 1);
 	close(fd);
 	if (n <= 0)
-		return 0;
+		return -ENOENT;
 	have[n] = '\0';
-	state_text(o, 0, want, sizeof(want));
-	size_t fixed = strlen(want) - strlen("0\n");	/* everything but the done value */
-	if (strncmp(want, have, fixed))
-		return 0;
-	char *end;
-	unsigned long long done = strtoull(have + fixed, &end, 10);
-	if (end == have + fixed || strcmp(end, "\n") || done > o->size)
-		return 0;
-	return done;
+	state_text(o, c, want, sizeof(want));
+	size_t fixed = strlen(want) - strlen("0 next 0\n");	/* all but the two numbers */
+	unsigned long long done, next;
+	int used = 0;
+	if (strncmp(want, have, fixed) ||
+	    sscanf(have + fixed, "%llu next %llu\n%n", &done, &next, &used) != 2 ||
+	    have[fixed + (size_t)used] || done > o->size || !done)
+		return -ENOENT;
+	*c = (struct vmdk_ckpt){ done, next };
+	return 0;
+}
+
+/* PATH.part and PATH.part.resume; *c: the checkpoint to resume from, if --resume is given
+ * and the files are there (else all zero, and an old checkpoint file is removed). */
+static int find_checkpoint(struct out *o, const char *final_path, struct vmdk_ckpt *c)
+{
+	size_t n = strlen(final_path) + sizeof(".part.resume");
+	o->part = malloc(n);
+	o->state = malloc(n);
+	if (!o->part || !o->state)
+		return -ENOMEM;
+	snprintf(o->part, n, "%s.part", final_path);
+	snprintf(o->state, n, "%s.part.resume", final_path);
+	*c = (struct vmdk_ckpt){ 0, 0 };
+	bool had_part = access(o->part, F_OK) == 0;
+	if (o->q->resume && had_part && read_state(o, c) < 0)
+		fprintf(stderr, "ferryctl restore: nothing to resume for %s: starting over\n",
+			final_path);
+	if (!c->off)
+		unlink(o->state);
+	return 0;
 }
 
 /* ---- sinks ---- */
@@ -201,25 +229,34 @@ static int sink_vmdk_z(void *arg, uint64_t off, const void *buf, size_t len, con
 	return vmdk_writer_write_zgrain(o->vw, off, buf, len, z, zlen);
 }
 
+/* Make everything below upto durable (the VMDK writers: what they have emitted) and say
+ * so in the checkpoint file. */
+static int checkpoint(struct out *o, uint64_t upto)
+{
+	struct vmdk_ckpt c = { upto, 0 };
+	int rc;
+	if (o->vw)
+		rc = vmdk_writer_checkpoint(o->vw, &c);
+	else if ((rc = bw_flush(o->bw)) == 0 && fdatasync(o->fd) < 0)
+		rc = -errno;
+	if (rc == 0 && c.off && (rc = write_state(o, &c)) == 0)
+		o->ckpt_written = true;
+	return rc;
+}
+
 static int window_done(void *arg, uint64_t upto, uint64_t done, uint64_t total)
 {
 	struct out *o = arg;
 	int rc = 0;
-	if (o->bw) {
+	uint64_t now = now_mono_ns();
+	if (now - o->ckpt_ns >= o->ckpt_every_ns && upto < o->size) {
+		if ((rc = checkpoint(o, upto)) < 0)
+			return rc;
+		o->ckpt_ns = now;
+	} else if (o->bw && (rc = bw_submit(o->bw)) < 0) {
 		/* the window's writes run on while the next windows are decoded, except at a
 		 * checkpoint, which must only claim what is written */
-		uint64_t now = now_mono_ns();
-		bool ckpt = now - o->ckpt_ns >= o->ckpt_every_ns && upto < o->size;
-		if ((rc = ckpt ? bw_flush(o->bw) : bw_submit(o->bw)) < 0)
-			return rc;
-		if (ckpt) {
-			if (fdatasync(o->fd) < 0)
-				return -errno;
-			if ((rc = write_state(o, upto)) < 0)
-				return rc;
-			o->ckpt_ns = now;
-			o->ckpt_written = true;
-		}
+		return rc;
 	}
 	progress_show(&o->pg, o->resumed + done, o->resumed + total, false);
 	return 0;
@@ -229,30 +266,20 @@ static int window_done(void *arg, uint64_t upto, uint64_t done, uint64_t total)
 
 static int open_file_out(struct out *o, const char *final_path, uint64_t size, uint64_t *start)
 {
-	o->final_path = strdup(final_path);
-	size_t n = strlen(final_path) + sizeof(".part.resume");
-	o->part = malloc(n);
-	o->state = malloc(n);
-	if (!o->final_path || !o->part || !o->state)
-		return -ENOMEM;
-	snprintf(o->part, n, "%s.part", final_path);
-	snprintf(o->state, n, "%s.part.resume", final_path);
+	struct vmdk_ckpt c;
 	o->size = size;
-	*start = 0;
-	bool had_part = access(o->part, F_OK) == 0;
-	if (o->q->resume && had_part)
-		*start = read_state(o);
-	if (o->q->resume && had_part && !*start)
-		fprintf(stderr, "ferryctl restore: nothing to resume for %s: starting over\n",
-			final_path);
+	if (!(o->final_path = strdup(final_path)))
+		return -ENOMEM;
+	int rc = find_checkpoint(o, final_path, &c);
+	if (rc < 0)
+		return rc;
+	*start = c.off;
 	o->fd = open(o->part, O_RDWR | O_CREAT | O_CLOEXEC | (*start ? 0 : O_TRUNC), 0644);
 	if (o->fd < 0)
 		return -errno;
-	if (!*start)
-		unlink(o->state);
 	if (ftruncate(o->fd, (off_t)size) < 0)
 		return -errno;
-	int rc = bw_open(o->fd, 64, &o->bw);
+	rc = bw_open(o->fd, 64, &o->bw);
 	if (rc == 0 && (o->dfd = bw_open_direct_fd(o->part)) >= 0)
 		bw_set_direct(o->bw, o->dfd);
 	return rc;
@@ -285,6 +312,36 @@ static void meta_for(const struct restore_req *q, struct vmdk_meta *m)
 	m->n_extra = q->n_extra;
 }
 
+/* vmdk, vmdk-stream: a new writer, or the interrupted one reopened at its checkpoint. */
+static int open_vmdk_out(struct out *o, uint64_t cap, uint64_t *start, char *err,
+			 size_t errlen)
+{
+	const struct restore_req *q = o->q;
+	enum vmdk_format f = q->fmt == OUT_VMDK ? VMDK_SPARSE : VMDK_STREAM;
+	struct vmdk_meta vm;
+	struct vmdk_ckpt c;
+	meta_for(q, &vm);
+	vm.capacity = cap;
+	o->size = cap;
+	if (!(o->final_path = strdup(q->path)))
+		return -ENOMEM;
+	int rc = find_checkpoint(o, q->path, &c);
+	if (rc < 0)
+		return rc;
+	if (c.off && vmdk_writer_resume(q->path, f, &vm, &c, &o->vw, err, errlen) == 0) {
+		*start = c.off;
+		return 0;
+	}
+	if (c.off) {
+		fprintf(stderr, "ferryctl restore: cannot resume %s (%s): starting over\n",
+			o->part, err);
+		err[0] = '\0';
+		unlink(o->state);
+	}
+	*start = 0;
+	return vmdk_writer_open(q->path, f, &vm, &o->vw, err, errlen);
+}
+
 /* The descriptor of a monolithicFlat image whose extent is extent_path. */
 static int write_flat_descriptor(const struct restore_req *q, uint64_t capacity,
 				 const char *extent_path, char *err, size_t errlen)
@@ -313,7 +370,9 @@ static void out_release(struct out *o, bool keep_partial)
 	if (o->dfd >= 0)
 		close(o->dfd);
 	bw_close(o->bw);
-	if (o->vw)
+	if (o->vw && keep_partial)
+		vmdk_writer_suspend(o->vw);
+	else if (o->vw)
 		vmdk_writer_abort(o->vw);
 	if (o->part && !keep_partial) {
 		unlink(o->part);
@@ -359,22 +418,14 @@ int restore_disk(const struct restore_req *q, char *err, size_t errlen)
 		po.sink = sink_file;
 		break;
 	case OUT_VMDK:
-	case OUT_STREAM: {
-		struct vmdk_meta vm;
-		meta_for(q, &vm);
-		vm.capacity = cap;
-		if (q->resume)
-			fprintf(stderr, "ferryctl restore: %s cannot be resumed: starting over\n",
-				format_names[q->fmt]);
-		rc = vmdk_writer_open(q->path, q->fmt == OUT_VMDK ? VMDK_SPARSE : VMDK_STREAM, &vm,
-				      &o.vw, err, errlen);
+	case OUT_STREAM:
+		rc = open_vmdk_out(&o, cap, &start, err, errlen);
 		po.sink = sink_vmdk;
 		if (q->fmt == OUT_STREAM) {
 			po.sink_z = sink_vmdk_z;
 			po.z_chunk = VMDK_GRAIN_SIZE;
 		}
 		break;
-	}
 	}
 	if (rc < 0) {
 		if (!err[0])
@@ -397,7 +448,8 @@ int restore_disk(const struct restore_req *q, char *err, size_t errlen)
 		if (o.vw) {
 			struct vmdk_writer *vw = o.vw;
 			o.vw = NULL;
-			rc = vmdk_writer_finish(vw, err, errlen);
+			if ((rc = vmdk_writer_finish(vw, err, errlen)) == 0)
+				unlink(o.state);
 		} else {
 			rc = finish_file_out(&o);
 			if (rc < 0)
@@ -413,7 +465,7 @@ int restore_disk(const struct restore_req *q, char *err, size_t errlen)
 out:
 	if (o.pg.drawn && rc < 0)
 		fputc('\n', stderr);
-	/* keep a half-done raw/flat output for --resume, unless its data is what is wrong */
+	/* keep a half-done output for --resume, unless its data is what is wrong */
 	bool keep = rc < 0 && o.ckpt_written && rc != -EBADMSG && rc != -ENOENT;
 	if (keep)
 		fprintf(stderr, "ferryctl restore: the partial output is kept in %s; run again "

@@ -9,10 +9,10 @@
  *
  * Output is written under temporary names (PATH.part, or for vmdk-flat the extent's
  * NAME-flat.vmdk.part) and renamed into place only once complete and fsynced: an
- * interrupted or failed restore never leaves a file at PATH that looks complete. For raw
- * and vmdk-flat a checkpoint (PATH.part.resume, or the extent's .part.resume) records how
- * far the output is durable, and --resume continues from there if it names the same
- * point, disk and format. The ordered formats (vmdk, vmdk-stream) restart from the start. */
+ * interrupted or failed restore never leaves a file at PATH that looks complete. A
+ * checkpoint (PATH.part.resume, or the extent's .part.resume) records how far the output
+ * is durable, and --resume continues from there if it names the same point, disk and
+ * format (docs/restore.md). */
 #ifndef FERRY_CTL_RESTORE_H
 #define FERRY_CTL_RESTORE_H
 

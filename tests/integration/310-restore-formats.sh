@@ -6,7 +6,8 @@
 #   vmdk-stream): qemu-img check clean, qemu-img compare identical to the primary as it
 #   was at that point, the create type and ddb.ferry.point right.
 # - --json prints progress lines; a restore killed with -9 after a checkpoint leaves no
-#   file at PATH, and --resume continues from the checkpoint to an identical result.
+#   file at PATH, and --resume continues from the checkpoint to an identical result, in
+#   every format.
 # - a corrupt chunk (flipped byte in a pack) and a missing pack: every format fails naming
 #   the disk and the offset, and leaves nothing at PATH (nor a .part).
 . "$(dirname "$0")/../lib/functions.sh"
@@ -77,11 +78,12 @@ grep -q '"event":"progress".*"total_bytes":[1-9][0-9]*.*"final":true' "$T/progre
 
 # kill -9 after a checkpoint, then --resume
 export FERRY_RESTORE_WINDOW_KB=1024 FERRY_RESTORE_CKPT_MS=0
-for f in raw vmdk-flat; do
+for f in raw vmdk-flat vmdk vmdk-stream; do
 	out=$T/resume-$f.vmdk; ext=$out; [ $f = vmdk-flat ] && ext=$T/resume-$f-flat.vmdk
 	ferryctl restore "${C[@]}" --domain dom --disk vm0 --format $f -o "$out" >/dev/null 2>&1 &
 	pid=$!
-	wait_for 30 test -s "$ext.part.resume" || fail "no checkpoint appeared"
+	# past the first checkpoint, so that the killed run has written beyond one
+	wait_for 30 grep -qs "done [0-9]\{7,\}" "$ext.part.resume" || fail "no checkpoint appeared"
 	kill -9 $pid; wait $pid 2>/dev/null
 	[ -e "$out" ] && fail "a killed $f restore left $out"
 	info "killed at checkpoint: $(grep done "$ext.part.resume")"
@@ -89,7 +91,10 @@ for f in raw vmdk-flat; do
 		>/dev/null 2>"$T/resume.err" || fail "restore --resume ($f): $(cat "$T/resume.err")"
 	grep -q "resuming .* at offset [1-9]" "$T/resume.err" || fail "$f did not resume: $(cat "$T/resume.err")"
 	if [ $f = raw ]; then cmp "$out" "$T/ref2.raw" || fail "resumed raw restore differs"
-	else qemu-img compare -q -f vmdk -F raw "$out" "$T/ref2.raw" || fail "resumed flat differs"; fi
+	else
+		qemu-img check -q "$out" || fail "qemu-img check: resumed $f"
+		qemu-img compare -q -f vmdk -F raw "$out" "$T/ref2.raw" || fail "resumed $f differs"
+	fi
 	[ -e "$ext.part" ] || [ -e "$ext.part.resume" ] && fail "$f: leftovers after resume"
 done
 unset FERRY_RESTORE_WINDOW_KB FERRY_RESTORE_CKPT_MS

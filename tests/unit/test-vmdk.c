@@ -4,7 +4,7 @@
  * spans several 32 MiB GTs, writes that are unaligned, span grains or are tiny, a 0-length
  * disk, a partial last grain), the on-disk structure of streamOptimized output (footer,
  * EOS, every record's LBA), zero grains never stored, write-order rules, abort and failure
- * leaving no file, in-place flat updates, determinism across thread counts, qemu-img's own
+ * leaving no file, checkpoints and resume after a simulated kill (later writes dropped), in-place flat updates, determinism across thread counts, qemu-img's own
  * files of every subformat (when qemu-img is installed; and qemu-img check/compare of ours),
  * and corrupt headers, footers, tables and grains read as -EBADMSG, never a crash. */
 #include <dirent.h>
@@ -125,19 +125,24 @@ static uint8_t *make_disk(uint64_t cap, uint64_t seed)
 
 /* Write d to the writer in ascending pieces of varying size (tiny, unaligned, spanning
  * grains, multi-grain), skipping some all-zero pieces as a restore does. */
-static void write_disk(struct vmdk_writer *w, const uint8_t *d, uint64_t cap, uint64_t seed)
+static void write_range(struct vmdk_writer *w, const uint8_t *d, uint64_t off, uint64_t end,
+			uint64_t seed)
 {
 	static const size_t sizes[] = { 512, 4096, 1000, 65536, 3 * 65536 + 512, 17, 200000,
 					65536 - 512, 1 };
-	uint64_t off = 0;
 	rng_state = seed | 1;
-	while (off < cap) {
+	while (off < end) {
 		size_t n = sizes[rng() % ARRAY_SIZE(sizes)];
-		n = (size_t)MIN((uint64_t)n, cap - off);
+		n = (size_t)MIN((uint64_t)n, end - off);
 		if (!(vmdk_is_zero(d + off, n) && rng() % 2))
 			assert_int_equal(vmdk_writer_write(w, off, d + off, n), 0);
 		off += n;
 	}
+}
+
+static void write_disk(struct vmdk_writer *w, const uint8_t *d, uint64_t cap, uint64_t seed)
+{
+	write_range(w, d, 0, cap, seed);
 }
 
 static void check_read(const char *path, const uint8_t *d, uint64_t cap)
@@ -553,6 +558,77 @@ static void test_stream_zgrain(void **state)
 	}
 }
 
+/* A writer checkpointed at `at`, then fed other data (d2) up to `crash` and dropped as a
+ * kill -9 would leave it; resumed at the checkpoint and finished with d, the image reads
+ * as d: nothing written after a checkpoint survives a resume. */
+static void crash_and_resume(enum vmdk_format f, const uint8_t *d, const uint8_t *d2,
+			     uint64_t cap, uint64_t at, uint64_t crash)
+{
+	struct vmdk_meta m = { .capacity = cap, .threads = 2 };
+	struct vmdk_writer *w;
+	struct vmdk_ckpt c;
+	char err[256];
+	if (vmdk_writer_open(P("r.vmdk"), f, &m, &w, err, sizeof err) < 0)
+		fail_msg("writer_open: %s", err);
+	write_range(w, d, 0, at, at + 1);
+	assert_int_equal(vmdk_writer_checkpoint(w, &c), 0);
+	assert_true(c.off <= at && at - c.off < GRAIN && (c.off % GRAIN == 0 || c.off == cap));
+	write_range(w, d2, at, crash, crash);
+	vmdk_writer_suspend(w);
+	assert_int_equal(access(P("r.vmdk.part"), F_OK), 0);
+	assert_int_not_equal(access(P("r.vmdk"), F_OK), 0);
+
+	if (vmdk_writer_resume(P("r.vmdk"), f, &m, &c, &w, err, sizeof err) < 0)
+		fail_msg("resume at %llu: %s", (unsigned long long)c.off, err);
+	write_range(w, d, c.off, cap, cap);
+	if (vmdk_writer_finish(w, err, sizeof err) < 0)
+		fail_msg("finish: %s", err);
+	check_read(P("r.vmdk"), d, cap);
+	if (have_qemu_img())
+		assert_int_equal(sh("qemu-img check -q '%s'", P("r.vmdk")), 0);
+	assert_int_equal(unlink(P("r.vmdk")), 0);
+}
+
+static void test_resume(void **state)
+{
+	(void)state;
+	uint64_t cap = 100 * MiB + 3 * 512;
+	uint8_t *d = make_disk(cap, 21), *d2 = make_disk(cap, 22);
+	const uint64_t at[] = { 0, 20 * MiB + 1000, 33 * MiB, 70 * MiB + 512, cap };
+	for (unsigned f = 0; f < 2; f++) {
+		enum vmdk_format fmt = f ? VMDK_STREAM : VMDK_SPARSE;
+		for (unsigned i = 0; i < ARRAY_SIZE(at); i++)
+			crash_and_resume(fmt, d, d2, cap, at[i], MIN(cap, at[i] + 40 * MiB));
+		crash_and_resume(fmt, d, d2, cap, 10 * MiB, 10 * MiB);	/* nothing after */
+
+		/* a checkpoint that does not fit the file, or another format's file */
+		struct vmdk_meta m = { .capacity = cap };
+		struct vmdk_writer *w;
+		struct vmdk_ckpt c;
+		char err[256];
+		assert_int_equal(vmdk_writer_open(P("b.vmdk"), fmt, &m, &w, err, sizeof err), 0);
+		write_range(w, d, 0, 5 * MiB, 1);
+		assert_int_equal(vmdk_writer_checkpoint(w, &c), 0);
+		vmdk_writer_suspend(w);
+		struct vmdk_ckpt bad = { c.off, c.next + 1 };
+		assert_int_equal(vmdk_writer_resume(P("b.vmdk"), fmt, &m, &bad, &w, err,
+						    sizeof err), -EBADMSG);
+		bad = (struct vmdk_ckpt){ c.off, c.next - VMDK_GRAIN_SECTORS };
+		assert_int_equal(vmdk_writer_resume(P("b.vmdk"), fmt, &m, &bad, &w, err,
+						    sizeof err), -EBADMSG);
+		assert_int_equal(vmdk_writer_resume(P("b.vmdk"), f ? VMDK_SPARSE : VMDK_STREAM,
+						    &m, &c, &w, err, sizeof err), -EBADMSG);
+		m.capacity += GRAIN;
+		assert_int_equal(vmdk_writer_resume(P("b.vmdk"), fmt, &m, &c, &w, err,
+						    sizeof err), -EBADMSG);
+		assert_int_equal(vmdk_writer_resume(P("b.vmdk"), VMDK_FLAT, &m, &c, &w, err,
+						    sizeof err), -EINVAL);
+		assert_int_equal(unlink(P("b.vmdk.part")), 0);
+	}
+	free(d);
+	free(d2);
+}
+
 static void test_stream_threads(void **state)
 {
 	uint64_t cap = 20 * MiB;
@@ -949,6 +1025,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_stream),
 		cmocka_unit_test(test_stream_structure),
 		cmocka_unit_test(test_stream_threads),
+		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_order_rules),
 		cmocka_unit_test(test_flat_any_order),
 		cmocka_unit_test(test_abort_leaves_nothing),
