@@ -540,8 +540,8 @@ static int fill_defaults(struct parser *p)
 	return 0;
 }
 
-int config_parse(const char *file, const char *text, size_t len, struct ferry_config *cfg,
-		 char *err, size_t errlen)
+static int parse(const char *file, const char *text, size_t len, struct ferry_config *cfg,
+		 char *err, size_t errlen, bool need_domains)
 {
 	char dummy[1];
 	if (!err || errlen == 0) {
@@ -581,7 +581,7 @@ int config_parse(const char *file, const char *text, size_t len, struct ferry_co
 		fail(p, r->line, "%s", reason);		/* a syntax error from the tokenizer */
 	if (rc == 0)
 		rc = close_section(p);
-	if (rc == 0 && cfg->n_domains == 0)
+	if (rc == 0 && need_domains && cfg->n_domains == 0)
 		rc = fail(p, 1, "no [domain] section (at least one protected domain is required)");
 	if (rc == 0)
 		rc = fill_defaults(p);
@@ -595,7 +595,14 @@ int config_parse(const char *file, const char *text, size_t len, struct ferry_co
 	return 0;
 }
 
-int config_load(const char *file, struct ferry_config *cfg, char *err, size_t errlen)
+int config_parse(const char *file, const char *text, size_t len, struct ferry_config *cfg,
+		 char *err, size_t errlen)
+{
+	return parse(file, text, len, cfg, err, errlen, true);
+}
+
+static int load(const char *file, struct ferry_config *cfg, char *err, size_t errlen,
+		bool need_domains)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	CLEANUP_CLOSE int fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -625,7 +632,17 @@ int config_load(const char *file, struct ferry_config *cfg, char *err, size_t er
 			return -1;
 		}
 	}
-	return config_parse(file, buf, len, cfg, err, errlen);
+	return parse(file, buf, len, cfg, err, errlen, need_domains);
+}
+
+int config_load(const char *file, struct ferry_config *cfg, char *err, size_t errlen)
+{
+	return load(file, cfg, err, errlen, true);
+}
+
+int config_load_any(const char *file, struct ferry_config *cfg, char *err, size_t errlen)
+{
+	return load(file, cfg, err, errlen, false);
 }
 
 void config_release(struct ferry_config *cfg)

@@ -69,6 +69,9 @@ int config_parse(const char *file, const char *text, size_t len, struct ferry_co
 		 char *err, size_t errlen);
 /* Read the file and parse it; I/O errors are reported as "FILE: strerror". */
 int config_load(const char *file, struct ferry_config *cfg, char *err, size_t errlen);
+/* The same without requiring a [domain] section: ferryctl's repository commands need only
+ * [store], and a recovery site's configuration has no protected domains. */
+int config_load_any(const char *file, struct ferry_config *cfg, char *err, size_t errlen);
 void config_release(struct ferry_config *cfg);
 
 /* Value parsers, shared with the CLI. Return 0 or -1 (bad syntax or overflow). */

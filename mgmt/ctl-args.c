@@ -83,7 +83,7 @@ int ctl_parse(int argc, char **argv, unsigned allowed, unsigned required, struct
 		return ctl_usage(a, "unexpected argument");
 	if (a->conf) {
 		char err[512];
-		if (config_load(a->conf, &a->cfg, err, sizeof(err)) < 0) {
+		if (config_load_any(a->conf, &a->cfg, err, sizeof(err)) < 0) {
 			fprintf(stderr, "ferryctl %s: %s\n", a->cmd, err);
 			return 2;
 		}

@@ -1,4 +1,6 @@
-/* ferryctl store check: the steps an operator needs to see when a store does not work,
+/* ferryctl store check and store copy (the copy itself: repo/store-copy.c).
+ *
+ * store check: the steps an operator needs to see when a store does not work,
  * in the order they depend on each other, stopping at the first failure (a later step
  * could only fail for the same reason). The network steps are S3 probes (store-s3.h); the
  * round trip goes through the generic store API, so it works for file:// stores too and
@@ -8,6 +10,7 @@
 #include "mgmt/ctl-store.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -21,6 +24,7 @@
 #include "common/config.h"
 #include "common/util.h"
 #include "repo/repo.h"
+#include "repo/store-copy.h"
 #include "repo/store-s3.h"
 #include "common/banned.h"
 
@@ -28,9 +32,11 @@
 
 static int usage(const char *why)
 {
-	fprintf(stderr, "ferryctl store: %s\nusage: ferryctl store check -c FILE | store check "
-		"--store URL [--endpoint E] [--region R] [--addressing path|virtual] "
-		"[--access-key-file F --secret-key-file F] [--ca-file F]\n", why);
+	fprintf(stderr, "ferryctl store: %s\nusage: ferryctl store check STORE\n"
+		"       ferryctl store copy (--from URL | --from-config FILE) [--threads N] STORE\n"
+		"STORE: -c FILE | --store URL [--endpoint E] [--region R] "
+		"[--addressing path|virtual] [--access-key-file F --secret-key-file F] "
+		"[--ca-file F]\n", why);
 	return 2;
 }
 
@@ -149,55 +155,28 @@ del:
 	return r == -ENOENT ? 0 : -1;
 }
 
-int ctl_store_main(int argc, char **argv)
+/* The store an operator names: -c FILE's [store] (and its backend options), --store URL,
+ * or both (the URL wins); backend options given as flags win over the file's. */
+struct store_args {
+	const char *conf, *url, *from, *from_conf;
+	struct store_opts so;
+	unsigned threads;
+};
+
+/* 0, -EINVAL (the configuration: unreadable, no url) or -EIO (the store does not open),
+ * with the reason in err. */
+static int open_named(const char *conf, const char *url, const struct store_opts *flags,
+		      struct store **st, char *err, size_t errlen)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "store", required_argument, NULL, 's' },
-		{ "endpoint", required_argument, NULL, 'e' },
-		{ "region", required_argument, NULL, 'r' },
-		{ "addressing", required_argument, NULL, 'a' },
-		{ "access-key-file", required_argument, NULL, 'A' },
-		{ "secret-key-file", required_argument, NULL, 'S' },
-		{ "ca-file", required_argument, NULL, 'C' },
-		{ 0 },
-	};
-	const char *conf = NULL, *url = NULL;
-	struct store_opts so = { 0 };
-	int c;
-
-	if (argc < 2 || strcmp(argv[1], "check"))
-		return usage("expected 'check'");
-	argc--;
-	argv++;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': conf = optarg; break;
-		case 's': url = optarg; break;
-		case 'e': so.endpoint = optarg; break;
-		case 'r': so.region = optarg; break;
-		case 'a': so.addressing = optarg; break;
-		case 'A': so.access_key_file = optarg; break;
-		case 'S': so.secret_key_file = optarg; break;
-		case 'C': so.ca_file = optarg; break;
-		default: return usage("bad option");
-		}
-	}
-	if (optind != argc)
-		return usage("unexpected argument");
-	if (!conf && !url)
-		return usage("-c FILE or --store URL is required");
-
 	struct ferry_config cfg;
+	struct store_opts so = flags ? *flags : (struct store_opts){ 0 };
 	bool have_cfg = false;
-	char err[768];
+	int rc = -EINVAL;
+
+	*st = NULL;
 	if (conf) {
-		if (config_load(conf, &cfg, err, sizeof err) < 0) {
-			fprintf(stderr, "ferryctl store: %s\n", err);
-			return 2;
-		}
+		if (config_load_any(conf, &cfg, err, errlen) < 0)
+			return -EINVAL;
 		have_cfg = true;
 		struct store_opts fo;
 		repo_store_opts(&cfg, &fo);	/* options on the command line win */
@@ -213,33 +192,138 @@ int ctl_store_main(int argc, char **argv)
 		if (!url)
 			url = cfg.store_url;
 	}
-	int rc = 2;
-	struct store *st = NULL;
-	if (!url) {
-		fprintf(stderr, "ferryctl store: %s has no [store] url\n", conf);
-		goto out;
+	if (!url)
+		snprintf(err, errlen, "%s has no [store] url", conf);
+	else
+		rc = store_open_opts(url, &so, st, err, errlen) < 0 ? -EIO : 0;
+	if (have_cfg)
+		config_release(&cfg);
+	return rc;
+}
+
+static int parse(int argc, char **argv, bool copy, struct store_args *a)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "store", required_argument, NULL, 's' },
+		{ "endpoint", required_argument, NULL, 'e' },
+		{ "region", required_argument, NULL, 'r' },
+		{ "addressing", required_argument, NULL, 'a' },
+		{ "access-key-file", required_argument, NULL, 'A' },
+		{ "secret-key-file", required_argument, NULL, 'S' },
+		{ "ca-file", required_argument, NULL, 'C' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "from-config", required_argument, NULL, 'F' },
+		{ "threads", required_argument, NULL, 't' },
+		{ 0 },
+	};
+	int c;
+	char *end;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': a->conf = optarg; break;
+		case 's': a->url = optarg; break;
+		case 'e': a->so.endpoint = optarg; break;
+		case 'r': a->so.region = optarg; break;
+		case 'a': a->so.addressing = optarg; break;
+		case 'A': a->so.access_key_file = optarg; break;
+		case 'S': a->so.secret_key_file = optarg; break;
+		case 'C': a->so.ca_file = optarg; break;
+		case 'f': a->from = optarg; break;
+		case 'F': a->from_conf = optarg; break;
+		case 't':
+			a->threads = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || !a->threads || a->threads > 64)
+				return usage("bad --threads (1 to 64)");
+			break;
+		default: return usage("bad option");
+		}
+		if (!copy && (c == 'f' || c == 'F' || c == 't'))
+			return usage("--from, --from-config and --threads are for 'copy'");
 	}
-	printf("store check %s\n", url);
+	if (optind != argc)
+		return usage("unexpected argument");
+	if (!a->conf && !a->url)
+		return usage("-c FILE or --store URL is required");
+	if (copy && !a->from == !a->from_conf)
+		return usage("copy needs --from URL or --from-config FILE");
+	return 0;
+}
+
+static int store_check(int argc, char **argv)
+{
+	struct store_args a = { 0 };
+	struct store *st = NULL;
+	char err[768];
+	int rc = parse(argc, argv, false, &a);
+	if (rc)
+		return rc;
+	printf("store check %s\n", a.url ? a.url : a.conf);
 	uint64_t t0 = now_mono_ns();
-	if (store_open_opts(url, &so, &st, err, sizeof err) < 0) {
+	if ((rc = open_named(a.conf, a.url, &a.so, &st, err, sizeof err)) == -EINVAL) {
+		fprintf(stderr, "ferryctl store: %s\n", err);
+		return 2;
+	}
+	if (rc < 0) {
 		step("open", false, since_ms(t0), "%s", err);
-		rc = 1;
-		goto out;
+		printf("store check: FAILED\n");
+		return 1;
 	}
 	step("open", true, since_ms(t0), "%s%s", store_is_s3(st) ? "endpoint " : "local directory",
 	     store_is_s3(st) ? store_s3_endpoint(st) : "");
 	rc = 1;
-	if (store_is_s3(st) && s3_steps(st) < 0)
-		goto out;
-	if (round_trip(st) < 0)
-		goto out;
-	printf("store check: all steps passed\n");
-	rc = 0;
-out:
-	if (rc == 1)
+	if ((!store_is_s3(st) || s3_steps(st) == 0) && round_trip(st) == 0) {
+		printf("store check: all steps passed\n");
+		rc = 0;
+	} else {
 		printf("store check: FAILED\n");
+	}
 	store_close(st);
-	if (have_cfg)
-		config_release(&cfg);
 	return rc;
+}
+
+static int store_copy_main(int argc, char **argv)
+{
+	struct store_args a = { 0 };
+	struct store *src = NULL, *dst = NULL;
+	struct store_copy_stats s;
+	char err[1024];
+	int rc = parse(argc, argv, true, &a);
+	if (rc)
+		return rc;
+	if (open_named(a.from_conf, a.from, NULL, &src, err, sizeof err) < 0 ||
+	    open_named(a.conf, a.url, &a.so, &dst, err, sizeof err) < 0) {
+		fprintf(stderr, "ferryctl store copy: %s\n", err);
+		rc = 2;
+		goto out;
+	}
+	uint64_t t0 = now_mono_ns();
+	rc = store_copy(src, dst, a.threads, &s, err, sizeof err);
+	double secs = (double)(now_mono_ns() - t0) / 1e9;
+	printf("copied %" PRIu64 " objects, %" PRIu64 " bytes in %.2f s (%.1f MB/s); %" PRIu64
+	       " objects (%" PRIu64 " bytes) already there", s.objects, s.bytes, secs,
+	       secs > 0 ? (double)s.bytes / 1e6 / secs : 0.0, s.present, s.present_bytes);
+	if (s.vanished)
+		printf("; %" PRIu64 " gone from the source while copying", s.vanished);
+	printf("\n");
+	if (rc < 0) {
+		fprintf(stderr, "ferryctl store copy: %s\n", err);
+		rc = 1;
+	}
+out:
+	store_close(src);
+	store_close(dst);
+	return rc;
+}
+
+int ctl_store_main(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "check"))
+		return store_check(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "copy"))
+		return store_copy_main(argc - 1, argv + 1);
+	return usage("expected 'check' or 'copy'");
 }

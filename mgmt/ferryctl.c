@@ -36,7 +36,7 @@ static const struct {
 	  "rehydrate --store URL --key-file PATH --domain D --dir DIR [--follow [--interval S]] [--complete]" },
 	{ "verify", ctl_verify_main, "verify --store URL --key-file PATH [--read-data]" },
 	{ "store", ctl_store_main,
-	  "store check -c FILE | --store URL [...]   reachability, auth, round trip" },
+	  "store check|copy -c FILE | --store URL [...]   check a store; copy a repository into it" },
 	{ "prune", ctl_prune_main,
 	  "prune -c FILE [--domain D] [--keep SPEC] [--grace SECONDS] [--wait]   expire points" },
 };

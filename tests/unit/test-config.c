@@ -358,6 +358,26 @@ static void test_load(void **state)
 	char want[128];
 	snprintf(want, sizeof(want), "%s:1: domain 'x' has no disks", path);
 	assert_true(strncmp(err, want, strlen(want)) == 0);
+
+	/* a recovery site's file: only [store]. ferryd's loader wants a domain, ferryctl's
+	 * does not (and still checks everything else) */
+	static const char store_only[] = "[store]\nurl = file:///srv/r\nkey_file = /k\n";
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write_full(fd, store_only, sizeof(store_only) - 1), 0);
+	close(fd);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no [domain] section"));
+	assert_int_equal(config_load_any(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.n_domains, 0);
+	assert_string_equal(cfg.store_url, "file:///srv/r");
+	config_release(&cfg);
+	fd = open(path, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write_full(fd, "[log]\nbogus = 1\n", 16), 0);
+	close(fd);
+	assert_int_equal(config_load_any(path, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "unknown key 'bogus'"));
 	unlink(path);
 }
 
