@@ -40,6 +40,7 @@ int ctl_parse(int argc, char **argv, unsigned allowed, unsigned required, struct
 		{ "follow", no_argument, NULL, OPT_FOLLOW },
 		{ "complete", no_argument, NULL, OPT_COMPLETE },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "level", required_argument, NULL, OPT_LEVEL },
 		{ 0 },
 	};
 	unsigned seen = 0;
@@ -77,6 +78,7 @@ int ctl_parse(int argc, char **argv, unsigned allowed, unsigned required, struct
 		case OPT_FOLLOW: a->follow = true; break;
 		case OPT_COMPLETE: a->complete = true; break;
 		case OPT_INTERVAL: a->interval = optarg; break;
+		case OPT_LEVEL: a->level = optarg; break;
 		}
 	}
 	if (optind != argc)

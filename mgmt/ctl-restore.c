@@ -322,6 +322,7 @@ static int open_vmdk_out(struct out *o, uint64_t cap, uint64_t *start, char *err
 	struct vmdk_ckpt c;
 	meta_for(q, &vm);
 	vm.capacity = cap;
+	vm.level = q->level;
 	o->size = cap;
 	if (!(o->final_path = strdup(q->path)))
 		return -ENOMEM;
@@ -421,7 +422,7 @@ int restore_disk(const struct restore_req *q, char *err, size_t errlen)
 	case OUT_STREAM:
 		rc = open_vmdk_out(&o, cap, &start, err, errlen);
 		po.sink = sink_vmdk;
-		if (q->fmt == OUT_STREAM) {
+		if (q->fmt == OUT_STREAM && q->level <= 1) {
 			po.sink_z = sink_vmdk_z;
 			po.z_chunk = VMDK_GRAIN_SIZE;
 		}
@@ -482,12 +483,13 @@ int ctl_restore_main(int argc, char **argv)
 {
 	struct args a = { .usage = "restore --store URL --key-file PATH (or -c FILE) --domain D "
 			  "--disk X [--point latest|EPOCH.SEQ|SEQ|YYYY-MM-DDTHH:MM:SSZ] "
-			  "[--format raw|vmdk|vmdk-flat|vmdk-stream] [--resume] [--json] -o PATH" };
+			  "[--format raw|vmdk|vmdk-flat|vmdk-stream [--level 1|2|3]] [--resume] [--json] "
+			  "-o PATH" };
 	struct repo *r = NULL;
 	char err[1024] = "";
 	enum out_format fmt = OUT_RAW;
 	int rc = ctl_parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_DOMAIN | OPT_DISK |
-			   OPT_POINT | OPT_FORMAT | OPT_OUT | OPT_RESUME | OPT_JSON,
+			   OPT_POINT | OPT_FORMAT | OPT_OUT | OPT_RESUME | OPT_JSON | OPT_LEVEL,
 			   OPT_DOMAIN | OPT_DISK | OPT_OUT, &a);
 	if (rc)
 		goto out;
@@ -495,6 +497,14 @@ int ctl_restore_main(int argc, char **argv)
 		rc = ctl_usage(&a, "bad --format (raw, vmdk, vmdk-flat or vmdk-stream)");
 		goto out;
 	}
+	int level = 0;
+	if (a.level && (fmt != OUT_STREAM || strlen(a.level) != 1 || a.level[0] < '1' ||
+			a.level[0] > '3')) {
+		rc = ctl_usage(&a, "--level is 1, 2 or 3, for --format vmdk-stream");
+		goto out;
+	}
+	if (a.level)
+		level = a.level[0] - '0';
 	if ((rc = ctl_open_repo(&a, &r)))
 		goto out;
 	struct point_info p;
@@ -507,6 +517,7 @@ int ctl_restore_main(int argc, char **argv)
 		struct restore_req q = {
 			.r = r, .p = &p, .domain = a.domain, .disk = a.disk, .path = a.out,
 			.fmt = fmt, .resume = a.resume, .extra = kv, .n_extra = ARRAY_SIZE(kv),
+			.level = level,
 			.progress = a.json ? PROGRESS_JSON : isatty(2) ? PROGRESS_TTY :
 									 PROGRESS_NONE,
 		};

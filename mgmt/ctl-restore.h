@@ -37,6 +37,8 @@ struct restore_req {
 	const struct vmdk_kv *extra;	/* VMDK formats: more ddb keys */
 	size_t n_extra;
 	unsigned threads;		/* 0: default */
+	int level;			/* vmdk-stream: ISA-L level 1..3; 0: the default (1,
+					 * storing the repository's igzip grains as they are) */
 };
 
 /* "raw", "vmdk", "vmdk-flat", "vmdk-stream": 0, or -EINVAL. */
