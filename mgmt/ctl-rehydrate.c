@@ -86,11 +86,18 @@ static int apply_sink(void *arg, uint64_t off, const void *buf, size_t len)
 	return bw_write(a->bw, buf, len, off);
 }
 
+/* A window's writes run on (O_DIRECT where aligned) while the next windows decode; the
+ * pipe drains them before it lets go of any buffer, and the caller fdatasyncs after. */
 static int apply_window(void *arg, uint64_t upto, uint64_t done, uint64_t total)
 {
 	(void)upto;
 	(void)done;
 	(void)total;
+	return bw_submit(((struct apply *)arg)->bw);
+}
+
+static int apply_drain(void *arg)
+{
 	return bw_flush(((struct apply *)arg)->bw);
 }
 
@@ -166,6 +173,7 @@ static int apply_point(struct rh *h, const char *path, struct vmdk_flat *f,
 {
 	struct disk_map *a = NULL, *b = NULL, *d = NULL;
 	struct apply ap = { 0 };
+	int dfd = -1;
 	char fid[48] = "unknown", tid[48];
 	int rc = 0;
 	point_id(to, tid, sizeof(tid));
@@ -203,8 +211,10 @@ static int apply_point(struct rh *h, const char *path, struct vmdk_flat *f,
 	}
 	if ((rc = bw_open(f->fd, 64, &ap.bw)) < 0)
 		goto out;
+	if ((dfd = bw_open_direct_fd(f->extent_path)) >= 0)
+		bw_set_direct(ap.bw, dfd);
 	struct restore_pipe_opts po = { .sink = apply_sink, .window_done = apply_window,
-					.arg = &ap };
+					.drain = apply_drain, .arg = &ap };
 	rc = repo_restore_pipe(h->r, d, &po, err, errlen);
 	if (rc > 0)
 		rc = -EIO;
@@ -230,6 +240,8 @@ static int apply_point(struct rh *h, const char *path, struct vmdk_flat *f,
 	h->written += ap.written;
 out:
 	bw_close(ap.bw);
+	if (dfd >= 0)
+		close(dfd);
 	disk_map_free(a);
 	disk_map_free(b);
 	disk_map_free(d);
