@@ -150,6 +150,22 @@ int vmdk_flat_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+int vmdk_zero_range(int fd, uint64_t off, uint64_t len)
+{
+	static const uint8_t zeros[64 << 10];
+	if (!len || fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+			      (off_t)len) == 0)
+		return 0;
+	while (len) {
+		size_t n = (size_t)MIN(len, (uint64_t)sizeof zeros);
+		int r = pwrite_full(fd, zeros, n, off);
+		if (r < 0)
+			return r;
+		off += n, len -= n;
+	}
+	return 0;
+}
+
 /* ---- monolithicSparse ---- */
 
 static int sparse_layout(struct vmdk_writer *w, char *err, size_t errlen)
@@ -565,21 +581,6 @@ void vmdk_writer_suspend(struct vmdk_writer *w)
 		writer_free(w, false);
 }
 
-static int zero_range(int fd, uint64_t off, uint64_t len)
-{
-	static const uint8_t zeros[64 << 10];
-	int r = 0;
-	if (len && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
-			     (off_t)len) == 0)
-		return 0;
-	while (len && r == 0) {
-		size_t n = (size_t)MIN(len, (uint64_t)sizeof zeros);
-		r = pwrite_full(fd, zeros, n, off);
-		off += n, len -= n;
-	}
-	return r;
-}
-
 /* The checkpoint's span's GT comes back from the file without the entries at or after
  * off; the GTs of later spans, which a killed writer may have written, are cleared. */
 static int sparse_reopen(struct vmdk_writer *w, const struct vmdk_ckpt *c, char *err,
@@ -617,7 +618,7 @@ static int sparse_reopen(struct vmdk_writer *w, const struct vmdk_ckpt *c, char 
 	w->gt_dirty = true;
 	uint64_t later = (w->n_gt - w->gt_idx - 1) * 4 * VMDK_SECTOR;
 	for (unsigned copy = 0; copy < 2 && r == 0; copy++)
-		r = zero_range(w->fd, gt_pos(w, copy, w->gt_idx + 1), later);
+		r = vmdk_zero_range(w->fd, gt_pos(w, copy, w->gt_idx + 1), later);
 	return r < 0 ? vmdk_fail(err, errlen, r, "clearing grain tables: %s", strerror(-r)) : 0;
 }
 

@@ -229,6 +229,9 @@ int vmdk_writer_resume(const char *path, enum vmdk_format f, const struct vmdk_m
  * 64 KiB-aligned all-zero blocks as holes instead of writing them (falls back to writing
  * zeroes where punching is unsupported). 0 or -errno. */
 int vmdk_flat_pwrite(int fd, const void *buf, size_t len, uint64_t off);
+/* Make len bytes at off read as zeroes: punched as a hole, or written as zeroes where
+ * punching is unsupported. 0 or -errno. */
+int vmdk_zero_range(int fd, uint64_t off, uint64_t len);
 
 /* ---- an existing monolithicFlat disk, updated in place (the continuous rehydrator) ---- */
 struct vmdk_flat {

@@ -101,22 +101,6 @@ static int apply_drain(void *arg)
 	return bw_flush(((struct apply *)arg)->bw);
 }
 
-static int zero_range(int fd, uint64_t off, uint64_t len)
-{
-	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
-		return 0;
-	static const uint8_t zeros[65536];
-	while (len) {
-		size_t n = (size_t)MIN(len, (uint64_t)sizeof(zeros));
-		int rc = pwrite_full(fd, zeros, n, off);
-		if (rc < 0)
-			return rc;
-		off += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* Rewrite the descriptor with the keys set and, if sectors != 0, the extent resized. */
 static int desc_rewrite(const char *path, struct vmdk_flat *f, const struct vmdk_kv *kv, size_t n,
 			uint64_t sectors)
@@ -220,7 +204,7 @@ static int apply_point(struct rh *h, const char *path, struct vmdk_flat *f,
 		rc = -EIO;
 	for (size_t i = 0; i < d->n && rc == 0; i++)
 		if (d->ext[i].kind == EXTENT_ZERO)
-			rc = zero_range(f->fd, d->ext[i].offset, d->ext[i].length);
+			rc = vmdk_zero_range(f->fd, d->ext[i].offset, d->ext[i].length);
 	if (rc == 0 && fdatasync(f->fd) < 0)
 		rc = -errno;
 	if (rc < 0) {
