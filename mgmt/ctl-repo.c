@@ -176,6 +176,10 @@ out:
 
 /* ---- prune ---- */
 
+/* Temporary files and multipart uploads of puts interrupted this long ago are swept: no
+ * put of ferry's takes an hour, even a 64 MiB one over a slow link. */
+#define SWEEP_AGE_S 3600ull
+
 /* --grace: plain seconds ("60"), or a duration with a unit ("90s", "5m"). */
 static int parse_grace(const char *s, uint64_t *ns)
 {
@@ -239,7 +243,8 @@ int ctl_prune_main(int argc, char **argv)
 			  "[--grace SECONDS] [--wait]" };
 	struct repo *r = NULL;
 	struct prune_policy *pol = NULL;
-	struct prune_opts o = { .grace_ns = 60ull * 1000000000u };
+	struct prune_opts o = { .grace_ns = 60ull * 1000000000u, .sweep = true,
+				.sweep_age_ns = SWEEP_AGE_S * 1000000000ull };
 	struct prune_stats st;
 	char err[512] = "";
 	int rc = ctl_parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_DOMAIN | OPT_KEEP |
@@ -254,6 +259,9 @@ int ctl_prune_main(int argc, char **argv)
 		goto out;
 	o.policies = pol;
 	o.wait = a.wait;
+	const char *age = getenv("FERRY_SWEEP_AGE_S");	/* tests */
+	if (age && *age)
+		o.sweep_age_ns = strtoull(age, NULL, 10) * 1000000000ull;
 	int e = repo_prune(r, &o, &st, err, sizeof(err));
 	if (e < 0) {
 		fprintf(stderr, "ferryctl prune: %s\n", err[0] ? err : strerror(-e));
@@ -269,6 +277,12 @@ int ctl_prune_main(int argc, char **argv)
 		       o.grace_ns / 1000000000u);
 	printf("store: %zu packs, %" PRIu64 " bytes (before: %zu packs, %" PRIu64 " bytes)\n",
 	       st.packs_after, st.bytes_after, st.packs_before, st.bytes_before);
+	if (st.sweep_err)
+		fprintf(stderr, "ferryctl prune: warning: could not sweep leftovers of interrupted "
+			"uploads: %s\n", st.sweep_detail);
+	else
+		printf("leftovers: %" PRIu64 " removed (of uploads interrupted at least %" PRIu64
+		       " s ago)\n", st.leftovers_removed, o.sweep_age_ns / 1000000000u);
 out:
 	free(pol);
 	repo_close(r);

@@ -11,6 +11,7 @@
  *   phase 1: every remaining manifest's chunks -> the packs holding them are live; the
  *      other indexed packs are condemned (one kind 2 object)
  *   with wait: sleep the grace delay, then phase 2 again
+ *   sweep: what interrupted puts left in the store (store_sweep), if old enough
  *
  * A point is its manifest; deleting it is deleting that one object. Packs are never
  * rewritten: a pack with a few live chunks stays whole (no repacking yet). Packs that no
@@ -560,5 +561,11 @@ int repo_prune(struct repo *r, const struct prune_opts *o, struct prune_stats *s
 	}
 	if (rc == 0)
 		rc = count_packs(&pr, &st->packs_after, &st->bytes_after, &st->packs_pending);
+	/* a store that cannot sweep (no right to list uploads, say) still prunes */
+	if (rc == 0 && o->sweep &&
+	    (st->sweep_err = store_sweep(repo_store(r), o->sweep_age_ns,
+					 &st->leftovers_removed)) < 0)
+		snprintf(st->sweep_detail, sizeof(st->sweep_detail), "%s",
+			 store_strerror(repo_store(r), st->sweep_err));
 	return rc;
 }

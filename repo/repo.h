@@ -235,6 +235,10 @@ struct prune_opts {
 	bool wait;		/* after condemning, wait grace_ns and carry it out in this run */
 	int (*hook)(void *arg, enum prune_step step, const char *key);	/* tests; or NULL */
 	void *hook_arg;
+	/* sweep: at the end, remove the leftovers of interrupted puts (store_sweep) that are
+	 * at least sweep_age_ns old */
+	bool sweep;
+	uint64_t sweep_age_ns;
 };
 
 struct prune_stats {
@@ -244,6 +248,9 @@ struct prune_stats {
 	uint64_t bytes_deleted;
 	size_t packs_before, packs_after;
 	uint64_t bytes_before, bytes_after;
+	uint64_t leftovers_removed;	/* by the sweep */
+	int sweep_err;			/* the sweep failed (-errno; the prune itself did not) */
+	char sweep_detail[256];		/* its reason */
 };
 
 /* One prune run: (1) carry out the condemnations older than the grace delay (rescue what a

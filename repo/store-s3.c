@@ -34,8 +34,9 @@
  *   completion. Ceph RGW 16 ignores that condition there, so two writers racing on one big
  *   key may both succeed (the last completion stands); ferry's big objects are packs with
  *   random names, never written by two writers.
- * Not done yet: clock-skew correction; cleaning up uploads left by a crash mid-upload (a
- * bucket lifecycle rule does it). */
+ * - sweep() (run by prune) aborts the multipart uploads under the prefix that a crash
+ *   mid-upload left, once they are older than any upload still under way can be.
+ * Not done yet: clock-skew correction. */
 #include "repo/store-s3.h"
 
 #include <errno.h>
@@ -1075,6 +1076,96 @@ static int s3_list(struct store *st, const char *prefix, store_list_fn *fn, void
 	return r;
 }
 
+/* ---- sweep: multipart uploads that were never completed nor aborted ---- */
+
+/* "2026-11-23T17:44:00.000Z" (the Initiated time of ListMultipartUploads). */
+static int parse_iso_time(const char *str, time_t *t)
+{
+	struct tm tm = { 0 };
+	if (sscanf(str, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return -EINVAL;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*t = timegm(&tm);
+	return *t == (time_t)-1 ? -EINVAL : 0;
+}
+
+/* Abort the uploads of one ListMultipartUploads page that are old enough. */
+static int sweep_page(struct s3 *s, const char *doc, size_t len, const char *pfx,
+		      uint64_t min_age_ns, uint64_t *removed)
+{
+	char key[STORE_KEY_MAX + 256], id[1024], when[64];
+	const char *val;
+	size_t vlen, pos = 0;
+	time_t now = time(NULL), t;
+	int r = 0;
+	while (r == 0 && s3_xml_next(doc, len, &pos, "Upload", &val, &vlen) == 1) {
+		if (s3_xml_get(val, vlen, "Key", key, sizeof(key)) ||
+		    s3_xml_get(val, vlen, "UploadId", id, sizeof(id)) ||
+		    s3_xml_get(val, vlen, "Initiated", when, sizeof(when)) ||
+		    parse_iso_time(when, &t) < 0 || strncmp(key, pfx, strlen(pfx)) ||
+		    t > now || (uint64_t)(now - t) * 1000000000u < min_age_ns)
+			continue;
+		struct s3_http_resp rs = { .body = DBUF_INIT(0) };
+		struct sigv4_kv q[1] = { { "uploadId", id } };
+		struct s3_op op = { .method = "DELETE", .obj = key, .query = q, .n_query = 1,
+				    .what = key };
+		bool unsure;
+		r = s3_call(s, &op, &rs, &unsure);
+		if (r == 0 && (rs.status == 204 || rs.status == 200))
+			(*removed)++;
+		else if (r == 0 && rs.status != 404)	/* 404: aborted meanwhile */
+			r = answer_error(s, &op, &rs);
+		dbuf_release(&rs.body);
+	}
+	return r;
+}
+
+static int s3_sweep(struct store *st, uint64_t min_age_ns, uint64_t *removed)
+{
+	struct s3 *s = S3(st);
+	struct s3_http_resp rs = { .body = DBUF_INIT(0) };
+	char pfx[STORE_KEY_MAX + 2], kmark[STORE_KEY_MAX + 256] = "", umark[1024] = "";
+	char trunc[8];
+	bool unsure, more = true;
+	int r = 0;
+
+	detail[0] = '\0';
+	snprintf(pfx, sizeof(pfx), "%s%s", s->prefix, s->prefix[0] ? "/" : "");
+	while (more && r == 0) {
+		struct sigv4_kv q[4];
+		size_t n = 0;
+		q[n++] = (struct sigv4_kv){ "uploads", NULL };
+		if (pfx[0])
+			q[n++] = (struct sigv4_kv){ "prefix", pfx };
+		if (kmark[0]) {
+			q[n++] = (struct sigv4_kv){ "key-marker", kmark };
+			q[n++] = (struct sigv4_kv){ "upload-id-marker", umark };
+		}
+		struct s3_op op = { .method = "GET", .query = q, .n_query = n,
+				    .what = "(multipart uploads)" };
+		r = s3_call(s, &op, &rs, &unsure);
+		if (r == 0 && rs.status != 200)
+			r = answer_error(s, &op, &rs);
+		if (r)
+			break;
+		const char *doc = (const char *)rs.body.data;
+		r = sweep_page(s, doc, rs.body.len, pfx, min_age_ns, removed);
+		more = s3_xml_get(doc, rs.body.len, "IsTruncated", trunc, sizeof(trunc)) == 0 &&
+		       !strcmp(trunc, "true");
+		if (more && (s3_xml_get(doc, rs.body.len, "NextKeyMarker", kmark, sizeof(kmark)) ||
+			     s3_xml_get(doc, rs.body.len, "NextUploadIdMarker", umark,
+					sizeof(umark)) || !kmark[0])) {
+			set_detail("multipart uploads at %s: a truncated listing without a marker",
+				   s->endpoint);
+			r = -EBADMSG;
+		}
+	}
+	dbuf_release(&rs.body);
+	return r;
+}
+
 /* ---- probes for `ferryctl store check` ---- */
 
 bool store_is_s3(const struct store *st)
@@ -1154,5 +1245,6 @@ const struct store_ops store_s3_ops = {
 	.head = s3_head,
 	.list = s3_list,
 	.del = s3_del,
+	.sweep = s3_sweep,
 	.errdetail = s3_errdetail,
 };

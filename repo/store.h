@@ -45,6 +45,10 @@ struct store_ops {
 	int (*list)(struct store *st, const char *prefix, store_list_fn *fn, void *arg);
 	/* removing a missing key is -ENOENT */
 	int (*del)(struct store *st, const char *key);
+	/* optional: remove what interrupted puts left behind and nothing else (file: temporary
+	 * files; S3: incomplete multipart uploads under the prefix), each at least min_age_ns
+	 * old, so that puts still under way are left alone; *removed counts them. */
+	int (*sweep)(struct store *st, uint64_t min_age_ns, uint64_t *removed);
 	/* optional: a one-line description of the calling thread's last failed call on st
 	 * (open included), or NULL. Never contains secrets. */
 	const char *(*errdetail)(struct store *st);
@@ -109,6 +113,11 @@ static inline int store_list(struct store *st, const char *prefix, store_list_fn
 static inline int store_del(struct store *st, const char *key)
 {
 	return st->ops->del(st, key);
+}
+static inline int store_sweep(struct store *st, uint64_t min_age_ns, uint64_t *removed)
+{
+	*removed = 0;
+	return st->ops->sweep ? st->ops->sweep(st, min_age_ns, removed) : 0;
 }
 
 #endif

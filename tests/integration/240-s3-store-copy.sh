@@ -4,6 +4,8 @@
 # - a rerun copies nothing; after a new point it copies only the new objects;
 # - kill -9 of copies at random moments never leaves a destination that looks like a
 #   repository (has its config) but lacks an object; a rerun completes it;
+# - prune sweeps a multipart upload left under the prefix (only once old enough; one
+#   outside the prefix stays);
 # - a destination holding another repository is refused, nothing copied.
 . "$(dirname "$0")/../lib/functions.sh"
 . "$(dirname "$0")/../lib/ceph-rgw.sh"
@@ -79,6 +81,20 @@ for i in 1 2 3 4 5; do
 	ferryctl verify -c "$T/k$i.conf" --read-data >/dev/null || fail "rerun of killed copy $i does not verify"
 	info "killed copy $i: $state; rerun: $(cut -d';' -f1 "$T/k$i.out")"
 done
+
+# prune sweeps multipart uploads left under the repository's prefix, once old enough
+rgw_s3 -X POST -o "$T/mp1.xml" "$RGW_ENDPOINT/ferry-copy/site-a/packs/zz/leftover?uploads=" || fail "create upload 1"
+rgw_s3 -X POST -o "$T/mp2.xml" "$RGW_ENDPOINT/ferry-copy/elsewhere/leftover?uploads=" || fail "create upload 2"
+grep -q "<UploadId>" "$T/mp1.xml" || fail "no upload id: $(cat "$T/mp1.xml")"
+ferryctl prune "${S[@]}" --domain dom --keep last:100 >"$T/prune1.out" || fail "prune"
+grep -q "^leftovers: 0 removed" "$T/prune1.out" || fail "a fresh upload was swept: $(cat "$T/prune1.out")"
+FERRY_SWEEP_AGE_S=0 ferryctl prune "${S[@]}" --domain dom --keep last:100 >"$T/prune2.out" || fail "prune, sweep age 0"
+grep -q "^leftovers: 1 removed" "$T/prune2.out" || fail "sweep: $(cat "$T/prune2.out")"
+rgw_s3 -o "$T/uploads.xml" "$RGW_ENDPOINT/ferry-copy?uploads=" || fail "listing uploads"
+grep -q "<Key>site-a/packs/zz/leftover</Key>" "$T/uploads.xml" && fail "the upload under the prefix is still there"
+grep -q "<Key>elsewhere/leftover</Key>" "$T/uploads.xml" || fail "an upload outside the prefix was swept"
+ferryctl verify "${S[@]}" --read-data >/dev/null || fail "verify after the sweep"
+info "sweep: $(grep leftovers "$T/prune2.out")"
 
 # another repository at the destination
 s3conf "$T/other.conf" other

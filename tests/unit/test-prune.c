@@ -420,7 +420,7 @@ static int prune_run(struct fx *f, struct prune_stats *st,
 		     int (*hook)(void *, enum prune_step, const char *), void *arg)
 {
 	struct repo *r = open_repo(f);
-	struct prune_opts o = { &policy, 1, 0, false, hook, arg };
+	struct prune_opts o = { &policy, 1, 0, false, hook, arg, false, 0 };
 	char err[256] = "";
 	int rc = repo_prune(r, &o, st, err, sizeof(err));
 	if (rc && rc != -ECANCELED)
@@ -466,7 +466,7 @@ static void test_prune(void **state)
 	/* a long grace delay: condemned, not deleted, by a run that does not wait */
 	struct repo *r = open_repo(f);
 	struct prune_policy p1 = { "dom", { .last = 1 } };
-	struct prune_opts o = { &p1, 1, 3600ull * 1000000000u, false, NULL, NULL };
+	struct prune_opts o = { &p1, 1, 3600ull * 1000000000u, false, NULL, NULL, false, 0 };
 	char err[256];
 	assert_int_equal(repo_prune(r, &o, &st, err, sizeof(err)), 0);
 	repo_close(r);

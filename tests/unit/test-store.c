@@ -451,10 +451,33 @@ static void test_tmp_leftover(void **state)
 	assert_int_equal(store_head(f->st, "dir/.tmp.obj", &size), -EINVAL);
 
 	/* the leftovers are still there: only prune removes them */
-	char path[512];
+	char path[512], young[512], obj[512];
 	struct stat sb;
 	snprintf(path, sizeof(path), "%s/dir/.tmp.obj", f->root);
 	assert_int_equal(stat(path, &sb), 0);
+
+	/* sweep: only temporary files old enough go; objects never, however old */
+	uint64_t n;
+	const uint64_t hour = 3600ull * 1000000000u;
+	assert_int_equal(store_sweep(f->st, hour, &n), 0);
+	assert_int_equal(n, 0);
+	snprintf(young, sizeof(young), "%s/.tmp.1.2.3", f->root);
+	snprintf(obj, sizeof(obj), "%s/dir/obj", f->root);
+	int fd = open(young, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	struct timespec old[2] = { { time(NULL) - 7200, 0 }, { time(NULL) - 7200, 0 } };
+	assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+	assert_int_equal(utimensat(AT_FDCWD, obj, old, 0), 0);
+	assert_int_equal(store_sweep(f->st, hour, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(stat(path, &sb), -1);
+	assert_int_equal(stat(young, &sb), 0);
+	assert_content(f->st, "dir/obj", "fresh");
+	assert_int_equal(store_sweep(f->st, 0, &n), 0);
+	assert_int_equal(n, 6);		/* the young one and tmp_thread's five */
+	assert_int_equal(stat(young, &sb), -1);
+	assert_listing(f->st, "", one, 1);
 }
 
 /* ---- concurrency ---- */
