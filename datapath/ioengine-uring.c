@@ -8,7 +8,7 @@
  * submit() only fails for lack of SQEs: entries the kernel did not consume because of a
  * transient io_uring_enter error (EAGAIN/EBUSY/EINTR) stay in the SQ ring and are flushed by
  * the next submit or reap, so they are counted as accepted. Errors of single operations come
- * back in their CQE. FERRY_DISABLE_URING=1 makes setup fail with -EPERM, as it would in a
+ * back in their CQE. FERRY_DISABLE_URING (set and not "0", env_flag) makes setup fail with -EPERM, as it would in a
  * container whose seccomp profile blocks io_uring_setup. */
 #include <errno.h>
 #include <liburing.h>
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "datapath/ioengine.h"
+#include "common/util.h"
 #include "common/banned.h"
 
 /* reap at most this many CQEs per call (times depth), then re-arm the eventfd: keeps one
@@ -26,8 +27,7 @@
 
 static int uring_setup(struct io_engine *eng, unsigned depth)
 {
-	const char *v = getenv("FERRY_DISABLE_URING");
-	if (v && strcmp(v, "1") == 0)
+	if (env_flag("FERRY_DISABLE_URING"))
 		return -EPERM;
 
 	struct io_uring *ring = calloc(1, sizeof(*ring));

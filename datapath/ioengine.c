@@ -52,8 +52,7 @@ static int try_setup(const struct io_engine_ops *ops, unsigned depth, struct io_
 
 static bool uring_disabled_by_env(void)
 {
-	const char *v = getenv("FERRY_DISABLE_URING");
-	return v && strcmp(v, "1") == 0;
+	return env_flag("FERRY_DISABLE_URING");
 }
 
 int io_engine_create(enum engine_choice choice, unsigned depth, struct io_engine **out,

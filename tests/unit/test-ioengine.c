@@ -382,6 +382,14 @@ static void test_auto_fallback_env(void **state)
 	assert_null(eng);
 	assert_non_null(strstr(why, "io_uring"));
 
+	/* the switch reads as every FERRY_DISABLE_* does (env_flag): any value but "0" */
+	assert_int_equal(setenv("FERRY_DISABLE_URING", "yes", 1), 0);
+	assert_int_equal(io_engine_create(ENGINE_URING, 32, &eng, why, sizeof(why)), -EPERM);
+	assert_int_equal(setenv("FERRY_DISABLE_URING", "0", 1), 0);
+	assert_int_equal(io_engine_create(ENGINE_AUTO, 32, &eng, why, sizeof(why)), 0);
+	assert_null(strstr(why, "FERRY_DISABLE_URING"));
+	io_engine_free(eng);
+
 	assert_int_equal(unsetenv("FERRY_DISABLE_URING"), 0);
 }
 
