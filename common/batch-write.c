@@ -49,7 +49,8 @@ struct bw_batch {
 };
 
 struct batch_writer {
-	int fd, dfd;		/* dfd: O_DIRECT, or -1 */
+	int fd, dfd;		/* dfd: O_DIRECT, or -1 (also once the kernel refused it) */
+	int dfd_owned;		/* the O_DIRECT descriptor to close, or -1 */
 	bool uring;
 	struct io_uring ring;
 	unsigned depth;
@@ -66,7 +67,7 @@ int bw_open(int fd, unsigned depth, struct batch_writer **out)
 	if (!w)
 		return -ENOMEM;
 	w->fd = fd;
-	w->dfd = -1;
+	w->dfd = w->dfd_owned = -1;
 	w->depth = depth ? depth : 64;
 	bool ok = (w->q = calloc(w->depth, sizeof(*w->q))) != NULL;
 	for (unsigned i = 0; i < BW_BATCHES; i++)
@@ -88,14 +89,15 @@ const char *bw_engine(const struct batch_writer *w)
 
 void bw_set_direct(struct batch_writer *w, int dfd)
 {
-	w->dfd = dfd;
+	if (w->dfd_owned >= 0)
+		close(w->dfd_owned);
+	w->dfd = w->dfd_owned = dfd;
 }
 
-int bw_open_direct_fd(const char *path)
+void bw_use_direct(struct batch_writer *w, const char *path)
 {
-	if (env_flag("FERRY_DISABLE_DIRECT"))
-		return -1;
-	return open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	if (!env_flag("FERRY_DISABLE_DIRECT"))
+		bw_set_direct(w, open(path, O_WRONLY | O_DIRECT | O_CLOEXEC));
 }
 
 static bool aligned(uint64_t x)
@@ -269,6 +271,8 @@ void bw_close(struct batch_writer *w)
 		wait_all(w);	/* the kernel must be done with the caller's buffers */
 		io_uring_queue_exit(&w->ring);
 	}
+	if (w->dfd_owned >= 0)
+		close(w->dfd_owned);
 	free(w->q);
 	for (unsigned i = 0; i < BW_BATCHES; i++)
 		free(w->b[i].pc);

@@ -34,15 +34,16 @@ int bw_flush(struct batch_writer *w);
 #define BW_BATCHES 3u
 int bw_submit(struct batch_writer *w);
 /* Send the aligned middle of each write (memory, offset and length multiples of
- * BW_DIRECT_ALIGN) through dfd, an O_DIRECT descriptor of the same file that the writer
- * does not own; unaligned heads and tails go through fd. If the kernel refuses a direct
- * write (EINVAL: the file system wants another alignment), that write is redone through
- * fd and direct writes stop. */
+ * BW_DIRECT_ALIGN) through dfd, an O_DIRECT descriptor of the same file, which the writer
+ * now owns (closes at bw_close; -1: none); unaligned heads and tails go through fd. If
+ * the kernel refuses a direct write (EINVAL: the file system wants another alignment),
+ * that write is redone through fd and direct writes stop. */
 #define BW_DIRECT_ALIGN 4096u
 void bw_set_direct(struct batch_writer *w, int dfd);
-/* Open path a second time, write-only with O_DIRECT, for bw_set_direct: the fd, or -1 when
- * the file system does not do direct I/O (the writer then just stays buffered). */
-int bw_open_direct_fd(const char *path);
+/* bw_set_direct with path (the file fd is) opened again, write-only with O_DIRECT; nothing
+ * if that fails (a file system without direct I/O: the writer stays buffered) or
+ * FERRY_DISABLE_DIRECT is set. */
+void bw_use_direct(struct batch_writer *w, const char *path);
 /* "io_uring" or "pwrite": which path this writer uses. */
 const char *bw_engine(const struct batch_writer *w);
 void bw_close(struct batch_writer *w);	/* waits for writes in flight, writes nothing queued; NULL is fine */

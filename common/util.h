@@ -38,9 +38,10 @@ static inline uint16_t get_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1
 static inline uint32_t get_le32(const uint8_t *p) { return get_le16(p) | (uint32_t)get_le16(p + 2) << 16; }
 static inline uint64_t get_le64(const uint8_t *p) { return get_le32(p) | (uint64_t)get_le32(p + 4) << 32; }
 
-/* Monotonic and wall clocks in nanoseconds. */
 /* An on/off switch from the environment: set, non-empty and not "0" means on. */
 bool env_flag(const char *name);
+
+/* Monotonic and wall clocks in nanoseconds. */
 uint64_t now_mono_ns(void);
 uint64_t now_real_ns(void);
 

@@ -264,10 +264,9 @@ int vmdk_stream_zgrain(struct vmdk_stream *s, uint64_t grain, const void *z, siz
 
 int vmdk_stream_finish(struct vmdk_stream *s)
 {
-	int r = s->err;
+	uint64_t next;
+	int r = vmdk_stream_sync(s, &next);
 
-	for (unsigned i = 0; r >= 0 && i < s->nslots; i++)
-		r = drain_one(s, true);
 	if (r >= 0)
 		r = emit_gt(s);
 	if (r < 0)

@@ -157,7 +157,6 @@ static int apply_point(struct rh *h, const char *path, struct vmdk_flat *f,
 {
 	struct disk_map *a = NULL, *b = NULL, *d = NULL;
 	struct apply ap = { 0 };
-	int dfd = -1;
 	char fid[48] = "unknown", tid[48];
 	int rc = 0;
 	point_id(to, tid, sizeof(tid));
@@ -195,8 +194,7 @@ static int apply_point(struct rh *h, const char *path, struct vmdk_flat *f,
 	}
 	if ((rc = bw_open(f->fd, 64, &ap.bw)) < 0)
 		goto out;
-	if ((dfd = bw_open_direct_fd(f->extent_path)) >= 0)
-		bw_set_direct(ap.bw, dfd);
+	bw_use_direct(ap.bw, f->extent_path);
 	struct restore_pipe_opts po = { .sink = apply_sink, .window_done = apply_window,
 					.drain = apply_drain, .arg = &ap };
 	rc = repo_restore_pipe(h->r, d, &po, err, errlen);
@@ -224,8 +222,6 @@ static int apply_point(struct rh *h, const char *path, struct vmdk_flat *f,
 	h->written += ap.written;
 out:
 	bw_close(ap.bw);
-	if (dfd >= 0)
-		close(dfd);
 	disk_map_free(a);
 	disk_map_free(b);
 	disk_map_free(d);

@@ -116,7 +116,7 @@ struct out {
 	const struct restore_req *q;
 	char *final_path;	/* raw: PATH; flat: the extent */
 	char *part, *state;
-	int fd, dfd;		/* dfd: the same file with O_DIRECT, or -1 */
+	int fd;
 	struct batch_writer *bw;
 	struct vmdk_writer *vw;
 	uint64_t size;		/* bytes of the output's data area */
@@ -280,8 +280,8 @@ static int open_file_out(struct out *o, const char *final_path, uint64_t size, u
 	if (ftruncate(o->fd, (off_t)size) < 0)
 		return -errno;
 	rc = bw_open(o->fd, 64, &o->bw);
-	if (rc == 0 && (o->dfd = bw_open_direct_fd(o->part)) >= 0)
-		bw_set_direct(o->bw, o->dfd);
+	if (rc == 0)
+		bw_use_direct(o->bw, o->part);
 	return rc;
 }
 
@@ -293,9 +293,6 @@ static int finish_file_out(struct out *o)
 	if (close(o->fd) < 0 && rc == 0)
 		rc = -errno;
 	o->fd = -1;
-	if (o->dfd >= 0)
-		close(o->dfd);
-	o->dfd = -1;
 	if (rc == 0 && rename(o->part, o->final_path) < 0)
 		rc = -errno;
 	if (rc == 0)
@@ -368,8 +365,6 @@ static void out_release(struct out *o, bool keep_partial)
 {
 	if (o->fd >= 0)
 		close(o->fd);
-	if (o->dfd >= 0)
-		close(o->dfd);
 	bw_close(o->bw);
 	if (o->vw && keep_partial)
 		vmdk_writer_suspend(o->vw);
@@ -387,7 +382,7 @@ static void out_release(struct out *o, bool keep_partial)
 int restore_disk(const struct restore_req *q, char *err, size_t errlen)
 {
 	struct disk_map *m = NULL;
-	struct out o = { .q = q, .fd = -1, .dfd = -1 };
+	struct out o = { .q = q, .fd = -1 };
 	uint64_t start = 0;
 	char *extent = NULL;
 	int rc = repo_disk_map(q->r, q->p, q->disk, &m, err, errlen);

@@ -61,12 +61,11 @@ static unsigned run(bool uring, bool direct, unsigned seed)
 	int fd = open(path, O_RDWR | O_TRUNC | O_CLOEXEC);
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, FILE_SIZE), 0);
-	int dfd = direct ? bw_open_direct_fd(path) : -1;
 	struct batch_writer *w;
 	assert_int_equal(bw_open(fd, 16, &w), 0);
 	assert_string_equal(bw_engine(w), uring ? "io_uring" : "pwrite");
-	if (dfd >= 0)
-		bw_set_direct(w, dfd);
+	if (direct)
+		bw_use_direct(w, path);
 	unsigned aligned = 0;
 	/* each window writes a distinct region of the file (a restore writes each byte once) */
 	for (unsigned win = 0; win < FILE_SIZE / WIN; win++) {
@@ -98,8 +97,6 @@ static unsigned run(bool uring, bool direct, unsigned seed)
 	}
 	assert_int_equal(bw_flush(w), 0);
 	bw_close(w);
-	if (dfd >= 0)
-		close(dfd);
 	assert_int_equal(pread(fd, got, FILE_SIZE, 0), (ssize_t)FILE_SIZE);
 	assert_memory_equal(got, model, FILE_SIZE);
 	close(fd);
@@ -149,8 +146,7 @@ static void test_direct_error_is_reported(void **state)
 		if (rc == 0)
 			rc = bw_flush(w);
 		assert_int_equal(rc, -EBADF);
-		bw_close(w);
-		close(bad);
+		bw_close(w);	/* closes bad */
 		close(fd);
 		free(b);
 	}
