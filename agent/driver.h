@@ -1,0 +1,105 @@
+/* Hypervisor drivers: how ferry-agent defines, starts, stops and watches VMs and networks
+ * at the recovery site (DESIGN.md section 5). One table of functions, one implementation
+ * per file:
+ *
+ *   driver-libvirt.c   libvirt's C API (qemu with TCG here; any libvirt hypervisor in the
+ *                      field): disks as files or NBD sources, NICs on libvirt networks,
+ *                      the serial console into a file
+ *   driver-script.c    one operator command per action (docs/drivers.md: arguments,
+ *                      environment, exit codes, JSON on stdout), for govc, qm, virsh, ...
+ *
+ * Every call is idempotent, because the agent redoes the step it was in after a crash:
+ * starting a VM that already runs with the same definition is 0, stopping or removing a VM
+ * or network that does not exist is 0. Errors are -errno with a one-line reason in err
+ * (what the hypervisor said); nothing here logs. A driver object is used by one thread at
+ * a time (the agent serialises calls per driver).
+ *
+ * To add a driver: 1. write agent/driver-NAME.c with a `const struct driver_ops`;
+ * 2. declare it below; 3. add it to driver_find().
+ *
+ * CONTRACT DRAFT (session 10): ferry-agent's orchestration is written against this. */
+#ifndef FERRY_DRIVER_H
+#define FERRY_DRIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum drv_power { DRV_ABSENT = 0, DRV_OFF = 1, DRV_RUNNING = 2, DRV_OTHER = 3 };
+
+struct drv_disk {
+	/* A file (raw or VMDK; the driver tells qemu the format) ... */
+	const char *path;
+	const char *format;		/* "raw" | "vmdk" */
+	/* ... or an NBD export (the recovery site's ferryd): path == NULL */
+	const char *nbd_host;		/* or NULL with nbd_socket */
+	unsigned nbd_port;
+	const char *nbd_socket;
+	const char *nbd_export;
+};
+
+struct drv_nic {
+	const char *network;		/* the hypervisor's network name (already mapped) */
+	uint8_t mac[6];
+};
+
+struct drv_vm {
+	const char *name;		/* the hypervisor's VM name, unique on it */
+	uint32_t cpus;
+	uint64_t memory_mib;
+	bool uefi;
+	const struct drv_disk *disks;	/* boot disk first */
+	size_t n_disks;
+	const struct drv_nic *nics;
+	size_t n_nics;
+	const char *serial_log;		/* the serial console goes to this file (truncated at
+					 * start), or NULL */
+};
+
+/* An isolated network: VMs on it reach each other, nothing else does. host_addr/prefix
+ * (host order; 0: none) gives the hypervisor host an address on it, so that readiness
+ * checks can reach the guests. */
+struct drv_network {
+	const char *name;
+	uint32_t host_addr;
+	uint8_t prefix;
+};
+
+struct drv_setting {
+	const char *key, *value;	/* [hypervisor] keys other than `driver` */
+};
+
+struct driver;
+
+struct driver_ops {
+	const char *name;		/* "libvirt", "script" */
+	/* Settings are checked here (unknown key: -EINVAL naming it). Does not contact the
+	 * hypervisor. */
+	int (*open)(const struct drv_setting *s, size_t n, struct driver **out, char *err,
+		    size_t errlen);
+	void (*close)(struct driver *d);
+	/* Can the hypervisor be reached and used? 0, or -errno with what it said. */
+	int (*probe)(struct driver *d, char *err, size_t errlen);
+	/* Does the network exist there? 0, -ENOENT, or -errno. */
+	int (*network_exists)(struct driver *d, const char *name, char *err, size_t errlen);
+	int (*network_create_isolated)(struct driver *d, const struct drv_network *n, char *err,
+				       size_t errlen);
+	int (*network_remove)(struct driver *d, const char *name, char *err, size_t errlen);
+	/* Define and power on. */
+	int (*start)(struct driver *d, const struct drv_vm *vm, char *err, size_t errlen);
+	/* Power off: graceful (ACPI) first; after timeout_s, hard if force, else -ETIMEDOUT. */
+	int (*stop)(struct driver *d, const char *name, unsigned timeout_s, bool force, char *err,
+		    size_t errlen);
+	int (*state)(struct driver *d, const char *name, enum drv_power *st, char *err,
+		     size_t errlen);
+	/* Power off hard and undefine; the disks are left alone. */
+	int (*remove)(struct driver *d, const char *name, char *err, size_t errlen);
+};
+
+extern const struct driver_ops driver_libvirt_ops;
+extern const struct driver_ops driver_script_ops;
+
+/* The driver called name, or NULL. */
+const struct driver_ops *driver_find(const char *name);
+
+#endif
