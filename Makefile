@@ -16,6 +16,9 @@ CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 LIBS    := -luring -laio -lisal -lzstd -lcrypto -lcurl -lpthread
+# the recovery side's agent library (agent/): hypervisor drivers, Re-IP, orchestration
+AGENT_PKGS := libvirt ext2fs libmicrohttpd jansson libxml-2.0
+AGENT_LIBS := $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null)
 
 ifeq ($(V),1)
 Q :=
@@ -23,10 +26,14 @@ else
 Q := @
 endif
 
-# library: everything in common/ and datapath/ except the daemon's main
+# library: everything in common/, repo/, image/, restore/ and datapath/ except the daemon's main
 LIB_SRC  := $(wildcard common/*.c) $(wildcard repo/*.c) $(wildcard image/*.c) \
-            $(filter-out datapath/ferryd.c,$(wildcard datapath/*.c))
+            $(wildcard restore/*.c) $(filter-out datapath/ferryd.c,$(wildcard datapath/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(O)/obj/%.o)
+# agent library: everything in agent/ except the daemon's main (ferry-agent.c)
+AGENT_SRC := $(filter-out agent/ferry-agent.c,$(wildcard agent/*.c))
+AGENT_OBJ := $(AGENT_SRC:%.c=$(O)/obj/%.o)
+AGENT_BIN := $(if $(wildcard agent/ferry-agent.c),$(O)/bin/ferry-agent)
 CTL_SRC  := $(wildcard mgmt/*.c)
 CTL_OBJ  := $(CTL_SRC:%.c=$(O)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
@@ -37,7 +44,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/tests/%-replay)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%)
 
-all: $(O)/bin/ferryd $(O)/bin/ferryctl
+all: $(O)/bin/ferryd $(O)/bin/ferryctl $(AGENT_BIN)
 tests: all $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_REPLAY)
 
 # rebuild everything when flags change
@@ -60,15 +67,24 @@ $(O)/bin/ferryd: $(O)/obj/datapath/ferryd.o $(O)/libferry.a
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBS)
 
-$(O)/bin/ferryctl: $(CTL_OBJ) $(O)/libferry.a
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo '  LINK    $@')
-	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBS)
+$(O)/libferry-agent.a: $(AGENT_OBJ)
+	@$(if $(Q),echo '  AR      $@')
+	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(O)/tests/test-%: $(O)/obj/tests/unit/test-%.o $(O)/libferry.a
+$(O)/bin/ferryctl: $(CTL_OBJ) $(O)/libferry-agent.a $(O)/libferry.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LINK    $@')
-	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(AGENT_LIBS) $(LIBS)
+
+$(O)/bin/ferry-agent: $(O)/obj/agent/ferry-agent.o $(O)/libferry-agent.a $(O)/libferry.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(AGENT_LIBS) $(LIBS)
+
+$(O)/tests/test-%: $(O)/obj/tests/unit/test-%.o $(O)/libferry-agent.a $(O)/libferry.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka $(AGENT_LIBS) $(LIBS)
 
 $(O)/tests/%: $(O)/obj/tests/tools/%.o $(O)/libferry.a
 	@mkdir -p $(dir $@)
@@ -77,17 +93,17 @@ $(O)/tests/%: $(O)/obj/tests/tools/%.o $(O)/libferry.a
 
 # fuzz targets: replayed over their corpus in `make check` (built with the normal compiler
 # and a small driver), and real libFuzzer binaries with `make fuzz` (clang).
-$(O)/tests/fuzz-%-replay: $(O)/obj/tests/fuzz/fuzz-%.o $(O)/obj/tests/fuzz/replay-driver.o $(O)/libferry.a
+$(O)/tests/fuzz-%-replay: $(O)/obj/tests/fuzz/fuzz-%.o $(O)/obj/tests/fuzz/replay-driver.o $(O)/libferry-agent.a $(O)/libferry.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LINK    $@')
-	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(AGENT_LIBS) $(LIBS)
 
 FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. -pthread \
                -fsanitize=fuzzer,address,undefined
 fuzz: $(FUZZ_BIN)
-$(O)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC)
+$(O)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC) $(AGENT_SRC)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(AGENT_SRC) $(AGENT_LIBS) $(LIBS)
 
 check: tests
 	$(Q)tests/run-tests.sh
