@@ -3,6 +3,15 @@
 #include <errno.h>
 #include <time.h>
 
+bool mem_is_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n && i < 16; i++)
+		if (b[i])
+			return false;
+	return n <= 16 || memcmp(b, b + 16, n - 16) == 0;
+}
+
 bool env_flag(const char *name)
 {
 	const char *v = getenv(name);

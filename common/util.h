@@ -38,6 +38,9 @@ static inline uint16_t get_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1
 static inline uint32_t get_le32(const uint8_t *p) { return get_le16(p) | (uint32_t)get_le16(p + 2) << 16; }
 static inline uint64_t get_le64(const uint8_t *p) { return get_le32(p) | (uint64_t)get_le32(p + 4) << 32; }
 
+/* True if all n bytes at p are zero (fast: one memcmp against itself after 16 bytes). */
+bool mem_is_zero(const void *p, size_t n);
+
 /* An on/off switch from the environment: set, non-empty and not "0" means on. */
 bool env_flag(const char *name);
 

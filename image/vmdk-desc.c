@@ -1,5 +1,5 @@
-/* VMDK descriptor text: a pure parser on a buffer, the canonical generator, and the two
- * helpers for an existing monolithicFlat disk (open in place, rewrite the descriptor).
+/* VMDK descriptor text: a pure parser on a buffer, the canonical generator, the
+ * descriptor of a new image, and reading a descriptor file.
  *
  * The parser is lenient where the spec is (keys case-insensitive, blanks around '=',
  * optional quotes, CRLF, unknown header keys ignored) because it reads files of other
@@ -17,11 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/util.h"
-#include "image/vmdk.h"
+#include "image/vmdk-internal.h"
 #include "common/banned.h"
 
 int vmdk_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -33,6 +34,21 @@ int vmdk_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 		va_end(ap);
 	}
 	return rc;
+}
+
+int vmdk_random(void *buf, size_t n)
+{
+	uint8_t *p = buf;
+	while (n) {
+		ssize_t r = getrandom(p, n, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += r, n -= (size_t)r;
+	}
+	return 0;
 }
 
 /* ---- validation of what we write ---- */
@@ -555,11 +571,11 @@ out:
 	return r;
 }
 
-/* ---- an existing monolithicFlat disk ---- */
+/* ---- descriptor files ---- */
 
 /* The whole descriptor file, NUL-terminated; -EBADMSG if larger than VMDK_DESC_MAX. */
-static int read_desc_file(const char *path, char **text, size_t *len, char *err,
-			  size_t errlen)
+int vmdk_read_desc_file(const char *path, char **text, size_t *len, char *err,
+			size_t errlen)
 {
 	CLEANUP_CLOSE int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -587,7 +603,7 @@ static int read_desc_file(const char *path, char **text, size_t *len, char *err,
 	return 0;
 }
 
-static char *path_beside(const char *path, const char *file)
+char *vmdk_path_beside(const char *path, const char *file)
 {
 	const char *slash = strrchr(path, '/');
 	size_t dn = slash && file[0] != '/' ? (size_t)(slash - path) + 1 : 0;
@@ -598,111 +614,4 @@ static char *path_beside(const char *path, const char *file)
 		memcpy(p + dn, file, fn + 1);
 	}
 	return p;
-}
-
-int vmdk_flat_open(const char *path, struct vmdk_flat *f, char *err, size_t errlen)
-{
-	CLEANUP_FREE char *text = NULL;
-	size_t len;
-	struct stat st;
-	int r;
-
-	memset(f, 0, sizeof(*f));
-	f->fd = -1;
-	if ((r = read_desc_file(path, &text, &len, err, errlen)) < 0)
-		return r;
-	if ((r = vmdk_desc_parse(text, len, &f->desc, err, errlen)) < 0)
-		return r;
-	const struct vmdk_desc_extent *e = f->desc.extents;
-	if (strcasecmp(f->desc.create_type, "monolithicFlat") != 0 || f->desc.n_extents != 1 ||
-	    e->type != VMDK_EXT_FLAT || e->access != VMDK_RW || e->offset != 0) {
-		r = vmdk_fail(err, errlen, -EBADMSG,
-			 "%s: not a monolithicFlat disk with one RW FLAT extent", path);
-		goto fail;
-	}
-	f->capacity = e->sectors * VMDK_SECTOR;
-	if (!(f->extent_path = path_beside(path, e->file))) {
-		r = vmdk_fail(err, errlen, -ENOMEM, "out of memory");
-		goto fail;
-	}
-	f->fd = open(f->extent_path, O_RDWR | O_CLOEXEC);
-	if (f->fd < 0 || fstat(f->fd, &st) < 0) {
-		r = vmdk_fail(err, errlen, -errno, "%s: %s", f->extent_path, strerror(errno));
-		goto fail;
-	}
-	if ((uint64_t)st.st_size < f->capacity) {
-		r = vmdk_fail(err, errlen, -EBADMSG, "%s: extent shorter than the descriptor says",
-			 f->extent_path);
-		goto fail;
-	}
-	return 0;
-fail:
-	vmdk_flat_close(f);
-	return r;
-}
-
-void vmdk_flat_close(struct vmdk_flat *f)
-{
-	if (f->fd >= 0)
-		close(f->fd);
-	f->fd = -1;
-	free(f->extent_path);
-	f->extent_path = NULL;
-	vmdk_desc_release(&f->desc);
-}
-
-int vmdk_write_file_atomic(const char *path, const char *buf, size_t len)
-{
-	size_t pn = strlen(path);
-	CLEANUP_FREE char *tmp = malloc(pn + 6);
-	if (!tmp)
-		return -ENOMEM;
-	memcpy(tmp, path, pn);
-	memcpy(tmp + pn, ".part", 6);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	int r = write_full(fd, buf, len);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		return r;
-	}
-	return vmdk_fsync_dir(path);
-}
-
-int vmdk_flat_update_desc(const char *path, const struct vmdk_kv *kv, size_t n, char *err,
-			  size_t errlen)
-{
-	CLEANUP_FREE char *text = NULL, *out = NULL;
-	struct vmdk_desc d;
-	size_t len;
-	int r;
-
-	if ((r = read_desc_file(path, &text, &len, err, errlen)) < 0)
-		return r;
-	if ((r = vmdk_desc_parse(text, len, &d, err, errlen)) < 0)
-		return r;
-	for (size_t i = 0; i < n && r == 0; i++)
-		if ((r = vmdk_desc_set(&d, kv[i].key, kv[i].value)) < 0)
-			vmdk_fail(err, errlen, r, "cannot set %s: %s", kv[i].key, strerror(-r));
-	uint32_t cid = d.cid;
-	while (r == 0 && (cid == d.cid || cid == 0xffffffffu))
-		r = vmdk_random(&cid, sizeof cid);
-	d.cid = cid;
-	ssize_t fl = 0;
-	if (r == 0 && !(out = malloc(VMDK_DESC_MAX)))
-		r = -ENOMEM;
-	if (r == 0 && (fl = vmdk_desc_format(&d, out, VMDK_DESC_MAX)) < 0)
-		r = vmdk_fail(err, errlen, (int)fl, "%s: descriptor cannot be rewritten: %s", path,
-			 strerror((int)-fl));
-	if (r == 0 && (r = vmdk_write_file_atomic(path, out, (size_t)fl)) < 0)
-		vmdk_fail(err, errlen, r, "%s: %s", path, strerror(-r));
-	vmdk_desc_release(&d);
-	return r;
 }

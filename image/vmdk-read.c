@@ -26,7 +26,7 @@
 #include <isa-l/igzip_lib.h>
 
 #include "common/util.h"
-#include "image/vmdk.h"
+#include "image/vmdk-internal.h"
 #include "common/banned.h"
 
 #define MAX_CAPACITY_SECTORS (1ull << 54)	/* 8 EiB: keeps byte arithmetic in range */
@@ -552,23 +552,10 @@ int vmdk_open_mem(const void *buf, size_t len, struct vmdk_reader **out, char *e
 	return open_sparse_file(&s, out, err, errlen);
 }
 
-static char *path_beside(const char *path, const char *file)
-{
-	const char *slash = strrchr(path, '/');
-	size_t dn = slash && file[0] != '/' ? (size_t)(slash - path) + 1 : 0;
-	size_t fn = strlen(file);
-	char *p = malloc(dn + fn + 1);
-	if (p) {
-		memcpy(p, path, dn);
-		memcpy(p + dn, file, fn + 1);
-	}
-	return p;
-}
-
 static int open_extent_file(const char *path, const char *file, struct src *s, char *err,
 			    size_t errlen)
 {
-	CLEANUP_FREE char *p = path_beside(path, file);
+	CLEANUP_FREE char *p = vmdk_path_beside(path, file);
 	struct stat st;
 
 	if (!p)
@@ -695,7 +682,7 @@ int vmdk_export_raw(struct vmdk_reader *r, int fd)
 		for (uint64_t p = d; rc == 0 && p < d + l; p += bs) {
 			size_t n = (size_t)MIN((uint64_t)bs, d + l - p);
 			rc = vmdk_read(r, p, buf, n);
-			if (rc == 0 && !vmdk_is_zero(buf, n))
+			if (rc == 0 && !mem_is_zero(buf, n))
 				rc = pwrite_full(fd, buf, n, p);
 		}
 		off = d + l;

@@ -1,4 +1,4 @@
-/* streamOptimized body: the spec's streaming layout (reference 2.5 layout (a)), written
+/* streamOptimized body (VMDK_STREAM): the spec's streaming layout (reference 2.5 layout (a)), written
  * front to back with no seek back:
  *
  *   header (gdOffset = GD_AT_END, version 3, flags 0x30001, compressAlgorithm 1)
@@ -34,7 +34,7 @@
 #include <isa-l/igzip_lib.h>
 
 #include "common/util.h"
-#include "image/vmdk.h"
+#include "image/vmdk-internal.h"
 #include "common/banned.h"
 
 #define SLOTS_PER_WORKER 4u
@@ -250,22 +250,24 @@ static int fill_slot(struct vmdk_stream *s, uint64_t grain, const void *data, si
 	return 0;
 }
 
-int vmdk_stream_grain(struct vmdk_stream *s, uint64_t grain, const void *data, size_t len)
+static int put_grain(struct vmdk_stream *s, uint64_t grain, const void *data, size_t len)
 {
 	return fill_slot(s, grain, data, len, false);
 }
 
-int vmdk_stream_zgrain(struct vmdk_stream *s, uint64_t grain, const void *z, size_t zlen)
+static int put_zgrain(struct vmdk_stream *s, uint64_t grain, const void *z, size_t zlen)
 {
 	if (zlen > VMDK_GRAIN_SIZE)
 		return -EINVAL;
 	return fill_slot(s, grain, z, zlen, true);
 }
 
-int vmdk_stream_finish(struct vmdk_stream *s)
+static int stream_sync(struct vmdk_stream *s, uint64_t *next);
+
+static int stream_finish(struct vmdk_stream *s)
 {
 	uint64_t next;
-	int r = vmdk_stream_sync(s, &next);
+	int r = stream_sync(s, &next);
 
 	if (r >= 0)
 		r = emit_gt(s);
@@ -295,7 +297,7 @@ int vmdk_stream_finish(struct vmdk_stream *s)
 	return r < 0 ? (s->err = r) : 0;
 }
 
-void vmdk_stream_free(struct vmdk_stream *s)
+static void stream_free(struct vmdk_stream *s)
 {
 	pthread_mutex_lock(&s->mu);
 	s->stop = true;
@@ -374,7 +376,7 @@ static int stream_new(int fd, uint64_t capacity, int level, unsigned threads,
 	*out = s;
 	return 0;
 fail:
-	vmdk_stream_free(s);
+	stream_free(s);
 	return -ENOMEM;
 }
 
@@ -389,8 +391,8 @@ static int stream_start(struct vmdk_stream *s)
 	return 0;
 }
 
-int vmdk_stream_create(int fd, uint64_t capacity, const char *desc, size_t desc_len,
-		       int level, unsigned threads, struct vmdk_stream **out)
+static int stream_create(int fd, uint64_t capacity, const char *desc, size_t desc_len,
+			 int level, unsigned threads, struct vmdk_stream **out)
 {
 	struct vmdk_stream *s;
 	int r = stream_new(fd, capacity, level, threads, &s);
@@ -408,14 +410,14 @@ int vmdk_stream_create(int fd, uint64_t capacity, const char *desc, size_t desc_
 	if (r == 0)
 		r = stream_start(s);
 	if (r < 0) {
-		vmdk_stream_free(s);
+		stream_free(s);
 		return r;
 	}
 	*out = s;
 	return 0;
 }
 
-int vmdk_stream_sync(struct vmdk_stream *s, uint64_t *next)
+static int stream_sync(struct vmdk_stream *s, uint64_t *next)
 {
 	int r = s->err;
 
@@ -482,8 +484,8 @@ static int scan_records(struct vmdk_stream *s, uint64_t next, uint64_t end, char
 	return 0;
 }
 
-int vmdk_stream_reopen(int fd, uint64_t capacity, uint64_t next, uint64_t end, int level,
-		       unsigned threads, struct vmdk_stream **out, char *err, size_t errlen)
+static int stream_reopen(int fd, uint64_t capacity, uint64_t next, uint64_t end,
+			 int level, unsigned threads, struct vmdk_stream **out, char *err, size_t errlen)
 {
 	struct vmdk_stream *s;
 	uint8_t want[VMDK_SECTOR], have[VMDK_SECTOR];
@@ -506,9 +508,78 @@ int vmdk_stream_reopen(int fd, uint64_t capacity, uint64_t next, uint64_t end, i
 	if (r == 0 && (r = stream_start(s)) < 0)
 		vmdk_fail(err, errlen, r, "starting threads");
 	if (r < 0) {
-		vmdk_stream_free(s);
+		stream_free(s);
 		return r;
 	}
 	*out = s;
 	return 0;
 }
+
+/* ---- the body's table ---- */
+
+static struct vmdk_stream *ST(const struct vmdk_writer *w)
+{
+	return w->body;
+}
+
+static int body_start(struct vmdk_writer *w)
+{
+	struct vmdk_stream *s;
+	int r = stream_create(w->fd, w->capacity, w->desc, w->desc_len, w->level, w->threads,
+			      &s);
+	if (r == 0)
+		w->body = s;
+	return r;
+}
+
+static int body_grain(struct vmdk_writer *w, uint64_t g, const void *data, size_t len)
+{
+	return put_grain(ST(w), g, data, len);
+}
+
+static int body_zgrain(struct vmdk_writer *w, uint64_t g, const void *z, size_t zlen)
+{
+	return put_zgrain(ST(w), g, z, zlen);
+}
+
+static int body_finish(struct vmdk_writer *w)
+{
+	return stream_finish(ST(w));
+}
+
+static int body_checkpoint(struct vmdk_writer *w, uint64_t *next)
+{
+	return stream_sync(ST(w), next);
+}
+
+static int body_reopen(struct vmdk_writer *w, const struct vmdk_ckpt *c, char *err,
+		       size_t errlen)
+{
+	struct vmdk_stream *s;
+	int r = stream_reopen(w->fd, w->capacity, c->next,
+			      (c->off + VMDK_GRAIN_SIZE - 1) / VMDK_GRAIN_SIZE, w->level, w->threads,
+			      &s, err, errlen);
+	if (r == 0)
+		w->body = s;
+	return r;
+}
+
+static void body_release(struct vmdk_writer *w)
+{
+	if (w->body)
+		stream_free(ST(w));
+	w->body = NULL;
+}
+
+const struct vmdk_body_ops vmdk_stream_ops = {
+	.create_type = "streamOptimized",
+	.ext_type = VMDK_EXT_SPARSE,
+	.ordered = true,
+	.start = body_start,
+	.grain = body_grain,
+	.zgrain = body_zgrain,
+	.finish = body_finish,
+	.checkpoint = body_checkpoint,
+	.reopen = body_reopen,
+	.release = body_release,
+};

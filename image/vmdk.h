@@ -1,14 +1,15 @@
 /* VMDK images of the recovery site (DESIGN.md section 4; the format as qemu 7.2 accepts it:
  * /work/shared/reference/vmdk.md section 2; what ferry writes byte by byte: docs/vmdk.md).
  *
- *   writers  vmdk-write.c   common part (ordering, grain assembly, temp files, publishing),
- *                           monolithicSparse and monolithicFlat
+ *   writers  vmdk-write.c   common part (ordering, grain assembly, temp files, publishing)
+ *                           over one table of functions per image kind (vmdk-internal.h):
+ *            vmdk-sparse.c  monolithicSparse
+ *            vmdk-flat.c    monolithicFlat, and an existing flat disk updated in place
  *            vmdk-stream.c  streamOptimized: zlib-form grains compressed by ISA-L igzip on a
  *                           pool of threads, written in order
  *   reader   vmdk-read.c    monolithicSparse, monolithicFlat, streamOptimized (both layouts),
  *                           and any descriptor file of FLAT/VMFS/SPARSE/ZERO extents
- *   text     vmdk-desc.c    descriptor parser (pure, on a buffer) and canonical generator;
- *                           the in-place helpers for an existing monolithicFlat disk
+ *   text     vmdk-desc.c    descriptor parser (pure, on a buffer) and canonical generator
  *
  * Sizes are bytes in this API unless a name says sectors (512 bytes). Errors are -errno and
  * nothing here logs; functions that take (err, errlen) also leave a one-line reason there.
@@ -131,7 +132,7 @@ void vmdk_desc_release(struct vmdk_desc *d);	/* frees what it holds; back to emp
 void vmdk_uuid_format(const uint8_t uuid[16], char out[48]);
 int vmdk_uuid_parse(const char *s, uint8_t uuid[16]);	/* 0 or -EINVAL */
 
-/* ---- writers (vmdk-write.c, vmdk-stream.c) ---- */
+/* ---- writers (vmdk-write.c and one file per image kind) ---- */
 enum vmdk_format {
 	VMDK_SPARSE,	/* monolithicSparse: hosted sparse extent, descriptor embedded */
 	VMDK_FLAT,	/* monolithicFlat: descriptor PATH + raw extent NAME-flat.vmdk */
@@ -233,12 +234,23 @@ int vmdk_flat_pwrite(int fd, const void *buf, size_t len, uint64_t off);
  * punching is unsupported. 0 or -errno. */
 int vmdk_zero_range(int fd, uint64_t off, uint64_t len);
 
+/* The extent path of a monolithicFlat descriptor path: "DIR/NAME-flat.vmdk" for
+ * "DIR/NAME.vmdk" (or "DIR/NAME"). malloc'd, or NULL. */
+char *vmdk_flat_extent_path(const char *desc_path);
+/* Write the descriptor of a new monolithicFlat image at path (atomically: temporary
+ * file, fsync, rename, fsync of the directory) whose extent, m->capacity bytes, is
+ * vmdk_flat_extent_path(path), written by the caller and already durable. 0 or -errno
+ * with a reason in err. */
+int vmdk_flat_write_desc(const char *path, const struct vmdk_meta *m, char *err,
+			 size_t errlen);
+
 /* ---- an existing monolithicFlat disk, updated in place (the continuous rehydrator) ---- */
 struct vmdk_flat {
 	int fd;			/* the flat extent, O_RDWR; byte offset = disk offset */
 	uint64_t capacity;	/* bytes */
 	struct vmdk_desc desc;	/* the parsed descriptor */
 	char *extent_path;
+	char *desc_path;
 };
 
 /* Open descriptor path: createType monolithicFlat, one RW FLAT extent at offset 0 whose
@@ -246,12 +258,17 @@ struct vmdk_flat {
 int vmdk_flat_open(const char *path, struct vmdk_flat *f, char *err, size_t errlen);
 void vmdk_flat_close(struct vmdk_flat *f);	/* closes the fd, frees; fine twice */
 
-/* Rewrite the descriptor file at path atomically (PATH.part, fsync, rename, fsync of the
+/* Rewrite the descriptor file at path atomically (PATH.tmp, fsync, rename, fsync of the
  * directory) with the given ddb keys set (added or replaced) and a new random CID (the
  * content changed, as VMware does on modification). Everything else is kept; comments
  * are rewritten in the canonical form. Call it after fdatasync() of the extent. */
 int vmdk_flat_update_desc(const char *path, const struct vmdk_kv *kv, size_t n, char *err,
 			  size_t errlen);
+/* The same for the descriptor f was opened from, from f's parsed copy (kept in step), with
+ * the extent line set to capacity bytes (the caller resized the extent). f->capacity
+ * follows on success. 0 or -errno with a reason in err. */
+int vmdk_flat_set(struct vmdk_flat *f, const struct vmdk_kv *kv, size_t n, uint64_t capacity,
+		  char *err, size_t errlen);
 
 /* ---- reader (vmdk-read.c) ---- */
 struct vmdk_reader;
@@ -286,37 +303,5 @@ int vmdk_next_data(struct vmdk_reader *r, uint64_t off, uint64_t *data_off,
  * only allocated ranges are read, and all-zero 64 KiB blocks are left as holes. For
  * seeding a protected disk from an existing VMDK (`ferryctl import`). 0 or -errno. */
 int vmdk_export_raw(struct vmdk_reader *r, int fd);
-
-/* ---- internals shared by the writer files (not for callers) ---- */
-bool vmdk_is_zero(const void *p, size_t n);
-/* Format a reason into err (if err and errlen) and return rc. */
-int vmdk_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-int vmdk_random(void *buf, size_t n);				/* getrandom; 0 or -errno */
-int vmdk_fsync_dir(const char *path);				/* of the directory of path */
-/* Write path atomically: PATH.part (0600), fsync, rename, fsync of the directory. */
-int vmdk_write_file_atomic(const char *path, const char *buf, size_t len);
-/* Build the descriptor for a new image: header lines, one extent line, and the DDB. */
-int vmdk_desc_build(struct vmdk_desc *d, const struct vmdk_meta *m, const char *create_type,
-		    enum vmdk_ext_type type, const char *extent_file);
-
-struct vmdk_stream;
-/* vmdk-stream.c: the streamOptimized body on an open fd. create writes header and
- * descriptor; grain() takes one non-zero grain (len = its valid bytes, <= a grain);
- * finish() writes everything after the last grain and fsyncs; free() stops the workers. */
-int vmdk_stream_create(int fd, uint64_t capacity, const char *desc, size_t desc_len,
-		       int level, unsigned threads, struct vmdk_stream **out);
-int vmdk_stream_grain(struct vmdk_stream *s, uint64_t grain, const void *data, size_t len);
-/* A grain already in zlib form (at most a grain's size): stored as is. */
-int vmdk_stream_zgrain(struct vmdk_stream *s, uint64_t grain, const void *z, size_t zlen);
-int vmdk_stream_finish(struct vmdk_stream *s);
-void vmdk_stream_free(struct vmdk_stream *s);
-/* Write out every grain handed in so far; *next: the sector after the last record. */
-int vmdk_stream_sync(struct vmdk_stream *s, uint64_t *next);
-/* Like create, on a file a stream of this capacity wrote up to sector next with every
- * grain below grain `end`: the records are scanned to rebuild the grain directory and
- * table, and the file is cut at next. -EBADMSG (reason in err) if they do not fit. */
-int vmdk_stream_reopen(int fd, uint64_t capacity, uint64_t next, uint64_t end, int level,
-		       unsigned threads, struct vmdk_stream **out, char *err, size_t errlen);
 
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/atomic-file.h"
 #include "image/vmdk.h"
 #include "mgmt/ctl-import.h"
 #include "common/banned.h"
@@ -64,7 +65,7 @@ int ctl_import_main(int argc, char **argv)
 		rc = -errno;
 	unlink(part);
 	if (rc == 0)
-		rc = vmdk_fsync_dir(out);
+		rc = fsync_parent_dir(out);
 	uint64_t cap = vmdk_capacity(r);
 	vmdk_close(r);
 	if (rc < 0) {

@@ -101,28 +101,6 @@ static int apply_drain(void *arg)
 	return bw_flush(((struct apply *)arg)->bw);
 }
 
-/* Rewrite the descriptor with the keys set and, if sectors != 0, the extent resized. */
-static int desc_rewrite(const char *path, struct vmdk_flat *f, const struct vmdk_kv *kv, size_t n,
-			uint64_t sectors)
-{
-	char buf[VMDK_DESC_MAX];
-	int rc = 0;
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = vmdk_desc_set(&f->desc, kv[i].key, kv[i].value);
-	if (rc < 0)
-		return rc;
-	if (sectors)
-		f->desc.extents[0].sectors = sectors;
-	uint32_t cid;
-	if ((rc = vmdk_random(&cid, sizeof(cid))) < 0)
-		return rc;
-	f->desc.cid = cid;
-	ssize_t len = vmdk_desc_format(&f->desc, buf, sizeof(buf));
-	if (len < 0)
-		return (int)len;
-	return vmdk_write_file_atomic(path, buf, (size_t)len);
-}
-
 /* A map every byte of which differs from any real map: diffing against it rewrites all. */
 static int unknown_map(const char *disk, uint64_t size, struct disk_map **out)
 {
@@ -181,10 +159,9 @@ static int apply_point(struct rh *h, const char *path, struct vmdk_flat *f,
 
 	/* 1. stop claiming any point */
 	struct vmdk_kv changing[] = { { KEY_POINT, "none" }, { KEY_FROM, fid }, { KEY_TO, tid } };
-	if ((rc = desc_rewrite(path, f, changing, ARRAY_SIZE(changing), 0)) < 0) {
-		snprintf(err, errlen, "%s: rewriting the descriptor: %s", path, strerror(-rc));
+	if ((rc = vmdk_flat_set(f, changing, ARRAY_SIZE(changing), f->capacity, err,
+				errlen)) < 0)
 		goto out;
-	}
 	/* 2. change the extent */
 	if (cap != f->capacity && ftruncate(f->fd, (off_t)cap) < 0) {
 		rc = -errno;
@@ -212,13 +189,8 @@ static int apply_point(struct rh *h, const char *path, struct vmdk_flat *f,
 	}
 	/* 3. claim the new point */
 	struct vmdk_kv done[] = { { KEY_POINT, tid }, { KEY_FROM, "-" }, { KEY_TO, "-" } };
-	rc = desc_rewrite(path, f, done, ARRAY_SIZE(done),
-			  cap != f->capacity ? cap / VMDK_SECTOR : 0);
-	if (rc < 0) {
-		snprintf(err, errlen, "%s: rewriting the descriptor: %s", path, strerror(-rc));
+	if ((rc = vmdk_flat_set(f, done, ARRAY_SIZE(done), cap, err, errlen)) < 0)
 		goto out;
-	}
-	f->capacity = cap;
 	h->written += ap.written;
 out:
 	bw_close(ap.bw);

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/atomic-file.h"
 #include "common/batch-write.h"
 #include "common/util.h"
 #include "mgmt/ctl-args.h"
@@ -51,15 +52,7 @@ int out_format_parse(const char *s, enum out_format *f)
 
 char *flat_extent_path(const char *desc_path)
 {
-	size_t n = strlen(desc_path);
-	if (n > 5 && !strcmp(desc_path + n - 5, ".vmdk"))
-		n -= 5;
-	char *p = malloc(n + sizeof("-flat.vmdk"));
-	if (p) {
-		memcpy(p, desc_path, n);
-		memcpy(p + n, "-flat.vmdk", sizeof("-flat.vmdk"));
-	}
-	return p;
+	return vmdk_flat_extent_path(desc_path);
 }
 
 /* ---- progress ---- */
@@ -296,7 +289,7 @@ static int finish_file_out(struct out *o)
 	if (rc == 0 && rename(o->part, o->final_path) < 0)
 		rc = -errno;
 	if (rc == 0)
-		rc = vmdk_fsync_dir(o->final_path);
+		rc = fsync_parent_dir(o->final_path);
 	if (rc == 0)
 		unlink(o->state);
 	return rc;
@@ -340,25 +333,14 @@ static int open_vmdk_out(struct out *o, uint64_t cap, uint64_t *start, char *err
 	return vmdk_writer_open(q->path, f, &vm, &o->vw, err, errlen);
 }
 
-/* The descriptor of a monolithicFlat image whose extent is extent_path. */
-static int write_flat_descriptor(const struct restore_req *q, uint64_t capacity,
-				 const char *extent_path, char *err, size_t errlen)
+/* The descriptor of a monolithicFlat image whose extent is complete. */
+static int write_flat_descriptor(const struct restore_req *q, uint64_t capacity, char *err,
+				 size_t errlen)
 {
-	struct vmdk_desc d = VMDK_DESC_INIT;
 	struct vmdk_meta m;
-	char *copy = strdup(extent_path), buf[VMDK_DESC_MAX];
-	if (!copy)
-		return -ENOMEM;
 	meta_for(q, &m);
 	m.capacity = capacity;
-	int rc = vmdk_desc_build(&d, &m, "monolithicFlat", VMDK_EXT_FLAT, basename(copy));
-	ssize_t n = rc < 0 ? rc : vmdk_desc_format(&d, buf, sizeof(buf));
-	rc = n < 0 ? (int)n : vmdk_write_file_atomic(q->path, buf, (size_t)n);
-	if (rc < 0)
-		snprintf(err, errlen, "%s: writing the descriptor: %s", q->path, strerror(-rc));
-	vmdk_desc_release(&d);
-	free(copy);
-	return rc;
+	return vmdk_flat_write_desc(q->path, &m, err, errlen);
 }
 
 static void out_release(struct out *o, bool keep_partial)
@@ -451,7 +433,7 @@ int restore_disk(const struct restore_req *q, char *err, size_t errlen)
 			if (rc < 0)
 				snprintf(err, errlen, "%s: %s", o.final_path, strerror(-rc));
 			if (rc == 0 && q->fmt == OUT_FLAT)
-				rc = write_flat_descriptor(q, cap, extent, err, errlen);
+				rc = write_flat_descriptor(q, cap, err, errlen);
 		}
 		if (rc == 0)
 			progress_show(&o.pg, total, total, true);

@@ -134,7 +134,7 @@ static void write_range(struct vmdk_writer *w, const uint8_t *d, uint64_t off, u
 	while (off < end) {
 		size_t n = sizes[rng() % ARRAY_SIZE(sizes)];
 		n = (size_t)MIN((uint64_t)n, end - off);
-		if (!(vmdk_is_zero(d + off, n) && rng() % 2))
+		if (!(mem_is_zero(d + off, n) && rng() % 2))
 			assert_int_equal(vmdk_writer_write(w, off, d + off, n), 0);
 		off += n;
 	}
@@ -177,12 +177,12 @@ static void check_read(const char *path, const uint8_t *d, uint64_t cap)
 	uint64_t off = 0, dofs, dlen, covered = 0;
 	while ((rc = vmdk_next_data(r, off, &dofs, &dlen)) == 1) {
 		assert_true(dofs >= off && dlen > 0 && dofs + dlen <= cap);
-		assert_true(vmdk_is_zero(d + off, dofs - off));
+		assert_true(mem_is_zero(d + off, dofs - off));
 		covered += dlen;
 		off = dofs + dlen;
 	}
 	assert_int_equal(rc, 0);
-	assert_true(vmdk_is_zero(d + off, cap - off));
+	assert_true(mem_is_zero(d + off, cap - off));
 	(void)covered;
 	free(buf);
 	vmdk_close(r);
@@ -192,7 +192,7 @@ static uint64_t nonzero_grains(const uint8_t *d, uint64_t cap)
 {
 	uint64_t n = 0;
 	for (uint64_t off = 0; off < cap; off += GRAIN)
-		n += !vmdk_is_zero(d + off, (size_t)MIN((uint64_t)GRAIN, cap - off));
+		n += !mem_is_zero(d + off, (size_t)MIN((uint64_t)GRAIN, cap - off));
 	return n;
 }
 
@@ -461,7 +461,7 @@ static void test_stream_structure(void **state)
 	const uint8_t *fm = b + len - 1536, *eos = b + len - 512;
 	assert_int_equal(get_le64(fm), 1);
 	assert_int_equal(get_le32(fm + 12), VMDK_MARKER_FOOTER);
-	assert_true(vmdk_is_zero(eos, 512));
+	assert_true(mem_is_zero(eos, 512));
 	assert_int_equal(vmdk_header_decode(b + len - 1024, &ft, err, sizeof err), 0);
 	assert_true(ft.gd_offset < len / 512);
 	const uint8_t *gdm = b + (ft.gd_offset - 1) * 512;
@@ -479,7 +479,7 @@ static void test_stream_structure(void **state)
 			uint32_t gte = get_le32(b + (uint64_t)gt * 512 + 4 * j);
 			uint64_t g = i * 512 + j;
 			bool zero = g * GRAIN >= cap ||
-				    vmdk_is_zero(d + g * GRAIN, (size_t)MIN((uint64_t)GRAIN,
+				    mem_is_zero(d + g * GRAIN, (size_t)MIN((uint64_t)GRAIN,
 									    cap - g * GRAIN));
 			assert_int_equal(gte != 0, !zero);
 			if (!gte)
