@@ -6,7 +6,7 @@
  *        v
  *   blob_encode --> pack.c (current pack buffer) --16 MiB / commit--> packs/xx/<id>
  *   commit: packs --> index/<id> (index.c delta) --> manifest (manifest.c) --> durable
- *   read:   manifest chain (restore.c) --> map --> index --> ranged GET of one blob
+ *   read:   manifest chain (block-map.c) --> map --> index --> ranged GET of one blob
  *   prune:  expire manifests --> condemn object (index/, kind 2) --grace--> delete packs;
  *           commit re-checks new index/ objects before its manifest (point-writer.c)
  *

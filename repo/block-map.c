@@ -1,5 +1,5 @@
-/* The reading side: list and resolve points, build a disk's map at a point, read chunks,
- * restore a disk to a raw file.
+/* The reading side of the repository: list and resolve points, build a disk's block map
+ * at a point, list a point's disks, read chunks.
  *
  * A disk's map at point p is the full map of the nearest full point at or before p
  * (found by walking parent_seq back from p), with the deltas after it applied in order
