@@ -6,14 +6,8 @@
  * (map_apply). A disk not named by a delta keeps its previous size and map. Nothing is
  * cached: each call reads the manifests again (at most REPO_FULL_MAP_EVERY of them when
  * the writer keeps its rhythm), which is cheap next to the chunk reads of a restore.
- *
- * Restore writes a sparse file: the file is truncated to the disk size, so holes and ZERO
- * extents cost nothing, and DATA extents come from the restore pipeline (restore-pipe.c:
- * coalesced ranged GETs on several threads). On any error the output is unlinked.
- * (ferryctl restore adds the VMDK formats, io_uring writes, progress and --resume on the
- * same pipeline: mgmt/ctl-restore.c.) */
+ * (Restoring a disk from its map: repo/restore-pipe.c and the restore library, restore/.) */
 #include "repo/repo-internal.h"
-#include "repo/restore-pipe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -381,49 +375,5 @@ int repo_read_chunk(struct repo *r, const uint8_t id[CHUNK_ID_LEN], void *buf, u
 		repo_cx_put(r, cx);
 	}
 	free(blob);
-	return rc;
-}
-
-/* ---- restore ---- */
-
-static int raw_sink(void *arg, uint64_t off, const void *buf, size_t len)
-{
-	return pwrite_full(*(int *)arg, buf, len, off);
-}
-
-int repo_restore_raw(struct repo *r, const struct point_info *p, const char *disk,
-		     const char *path, char *err, size_t errlen)
-{
-	struct disk_map *m;
-	int rc = repo_disk_map(r, p, disk, &m, err, errlen);
-	if (rc < 0)
-		return rc;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = -errno;
-		repo_err(err, errlen, "%s: %s", path, strerror(-rc));
-		disk_map_free(m);
-		return rc;
-	}
-	if (ftruncate(fd, (off_t)m->size) < 0) {
-		rc = -errno;
-		repo_err(err, errlen, "%s: %s", path, strerror(-rc));
-		goto out;
-	}
-	struct restore_pipe_opts po = { .sink = raw_sink, .arg = &fd };
-	if ((rc = repo_restore_pipe(r, m, &po, err, errlen)) < 0)
-		goto out;
-	if (fsync(fd) < 0) {
-		rc = -errno;
-		repo_err(err, errlen, "%s: fsync: %s", path, strerror(-rc));
-	}
-out:
-	if (close(fd) < 0 && rc == 0) {
-		rc = -errno;
-		repo_err(err, errlen, "%s: close: %s", path, strerror(-rc));
-	}
-	if (rc < 0)
-		unlink(path);
-	disk_map_free(m);
 	return rc;
 }

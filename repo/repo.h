@@ -170,13 +170,7 @@ int repo_refresh(struct repo *r);
 /* Read and verify one chunk (exactly len bytes, its plaintext length). Thread-safe. */
 int repo_read_chunk(struct repo *r, const uint8_t id[CHUNK_ID_LEN], void *buf, uint32_t len);
 
-/* ---- restore, verify, prune (ferryctl) ---- */
-
-/* Write the disk at point p to path as a sparse raw file (created or truncated to the
- * disk size; zero extents and holes left as holes; chunks fetched in parallel). On any
- * error the output is removed, so a partial file never looks complete. */
-int repo_restore_raw(struct repo *r, const struct point_info *p, const char *disk,
-		     const char *path, char *err, size_t errlen);
+/* ---- verify, prune (ferryctl) ---- */
 
 /* Called for each bad object: key and what is wrong. */
 typedef void repo_report_fn(void *arg, const char *key, const char *problem);

@@ -29,6 +29,7 @@
 #include "common/util.h"
 #include "repo/repo-internal.h"
 #include "repo/repo.h"
+#include "restore/restore.h"
 #include "common/banned.h"
 
 #define CS 4096u
@@ -387,6 +388,16 @@ static void check_verify(struct fx *f)
 	repo_close(r);
 }
 
+/* The disk at point p into path as a raw image, through the restore library. */
+static int restore_raw(struct repo *r, const struct point_info *p, const char *disk,
+		       const char *path, char *err, size_t errlen)
+{
+	struct restore_req q = { .r = r, .p = p, .domain = p->domain, .disk = disk,
+				 .path = path, .fmt = RESTORE_RAW, .force = true };
+	struct restore_result res;
+	return restore_disk(&q, &res, err, errlen);
+}
+
 static void check_restore(struct fx *f, uint64_t seq, const uint8_t *exp)
 {
 	struct repo *r = open_repo(f);
@@ -394,7 +405,7 @@ static void check_restore(struct fx *f, uint64_t seq, const uint8_t *exp)
 	char err[256], spec[32];
 	snprintf(spec, sizeof(spec), "1.%llu", (unsigned long long)seq);
 	assert_int_equal(repo_resolve_point(r, "dom", spec, &p, err, sizeof(err)), 0);
-	int rc = repo_restore_raw(r, &p, "vm0", f->out, err, sizeof(err));
+	int rc = restore_raw(r, &p, "vm0", f->out, err, sizeof(err));
 	if (rc)
 		print_message("restore %s: %s\n", spec, err);
 	assert_int_equal(rc, 0);

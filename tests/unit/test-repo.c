@@ -30,6 +30,7 @@
 #include "common/util.h"
 #include "repo/repo-internal.h"
 #include "repo/repo.h"
+#include "restore/restore.h"
 #include "common/banned.h"
 
 #define CS 4096u
@@ -181,11 +182,21 @@ static void check_map(struct repo *r, const struct point_info *p, const char *di
 	disk_map_free(m);
 }
 
+/* The disk at point p into path as a raw image, through the restore library. */
+static int restore_raw(struct repo *r, const struct point_info *p, const char *disk,
+		       const char *path, char *err, size_t errlen)
+{
+	struct restore_req q = { .r = r, .p = p, .domain = p->domain, .disk = disk,
+				 .path = path, .fmt = RESTORE_RAW, .force = true };
+	struct restore_result res;
+	return restore_disk(&q, &res, err, errlen);
+}
+
 static void check_restore(struct fx *f, struct repo *r, const struct point_info *p,
 			  const char *disk, const uint8_t *exp, uint64_t size)
 {
 	char err[256];
-	int rc = repo_restore_raw(r, p, disk, f->out, err, sizeof(err));
+	int rc = restore_raw(r, p, disk, f->out, err, sizeof(err));
 	if (rc)
 		print_message("restore: %s\n", err);
 	assert_int_equal(rc, 0);
@@ -506,7 +517,7 @@ static void test_corruption(void **state)
 		bad += repo_read_chunk(r, m->ext[i].id, buf, m->ext[i].length) == -EBADMSG;
 	disk_map_free(m);
 	assert_true(bad >= 1);
-	assert_int_equal(repo_restore_raw(r, &p1, "d0", f->out, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(restore_raw(r, &p1, "d0", f->out, err, sizeof(err)), -EBADMSG);
 	print_message("restore: %s\n", err);
 	assert_int_equal(access(f->out, F_OK), -1);	/* no partial output */
 
@@ -534,7 +545,7 @@ static void test_corruption(void **state)
 	assert_true(repo_verify(r, false, collect_report, &rp) >= 2);
 	assert_true(reported(&rp, key));
 	assert_true(reported(&rp, "domains/dom/epochs/1/points/0000000000000001"));
-	assert_int_equal(repo_restore_raw(r, &p1, "d0", f->out, err, sizeof(err)), -ENOENT);
+	assert_int_equal(restore_raw(r, &p1, "d0", f->out, err, sizeof(err)), -ENOENT);
 	repo_close(r);
 	free(e1);
 	free(e2);

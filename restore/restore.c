@@ -1,0 +1,216 @@
+/* restore_disk: one disk at one point into one output (contract in restore.h, the flow in
+ * restore-internal.h).
+ *
+ * Why it works this way:
+ * - The chunks come from repo_restore_pipe (parallel coalesced ranged GETs, every chunk
+ *   checked against its id, a few 4 MiB windows in memory at most), in disk order, so
+ *   the ordered VMDK writers can take them and "everything below offset X is written" is
+ *   true at each window's end: after a flush and fdatasync it is a durable statement, the
+ *   resume checkpoint, made at most once a second (FERRY_RESTORE_CKPT_MS).
+ * - Progress is reported at every window; the caller decides how often to show it.
+ * - A failed or cancelled restore keeps its partial output for --resume only when a
+ *   checkpoint describes it and the failure is not the data's (a corrupt or missing chunk
+ *   would fail again the same way): otherwise nothing is left behind.
+ * Tests shrink the windows and checkpoint at every window with FERRY_RESTORE_WINDOW_KB and
+ * FERRY_RESTORE_CKPT_MS (so that a kill -9 lands between checkpoints). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "repo/restore-pipe.h"
+#include "restore/restore-internal.h"
+#include "common/banned.h"
+
+#define CKPT_EVERY_NS 1000000000ull
+
+static const char *const format_names[] = {
+	[RESTORE_RAW] = "raw",
+	[RESTORE_VMDK] = "vmdk",
+	[RESTORE_VMDK_FLAT] = "vmdk-flat",
+	[RESTORE_VMDK_STREAM] = "vmdk-stream",
+};
+
+int restore_format_parse(const char *s, enum restore_format *f)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(format_names); i++)
+		if (!strcmp(s, format_names[i])) {
+			*f = (enum restore_format)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *restore_format_name(enum restore_format f)
+{
+	return (size_t)f < ARRAY_SIZE(format_names) ? format_names[f] : "?";
+}
+
+char *restore_flat_extent_path(const char *desc_path)
+{
+	return vmdk_flat_extent_path(desc_path);
+}
+
+int restore_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+void rout_notice(const struct rout *o, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	if (!o->q->notice)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	o->q->notice(o->q->progress_arg, msg);
+}
+
+void rout_meta(const struct rout *o, struct vmdk_meta *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->capacity = o->size;
+	m->extra = o->q->extra;
+	m->n_extra = o->q->n_extra;
+	m->level = o->q->level;
+}
+
+/* ---- one run ---- */
+
+struct run {
+	struct rout o;
+	uint64_t ckpt_ns, ckpt_every_ns;
+	uint64_t resumed;	/* data bytes the earlier run wrote */
+	uint64_t written;	/* data bytes this run handed to the output */
+};
+
+/* Make everything below upto durable and say so in the checkpoint file. */
+static int checkpoint(struct run *u, uint64_t upto)
+{
+	struct vmdk_ckpt c;
+	int rc = u->o.ops->sync(&u->o, upto, &c);
+	if (rc == 0 && c.off && (rc = ckpt_write(&u->o, &c)) == 0)
+		u->o.ckpt_written = true;
+	return rc;
+}
+
+static int window_done(void *arg, uint64_t upto, uint64_t done, uint64_t total)
+{
+	struct run *u = arg;
+	const struct restore_req *q = u->o.q;
+	int rc = 0;
+	uint64_t now = now_mono_ns();
+	u->written = done;
+	if (now - u->ckpt_ns >= u->ckpt_every_ns && upto < u->o.size) {
+		if ((rc = checkpoint(u, upto)) < 0)
+			return rc;
+		u->ckpt_ns = now;
+	} else if (u->o.ops->window && (rc = u->o.ops->window(&u->o)) < 0) {
+		return rc;
+	}
+	if (q->progress && q->progress(q->progress_arg, u->resumed + done, u->resumed + total))
+		return -ECANCELED;
+	return 0;
+}
+
+static const struct out_ops *pick_output(enum restore_format f)
+{
+	switch (f) {
+	case RESTORE_RAW:
+	case RESTORE_VMDK_FLAT:
+		return &out_file_ops;
+	case RESTORE_VMDK:
+	case RESTORE_VMDK_STREAM:
+		return &out_vmdk_ops;
+	}
+	return NULL;
+}
+
+/* Open the output and run the pipeline through it. */
+static int run_pipe(struct run *u, const struct disk_map *m, uint64_t *start, char *err,
+		    size_t errlen)
+{
+	const struct restore_req *q = u->o.q;
+	const struct out_ops *ops = u->o.ops;
+	struct restore_pipe_opts po = { .threads = q->threads, .window_done = window_done,
+					.sink = ops->sink, .drain = ops->drain, .arg = u };
+	const char *env = getenv("FERRY_RESTORE_WINDOW_KB");
+	if (env)
+		po.window_bytes = (size_t)strtoul(env, NULL, 10) << 10;
+	if (q->fmt == RESTORE_VMDK_STREAM && q->level <= 1 && ops->sink_z) {
+		po.sink_z = ops->sink_z;
+		po.z_chunk = VMDK_GRAIN_SIZE;
+	}
+	int rc = ops->open(&u->o, start, err, errlen);
+	if (rc < 0) {
+		if (!err[0])
+			restore_fail(err, errlen, rc, "%s: %s", u->o.final_path ? u->o.final_path :
+				     q->path, strerror(-rc));
+		return rc;
+	}
+	if (*start)
+		rout_notice(&u->o, "resuming %s at offset %" PRIu64, u->o.final_path, *start);
+	po.start = *start;
+	u->resumed = disk_map_data_bytes(m, 0) - disk_map_data_bytes(m, *start);
+	u->ckpt_ns = now_mono_ns();
+	rc = repo_restore_pipe(q->r, m, &po, err, errlen);
+	if (rc > 0)
+		rc = -EIO;
+	if (rc < 0 && !err[0])
+		restore_fail(err, errlen, rc, "disk %s: %s", q->disk, rc == -ECANCELED ?
+			     "cancelled" : strerror(-rc));
+	return rc;
+}
+
+int restore_disk(const struct restore_req *q, struct restore_result *res, char *err,
+		 size_t errlen)
+{
+	struct disk_map *m = NULL;
+	struct run u = { .o = { .q = q, .fd = -1 } };
+	uint64_t start = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (errlen)
+		err[0] = '\0';
+	if (!(u.o.ops = pick_output(q->fmt)))
+		return restore_fail(err, errlen, -EINVAL, "bad format");
+	int rc = repo_disk_map(q->r, q->p, q->disk, &m, err, errlen);
+	if (rc < 0)
+		return rc;
+	/* VMDK capacities are whole sectors; a disk of another size reads zeroes past its end */
+	u.o.size = q->fmt == RESTORE_RAW ? m->size : ROUND_UP(m->size, (uint64_t)VMDK_SECTOR);
+	const char *env = getenv("FERRY_RESTORE_CKPT_MS");
+	u.ckpt_every_ns = env ? strtoull(env, NULL, 10) * 1000000ull : CKPT_EVERY_NS;
+
+	rc = run_pipe(&u, m, &start, err, errlen);
+	if (rc == 0) {
+		rc = u.o.ops->finish(&u.o, err, errlen);
+		if (rc == 0 && q->progress) {
+			uint64_t total = disk_map_data_bytes(m, 0);
+			q->progress(q->progress_arg, total, total);
+		}
+	}
+	res->resumed_at = start;
+	res->bytes_written = u.written;
+	/* keep a half-done output for --resume, unless its data is what is wrong */
+	res->resumable = rc < 0 && u.o.ckpt_written && rc != -EBADMSG && rc != -ENOENT;
+	if (res->resumable)
+		snprintf(res->part_path, sizeof(res->part_path), "%s", u.o.part);
+	u.o.ops->release(&u.o, res->resumable || rc == 0);
+	free(u.o.final_path);
+	free(u.o.part);
+	free(u.o.state);
+	disk_map_free(m);
+	return rc;
+}
