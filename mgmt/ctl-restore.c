@@ -150,8 +150,13 @@ int ctl_restore_main(int argc, char **argv)
 	progress_show(&pg, pg.done, pg.total, true);
 	char t[32];
 	ctl_fmt_time(p.time_ns, t, sizeof(t));
-	printf("restored disk %s of domain %s at point %" PRIu32 ".%" PRIu64 " (%s) to %s (%s)\n",
-	       a.disk, a.domain, p.epoch, p.seq, t, a.out, restore_format_name(fmt));
+	printf("restored disk %s of domain %s at point %" PRIu32 ".%" PRIu64 " (%s) to %s (%s%s)\n",
+	       a.disk, a.domain, p.epoch, p.seq, t, a.out, restore_format_name(fmt),
+	       res.block_device ? ", block device" : "");
+	if (res.block_device && res.device_size > res.disk_size)
+		fprintf(stderr, "ferryctl restore: note: %s is %" PRIu64 " bytes, the disk %" PRIu64
+			": the last %" PRIu64 " bytes of the device were left as they were\n", a.out,
+			res.device_size, res.disk_size, res.device_size - res.disk_size);
 out:
 	repo_close(r);
 	ctl_args_release(&a);

@@ -2,8 +2,10 @@
  *
  *   restore_disk (restore.c)
  *     |  map = repo_disk_map(point, disk)
- *     |  out_ops = by format: out-file.c (raw, vmdk-flat), out-vmdk.c (vmdk, vmdk-stream)
- *     |  ops->open: PATH.part fresh, or reopened at its checkpoint (checkpoint.c)
+ *     |  out_ops = by target and format: out-file.c (raw, vmdk-flat), out-vmdk.c (vmdk,
+ *     |            vmdk-stream), out-bdev.c (raw onto a block device)
+ *     |  ops->open: PATH.part fresh, or reopened at its checkpoint (checkpoint.c); a
+ *     |            device in place
  *     v
  *   repo_restore_pipe --sink(off, buf)--> ops->sink ... --window_done(upto)--> checkpoint?
  *     |                                                                      progress
@@ -29,6 +31,7 @@ struct batch_writer;
 struct rout {
 	const struct restore_req *q;
 	const struct out_ops *ops;
+	const struct disk_map *map;	/* the disk at the point */
 	uint64_t size;		/* bytes of the output's data area (raw: the disk size; VMDK:
 				 * the capacity, the disk size rounded up to a sector) */
 	char *final_path;	/* what appears when complete (vmdk-flat: the extent) */
@@ -37,6 +40,7 @@ struct rout {
 	struct batch_writer *bw;
 	struct vmdk_writer *vw;
 	bool ckpt_written;	/* a checkpoint file describes .part */
+	uint64_t device_size;	/* out-bdev.c: the block device's size */
 };
 
 struct out_ops {
@@ -53,7 +57,8 @@ struct out_ops {
 	int (*drain)(void *arg);
 	/* Optional: a window ended and no checkpoint is due: start its writes. */
 	int (*window)(struct rout *o);
-	/* Make everything below upto durable; *c gets what the checkpoint file records. */
+	/* Optional: make everything below upto durable; *c gets what the checkpoint file
+	 * records. NULL: the output has no checkpoints (no --resume). */
 	int (*sync)(struct rout *o, uint64_t upto, struct vmdk_ckpt *c);
 	/* Everything written: make it durable and put it in place. -errno with err. */
 	int (*finish)(struct rout *o, char *err, size_t errlen);
@@ -63,6 +68,7 @@ struct out_ops {
 
 extern const struct out_ops out_file_ops;	/* raw, vmdk-flat */
 extern const struct out_ops out_vmdk_ops;	/* vmdk, vmdk-stream */
+extern const struct out_ops out_bdev_ops;	/* raw onto a block device */
 
 /* ---- checkpoint.c ---- */
 

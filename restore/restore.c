@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/util.h"
 #include "repo/restore-pipe.h"
@@ -112,7 +113,7 @@ static int window_done(void *arg, uint64_t upto, uint64_t done, uint64_t total)
 	int rc = 0;
 	uint64_t now = now_mono_ns();
 	u->written = done;
-	if (now - u->ckpt_ns >= u->ckpt_every_ns && upto < u->o.size) {
+	if (u->o.ops->sync && now - u->ckpt_ns >= u->ckpt_every_ns && upto < u->o.size) {
 		if ((rc = checkpoint(u, upto)) < 0)
 			return rc;
 		u->ckpt_ns = now;
@@ -124,17 +125,40 @@ static int window_done(void *arg, uint64_t upto, uint64_t done, uint64_t total)
 	return 0;
 }
 
-static const struct out_ops *pick_output(enum restore_format f)
+static const char *kind_of(mode_t m)
 {
-	switch (f) {
-	case RESTORE_RAW:
-	case RESTORE_VMDK_FLAT:
-		return &out_file_ops;
-	case RESTORE_VMDK:
-	case RESTORE_VMDK_STREAM:
-		return &out_vmdk_ops;
+	return S_ISCHR(m) ? "a character device" : S_ISDIR(m) ? "a directory" :
+	       S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
+
+/* The output for q->path: a regular file (new or existing) or a block device; anything
+ * else is refused (-EINVAL). */
+static int pick_output(const struct restore_req *q, const struct out_ops **ops, char *err,
+		       size_t errlen)
+{
+	struct stat st;
+	if ((unsigned)q->fmt > RESTORE_VMDK_STREAM)
+		return restore_fail(err, errlen, -EINVAL, "bad format");
+	bool exists = stat(q->path, &st) == 0;
+	if (!exists && errno != ENOENT)
+		return restore_fail(err, errlen, -errno, "%s: %s", q->path, strerror(errno));
+	if (exists && S_ISBLK(st.st_mode)) {
+		if (q->fmt != RESTORE_RAW)
+			return restore_fail(err, errlen, -EINVAL, "%s is a block device: only "
+					    "--format raw is restored onto a device", q->path);
+		if (q->resume)
+			return restore_fail(err, errlen, -EINVAL, "%s is a block device: a restore "
+					    "onto a device cannot be resumed, only started again",
+					    q->path);
+		*ops = &out_bdev_ops;
+		return 0;
 	}
-	return NULL;
+	if (exists && !S_ISREG(st.st_mode))
+		return restore_fail(err, errlen, -EINVAL, "%s is %s: restore writes a regular "
+				    "file or a block device", q->path, kind_of(st.st_mode));
+	*ops = q->fmt == RESTORE_RAW || q->fmt == RESTORE_VMDK_FLAT ? &out_file_ops :
+								      &out_vmdk_ops;
+	return 0;
 }
 
 /* Open the output and run the pipeline through it. */
@@ -183,11 +207,14 @@ int restore_disk(const struct restore_req *q, struct restore_result *res, char *
 	memset(res, 0, sizeof(*res));
 	if (errlen)
 		err[0] = '\0';
-	if (!(u.o.ops = pick_output(q->fmt)))
-		return restore_fail(err, errlen, -EINVAL, "bad format");
-	int rc = repo_disk_map(q->r, q->p, q->disk, &m, err, errlen);
+	int rc = pick_output(q, &u.o.ops, err, errlen);
 	if (rc < 0)
 		return rc;
+	if ((rc = repo_disk_map(q->r, q->p, q->disk, &m, err, errlen)) < 0)
+		return rc;
+	u.o.map = m;
+	res->disk_size = m->size;
+	res->block_device = u.o.ops == &out_bdev_ops;
 	/* VMDK capacities are whole sectors; a disk of another size reads zeroes past its end */
 	u.o.size = q->fmt == RESTORE_RAW ? m->size : ROUND_UP(m->size, (uint64_t)VMDK_SECTOR);
 	const char *env = getenv("FERRY_RESTORE_CKPT_MS");
@@ -203,6 +230,7 @@ int restore_disk(const struct restore_req *q, struct restore_result *res, char *
 	}
 	res->resumed_at = start;
 	res->bytes_written = u.written;
+	res->device_size = u.o.device_size;
 	/* keep a half-done output for --resume, unless its data is what is wrong */
 	res->resumable = rc < 0 && u.o.ckpt_written && rc != -EBADMSG && rc != -ENOENT;
 	if (res->resumable)

@@ -1,14 +1,15 @@
-/* The recovery side's library: one disk at one point into a file of a given format, and
- * continuous rehydration of a domain's disks into monolithicFlat VMDKs. ferryctl
- * (mgmt/ctl-restore.c, mgmt/ctl-rehydrate.c) and ferry-agent call only this header; they
- * keep argument parsing and printing. Nothing here prints or logs: progress goes through a
- * callback, remarks a person should see through the notice callback, failures through
- * (err, errlen) and -errno.
+/* The recovery side's library: one disk at one point into a file of a given format or onto
+ * a block device, and continuous rehydration of a domain's disks into monolithicFlat
+ * VMDKs. ferryctl (mgmt/ctl-restore.c, mgmt/ctl-rehydrate.c) and ferry-agent call only
+ * this header; they keep argument parsing and printing. Nothing here prints or logs:
+ * progress goes through a callback, remarks a person should see through the notice
+ * callback, failures through (err, errlen) and -errno.
  *
  *   restore.c       restore_disk: the map, the pipeline (repo/restore-pipe.h), windows,
  *                   checkpoints, progress, what is kept after a failure
  *   out-file.c      raw and vmdk-flat into a regular file (batch writer, O_DIRECT)
  *   out-vmdk.c      vmdk and vmdk-stream (image/'s ordered writers)
+ *   out-bdev.c      raw onto a block device, in place
  *   checkpoint.c    PATH.part and its resume file (docs/restore.md "--resume")
  *   rehydrate.c     the rehydrator: a point's diff applied in place, descriptors that
  *                   never claim a point they do not hold
@@ -53,7 +54,9 @@ struct restore_req {
 	struct repo *r;
 	const struct point_info *p;
 	const char *domain, *disk;
-	const char *path;	/* a regular file (written as PATH.part, renamed when complete) */
+	const char *path;	/* a regular file (written as PATH.part, renamed when complete),
+				 * or a block device (format raw only: written in place, O_DIRECT,
+				 * after a size check; no resume) */
 	enum restore_format fmt;
 	bool resume;		/* continue PATH.part from its checkpoint */
 	bool force;		/* replace an existing regular file at PATH */
@@ -68,6 +71,7 @@ struct restore_req {
 
 /* Filled by restore_disk whether it succeeds or not. */
 struct restore_result {
+	uint64_t disk_size;	/* bytes of the disk at the point */
 	uint64_t bytes_written;	/* data bytes written by this run */
 	uint64_t resumed_at;	/* resume: disk offset the run continued from (0: from start) */
 	bool block_device;	/* PATH was a block device */
@@ -78,7 +82,10 @@ struct restore_result {
 };
 
 /* Restore. 0, or -errno with a one-line reason in err (a missing or corrupt chunk names
- * the disk and the offset; -ECANCELED: the progress callback stopped it). */
+ * the disk and the offset; -ECANCELED: the progress callback stopped it; -ENOSPC: the
+ * device is smaller than the disk (nothing written); -EBUSY: the device is mounted or
+ * held; -EINVAL: a character device or other non-regular target, or a block device with
+ * another format than raw or with resume). */
 int restore_disk(const struct restore_req *q, struct restore_result *res, char *err,
 		 size_t errlen);
 

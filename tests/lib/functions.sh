@@ -142,3 +142,45 @@ while budget > 0:
     i += 1
 PY
 }
+
+# make_points SIZE: a repository with recovery points, for tests of the recovery side.
+# A file:// store ($STORE, key file $KEY, config $T/ferry.conf) gets domain "dom" with one
+# disk vm0 of SIZE (e.g. 24M) written through ferryd with qemu-io: random data with zero
+# holes, point P1, then 40 small writes, point P2 (both consistent; the seed point 1.1
+# before P1 is not). $T/ref1.raw and $T/ref2.raw are the primary at each. ferryd is
+# stopped at the end. Needs qemu-io, nbdcopy and python3.
+make_points() {
+	local size=$1 bytes
+	require qemu-io nbdcopy python3
+	bytes=$(numfmt --from=iec "$size")
+	STORE=file://$T/store
+	KEY=$T/store.key
+	ferryctl init --store "$STORE" --key-file "$KEY" >/dev/null || fail "init"
+	write_config "$T/ferry.conf" 64M 1M vm0:"$T/vm0.raw":"$size"
+	printf '[store]\nurl = %s\nkey_file = %s\n' "$STORE" "$KEY" >>"$T/ferry.conf"
+	sed -i 's/^\[domain dom\]$/[domain dom]\nrpo = 1h/' "$T/ferry.conf"
+	start_ferryd "$T/ferry.conf"
+	python3 - "$T/img.raw" "$bytes" <<'PY' || fail "making the image"
+import random, sys
+out, size = sys.argv[1], int(sys.argv[2])
+r = random.Random(7)
+with open(out, "wb") as f:
+    f.truncate(size)
+    for off in range(0, size, 1 << 20):
+        if r.random() < 0.7:
+            f.seek(off); f.write(r.randbytes(r.randrange(1, 1 << 20)))
+PY
+	nbdcopy --flush "$T/img.raw" "$NBD_URI_BASE/vm0" || fail "nbdcopy"
+	P1=$(ferryctl point -c "$T/ferry.conf" --domain dom --wait) || fail "point 1"
+	cp --sparse=always "$T/vm0.raw" "$T/ref1.raw"
+	local ops=() i len off
+	for i in $(seq 1 40); do
+		len=$(( (RANDOM % 16 + 1) * 512 )); off=$(( (RANDOM * 32768 + RANDOM) % (bytes - len) / 512 * 512 ))
+		ops+=(-c "write -P $((RANDOM % 255 + 1)) $off $len")
+	done
+	qemu-io -f raw "${ops[@]}" "$NBD_URI_BASE/vm0" >/dev/null || fail "qemu-io"
+	P2=$(ferryctl point -c "$T/ferry.conf" --domain dom --wait) || fail "point 2"
+	cp --sparse=always "$T/vm0.raw" "$T/ref2.raw"
+	stop_ferryd
+	info "points $P1 and $P2 of domain dom, disk vm0 ($size)"
+}

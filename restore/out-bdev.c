@@ -1,0 +1,152 @@
+/* raw onto a block device (a LUN, an LV, a loop device): written in place.
+ *
+ * Why it works this way:
+ * - No PATH.part and no rename: a device node is not a file to replace (renaming over it
+ *   would put a regular file under /dev and leave the device untouched).
+ * - The device is opened O_EXCL, which the kernel refuses while it is mounted or held (a
+ *   device-mapper target on it): restoring under a mounted file system would corrupt it.
+ * - Its size is checked before anything is written: smaller than the disk is an error,
+ *   larger is fine (the bytes past the disk's end are left as they are; the caller says
+ *   so).
+ * - A device is not a sparse file that starts as zeroes: every byte of the disk that the
+ *   map does not hold as data (holes and zero extents) is zeroed first, with BLKZEROOUT
+ *   (write-zeroes or discard on the device, no data moved) and plain writes for unaligned
+ *   edges. Then the data goes through the batch writer with O_DIRECT, and finish() fsyncs
+ *   the device (its write cache included).
+ * - No checkpoints: resuming needs a state file, and there is no place beside /dev/sdX
+ *   to keep one; an interrupted restore onto a device is started again. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "common/batch-write.h"
+#include "common/util.h"
+#include "restore/restore-internal.h"
+#include "common/banned.h"
+
+#define SECTOR 512u
+
+/* [off, off + len) reads as zeroes: the 512-aligned middle by BLKZEROOUT, the edges (and
+ * everything, where the ioctl is refused) by writing zeroes. */
+static int zero_range(int fd, uint64_t off, uint64_t len)
+{
+	static const uint8_t zeros[64 << 10];
+	uint64_t a = ROUND_UP(off, (uint64_t)SECTOR), b = (off + len) / SECTOR * SECTOR;
+	if (a < b) {
+		uint64_t range[2] = { a, b - a };
+		if (ioctl(fd, BLKZEROOUT, range) == 0) {
+			int r = zero_range(fd, off, a - off);
+			return r ? r : zero_range(fd, b, off + len - b);
+		}
+	}
+	while (len) {
+		size_t n = (size_t)MIN(len, (uint64_t)sizeof zeros);
+		int r = pwrite_full(fd, zeros, n, off);
+		if (r < 0)
+			return r;
+		off += n, len -= n;
+	}
+	return 0;
+}
+
+/* Everything of the disk that is not a DATA extent, at or after start. */
+static int zero_gaps(int fd, const struct disk_map *m, uint64_t start)
+{
+	uint64_t pos = start;
+	int r = 0;
+	for (size_t i = 0; i < m->n && r == 0; i++) {
+		const struct disk_extent *e = &m->ext[i];
+		if (e->kind != EXTENT_DATA || e->offset + e->length <= pos)
+			continue;
+		if (e->offset > pos)
+			r = zero_range(fd, pos, e->offset - pos);
+		pos = e->offset + e->length;
+	}
+	if (r == 0 && pos < m->size)
+		r = zero_range(fd, pos, m->size - pos);
+	return r;
+}
+
+static int bdev_open(struct rout *o, uint64_t *start, char *err, size_t errlen)
+{
+	const char *path = o->q->path;
+	uint64_t size;
+	*start = 0;
+	o->fd = open(path, O_RDWR | O_EXCL | O_CLOEXEC);
+	if (o->fd < 0 && errno == EBUSY)
+		return restore_fail(err, errlen, -EBUSY, "%s is in use (mounted, or held by "
+				    "another device): not restoring onto it", path);
+	if (o->fd < 0)
+		return restore_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	if (ioctl(o->fd, BLKGETSIZE64, &size) < 0)
+		return restore_fail(err, errlen, -errno, "%s: reading its size: %s", path,
+				    strerror(errno));
+	o->device_size = size;
+	if (size < o->size)
+		return restore_fail(err, errlen, -ENOSPC, "%s is %" PRIu64 " bytes, smaller than "
+				    "disk %s (%" PRIu64 " bytes): nothing written", path, size,
+				    o->q->disk, o->size);
+	int rc = zero_gaps(o->fd, o->map, 0);
+	if (rc < 0)
+		return restore_fail(err, errlen, rc, "%s: zeroing what the disk does not hold: %s",
+				    path, strerror(-rc));
+	if ((rc = bw_open(o->fd, 64, &o->bw)) < 0)
+		return rc;
+	bw_use_direct(o->bw, path);
+	return 0;
+}
+
+static int bdev_sink(void *arg, uint64_t off, const void *buf, size_t len)
+{
+	struct rout *o = arg;
+	return bw_write(o->bw, buf, len, off);
+}
+
+static int bdev_drain(void *arg)
+{
+	struct rout *o = arg;
+	return bw_flush(o->bw);
+}
+
+static int bdev_window(struct rout *o)
+{
+	return bw_submit(o->bw);
+}
+
+static int bdev_finish(struct rout *o, char *err, size_t errlen)
+{
+	int rc = bw_flush(o->bw);
+	if (rc == 0 && fsync(o->fd) < 0)
+		rc = -errno;
+	if (close(o->fd) < 0 && rc == 0)
+		rc = -errno;
+	o->fd = -1;
+	if (rc < 0)
+		return restore_fail(err, errlen, rc, "%s: %s", o->q->path, strerror(-rc));
+	return 0;
+}
+
+static void bdev_release(struct rout *o, bool keep)
+{
+	(void)keep;
+	bw_close(o->bw);
+	o->bw = NULL;
+	if (o->fd >= 0)
+		close(o->fd);
+	o->fd = -1;
+}
+
+const struct out_ops out_bdev_ops = {
+	.open = bdev_open,
+	.sink = bdev_sink,
+	.drain = bdev_drain,
+	.window = bdev_window,
+	.finish = bdev_finish,
+	.release = bdev_release,
+};
