@@ -19,6 +19,8 @@ LIBS    := -luring -laio -lisal -lzstd -lcrypto -lcurl -lpthread
 # the recovery side's agent library (agent/): hypervisor drivers, Re-IP, orchestration
 AGENT_PKGS := libvirt ext2fs libmicrohttpd jansson libxml-2.0
 AGENT_LIBS := $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null)
+AGENT_CFLAGS := $(shell pkg-config --cflags $(AGENT_PKGS) 2>/dev/null)
+CFLAGS  += $(AGENT_CFLAGS)
 
 ifeq ($(V),1)
 Q :=
@@ -86,6 +88,12 @@ $(O)/tests/test-%: $(O)/obj/tests/unit/test-%.o $(O)/libferry-agent.a $(O)/libfe
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka $(AGENT_LIBS) $(LIBS)
 
+# drvctl drives the agent's hypervisor drivers
+$(O)/tests/drvctl: $(O)/obj/tests/tools/drvctl.o $(O)/libferry-agent.a $(O)/libferry.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(AGENT_LIBS) $(LIBS)
+
 $(O)/tests/%: $(O)/obj/tests/tools/%.o $(O)/libferry.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LINK    $@')
@@ -98,7 +106,7 @@ $(O)/tests/fuzz-%-replay: $(O)/obj/tests/fuzz/fuzz-%.o $(O)/obj/tests/fuzz/repla
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(AGENT_LIBS) $(LIBS)
 
-FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. -pthread \
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. -pthread $(AGENT_CFLAGS) \
                -fsanitize=fuzzer,address,undefined
 fuzz: $(FUZZ_BIN)
 $(O)/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC) $(AGENT_SRC)

@@ -13,6 +13,7 @@
 #   guest_shutdown NAME [SECONDS]     # ACPI power button, wait until off (else fail)
 #   guest_log IMG                     # the guest's log file on a raw disk image (debugfs)
 #   guest_driver_settings             # [hypervisor] lines for ferry-agent's libvirt driver
+#   expect_err ENAME TEXT CMD...      # CMD (drvctl) fails with errno ENAME, reason has TEXT
 #
 # The protected site of the failover tests (three VMs of one domain on ferryd):
 #   site_start [STORE_URL KEY_FILE]   # ferryd (domain "site") + db, app, web on prod-net
@@ -125,4 +126,15 @@ guest_log() { debugfs -R 'cat /var/log/ferry-guest.log' "$1" 2>/dev/null; }
 guest_driver_settings() {
 	printf 'driver = libvirt\nuri = %s\ndomain_type = qemu\nkernel = %s\ninitrd = %s\ncmdline = %s\ngraphics = none\n' \
 		"$LV_URI" "$GUEST_DIR/vmlinux" "$GUEST_DIR/initrd.img" "$GUEST_CMDLINE"
+}
+
+# expect_err ENAME TEXT CMD...: a drvctl call that must fail with errno ENAME and a reason
+# containing TEXT
+expect_err() {
+	local e=$1 text=$2 out
+	shift 2
+	out=$("$@" 2>&1) && fail "$* succeeded"
+	grep -q ": $e: " <<<"$out" || fail "$*: want $e, got: $out"
+	grep -qF -- "$text" <<<"$out" || fail "$*: the reason does not say '$text': $out"
+	info "$e as expected: ${out#drvctl: }"
 }
