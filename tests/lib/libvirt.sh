@@ -25,9 +25,11 @@
 #    /var/cache/libvirt is build/libvirt-cache of this tree (libvirt's probe of QEMU's
 #    capabilities: about 3 s when cold, so it is kept between runs; libvirt checks it
 #    against the QEMU and libvirtd binaries itself).
-#  - PID: the test script is PID 1 of the namespace, so when it ends, however it ends
-#    (even kill -9 of the unshare process, through --kill-child), the kernel kills every
-#    process left in it: libvirtd, dnsmasq, qemu. lv_stop still stops them in order.
+#  - PID: PID 1 of the namespace is a shell that waits for the test script, so when the
+#    test ends, however it ends (even kill -9 of the unshare process, through
+#    --kill-child), the kernel kills every process left in it: libvirtd, dnsmasq, qemu.
+#    lv_stop still stops them in order. (The test is not PID 1 itself: ferryd
+#    --exit-with-parent takes a parent with PID 1 for a dead one.)
 # The daemon is the monolithic libvirtd in system mode (qemu:///system through a socket in
 # $T/libvirt/sock, auth none), with qemu.conf: user/group root (the stock libvirt-qemu user
 # makes libvirt re-probe QEMU on every domain start as root: ~75 s each), no cgroups, no
@@ -52,11 +54,13 @@ if [ -z "${FERRY_TEST_NS:-}" ] && [ -z "${FERRY_TEST_NS_CHILD:-}" ]; then
 	unshare --net --mount true 2>/dev/null || _lv_skip "cannot create namespaces here (unshare --net --mount)"
 	[ -n "${T:-}" ] && rm -rf "$T"
 	export FERRY_TEST_NS_CHILD=1 PATH
+	# PID 1 is a shell that only waits for the test (and reaps orphans: qemu, dnsmasq):
+	# the test is not PID 1 itself, so its children see a living parent
 	exec unshare --net --mount --pid --fork --kill-child --mount-proc --propagation private \
-		bash "$0" "$@"
+		bash -c 'bash "$0" "$@"; exit $?' "$0" "$@"
 fi
 if [ -n "${FERRY_TEST_NS_CHILD:-}" ] && [ -z "${FERRY_TEST_NS:-}" ]; then
-	# first time here, inside: PID 1 of the new namespaces
+	# first time here, inside the new namespaces
 	export FERRY_TEST_NS=$$
 	unset FERRY_TEST_NS_CHILD
 	mount -t sysfs sysfs /sys
