@@ -16,9 +16,7 @@
 #   expect_err ENAME TEXT CMD...      # CMD (drvctl) fails with errno ENAME, reason has TEXT
 #
 # The protected site of the failover tests (three VMs of one domain on ferryd):
-#   site_start [STORE_URL KEY_FILE]   # ferryd (domain "site") + db, app, web on prod-net
-# sets SITE_CONF (ferryd's config), SITE_NAMES ("db app web"), SITE_ADDR[name],
-# SITE_MAC[name], SITE_SERIAL[name], SITE_LINE[name] (each guest's boot line).
+#   site_start [STORE_URL KEY_FILE]   # needs lv_start; see site_start below
 
 GUEST_DIR=
 GUEST_CMDLINE="console=ttyS0 quiet panic=1"
@@ -137,4 +135,81 @@ expect_err() {
 	grep -q ": $e: " <<<"$out" || fail "$*: want $e, got: $out"
 	grep -qF -- "$text" <<<"$out" || fail "$*: the reason does not say '$text': $out"
 	info "$e as expected: ${out#drvctl: }"
+}
+
+# ---- the protected site ---------------------------------------------------------------
+
+SITE_NAMES="db app web"
+declare -A SITE_ADDR=([db]=10.1.0.11 [app]=10.1.0.12 [web]=10.1.0.13)
+declare -A SITE_MAC=([db]=52:54:00:01:00:11 [app]=52:54:00:01:00:12 [web]=52:54:00:01:00:13)
+declare -A SITE_FORMAT SITE_DISK SITE_SERIAL SITE_LINE
+
+# site_start [STORE_URL KEY_FILE]: the protected site, after lv_start.
+#  - libvirt networks prod-net (10.1.0.1/24, the site's) and dr-net (10.2.0.1/24, for
+#    the recovery side), the host at .1 of each;
+#  - one disk per VM, made by make-disk.sh as ferryd's primary ($T/site-NAME.raw,
+#    SITE_DISK_SIZE, default 64M): host name NAME, static SITE_ADDR[NAME]/24, gateway
+#    10.1.0.1, DNS 10.1.0.53, in SITE_FORMAT[NAME] (default db netplan, app and web
+#    ifupdown; set before the call to choose another), the stanza naming the MAC; the last
+#    8 MiB of each disk (from byte SITE_TAIL_OFF) are outside its file system, for
+#    qemu-io writes that must not touch the guest's files;
+#  - ferryd with the three disks (export names db, app, web) in one domain, SITE_DOMAIN
+#    (default site), listening on SITE_PORT, shipping to STORE_URL when given (an
+#    initialised repository: ferryctl init) every SITE_RPO (default 1h: points come when
+#    a test cuts them); with SITE_VMS=1 the config also describes the VMs ([vm NAME]
+#    sections, for when ferryd reads them);
+#  - the VMs db, app, web (256 MiB, one vCPU, persistent libvirt domains the operator
+#    defined, not ferry) on prod-net with SITE_MAC[NAME], their disks over NBD from
+#    ferryd, serial consoles in SITE_SERIAL[NAME]; started at once, and awaited: their
+#    boot lines are in SITE_LINE[NAME].
+# Sets SITE_CONF (ferryd's config), SITE_STORE, SITE_KEY, and FERRYD_PID, NBD_URI_BASE.
+site_start() {
+	local n t0
+	SITE_DOMAIN=${SITE_DOMAIN:-site} SITE_STORE=${1:-} SITE_KEY=${2:-}
+	SITE_CONF=$T/site.conf
+	lv_net_create prod-net 10.1.0.1/24
+	lv_net_create dr-net 10.2.0.1/24
+	guest_build
+	local disks=()
+	for n in $SITE_NAMES; do
+		SITE_FORMAT[$n]=${SITE_FORMAT[$n]:-$([ $n = db ] && echo netplan || echo ifupdown)}
+		SITE_DISK[$n]=$T/site-$n.raw
+		guest_disk "${SITE_DISK[$n]}" "$n" "--${SITE_FORMAT[$n]}" "${SITE_ADDR[$n]}/24" \
+			--gw 10.1.0.1 --dns 10.1.0.53 --mac "${SITE_MAC[$n]}" \
+			--size "${SITE_DISK_SIZE:-64M}" --tail 8 >/dev/null
+		disks+=("$n:${SITE_DISK[$n]}")
+	done
+	SITE_TAIL_OFF=$(( $(stat -c %s "${SITE_DISK[db]}") - (8 << 20) ))
+	PORT=$(free_port)
+	SITE_PORT=$PORT
+	write_config "$SITE_CONF" 256M 1M "${disks[@]}"
+	sed -i "s/^\[domain dom\]\$/[domain $SITE_DOMAIN]\nrpo = ${SITE_RPO:-1h}/" "$SITE_CONF"
+	if [ -n "$SITE_STORE" ]; then
+		printf '[store]\nurl = %s\nkey_file = %s\n' "$SITE_STORE" "$SITE_KEY" >>"$SITE_CONF"
+	fi
+	[ "${SITE_VMS:-0}" != 1 ] || site_vm_sections >>"$SITE_CONF"
+	start_ferryd "$SITE_CONF" "$T/site-ferryd.log"
+	t0=$(date +%s%N)
+	for n in $SITE_NAMES; do
+		SITE_SERIAL[$n]=$T/site-$n.serial
+		guest_start "$n" "${SITE_SERIAL[$n]}" "nbd:127.0.0.1:$SITE_PORT:$n" \
+			--net prod-net "${SITE_MAC[$n]}"
+	done
+	for n in $SITE_NAMES; do
+		SITE_LINE[$n]=$(guest_wait "${SITE_SERIAL[$n]}") || exit 1
+		[ "$(guest_field "${SITE_LINE[$n]}" ip)" = "${SITE_ADDR[$n]}/24" ] ||
+			fail "$n booted with: ${SITE_LINE[$n]}"
+	done
+	info "protected site up (db, app, web) $(( ($(date +%s%N) - t0) / 1000000 )) ms after the first start"
+}
+
+# site_vm_sections: the [vm NAME] sections describing the site's VMs (issue 13 section 1)
+site_vm_sections() {
+	local n
+	for n in $SITE_NAMES; do
+		printf '[vm %s]\ndomain = %s\ndisks = %s\ncpus = 1\nmemory = 256\nfirmware = bios\n' \
+			"$n" "$SITE_DOMAIN" "$n"
+		printf 'nic = prod-net %s static %s/24 gw 10.1.0.1 dns 10.1.0.53\n' \
+			"${SITE_MAC[$n]}" "${SITE_ADDR[$n]}"
+	done
 }
