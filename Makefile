@@ -130,13 +130,16 @@ bench-s3: all
 bench-restore: all
 	tests/bench/bench-restore.sh
 
+bench-guest: all $(O)/tests/drvctl
+	tests/bench/bench-guest.sh
+
 deps:
 	tools/install-deps.sh
 
 clean:
 	rm -rf $(O)
 
-.PHONY: all tests check clean fuzz FORCE bench-datapath bench-pipeline bench-restore deps
+.PHONY: all tests check clean fuzz FORCE bench-datapath bench-pipeline bench-restore bench-guest deps
 .DELETE_ON_ERROR:
 .SECONDARY:
 

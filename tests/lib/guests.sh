@@ -26,7 +26,8 @@ GUEST_PORT=7000
 # kernel and busybox packages with apt-get). Exits 77 when the packages cannot be had.
 guest_build() {
 	local out=$TOP/build/guest
-	if ! bash "$TOP/tests/guest/build.sh" "$out" >"$T/guest-build.log" 2>&1; then
+	# the build may download packages: from the host's network, not the test's
+	if ! lv_host_net bash "$TOP/tests/guest/build.sh" "$out" >"$T/guest-build.log" 2>&1; then
 		cat "$T/guest-build.log" >&2
 		grep -q 'apt-get download' "$T/guest-build.log" &&
 			skip "cannot download the test guest's Debian packages: $(tail -n 1 "$T/guest-build.log")"

@@ -7,6 +7,7 @@
 #   lv_net_create dr-net 10.2.0.1/24 --dhcp   #   (this script) at .1; --dhcp serves .128-.254
 #   lv_virsh list --all                    # virsh on the private daemon
 #   lv_wait_line FILE REGEX SECONDS        # poll a serial log for a line; prints it
+#   lv_host_net CMD...                     # CMD in the host's network (apt-get download)
 #   lv_net_remove prod-net; lv_stop        # (teardown does both anyway)
 #
 # How it is isolated. Sourcing this file re-executes the test script (same arguments) in
@@ -53,6 +54,7 @@ if [ -z "${FERRY_TEST_NS:-}" ] && [ -z "${FERRY_TEST_NS_CHILD:-}" ]; then
 	done
 	unshare --net --mount true 2>/dev/null || _lv_skip "cannot create namespaces here (unshare --net --mount)"
 	[ -n "${T:-}" ] && rm -rf "$T"
+	exec 19</proc/self/ns/net	# the host's network, for lv_host_net
 	export FERRY_TEST_NS_CHILD=1 PATH
 	# PID 1 is a shell that only waits for the test (and reaps orphans: qemu, dnsmasq):
 	# the test is not PID 1 itself, so its children see a living parent
@@ -73,6 +75,13 @@ LV_PID=
 
 # lv_virsh ARGS...: virsh on the private daemon
 lv_virsh() { virsh -q -c "$LV_URI" "$@"; }
+
+# lv_host_net CMD...: run CMD in the host's network namespace (the rest stays private):
+# for what needs the outside network, like apt-get download. Through file descriptor 19,
+# which holds the host's namespace open from before the re-execution.
+lv_host_net() {
+	if [ -e /proc/self/fd/19 ]; then nsenter --net=/proc/self/fd/19 "$@"; else "$@"; fi
+}
 
 # lv_start: bind the libvirt folders, write the configuration, start libvirtd and wait
 # (at most 60 s) until it answers. Registers lv_stop for the teardown.
