@@ -3,8 +3,8 @@
 #   1. the test guest's build (tests/guest/build.sh) into a scratch folder: cold (the
 #      packages downloaded with apt-get download), with the packages cached (the kernel
 #      extracted again), with the kernel cached (only the initramfs packed), up to date;
-#   2. the private libvirtd (tests/lib/libvirt.sh lv_start) until it answers, with an
-#      empty capability cache and with the tree's cache;
+#   2. the private libvirtd (tests/lib/libvirt.sh lv_start) until it answers and until it
+#      knows QEMU's capabilities, with the tree's capability cache and with an empty one;
 #   3. one guest, ROUNDS (3) times each, the median reported:
 #        libvirt: agent/driver-libvirt.c start (define + power on) -> the serial line,
 #                 then stop (ACPI until off), start again, hard stop, remove;
@@ -33,13 +33,19 @@ t=$(now); lv_host_net bash "$TOP/tests/guest/build.sh" "$out" >/dev/null 2>&1 ||
 echo "guest build: cold $cold ms; packages cached $debs ms; kernel cached $kern ms; up to date $noop ms"
 rm -rf "$out"
 
-# 2. libvirtd
-LV_CACHE=$T/empty-cache
-t=$(now); lv_start; lvcold=$(ms $t)
-lv_stop
+# 2. libvirtd: until it answers, and until it knows QEMU's capabilities (what the first
+# domain start needs)
 LV_CACHE=$TOP/build/libvirt-cache
 t=$(now); lv_start; lvwarm=$(ms $t)
-echo "libvirtd until it answers: empty capability cache $lvcold ms, warm $lvwarm ms"
+lv_virsh domcapabilities --virttype qemu >/dev/null || fail "domcapabilities"
+lvwarmcaps=$(ms $t)
+lv_stop
+LV_CACHE=$T/empty-cache
+t=$(now); lv_start; lvcold=$(ms $t)
+lv_virsh domcapabilities --virttype qemu >/dev/null || fail "domcapabilities"
+lvcoldcaps=$(ms $t)
+echo "libvirtd answers / knows QEMU: warm capability cache $lvwarm / $lvwarmcaps ms," \
+	"empty cache $lvcold / $lvcoldcaps ms"
 
 # 3. one guest
 guest_build

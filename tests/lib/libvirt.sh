@@ -72,6 +72,8 @@ fi
 LV_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LV_URI=
 LV_PID=
+LV_MOUNTED=0
+LV_CLEANUP=
 
 # lv_virsh ARGS...: virsh on the private daemon
 lv_virsh() { virsh -q -c "$LV_URI" "$@"; }
@@ -113,11 +115,13 @@ lv_start() {
 		auth_unix_ro = "none"
 		log_outputs = "3:file:$d/libvirtd.log"
 	EOF
+	LV_MOUNTED=1
 	LV_URI="qemu:///system?socket=$d/sock/libvirt-sock"
 	export LV_URI
 	libvirtd --config "$d/libvirtd.conf" --pid-file "$d/libvirtd.pid" >"$d/libvirtd.out" 2>&1 &
 	LV_PID=$!
-	cleanup_fn lv_stop
+	[ -n "$LV_CLEANUP" ] || cleanup_fn lv_stop
+	LV_CLEANUP=1
 	for ((i = 0; i < 600; i++)); do
 		[ -S "$d/sock/libvirt-sock" ] && virsh -q -c "$LV_URI" version >/dev/null 2>&1 && return 0
 		kill -0 "$LV_PID" 2>/dev/null || break
@@ -128,10 +132,10 @@ lv_start() {
 }
 
 # lv_stop: power off every domain (hard), stop the networks, stop libvirtd (SIGTERM, then
-# SIGKILL after 10 s). Idempotent.
+# SIGKILL after 10 s), undo lv_start's mounts. Idempotent; lv_start may follow.
 lv_stop() {
-	[ -n "$LV_PID" ] || return 0
 	local n i
+	[ -n "$LV_PID" ] || { _lv_umount; return 0; }
 	if kill -0 "$LV_PID" 2>/dev/null; then
 		for n in $(lv_virsh list --name 2>/dev/null); do lv_virsh destroy "$n" >/dev/null 2>&1; done
 		for n in $(lv_virsh net-list --name 2>/dev/null); do lv_virsh net-destroy "$n" >/dev/null 2>&1; done
@@ -141,7 +145,13 @@ lv_stop() {
 	fi
 	wait "$LV_PID" 2>/dev/null
 	LV_PID=
-	return 0
+	_lv_umount
+}
+
+_lv_umount() {
+	[ "$LV_MOUNTED" = 1 ] || return 0
+	umount /var/cache/libvirt /var/log/libvirt /var/lib/libvirt /etc/libvirt /run 2>/dev/null
+	LV_MOUNTED=0
 }
 
 # lv_net_create NAME A.B.C.D/NN [--dhcp]: a persistent libvirt network, started: a bridge
