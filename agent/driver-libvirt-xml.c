@@ -9,7 +9,8 @@
  *
  * What the domain XML says, and why:
  *   - type from `domain_type` (kvm in the field, qemu = TCG here), arch, machine;
- *   - firmware: UEFI as <os firmware='efi'> (libvirt picks the OVMF build itself);
+ *   - firmware: UEFI as <os firmware='efi'> (libvirt picks the OVMF build itself, with
+ *     or without secure boot as `secure_boot` asks; auto: libvirt's first match);
  *   - direct kernel boot only when `kernel` is set (guests whose whole system is an
  *     initramfs, like the project's test guest); real VMs boot from their first disk
  *     (<boot order='1'/>);
@@ -49,6 +50,7 @@ static const char *const nic_model_values[] = { "virtio", "e1000", "e1000e", "rt
 						"vmxnet3", NULL };
 static const char *const cpu_mode_values[] = { "host-model", "host-passthrough", "maximum",
 					       NULL };
+static const char *const secure_boot_values[] = { "auto", "yes", "no", NULL };
 
 struct lv_key {
 	const char *name;
@@ -70,6 +72,7 @@ static const struct lv_key lv_keys[] = {
 	KEY(disk_bus, disk_bus_values, "virtio"),
 	KEY(nic_model, nic_model_values, "virtio"),
 	KEY(cpu_mode, cpu_mode_values, NULL),
+	KEY(secure_boot, secure_boot_values, "auto"),
 };
 
 static char **key_slot(struct lv_settings *st, const struct lv_key *k)
@@ -304,6 +307,14 @@ static void write_os(struct xw *x, const struct lv_settings *st, const struct dr
 	xw_open(x, "os");
 	if (vm->uefi)
 		xw_attr(x, "firmware", "efi");
+	if (vm->uefi && strcmp(st->secure_boot, "auto")) {
+		xw_open(x, "firmware");
+		xw_open(x, "feature");
+		xw_attr(x, "enabled", st->secure_boot);
+		xw_attr(x, "name", "secure-boot");
+		xw_close(x);
+		xw_close(x);
+	}
 	xw_open(x, "type");
 	xw_attr(x, "arch", st->arch);
 	if (st->machine)
@@ -445,6 +456,8 @@ int lv_domain_xml(const struct lv_settings *st, const struct drv_vm *vm, const c
 	xw_open(&x, "features");
 	xw_empty(&x, "acpi", NULL, NULL);
 	xw_empty(&x, "apic", NULL, NULL);
+	if (vm->uefi && !strcmp(st->secure_boot, "yes"))
+		xw_empty(&x, "smm", "state", "on");	/* secure boot needs SMM */
 	xw_close(&x);
 	if (st->cpu_mode)
 		xw_empty(&x, "cpu", "mode", st->cpu_mode);

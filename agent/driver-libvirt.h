@@ -33,6 +33,7 @@ struct lv_settings {
 	char *disk_bus;		/* "virtio" | "sata" | "scsi" | "ide" */
 	char *nic_model;	/* "virtio" | "e1000" | "e1000e" | "rtl8139" | "vmxnet3" */
 	char *cpu_mode;		/* NULL | "host-model" | "host-passthrough" | "maximum" */
+	char *secure_boot;	/* UEFI VMs: "auto" (libvirt's choice) | "yes" | "no" */
 };
 
 /* 0, or -EINVAL (unknown key, bad value: named in err) or -ENOMEM. Defaults filled in. */

@@ -5,9 +5,10 @@
 #  - isolated networks: create (idempotent; the host's address on the bridge, no
 #    forwarding), exists, another definition refused, remove (idempotent), and the
 #    operator's network is never removed;
-#  - four VMs at once, each with its serial console in a file: a raw file disk, a VMDK,
+#  - five VMs at once, each with its serial console in a file: a raw file disk, a VMDK,
 #    an NBD export of a running ferryd over TCP, an NBD export over a unix socket
-#    (nbdkit); each reports its disk's config and answers on its address;
+#    (nbdkit), and a UEFI VM (OVMF, secure boot off); each reports its disk's config and
+#    answers on its address; removing the UEFI VM removes its NVRAM file;
 #  - start again while running: nothing changes (same QEMU); with another definition:
 #    refused; stop (ACPI: the guest logs its STOP line on its disk), state, stop again;
 #    start of a VM that is off boots it again; stop --force --timeout 0 is a hard stop;
@@ -18,6 +19,7 @@
 . "$(dirname "$0")/../lib/functions.sh"
 . "$(dirname "$0")/../lib/guests.sh"
 require debugfs e2fsck qemu-img nbdkit timeout
+[ -d /usr/share/OVMF ] || skip "ovmf not installed (run tools/install-deps.sh)"
 DRV=$TBIN/drvctl
 [ -x "$DRV" ] || fail "build/tests/drvctl missing (make tests)"
 
@@ -30,6 +32,12 @@ while IFS= read -r l; do
 	[ "$k" = driver ] || SET+=(-s "$k=${l#* = }")
 done < <(guest_driver_settings)
 drv() { "$DRV" -d libvirt "${SET[@]}" "$@"; }
+# UEFI: OVMF boots the compressed kernel (its EFI stub), not the PVH vmlinux
+drv_uefi() {
+	"$DRV" -d libvirt -s "uri=$LV_URI" -s domain_type=qemu -s machine=q35 -s graphics=none \
+		-s secure_boot=no -s "kernel=$GUEST_DIR/vmlinuz" -s "initrd=$GUEST_DIR/initrd.img" \
+		-s "cmdline=$GUEST_CMDLINE" "$@"
+}
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 # --- probe and settings ----------------------------------------------------------------
@@ -65,6 +73,7 @@ guest_disk "$T/b.raw" vm-b --ifupdown 10.1.0.22/24 --gw 10.1.0.1 --size 32M >/de
 qemu-img convert -f raw -O vmdk "$T/b.raw" "$T/b.vmdk" || fail "qemu-img convert"
 guest_disk "$T/c.img" vm-c --networkd 10.1.0.23/24 --size 32M >/dev/null
 guest_disk "$T/d.img" vm-d --networkmanager 10.1.0.24/24 --size 32M >/dev/null
+guest_disk "$T/e.img" vm-e --netplan 10.1.0.25/24 --size 32M >/dev/null
 write_config "$T/ferry.conf" 64M 1M vmc:"$T/c.img"
 start_ferryd "$T/ferry.conf"
 nbdkit -f -U "$T/nbdkit.sock" -P "$T/nbdkit.pid" file "$T/d.img" >"$T/nbdkit.log" 2>&1 &
@@ -81,14 +90,17 @@ drv start vm-c --serial "$T/c.serial" --disk "$NBD_URI_BASE/vmc" --nic prod-net,
 	fail "start vm-c"
 drv start vm-d --serial "$T/d.serial" --disk "nbd+unix:///d?socket=$T/nbdkit.sock" \
 	--nic prod-net,52:54:00:00:01:24 || fail "start vm-d"
+drv_uefi start vm-e --uefi --serial "$T/e.serial" --disk "$T/e.img" --nic prod-net,52:54:00:00:01:25 ||
+	fail "start vm-e"
+lv_virsh dumpxml vm-e | grep -q '<loader .*OVMF' || fail "vm-e does not boot OVMF"
 declare -A line
-for v in a b c d; do
+for v in a b c d e; do
 	line[$v]=$(guest_wait "$T/$v.serial") || exit 1
 	info "vm-$v after $(ms $t0) ms: ${line[$v]}"
 done
 [ "$(guest_field "${line[a]}" id)" = "$(guest_field "$want_a" id)" ] || fail "vm-a booted another disk"
-for v in a b c d; do
-	n=$(( $(printf %d "'$v") - 76 ))	# a -> 21 ... d -> 24
+for v in a b c d e; do
+	n=$(( $(printf %d "'$v") - 76 ))	# a -> 21 ... e -> 25
 	[ "$(guest_field "${line[$v]}" ip)" = "10.1.0.$n/24" ] || fail "vm-$v: ${line[$v]}"
 	[ "$(guest_tcp 10.1.0.$n)" = "${line[$v]}" ] || fail "vm-$v does not answer on 10.1.0.$n"
 done
@@ -119,14 +131,15 @@ t0=$(date +%s%N)
 drv stop vm-a --timeout 0 --force || fail "hard stop"
 info "hard stop: $(ms $t0) ms"
 [ "$(drv state vm-a)" = off ] || fail "state after the hard stop"
-for v in b c d; do drv stop vm-$v --timeout 60 || fail "stop vm-$v"; done
+for v in b c d e; do drv stop vm-$v --timeout 60 || fail "stop vm-$v"; done
 guest_log "$T/c.img" | grep -q '^FERRY-GUEST-STOP name=vm-c' ||
 	fail "vm-c's last write did not reach ferryd's disk"
 e2fsck -fn "$T/c.img" >/dev/null 2>&1 || fail "e2fsck of ferryd's disk"
-for v in a b c d; do
+for v in a b c d e; do
 	drv remove vm-$v || fail "remove vm-$v"
 	drv remove vm-$v || fail "remove vm-$v again"
 done
+[ -z "$(ls /var/lib/libvirt/qemu/nvram/)" ] || fail "NVRAM left: $(ls /var/lib/libvirt/qemu/nvram/)"
 [ -z "$(lv_virsh list --all --name)" ] || fail "VMs left: $(lv_virsh list --all --name)"
 
 # the operator's VM
@@ -137,8 +150,8 @@ drv stop theirs --timeout 0 --force || fail "a hard stop of the operator's VM"
 lv_virsh list --all --name | grep -qx theirs || fail "the operator's VM is gone"
 
 # --- error paths -----------------------------------------------------------------------
-expect_err ENOENT "no-such-net" drv start vm-e --disk "$T/a.img" --nic no-such-net,52:54:00:00:01:25
+expect_err ENOENT "no-such-net" drv start vm-x --disk "$T/a.img" --nic no-such-net,52:54:00:00:01:29
 port=$(free_port)
-expect_err EIO "Connection refused" drv start vm-f --disk "nbd://127.0.0.1:$port/x"
+expect_err EIO "Connection refused" drv start vm-y --disk "nbd://127.0.0.1:$port/x"
 lv_virsh list --all --name | grep -q '^vm-' && fail "a failed start left a VM: $(lv_virsh list --all --name)"
 pass

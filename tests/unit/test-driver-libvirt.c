@@ -61,6 +61,7 @@ static void test_settings(void **state)
 	assert_string_equal(st.nic_model, "virtio");
 	assert_null(st.machine);
 	assert_null(st.kernel);
+	assert_string_equal(st.secure_boot, "auto");
 	lv_settings_release(&st);
 
 	assert_int_equal(settings(&st, (const char *[]){ "domain_type=qemu", "machine=q35",
@@ -74,6 +75,7 @@ static void test_settings(void **state)
 		{ "colour=blue", "unknown [hypervisor] key 'colour' for driver libvirt" },
 		{ "graphics=sdl", "bad value 'sdl' for graphics" },
 		{ "disk_bus=floppy", "bad value 'floppy' for disk_bus" },
+		{ "secure_boot=maybe", "bad value 'maybe' for secure_boot" },
 		{ "domain_type=k v m", "bad value 'k v m' for domain_type" },
 		{ "kernel=vmlinux", "kernel must be an absolute path, not 'vmlinux'" },
 		{ "initrd=/k/initrd.img", "initrd and cmdline need kernel" },
@@ -149,6 +151,8 @@ static void test_domain_xml(void **state)
 	assert_string_equal(xp("string(/domain/os/initrd)"), "/k/initrd.img");
 	assert_string_equal(xp("string(/domain/os/cmdline)"), "console=ttyS0");
 	assert_string_equal(xp("string(/domain/os/@firmware)"), "");
+	assert_string_equal(xp("count(/domain/os/firmware)"), "0");
+	assert_string_equal(xp("count(/domain/features/smm)"), "0");
 	assert_string_equal(xp("count(/domain/features/acpi)"), "1");
 	assert_string_equal(xp("string(/domain/on_poweroff)"), "destroy");
 	assert_string_equal(xp("string(/domain/metadata/f:def/@hash)"), hash);
@@ -185,7 +189,7 @@ static void test_domain_xml(void **state)
 
 	/* a real VM: boots its first disk, UEFI, SCSI disks, e1000, VNC, a pty console */
 	assert_int_equal(settings(&st, (const char *[]){ "disk_bus=scsi", "nic_model=e1000",
-		"cpu_mode=host-passthrough", NULL }), 0);
+		"cpu_mode=host-passthrough", "secure_boot=yes", NULL }), 0);
 	vm.uefi = true;
 	vm.serial_log = NULL;
 	vm.n_disks = 2;
@@ -193,6 +197,9 @@ static void test_domain_xml(void **state)
 	load(xml);
 	assert_string_equal(xp("string(/domain/@type)"), "kvm");
 	assert_string_equal(xp("string(/domain/os/@firmware)"), "efi");
+	assert_string_equal(xp("string(/domain/os/firmware/feature[@name='secure-boot']/@enabled)"),
+			    "yes");
+	assert_string_equal(xp("string(/domain/features/smm/@state)"), "on");
 	assert_string_equal(xp("count(/domain/os/kernel)"), "0");
 	assert_string_equal(xp("string(/domain/cpu/@mode)"), "host-passthrough");
 	assert_string_equal(xp("string(//controller[@type='scsi']/@model)"), "virtio-scsi");
