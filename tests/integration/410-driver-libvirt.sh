@@ -139,7 +139,7 @@ for v in a b c d e; do
 	drv remove vm-$v || fail "remove vm-$v"
 	drv remove vm-$v || fail "remove vm-$v again"
 done
-[ -z "$(ls /var/lib/libvirt/qemu/nvram/)" ] || fail "NVRAM left: $(ls /var/lib/libvirt/qemu/nvram/)"
+[ -z "$(ls "$LV_DIR/lib/qemu/nvram/")" ] || fail "NVRAM left: $(ls "$LV_DIR/lib/qemu/nvram/")"
 [ -z "$(lv_virsh list --all --name)" ] || fail "VMs left: $(lv_virsh list --all --name)"
 
 # the operator's VM

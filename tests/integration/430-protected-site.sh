@@ -6,8 +6,12 @@
 #     pattern into each disk's tail (outside the file system) over NBD while they run;
 #     a point is cut; each disk restored from the store holds the guest's boot line
 #     (debugfs), the pattern, and a file system that passes e2fsck -fn;
-#  2. the guests are powered off with the ACPI button (each writes a STOP line, then
-#     unmounts); a second point holds those last writes.
+#  2. a second libvirtd, the recovery site's, boots the restored db disk as a VM also
+#     named db on its own network dr-net: the guest is the protected db's disk (same id,
+#     its second boot) and, not re-addressed, answers at 10.1.0.11's config only, not on
+#     dr-net's 10.2.0.11;
+#  3. the protected guests are powered off with the ACPI button (each writes a STOP line,
+#     then unmounts); a second point holds those last writes.
 . "$(dirname "$0")/../lib/libvirt.sh"
 . "$(dirname "$0")/../lib/functions.sh"
 . "$(dirname "$0")/../lib/guests.sh"
@@ -15,7 +19,7 @@ require debugfs e2fsck qemu-io timeout
 
 STORE=file://$T/store
 ferryctl init --store "$STORE" --key-file "$T/store.key" >/dev/null || fail "init"
-lv_start
+lv_start prot
 site_start "$STORE" "$T/store.key"
 for n in $SITE_NAMES; do
 	info "$n: ${SITE_LINE[$n]}"
@@ -60,6 +64,22 @@ check_point() {
 }
 p1=$(ferryctl point -c "$SITE_CONF" --domain "$SITE_DOMAIN" --wait) || fail "point 1"
 check_point "$p1" boot
+
+# the recovery site: another hypervisor, where the restored db runs as db too
+lv_start dr
+lv_net_create dr-net 10.2.0.1/24
+cp --sparse=always "$T/r-db.raw" "$T/dr-db.raw"
+guest_start db "$T/dr-db.serial" "$T/dr-db.raw" --net dr-net "${SITE_MAC[db]}"
+l=$(guest_wait "$T/dr-db.serial") || exit 1
+info "recovery site: $l"
+[ "$(guest_field "$l" id)" = "$(guest_field "${SITE_LINE[db]}" id)" ] || fail "dr db booted another disk"
+[ "$(guest_field "$l" boot)" = 2 ] || fail "dr db: not the disk's second boot: $l"
+[ "$(guest_field "$l" ip)" = 10.1.0.11/24 ] || fail "dr db: $l"
+! guest_tcp 10.2.0.11 5 >/dev/null || fail "something answers at 10.2.0.11 without a Re-IP"
+[ "$(lv_virsh domstate db)" = running ] || fail "dr db is not running"
+lv_stop dr
+lv_use prot
+[ "$(lv_virsh domstate db)" = running ] || fail "the protected db is not running"
 
 for n in $SITE_NAMES; do lv_virsh shutdown "$n" >/dev/null || fail "shutdown $n"; done
 for n in $SITE_NAMES; do

@@ -66,7 +66,7 @@ _guest_disk_xml() {
 
 # guest_start NAME SERIAL DISK... [--net NETWORK MAC]...: a persistent domain, started.
 guest_start() {
-	local name=$1 serial=$2 disks=() nets=() x=$T/libvirt/dom-$1.xml i letters=abcdefghijklmnop
+	local name=$1 serial=$2 disks=() nets=() x=$LV_DIR/dom-$1.xml i letters=abcdefghijklmnop
 	shift 2
 	while [ $# -gt 0 ]; do
 		if [ "$1" = --net ]; then nets+=("$2 $3"); shift 3; else disks+=("$1"); shift; fi
@@ -145,9 +145,10 @@ declare -A SITE_ADDR=([db]=10.1.0.11 [app]=10.1.0.12 [web]=10.1.0.13)
 declare -A SITE_MAC=([db]=52:54:00:01:00:11 [app]=52:54:00:01:00:12 [web]=52:54:00:01:00:13)
 declare -A SITE_FORMAT SITE_DISK SITE_SERIAL SITE_LINE
 
-# site_start [STORE_URL KEY_FILE]: the protected site, after lv_start.
-#  - libvirt networks prod-net (10.1.0.1/24, the site's) and dr-net (10.2.0.1/24, for
-#    the recovery side), the host at .1 of each;
+# site_start [STORE_URL KEY_FILE]: the protected site, on the current libvirtd (lv_start;
+# with two daemons, lv_use the protected site's first).
+#  - the libvirt network prod-net (10.1.0.1/24, the host at .1); the recovery side's
+#    networks are the caller's (lv_net_create dr-net 10.2.0.1/24, on its daemon);
 #  - one disk per VM, made by make-disk.sh as ferryd's primary ($T/site-NAME.raw,
 #    SITE_DISK_SIZE, default 64M): host name NAME, static SITE_ADDR[NAME]/24, gateway
 #    10.1.0.1, DNS 10.1.0.53, in SITE_FORMAT[NAME] (default db netplan, app and web
@@ -169,7 +170,6 @@ site_start() {
 	SITE_DOMAIN=${SITE_DOMAIN:-site} SITE_STORE=${1:-} SITE_KEY=${2:-}
 	SITE_CONF=$T/site.conf
 	lv_net_create prod-net 10.1.0.1/24
-	lv_net_create dr-net 10.2.0.1/24
 	guest_build
 	local disks=()
 	for n in $SITE_NAMES; do

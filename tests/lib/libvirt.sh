@@ -5,10 +5,14 @@
 #   lv_start                               # libvirtd (qemu driver, TCG), ready; sets LV_URI
 #   lv_net_create prod-net 10.1.0.1/24     # a libvirt network: bridge + dnsmasq, the host
 #   lv_net_create dr-net 10.2.0.1/24 --dhcp   #   (this script) at .1; --dhcp serves .128-.254
-#   lv_virsh list --all                    # virsh on the private daemon
+#   lv_virsh list --all                    # virsh on the current daemon
 #   lv_wait_line FILE REGEX SECONDS        # poll a serial log for a line; prints it
 #   lv_host_net CMD...                     # CMD in the host's network (apt-get download)
 #   lv_net_remove prod-net; lv_stop        # (teardown does both anyway)
+# Two sites, two hypervisors: `lv_start prot; lv_start dr` starts two daemons (named;
+# the first unnamed one is "main"), `lv_use prot` makes one current (LV_URI, LV_DIR).
+# Each has its own VMs and networks; all share the test's network namespace, so the host
+# reaches both sites' guests.
 #
 # How it is isolated. Sourcing this file re-executes the test script (same arguments) in
 # new network, mount and PID namespaces (`unshare --net --mount --pid --fork --kill-child`):
@@ -18,27 +22,30 @@
 #    gave it, over the bridge of its libvirt network: a `tcp PORT` check of the wrong
 #    address really fails ("No route to host"), unlike with user-mode networking, where
 #    qemu accepts every connection itself. Concurrent test runs each have their own
-#    10.1.0.0/24, and the host's network is never touched.
-#  - mount: /etc/libvirt, /var/lib/libvirt and /var/log/libvirt are bind mounts of
-#    folders under $T/libvirt (kept for inspection with KEEP=1), /run is a tmpfs of its own
-#    (libvirt's and dnsmasq's runtime files, iptables' lock), and /sys is remounted so that
-#    /sys/class/net shows the namespace's own devices.
-#    /var/cache/libvirt is build/libvirt-cache of this tree (libvirt's probe of QEMU's
-#    capabilities: about 3 s when cold, so it is kept between runs; libvirt checks it
-#    against the QEMU and libvirtd binaries itself).
+#    10.1.0.0/24, and the host's network is never touched (lv_host_net reaches it on
+#    purpose, through a descriptor of the host's namespace kept open on fd 19).
+#  - mount: /sys is remounted so that /sys/class/net shows the namespace's own devices.
+#    Each libvirtd runs in a mount namespace of its own, where /etc/libvirt,
+#    /var/lib/libvirt and /var/log/libvirt are its folders under $T/libvirt[-NAME]
+#    (LV_DIR; kept for inspection with KEEP=1), /run is a tmpfs (its runtime files and
+#    dnsmasq's, iptables' lock), and /var/cache/libvirt is build/libvirt-cache of this
+#    tree (libvirt's probe of QEMU's capabilities, 1.4 s when cold, is kept between runs;
+#    libvirt checks it against the QEMU and libvirtd binaries itself).
 #  - PID: PID 1 of the namespace is a shell that waits for the test script, so when the
 #    test ends, however it ends (even kill -9 of the unshare process, through
 #    --kill-child), the kernel kills every process left in it: libvirtd, dnsmasq, qemu.
 #    lv_stop still stops them in order. (The test is not PID 1 itself: ferryd
 #    --exit-with-parent takes a parent with PID 1 for a dead one.)
 # The daemon is the monolithic libvirtd in system mode (qemu:///system through a socket in
-# $T/libvirt/sock, auth none), with qemu.conf: user/group root (the stock libvirt-qemu user
+# LV_DIR/sock, auth none), with qemu.conf: user/group root (the stock libvirt-qemu user
 # makes libvirt re-probe QEMU on every domain start as root: ~75 s each), no cgroups, no
 # security driver, no private /dev namespaces, and stdio_handler = "file" (so no virtlogd
-# is needed: QEMU's own log goes to $T/libvirt/log/qemu/NAME.log). Guests must use
+# is needed: QEMU's own log goes to LV_DIR/log/qemu/NAME.log). Guests must use
 # <domain type='qemu'> (TCG; KVM does not work here).
-# Measured here (2 cores, Debian 12, libvirt 9.0, QEMU 7.2): the re-exec 5 ms, lv_start
-# 0.2-0.3 s with a warm cache (1.5-3 s cold), lv_net_create 0.3 s.
+# Measured here (2 cores, Debian 12, libvirt 9.0, QEMU 7.2, load average 3-5; make
+# bench-guest): lv_start 0.18 s with a warm capability cache (1.4 s cold), lv_net_create
+# 0.3 s, a domain's define + start 0.27 s, its boot to the serial line 3.6 s (plain QEMU:
+# 2.9 s), an ACPI stop 0.4 s, a hard stop 0.22 s.
 # Needs root (namespaces, bridges) and libvirt-daemon-system, qemu-system-x86,
 # dnsmasq-base, iptables, iproute2: tools/install-deps.sh. Without them a test exits 77.
 
@@ -70,12 +77,12 @@ if [ -n "${FERRY_TEST_NS_CHILD:-}" ] && [ -z "${FERRY_TEST_NS:-}" ]; then
 fi
 
 LV_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-LV_URI=
-LV_PID=
-LV_MOUNTED=0
+LV_URI=		# the daemon lv_virsh, lv_net_* and guests.sh use (lv_use)
+LV_DIR=		# its folder: etc/ lib/ log/ (its /etc/libvirt, ...), sock/, libvirtd.log
+declare -A LV_PIDS=()
 LV_CLEANUP=
 
-# lv_virsh ARGS...: virsh on the private daemon
+# lv_virsh ARGS...: virsh on the current daemon
 lv_virsh() { virsh -q -c "$LV_URI" "$@"; }
 
 # lv_host_net CMD...: run CMD in the host's network namespace (the rest stays private):
@@ -85,20 +92,31 @@ lv_host_net() {
 	if [ -e /proc/self/fd/19 ]; then nsenter --net=/proc/self/fd/19 "$@"; else "$@"; fi
 }
 
-# lv_start: bind the libvirt folders, write the configuration, start libvirtd and wait
-# (at most 60 s) until it answers. Registers lv_stop for the teardown.
+# lv_use [NAME=main]: make daemon NAME the current one (LV_URI, LV_DIR)
+lv_use() {
+	local n=${1:-main}
+	LV_DIR=$T/libvirt${n/#main/}
+	[ "$n" = main ] || LV_DIR=$T/libvirt-$n
+	LV_URI="qemu:///system?socket=$LV_DIR/sock/libvirt-sock"
+	export LV_URI
+}
+
+# lv_start [NAME=main]: start daemon NAME (several may run, e.g. one per site: each has
+# its own folders, socket, VMs and networks, all in the test's network namespace) and wait
+# (at most 60 s) until it answers; it becomes the current one. libvirtd runs in a mount
+# namespace of its own in which its folders under $T/libvirt[-NAME] are /etc/libvirt,
+# /var/lib/libvirt, /var/log/libvirt, /run is a tmpfs, and /var/cache/libvirt is
+# build/libvirt-cache (LV_CACHE). Registers the teardown.
 lv_start() {
-	local d=$T/libvirt i
-	mkdir -p "$d"/{etc,lib,log,sock} "${LV_CACHE:=$LV_TOP/build/libvirt-cache}"
+	local n=${1:-main} i
+	[ -z "${LV_PIDS[$n]:-}" ] || fail "libvirtd $n runs already"
 	for i in /etc/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt; do
 		[ -d $i ] || fail "no $i: is libvirt-daemon-system installed? (tools/install-deps.sh)"
 	done
-	mount -t tmpfs -o mode=755 tmpfs /run && mkdir /run/libvirt &&
-		mount --bind "$d/etc" /etc/libvirt &&
-		mount --bind "$d/lib" /var/lib/libvirt &&
-		mount --bind "$d/log" /var/log/libvirt &&
-		mount --bind "$LV_CACHE" /var/cache/libvirt || fail "cannot bind-mount libvirt's folders"
-	cat >/etc/libvirt/qemu.conf <<-EOF
+	lv_use "$n"
+	local d=$LV_DIR
+	mkdir -p "$d"/{etc,lib,log,sock} "${LV_CACHE:=$LV_TOP/build/libvirt-cache}"
+	cat >"$d/etc/qemu.conf" <<-EOF
 		user = "root"
 		group = "root"
 		dynamic_ownership = 0
@@ -115,43 +133,49 @@ lv_start() {
 		auth_unix_ro = "none"
 		log_outputs = "3:file:$d/libvirtd.log"
 	EOF
-	LV_MOUNTED=1
-	LV_URI="qemu:///system?socket=$d/sock/libvirt-sock"
-	export LV_URI
-	libvirtd --config "$d/libvirtd.conf" --pid-file "$d/libvirtd.pid" >"$d/libvirtd.out" 2>&1 &
-	LV_PID=$!
-	[ -n "$LV_CLEANUP" ] || cleanup_fn lv_stop
+	# shellcheck disable=SC2016
+	unshare --mount --propagation private bash -c '
+		d=$0 cache=$1
+		mount -t tmpfs -o mode=755 tmpfs /run && mkdir /run/libvirt &&
+			mount --bind "$d/etc" /etc/libvirt && mount --bind "$d/lib" /var/lib/libvirt &&
+			mount --bind "$d/log" /var/log/libvirt && mount --bind "$cache" /var/cache/libvirt ||
+			{ echo "cannot bind-mount libvirt folders" >&2; exit 1; }
+		exec libvirtd --config "$d/libvirtd.conf" --pid-file "$d/libvirtd.pid"' \
+		"$d" "$LV_CACHE" >"$d/libvirtd.out" 2>&1 &
+	LV_PIDS[$n]=$!
+	[ -n "$LV_CLEANUP" ] || cleanup_fn lv_stop_all
 	LV_CLEANUP=1
 	for ((i = 0; i < 600; i++)); do
-		[ -S "$d/sock/libvirt-sock" ] && virsh -q -c "$LV_URI" version >/dev/null 2>&1 && return 0
-		kill -0 "$LV_PID" 2>/dev/null || break
+		[ -S "$d/sock/libvirt-sock" ] && lv_virsh version >/dev/null 2>&1 && return 0
+		kill -0 "${LV_PIDS[$n]}" 2>/dev/null || break
 		sleep 0.1
 	done
 	tail -n 5 "$d/libvirtd.out" "$d/libvirtd.log" >&2
-	fail "libvirtd did not answer within 60 s"
+	fail "libvirtd $n did not answer within 60 s"
 }
 
-# lv_stop: power off every domain (hard), stop the networks, stop libvirtd (SIGTERM, then
-# SIGKILL after 10 s), undo lv_start's mounts. Idempotent; lv_start may follow.
+# lv_stop [NAME=main]: power off its domains (hard), stop its networks, stop it (SIGTERM,
+# then SIGKILL after 10 s). Idempotent. The current daemon stays the current one.
 lv_stop() {
-	local n i
-	[ -n "$LV_PID" ] || { _lv_umount; return 0; }
-	if kill -0 "$LV_PID" 2>/dev/null; then
-		for n in $(lv_virsh list --name 2>/dev/null); do lv_virsh destroy "$n" >/dev/null 2>&1; done
-		for n in $(lv_virsh net-list --name 2>/dev/null); do lv_virsh net-destroy "$n" >/dev/null 2>&1; done
-		kill -TERM "$LV_PID" 2>/dev/null
-		for ((i = 0; i < 100; i++)); do kill -0 "$LV_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$LV_PID" 2>/dev/null
+	local n=${1:-main} pid=${LV_PIDS[${1:-main}]:-} uri=$LV_URI dir=$LV_DIR v i
+	[ -n "$pid" ] || return 0
+	lv_use "$n"
+	if kill -0 "$pid" 2>/dev/null; then
+		for v in $(lv_virsh list --name 2>/dev/null); do lv_virsh destroy "$v" >/dev/null 2>&1; done
+		for v in $(lv_virsh net-list --name 2>/dev/null); do lv_virsh net-destroy "$v" >/dev/null 2>&1; done
+		kill -TERM "$pid" 2>/dev/null
+		for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null
 	fi
-	wait "$LV_PID" 2>/dev/null
-	LV_PID=
-	_lv_umount
+	wait "$pid" 2>/dev/null
+	unset "LV_PIDS[$n]"
+	LV_URI=$uri LV_DIR=$dir
+	return 0
 }
 
-_lv_umount() {
-	[ "$LV_MOUNTED" = 1 ] || return 0
-	umount /var/cache/libvirt /var/log/libvirt /var/lib/libvirt /etc/libvirt /run 2>/dev/null
-	LV_MOUNTED=0
+lv_stop_all() {
+	local n
+	for n in "${!LV_PIDS[@]}"; do lv_stop "$n"; done
 }
 
 # lv_net_create NAME A.B.C.D/NN [--dhcp]: a persistent libvirt network, started: a bridge
@@ -162,12 +186,13 @@ lv_net_create() {
 	addr=${cidr%/*} prefix=${cidr#*/}
 	base=${addr%.*}
 	{
-		echo "<network><name>$name</name><bridge stp='off'/>"
+		# a bridge name of our own: two daemons choosing at once could both take virbr0
+		echo "<network><name>$name</name><bridge name='lv-${name:0:12}' stp='off'/>"
 		echo "<ip address='$addr' prefix='$prefix'>"
 		[ "$dhcp" != --dhcp ] || echo "<dhcp><range start='$base.128' end='$base.254'/></dhcp>"
 		echo "</ip></network>"
-	} >"$T/libvirt/net-$name.xml"
-	lv_virsh net-define "$T/libvirt/net-$name.xml" >/dev/null &&
+	} >"$LV_DIR/net-$name.xml"
+	lv_virsh net-define "$LV_DIR/net-$name.xml" >/dev/null &&
 		lv_virsh net-start "$name" >/dev/null || fail "cannot create network $name ($cidr)"
 }
 
