@@ -294,18 +294,23 @@ static int call(struct script_driver *d, const char *action, const char *const *
 	size_t a = 2;
 	for (; args && *args && a < ARRAY_SIZE(argv) - 1; args++)
 		argv[a++] = *args;
-	const char *env[SCRIPT_MAX_ENV + 48] = { NULL };
+	size_t n_vm = 0, e = 0;
+	while (vm_env && vm_env[n_vm])
+		n_vm++;
+	const char **env = calloc(2 + d->n_env + n_vm, sizeof(*env));
+	if (!env)
+		return -ENOMEM;
 	char act[64];
-	size_t e = 0;
 	snprintf(act, sizeof(act), "FERRY_DRIVER_ACTION=%s", action);
 	env[e++] = act;
 	for (size_t i = 0; i < d->n_env; i++)
 		env[e++] = d->env[i];
-	for (size_t i = 0; vm_env && vm_env[i] && e < ARRAY_SIZE(env) - 1; i++)
+	for (size_t i = 0; i < n_vm; i++)
 		env[e++] = vm_env[i];
 	struct run_result r;
 	int rc = run_command(argv, env, input, input ? strlen(input) : 0, timeout_s,
 			     SCRIPT_MAX_REPLY, &r);
+	free(env);
 	if (rc) {
 		snprintf(err, errlen, "script %s: cannot run %s: %s", action, d->command,
 			 strerror(-rc));

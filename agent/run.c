@@ -135,11 +135,21 @@ static int spawn(const char *const *argv, const char *const *env_extra, int fds[
 	return -rc;
 }
 
-static void close_pair(int p[2])
+/* Move fds[0..n) to 3 and up: when this process runs without stdin/stdout/stderr, a new
+ * descriptor can be 0, 1 or 2, and the child's dup2 onto 0-2 would then clobber one with
+ * another. 0 or -errno. */
+static int above_stdio(int *fds, size_t n)
 {
-	for (int i = 0; i < 2; i++)
-		if (p[i] >= 0)
-			close(p[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] > 2)
+			continue;
+		int nfd = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+		if (nfd < 0)
+			return -errno;
+		close(fds[i]);
+		fds[i] = nfd;
+	}
+	return 0;
 }
 
 int run_command(const char *const *argv, const char *const *env_extra, const char *input,
@@ -151,17 +161,21 @@ int run_command(const char *const *argv, const char *const *env_extra, const cha
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) ||
 	    pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
 		rc = -errno;
+	int child[3] = { in[1], out[1], err[1] };	/* the command's stdin, stdout, stderr */
+	int mine[3] = { in[0], out[0], err[0] };
+	if (!rc)
+		rc = above_stdio(child, 3);
 	pid_t pid = -1;
 	if (!rc)
-		rc = spawn(argv, env_extra, (int[3]){ in[1], out[1], err[1] }, &pid);
-	close(in[1]);
-	close(out[1]);
-	close(err[1]);
-	if (rc) {
-		close_pair((int[2]){ in[0], out[0] });
-		close(err[0]);
-		return rc;
+		rc = spawn(argv, env_extra, child, &pid);
+	for (int i = 0; i < 3; i++) {
+		if (child[i] >= 0)
+			close(child[i]);
+		if (rc && mine[i] >= 0)
+			close(mine[i]);
 	}
+	if (rc)
+		return rc;
 	struct run_io io = { .in = in[0], .out = out[0], .err = err[0], .input = input,
 			     .input_len = input ? input_len : 0, .out_buf = DBUF_INIT(max_out + 1) };
 	if (!io.input_len) {

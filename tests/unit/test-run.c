@@ -1,6 +1,6 @@
 /* Unit tests for run_command (agent/run.c): stdout, stdin, the end of stderr, exit codes
- * and signals, the environment, the output cap, a missing command, and the deadline,
- * which must kill the command's children too. */
+ * and signals, the environment, the output cap, a missing command, the deadline, which
+ * must kill the command's children too, and a caller without stdin/stdout/stderr. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -125,6 +125,29 @@ static void test_deadline_kills_the_group(void **state)
 	assert_true(gone);
 }
 
+/* a daemon without stdin, stdout and stderr: the command still gets its input and its
+ * output gets back */
+static void test_without_stdio(void **state)
+{
+	(void)state;
+	int saved[3];
+	for (int i = 0; i < 3; i++)
+		saved[i] = dup(i);
+	for (int i = 0; i < 3; i++)
+		close(i);
+	struct run_result r;
+	int rc = sh("cat; echo err >&2", "in", 10, 64, NULL, &r);
+	for (int i = 0; i < 3; i++) {
+		dup2(saved[i], i);
+		close(saved[i]);
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "in");
+	assert_string_equal(r.err_line, "err");
+	run_result_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -132,6 +155,7 @@ int main(void)
 		cmocka_unit_test(test_stdin_and_env),
 		cmocka_unit_test(test_cap_and_missing),
 		cmocka_unit_test(test_deadline_kills_the_group),
+		cmocka_unit_test(test_without_stdio),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
