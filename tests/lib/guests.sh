@@ -2,6 +2,13 @@
 # The guest is the project's own (tests/guest/: a Debian kernel and busybox; its disk
 # holds its host name and network config; it prints one line on its serial console,
 # logs it on its disk and answers with it on TCP 7000 at its configured address).
+# The line (serial lines end in \r\n; it starts a line of its own):
+#   FERRY-GUEST name=HOST ip=A.B.C.D/NN|dhcp|none gw=G|none dns=A,B|none mac=MAC
+#               cfg=FORMAT:FILE lease=A.B.C.D/NN|none id=DISK-ID boot=N
+# FORMAT netplan|networkmanager|networkd|ifupdown|none (tests/guest/netcfg); boot counts
+# the disk's boots. /var/log/ferry-guest.log on the disk gets the line plus " up=SECONDS",
+# and "FERRY-GUEST-STOP name=HOST up=SECONDS" at an ACPI power-off; an error prints
+# "FERRY-GUEST-ERROR why" and powers off. Readiness: the serial log matches ^FERRY-GUEST .
 #
 #   guest_build                       # build/guest (cached); sets GUEST_DIR; 77 if it cannot
 #   guest_disk IMG NAME [make-disk.sh options]    # prints name= ip= gw= dns= id=
