@@ -41,6 +41,7 @@ int ctl_parse(int argc, char **argv, unsigned allowed, unsigned required, struct
 		{ "complete", no_argument, NULL, OPT_COMPLETE },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "level", required_argument, NULL, OPT_LEVEL },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		{ 0 },
 	};
 	unsigned seen = 0;
@@ -79,6 +80,7 @@ int ctl_parse(int argc, char **argv, unsigned allowed, unsigned required, struct
 		case OPT_COMPLETE: a->complete = true; break;
 		case OPT_INTERVAL: a->interval = optarg; break;
 		case OPT_LEVEL: a->level = optarg; break;
+		case OPT_FORCE: a->force = true; break;
 		}
 	}
 	if (optind != argc)

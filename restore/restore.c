@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/util.h"
 #include "repo/restore-pipe.h"
@@ -156,6 +157,14 @@ static int pick_output(const struct restore_req *q, const struct out_ops **ops, 
 	if (exists && !S_ISREG(st.st_mode))
 		return restore_fail(err, errlen, -EINVAL, "%s is %s: restore writes a regular "
 				    "file or a block device", q->path, kind_of(st.st_mode));
+	if (!q->force) {
+		CLEANUP_FREE char *ext = q->fmt == RESTORE_VMDK_FLAT ?
+					 vmdk_flat_extent_path(q->path) : NULL;
+		const char *there = exists ? q->path : ext && access(ext, F_OK) == 0 ? ext : NULL;
+		if (there)
+			return restore_fail(err, errlen, -EEXIST, "%s exists: not replacing it "
+					    "(--force replaces it)", there);
+	}
 	*ops = q->fmt == RESTORE_RAW || q->fmt == RESTORE_VMDK_FLAT ? &out_file_ops :
 								      &out_vmdk_ops;
 	return 0;

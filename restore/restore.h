@@ -83,7 +83,8 @@ struct restore_result {
 
 /* Restore. 0, or -errno with a one-line reason in err (a missing or corrupt chunk names
  * the disk and the offset; -ECANCELED: the progress callback stopped it; -ENOSPC: the
- * device is smaller than the disk (nothing written); -EBUSY: the device is mounted or
+ * device is smaller than the disk (nothing written); -EEXIST: a regular file is at PATH
+ * (vmdk-flat: or at its extent's path) and !force; -EBUSY: the device is mounted or
  * held; -EINVAL: a character device or other non-regular target, or a block device with
  * another format than raw or with resume). */
 int restore_disk(const struct restore_req *q, struct restore_result *res, char *err,

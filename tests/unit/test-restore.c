@@ -208,6 +208,10 @@ static void test_formats(void **state)
 			char part[300];
 			snprintf(part, sizeof(part), "%s.part", path);
 			assert_false(exists(part));
+			/* again: the output exists */
+			q.force = false;
+			assert_int_equal(restore_disk(&q, &res, part, sizeof(part)), -EEXIST);
+			assert_non_null(strstr(part, "exists"));
 		}
 	}
 	char *ext = restore_flat_extent_path("/a/b.vmdk");
