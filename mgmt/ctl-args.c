@@ -42,6 +42,7 @@ int ctl_parse(int argc, char **argv, unsigned allowed, unsigned required, struct
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "level", required_argument, NULL, OPT_LEVEL },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "allow-inconsistent", no_argument, NULL, OPT_ALLOW_INCONSISTENT },
 		{ 0 },
 	};
 	unsigned seen = 0;
@@ -81,6 +82,7 @@ int ctl_parse(int argc, char **argv, unsigned allowed, unsigned required, struct
 		case OPT_INTERVAL: a->interval = optarg; break;
 		case OPT_LEVEL: a->level = optarg; break;
 		case OPT_FORCE: a->force = true; break;
+		case OPT_ALLOW_INCONSISTENT: a->allow_inconsistent = true; break;
 		}
 	}
 	if (optind != argc)

@@ -21,14 +21,14 @@ enum {
 	OPT_JSON = 1 << 8, OPT_READ_DATA = 1 << 9, OPT_ENCRYPTION = 1 << 10, OPT_CHUNK = 1 << 11,
 	OPT_KEEP = 1 << 12, OPT_GRACE = 1 << 13, OPT_WAIT = 1 << 14, OPT_RESUME = 1 << 15,
 	OPT_DIR = 1 << 16, OPT_FOLLOW = 1 << 17, OPT_COMPLETE = 1 << 18, OPT_INTERVAL = 1 << 19,
-	OPT_LEVEL = 1 << 20, OPT_FORCE = 1 << 21,
+	OPT_LEVEL = 1 << 20, OPT_FORCE = 1 << 21, OPT_ALLOW_INCONSISTENT = 1 << 22,
 };
 
 struct args {
 	const char *cmd, *usage;
 	const char *store, *key, *conf, *domain, *disk, *point, *format, *out, *encryption,
 		*chunk, *keep, *grace, *dir, *interval, *level;
-	bool json, read_data, wait, resume, follow, complete, force;
+	bool json, read_data, wait, resume, follow, complete, force, allow_inconsistent;
 	struct ferry_config cfg;
 	bool have_cfg;
 	struct store_opts so;		/* -c FILE's [store] backend options */

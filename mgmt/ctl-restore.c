@@ -95,13 +95,13 @@ int ctl_restore_main(int argc, char **argv)
 	struct args a = { .usage = "restore --store URL --key-file PATH (or -c FILE) --domain D "
 			  "--disk X [--point latest|EPOCH.SEQ|SEQ|YYYY-MM-DDTHH:MM:SSZ] "
 			  "[--format raw|vmdk|vmdk-flat|vmdk-stream [--level 1|2|3]] [--resume] [--force] "
-			  "[--json] -o PATH|DEVICE" };
+			  "[--allow-inconsistent] [--json] -o PATH|DEVICE" };
 	struct repo *r = NULL;
 	char err[1024] = "";
 	enum restore_format fmt = RESTORE_RAW;
 	int rc = ctl_parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_DOMAIN | OPT_DISK |
 			   OPT_POINT | OPT_FORMAT | OPT_OUT | OPT_RESUME | OPT_JSON | OPT_LEVEL |
-			   OPT_FORCE,
+			   OPT_FORCE | OPT_ALLOW_INCONSISTENT,
 			   OPT_DOMAIN | OPT_DISK | OPT_OUT, &a);
 	if (rc)
 		goto out;
@@ -132,10 +132,14 @@ int ctl_restore_main(int argc, char **argv)
 					{ "ddb.ferry.disk", a.disk }, { "ddb.ferry.point", id } };
 		struct restore_req q = {
 			.r = r, .p = &p, .domain = a.domain, .disk = a.disk, .path = a.out,
-			.fmt = fmt, .resume = a.resume, .force = a.force, .extra = kv, .n_extra = ARRAY_SIZE(kv),
+			.fmt = fmt, .resume = a.resume, .force = a.force,
+			.allow_inconsistent = a.allow_inconsistent, .extra = kv, .n_extra = ARRAY_SIZE(kv),
 			.level = level, .progress = on_progress, .progress_arg = &pg,
 			.notice = on_notice,
 		};
+		if (!(p.flags & POINT_CONSISTENT) && a.allow_inconsistent)
+			fprintf(stderr, "ferryctl restore: warning: point %s is not consistent: the "
+				"image may be torn\n", id);
 		e = restore_disk(&q, &res, err, sizeof(err));
 	}
 	if (e < 0) {

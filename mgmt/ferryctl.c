@@ -29,7 +29,7 @@ static const struct {
 	{ "init", ctl_init_main, "init --store URL --key-file PATH [--encryption none] [--chunk-size N]" },
 	{ "points", ctl_points_main, "points --store URL --key-file PATH --domain D [--json]" },
 	{ "restore", ctl_restore_main,
-	  "restore --store URL --key-file PATH --domain D --disk X [--point P] [--format raw|vmdk|vmdk-flat|vmdk-stream [--level 1|2|3]] [--resume] [--force] -o PATH|DEVICE" },
+	  "restore --store URL --key-file PATH --domain D --disk X [--point P] [--format raw|vmdk|vmdk-flat|vmdk-stream [--level 1|2|3]] [--resume] [--force] [--allow-inconsistent] -o PATH|DEVICE" },
 	{ "import", ctl_import_main,
 	  "import --vmdk IN.vmdk -o DISK.raw   a protected disk's primary from a VMDK" },
 	{ "rehydrate", ctl_rehydrate_main,

@@ -88,6 +88,47 @@ void rout_meta(const struct rout *o, struct vmdk_meta *m)
 	m->level = o->q->level;
 }
 
+/* ---- which points are restored ---- */
+
+static void point_id(const struct point_info *p, char *out, size_t n)
+{
+	snprintf(out, n, "%" PRIu32 ".%" PRIu64, p->epoch, p->seq);
+}
+
+/* -EPERM with the nearest consistent points (before and after p) named in err. */
+static int refuse_inconsistent(const struct restore_req *q, char *err, size_t errlen)
+{
+	struct point_info *v = NULL;
+	size_t n = 0, at = 0;
+	char id[48], before[48] = "", after[48] = "", near[128] = "";
+	point_id(q->p, id, sizeof(id));
+	if (repo_list_points(q->r, q->p->domain, &v, &n) == 0) {
+		while (at < n && (v[at].epoch != q->p->epoch || v[at].seq != q->p->seq))
+			at++;
+		for (size_t i = at; i-- > 0 && !before[0];)
+			if (v[i].flags & POINT_CONSISTENT)
+				point_id(&v[i], before, sizeof(before));
+		for (size_t i = at + 1; i < n && !after[0]; i++)
+			if (v[i].flags & POINT_CONSISTENT)
+				point_id(&v[i], after, sizeof(after));
+	}
+	free(v);
+	if (before[0] && after[0])
+		snprintf(near, sizeof(near), "%s (before it) and %s (after it)", before, after);
+	else if (before[0] || after[0])
+		snprintf(near, sizeof(near), "%s (%s it)", before[0] ? before : after,
+			 before[0] ? "before" : "after");
+	if (!near[0])
+		return restore_fail(err, errlen, -EPERM, "point %s of domain %s is not consistent "
+				    "(a seed or resync point: its disks may be torn) and the domain "
+				    "has no consistent point; --allow-inconsistent restores it anyway",
+				    id, q->p->domain);
+	return restore_fail(err, errlen, -EPERM, "point %s of domain %s is not consistent (a "
+			    "seed or resync point: its disks may be torn); the nearest consistent "
+			    "point%s: %s; --allow-inconsistent restores it anyway", id,
+			    q->p->domain, before[0] && after[0] ? "s are" : " is", near);
+}
+
 /* ---- one run ---- */
 
 struct run {
@@ -216,6 +257,8 @@ int restore_disk(const struct restore_req *q, struct restore_result *res, char *
 	memset(res, 0, sizeof(*res));
 	if (errlen)
 		err[0] = '\0';
+	if (!(q->p->flags & POINT_CONSISTENT) && !q->allow_inconsistent)
+		return refuse_inconsistent(q, err, errlen);
 	int rc = pick_output(q, &u.o.ops, err, errlen);
 	if (rc < 0)
 		return rc;

@@ -60,6 +60,8 @@ struct restore_req {
 	enum restore_format fmt;
 	bool resume;		/* continue PATH.part from its checkpoint */
 	bool force;		/* replace an existing regular file at PATH */
+	bool allow_inconsistent;	/* restore a point that is not crash-consistent (a seed
+					 * or resync point: its disks may be torn) */
 	const struct vmdk_kv *extra;	/* VMDK formats: more ddb keys */
 	size_t n_extra;
 	unsigned threads;	/* 0: default */
@@ -84,7 +86,8 @@ struct restore_result {
 /* Restore. 0, or -errno with a one-line reason in err (a missing or corrupt chunk names
  * the disk and the offset; -ECANCELED: the progress callback stopped it; -ENOSPC: the
  * device is smaller than the disk (nothing written); -EEXIST: a regular file is at PATH
- * (vmdk-flat: or at its extent's path) and !force; -EBUSY: the device is mounted or
+ * (vmdk-flat: or at its extent's path) and !force; -EPERM: the point is not consistent
+ * and !allow_inconsistent (err names the nearest consistent points); -EBUSY: the device is mounted or
  * held; -EINVAL: a character device or other non-regular target, or a block device with
  * another format than raw or with resume). */
 int restore_disk(const struct restore_req *q, struct restore_result *res, char *err,

@@ -106,7 +106,7 @@ PY
 while read -r id cons need; do
 	while [ "$(jobs -rp | wc -l)" -ge 3 ]; do wait -n; done
 	{ ferryctl restore "${C[@]}" --domain dom --disk crash0 --point "$id" --format raw \
-		-o "$T/r.$id.raw" >/dev/null 2>"$T/r.$id.err" || echo "$id" >>"$T/restore.fail"; } &
+		--allow-inconsistent -o "$T/r.$id.raw" >/dev/null 2>"$T/r.$id.err" || echo "$id" >>"$T/restore.fail"; } &
 done <"$T/plan"
 wait
 [ -s "$T/restore.fail" ] && { cat "$T/r.$(head -n 1 "$T/restore.fail").err" >&2; fail "restore of point $(head -n 1 "$T/restore.fail")"; }

@@ -32,8 +32,8 @@
 struct fx {
 	char dir[64], url[128], key[128];
 	struct repo *r;
-	struct point_info p[3];		/* p[0]: consistent, p[1]: consistent, p[2]: not */
-	uint8_t *img[3];		/* the disk at each point */
+	struct point_info p[4];		/* 1.1, 1.2 and 1.4 consistent, 1.3 not */
+	uint8_t *img[4];		/* the disk at each point */
 };
 
 static uint64_t rng_state;
@@ -115,6 +115,7 @@ static int setup(void **state)
 	write_point(f, 0, POINT_CONSISTENT);
 	write_point(f, 1, POINT_CONSISTENT);
 	write_point(f, 2, 0);
+	write_point(f, 3, POINT_CONSISTENT);
 	*state = f;
 	return 0;
 }
@@ -124,7 +125,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 	char cmd[128];
 	repo_close(f->r);
-	for (unsigned i = 0; i < 3; i++)
+	for (unsigned i = 0; i < 4; i++)
 		free(f->img[i]);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 	assert_int_equal(system(cmd), 0);
@@ -282,6 +283,26 @@ static void test_missing_disk(void **state)
 	assert_false(exists(P(f, "nodisk.raw.part")));
 }
 
+/* The inconsistent point p[2] is refused naming the consistent points around it, and
+ * restores with allow_inconsistent. */
+static void test_inconsistent(void **state)
+{
+	struct fx *f = *state;
+	struct restore_req q;
+	struct restore_result res;
+	char err[512];
+	const char *path = P(f, "torn.raw");
+	req_init(&q, f, 2, path, RESTORE_RAW);
+	assert_int_equal(restore_disk(&q, &res, err, sizeof(err)), -EPERM);
+	print_message("%s\n", err);
+	assert_non_null(strstr(err, "point 1.3 of domain dom is not consistent"));
+	assert_non_null(strstr(err, "points are: 1.2 (before it) and 1.4 (after it)"));
+	assert_false(exists(path));
+	q.allow_inconsistent = true;
+	assert_int_equal(do_restore(&q, &res), 0);
+	check_image(f, path, RESTORE_RAW, 2);
+}
+
 static void notice_count(void *arg, const char *msg)
 {
 	(void)msg;
@@ -321,9 +342,12 @@ static void test_rehydrate(void **state)
 		assert_int_equal(s, f->p[i].seq);
 		assert_int_equal(rehydrate_held_point(ds, "other", &e, &s), -ENOENT);
 	}
-	/* the newest consistent point is p[1]: nothing to write */
+	/* the newest consistent point is p[3]; then nothing more to write */
 	assert_int_equal(rehydrate_sync(h, NULL, &reached, NULL, NULL, err, sizeof(err)), 0);
-	assert_int_equal(reached.seq, f->p[1].seq);
+	assert_int_equal(reached.seq, f->p[3].seq);
+	assert_true(rehydrate_written(h) > 0);
+	check_image(f, P(f, "ds/d0.vmdk"), RESTORE_VMDK_FLAT, 3);
+	assert_int_equal(rehydrate_sync(h, NULL, &reached, NULL, NULL, err, sizeof(err)), 0);
 	assert_int_equal(rehydrate_written(h), 0);
 	rehydrate_close(h);
 	assert_int_equal(rehydrate_open(f->r, "dom", ds, &h, err, sizeof(err)), 0);
@@ -336,6 +360,7 @@ int main(void)
 		cmocka_unit_test(test_formats),
 		cmocka_unit_test(test_cancel_resume),
 		cmocka_unit_test(test_missing_disk),
+		cmocka_unit_test(test_inconsistent),
 		cmocka_unit_test(test_rehydrate),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
