@@ -2,6 +2,7 @@
 #include "mgmt/ctl-args.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -124,6 +125,32 @@ int ctl_open_repo(struct args *a, struct repo **r)
 		return 0;
 	fprintf(stderr, "ferryctl %s: %s\n", a->cmd, err[0] ? err : strerror(-rc));
 	return rc == -EINVAL ? 2 : 1;
+}
+
+int ctl_check_domain(const struct args *a, struct repo *r)
+{
+	char **names;
+	size_t n;
+	int rc = repo_list_domains(r, &names, &n);
+	if (rc < 0) {
+		fprintf(stderr, "ferryctl %s: listing the store's domains: %s\n", a->cmd,
+			store_strerror(repo_store(r), rc));
+		return 1;
+	}
+	bool found = false;
+	for (size_t i = 0; i < n && !found; i++)
+		found = !strcmp(names[i], a->domain);
+	if (!found) {
+		fprintf(stderr, "ferryctl %s: no domain '%s' in %s; ", a->cmd, a->domain, a->store);
+		if (!n)
+			fprintf(stderr, "the store has no domain yet\n");
+		for (size_t i = 0; i < n; i++)
+			fprintf(stderr, "%s%s", i ? ", " : "its domains: ", names[i]);
+		if (n)
+			fputc('\n', stderr);
+	}
+	repo_names_free(names, n);
+	return found ? 0 : 1;
 }
 
 void ctl_fmt_time(uint64_t ns, char *out, size_t n)

@@ -43,6 +43,9 @@ int ctl_parse(int argc, char **argv, unsigned allowed, unsigned required, struct
 void ctl_args_release(struct args *a);
 /* Open the repository; prints the reason and returns the exit code on failure. */
 int ctl_open_repo(struct args *a, struct repo **r);
+/* a->domain is a domain of the repository (it has points): 0; else prints which domains
+ * the store has and returns the exit code (1). */
+int ctl_check_domain(const struct args *a, struct repo *r);
 /* YYYY-MM-DDTHH:MM:SSZ */
 void ctl_fmt_time(uint64_t ns, char *out, size_t n);
 

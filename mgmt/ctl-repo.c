@@ -118,7 +118,7 @@ int ctl_points_main(int argc, char **argv)
 	struct repo *r = NULL;
 	int rc = ctl_parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_DOMAIN | OPT_JSON,
 		       OPT_DOMAIN, &a);
-	if (rc || (rc = ctl_open_repo(&a, &r)))
+	if (rc || (rc = ctl_open_repo(&a, &r)) || (rc = ctl_check_domain(&a, r)))
 		goto out;
 	struct point_info *v;
 	size_t n;

@@ -122,6 +122,59 @@ int repo_list_points(struct repo *r, const char *domain, struct point_info **out
 	return 0;
 }
 
+/* ---- domains ---- */
+
+struct domain_list {
+	char **v;
+	size_t n, cap;
+};
+
+/* key = domains/<d>/epochs/<e>/points/<seq>: keys come sorted, so a new name differs
+ * from the last one added */
+static int collect_domain(void *arg, const char *key, uint64_t size)
+{
+	(void)size;
+	struct domain_list *dl = arg;
+	const char *d = key + strlen("domains/"), *slash = strchr(d, '/');
+	size_t len = slash ? (size_t)(slash - d) : 0;
+	if (!len || len > REPO_NAME_MAX || strncmp(slash, "/epochs/", 8))
+		return 0;
+	if (dl->n && strlen(dl->v[dl->n - 1]) == len && !strncmp(dl->v[dl->n - 1], d, len))
+		return 0;
+	if (dl->n == dl->cap) {
+		size_t cap = dl->cap ? dl->cap * 2 : 16;
+		char **v = realloc(dl->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		dl->v = v;
+		dl->cap = cap;
+	}
+	if (!(dl->v[dl->n] = strndup(d, len)))
+		return -ENOMEM;
+	dl->n++;
+	return 0;
+}
+
+int repo_list_domains(struct repo *r, char ***names, size_t *n)
+{
+	struct domain_list dl = { 0 };
+	int rc = store_list(r->st, "domains/", collect_domain, &dl);
+	if (rc < 0) {
+		repo_names_free(dl.v, dl.n);
+		return rc;
+	}
+	*names = dl.v;
+	*n = dl.n;
+	return 0;
+}
+
+void repo_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
 /* "YYYY-MM-DDTHH:MM:SS" with an optional "Z": seconds since the epoch, UTC. */
 static int parse_time(const char *s, int64_t *out)
 {

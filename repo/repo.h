@@ -127,6 +127,10 @@ void repo_take_timings(struct repo *r, uint64_t *encode_ns, uint64_t *upload_ns)
 
 /* ---- reading ---- */
 
+/* The domains the repository has points of, sorted (a malloc'd array of malloc'd names;
+ * free with repo_names_free). */
+int repo_list_domains(struct repo *r, char ***names, size_t *n);
+void repo_names_free(char **names, size_t n);
 /* Every point of a domain (all epochs), sorted by (epoch, seq). *out is malloc'd. */
 int repo_list_points(struct repo *r, const char *domain, struct point_info **out, size_t *n);
 /* "latest" (newest consistent point), a number "SEQ" or "EPOCH.SEQ", or a time
