@@ -96,7 +96,6 @@ int ctl_parse(int argc, char **argv, unsigned allowed, unsigned required, struct
 		}
 		a->have_cfg = true;
 		repo_store_opts(&a->cfg, &a->so);
-		a->sop = &a->so;
 		if (!a->store)
 			a->store = a->cfg.store_url;
 		if (!a->key)
@@ -117,10 +116,11 @@ void ctl_args_release(struct args *a)
 }
 
 /* Open the repository; prints the reason and returns the exit code on failure. */
-int ctl_open_repo(struct args *a, struct repo **r)
+int ctl_open_repo(struct args *a, bool read_only, struct repo **r)
 {
 	char err[512] = "";
-	int rc = repo_open_opts(a->store, a->key, a->sop, r, err, sizeof(err));
+	a->so.read_only = read_only;
+	int rc = repo_open_opts(a->store, a->key, &a->so, r, err, sizeof(err));
 	if (rc == 0)
 		return 0;
 	fprintf(stderr, "ferryctl %s: %s\n", a->cmd, err[0] ? err : strerror(-rc));

@@ -31,8 +31,7 @@ struct args {
 	bool json, read_data, wait, resume, follow, complete, force, allow_inconsistent;
 	struct ferry_config cfg;
 	bool have_cfg;
-	struct store_opts so;		/* -c FILE's [store] backend options */
-	const struct store_opts *sop;	/* &so with -c FILE, else NULL (defaults) */
+	struct store_opts so;		/* -c FILE's [store] backend options (or defaults) */
 };
 
 /* Print "ferryctl CMD: why" and the usage line; returns 2. */
@@ -41,8 +40,9 @@ int ctl_usage(const struct args *a, const char *why);
  * reason. */
 int ctl_parse(int argc, char **argv, unsigned allowed, unsigned required, struct args *a);
 void ctl_args_release(struct args *a);
-/* Open the repository; prints the reason and returns the exit code on failure. */
-int ctl_open_repo(struct args *a, struct repo **r);
+/* Open the repository (read_only: the command never writes to the store, and opening it
+ * creates nothing either); prints the reason and returns the exit code on failure. */
+int ctl_open_repo(struct args *a, bool read_only, struct repo **r);
 /* a->domain is a domain of the repository (it has points): 0; else prints which domains
  * the store has and returns the exit code (1). */
 int ctl_check_domain(const struct args *a, struct repo *r);

@@ -119,7 +119,7 @@ int ctl_rehydrate_main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	/* a follower may start before the domain's first point; a single sync may not */
-	if ((rc = ctl_open_repo(&a, &r)) || (!a.follow && (rc = ctl_check_domain(&a, r))))
+	if ((rc = ctl_open_repo(&a, true, &r)) || (!a.follow && (rc = ctl_check_domain(&a, r))))
 		goto out;
 	int e = a.complete ? rehydrate_take_over(r, a.domain, a.dir, &h, err, sizeof(err)) :
 			     rehydrate_open(r, a.domain, a.dir, &h, err, sizeof(err));

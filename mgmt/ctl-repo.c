@@ -60,7 +60,7 @@ int ctl_init_main(int argc, char **argv)
 		o.chunk_size = (uint32_t)v;
 	}
 	char err[512] = "";
-	int r = repo_create_with_store(&o, a.sop, err, sizeof(err));
+	int r = repo_create_with_store(&o, &a.so, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "ferryctl init: %s\n", err[0] ? err : strerror(-r));
 		rc = r == -EINVAL ? 2 : 1;
@@ -118,7 +118,7 @@ int ctl_points_main(int argc, char **argv)
 	struct repo *r = NULL;
 	int rc = ctl_parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_DOMAIN | OPT_JSON,
 		       OPT_DOMAIN, &a);
-	if (rc || (rc = ctl_open_repo(&a, &r)) || (rc = ctl_check_domain(&a, r)))
+	if (rc || (rc = ctl_open_repo(&a, true, &r)) || (rc = ctl_check_domain(&a, r)))
 		goto out;
 	struct point_info *v;
 	size_t n;
@@ -154,7 +154,7 @@ int ctl_verify_main(int argc, char **argv)
 	struct args a = { .usage = "verify --store URL --key-file PATH [--read-data]" };
 	struct repo *r = NULL;
 	int rc = ctl_parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_READ_DATA, 0, &a);
-	if (rc || (rc = ctl_open_repo(&a, &r)))
+	if (rc || (rc = ctl_open_repo(&a, true, &r)))
 		goto out;
 	int n = repo_verify(r, a.read_data, print_problem, NULL);
 	fflush(stdout);
@@ -255,7 +255,7 @@ int ctl_prune_main(int argc, char **argv)
 		rc = ctl_usage(&a, "bad --grace (seconds, or a duration such as 90s or 5m)");
 		goto out;
 	}
-	if ((rc = prune_policies(&a, &pol, &o.n_policies)) || (rc = ctl_open_repo(&a, &r)))
+	if ((rc = prune_policies(&a, &pol, &o.n_policies)) || (rc = ctl_open_repo(&a, false, &r)))
 		goto out;
 	o.policies = pol;
 	o.wait = a.wait;

@@ -117,7 +117,7 @@ int ctl_restore_main(int argc, char **argv)
 	}
 	if (a.level)
 		level = a.level[0] - '0';
-	if ((rc = ctl_open_repo(&a, &r)) || (rc = ctl_check_domain(&a, r)))
+	if ((rc = ctl_open_repo(&a, true, &r)) || (rc = ctl_check_domain(&a, r)))
 		goto out;
 	struct point_info p;
 	struct progress pg = { .disk = a.disk, .t0 = now_mono_ns(),

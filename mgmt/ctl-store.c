@@ -294,7 +294,8 @@ static int store_copy_main(int argc, char **argv)
 	int rc = parse(argc, argv, true, &a);
 	if (rc)
 		return rc;
-	if (open_named(a.from_conf, a.from, NULL, &src, err, sizeof err) < 0 ||
+	static const struct store_opts source = { .read_only = true };	/* creates nothing */
+	if (open_named(a.from_conf, a.from, &source, &src, err, sizeof err) < 0 ||
 	    open_named(a.conf, a.url, &a.so, &dst, err, sizeof err) < 0) {
 		fprintf(stderr, "ferryctl store copy: %s\n", err);
 		rc = 2;

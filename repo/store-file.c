@@ -13,6 +13,8 @@
  *   recycled pid is stepped over (O_EXCL, next n).
  * - Every call resolves paths relative to one directory fd opened at open(); there is no
  *   other state, so all calls are thread-safe with no locks.
+ * - open() creates the root directory if it is missing (mkdir -p), unless the caller only
+ *   reads (store_opts.read_only): a read-only command never leaves a directory behind.
  * - Missing parent directories are created by put() (mode 0700), each followed by an fsync
  *   of its parent. Known gap: a put that finds a directory that another put has just
  *   created may finish before that creator's fsync of the parent (see docs/store.md).
@@ -130,7 +132,7 @@ static int file_open(struct store *st, const char *location)
 
 	if (!location || location[0] != '/')
 		return -EINVAL;
-	r = mkdir_p(location);
+	r = st->opts->read_only ? 0 : mkdir_p(location);
 	if (r)
 		return r;
 	fs = malloc(sizeof(*fs));

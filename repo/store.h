@@ -20,6 +20,7 @@
 #ifndef FERRY_STORE_H
 #define FERRY_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,7 +57,7 @@ struct store_ops {
 
 /* Options of backends that need more than a URL (the [store] section of ferry.conf).
  * Every field may be NULL/0: the backend's default (store-s3.h). The file backend ignores
- * them all. */
+ * them all but read_only. */
 struct store_opts {
 	const char *endpoint;		/* http(s)://host[:port] */
 	const char *region;
@@ -65,6 +66,8 @@ struct store_opts {
 	const char *secret_key_file;
 	const char *ca_file;
 	unsigned parallel;		/* requests in flight at most */
+	bool read_only;			/* the caller only reads: open creates nothing (file: a
+					 * missing root directory is -ENOENT, not made) */
 };
 
 struct store {
