@@ -1,11 +1,19 @@
 /* ferryctl restore (restore/restore.h does the work; docs/restore.md the operator's view).
  *
  * Progress goes to stderr only: a line redrawn every half second on a terminal, JSON
- * lines with --json (nothing otherwise); the result line goes to stdout. */
+ * lines with --json (nothing otherwise); the result line goes to stdout.
+ *
+ * SIGINT and SIGTERM stop the restore cleanly: they are blocked in every thread (the
+ * restore's fetchers inherit the mask, so no system call of theirs is interrupted) and
+ * taken by one thread with sigwait, which sets a flag; the progress callback returns it at
+ * the next window, the library checkpoints and stops, and the user is told how to go on.
+ * A second signal kills at once (what is checkpointed stays resumable). */
 #include "mgmt/ctl-restore.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +25,37 @@
 #include "common/banned.h"
 
 #define PROGRESS_EVERY_NS 500000000ull
+
+static sigset_t stop_signals;
+static volatile sig_atomic_t interrupted;
+
+static void *signal_thread(void *arg)
+{
+	int sig;
+	(void)arg;
+	if (sigwait(&stop_signals, &sig) != 0)
+		return NULL;
+	interrupted = sig;
+	if (sigwait(&stop_signals, &sig) != 0)
+		return NULL;
+	signal(sig, SIG_DFL);		/* the second one: its default action, now */
+	pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
+	raise(sig);
+	return NULL;
+}
+
+/* Block SIGINT and SIGTERM here (before any other thread exists) and take them on a
+ * thread of their own. */
+static void catch_stop_signals(void)
+{
+	pthread_t t;
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+	if (pthread_create(&t, NULL, signal_thread, NULL) == 0)
+		pthread_detach(t);
+}
 
 enum progress_mode { PROGRESS_NONE, PROGRESS_TTY, PROGRESS_JSON };
 
@@ -77,7 +116,7 @@ static int on_progress(void *arg, uint64_t done, uint64_t total)
 	pg->done = done;
 	pg->total = total;
 	progress_show(pg, done, total, false);
-	return 0;
+	return interrupted != 0;
 }
 
 static void on_notice(void *arg, const char *msg)
@@ -99,6 +138,7 @@ int ctl_restore_main(int argc, char **argv)
 	struct repo *r = NULL;
 	char err[1024] = "";
 	enum restore_format fmt = RESTORE_RAW;
+	catch_stop_signals();
 	int rc = ctl_parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_DOMAIN | OPT_DISK |
 			   OPT_POINT | OPT_FORMAT | OPT_OUT | OPT_RESUME | OPT_JSON | OPT_LEVEL |
 			   OPT_FORCE | OPT_ALLOW_INCONSISTENT,
@@ -141,6 +181,20 @@ int ctl_restore_main(int argc, char **argv)
 			fprintf(stderr, "ferryctl restore: warning: point %s is not consistent: the "
 				"image may be torn\n", id);
 		e = restore_disk(&q, &res, err, sizeof(err));
+	}
+	if (e == -ECANCELED && interrupted) {
+		if (pg.drawn)
+			fputc('\n', stderr);
+		if (res.resumable)
+			fprintf(stderr, "ferryctl restore: interrupted; rerun with --resume to "
+				"continue (the partial output is kept in %s)\n", res.part_path);
+		else if (res.block_device)
+			fprintf(stderr, "ferryctl restore: interrupted; %s holds a partial image: "
+				"run the restore again\n", a.out);
+		else
+			fprintf(stderr, "ferryctl restore: interrupted before anything was written\n");
+		rc = 1;
+		goto out;
 	}
 	if (e < 0) {
 		if (pg.drawn)

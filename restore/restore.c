@@ -6,7 +6,8 @@
  *   checked against its id, a few 4 MiB windows in memory at most), in disk order, so
  *   the ordered VMDK writers can take them and "everything below offset X is written" is
  *   true at each window's end: after a flush and fdatasync it is a durable statement, the
- *   resume checkpoint, made at most once a second (FERRY_RESTORE_CKPT_MS).
+ *   resume checkpoint, made after the first window and then at most once a second
+ *   (FERRY_RESTORE_CKPT_MS), and when the caller stops the restore.
  * - Progress is reported at every window; the caller decides how often to show it.
  * - A failed or cancelled restore keeps its partial output for --resume only when a
  *   checkpoint describes it and the failure is not the data's (a corrupt or missing chunk
@@ -155,16 +156,18 @@ static int window_done(void *arg, uint64_t upto, uint64_t done, uint64_t total)
 	int rc = 0;
 	uint64_t now = now_mono_ns();
 	u->written = done;
-	if (u->o.ops->sync && now - u->ckpt_ns >= u->ckpt_every_ns && upto < u->o.size) {
+	bool stop = q->progress && q->progress(q->progress_arg, u->resumed + done,
+					       u->resumed + total);
+	/* a checkpoint when one is due (the first after the first window), and when stopped,
+	 * so that a resume loses nothing written so far */
+	if (u->o.ops->sync && upto < u->o.size && (stop || now - u->ckpt_ns >= u->ckpt_every_ns)) {
 		if ((rc = checkpoint(u, upto)) < 0)
 			return rc;
 		u->ckpt_ns = now;
 	} else if (u->o.ops->window && (rc = u->o.ops->window(&u->o)) < 0) {
 		return rc;
 	}
-	if (q->progress && q->progress(q->progress_arg, u->resumed + done, u->resumed + total))
-		return -ECANCELED;
-	return 0;
+	return stop ? -ECANCELED : 0;
 }
 
 static const char *kind_of(mode_t m)
@@ -237,7 +240,7 @@ static int run_pipe(struct run *u, const struct disk_map *m, uint64_t *start, ch
 		rout_notice(&u->o, "resuming %s at offset %" PRIu64, u->o.final_path, *start);
 	po.start = *start;
 	u->resumed = disk_map_data_bytes(m, 0) - disk_map_data_bytes(m, *start);
-	u->ckpt_ns = now_mono_ns();
+	u->ckpt_ns = 0;		/* the first checkpoint comes with the first window */
 	rc = repo_restore_pipe(q->r, m, &po, err, errlen);
 	if (rc > 0)
 		rc = -EIO;

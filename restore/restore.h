@@ -44,7 +44,9 @@ char *restore_flat_extent_path(const char *desc_path);
 /* done of total data bytes (holes and zero ranges are free; a resumed restore counts what
  * the earlier run wrote as done). Called on the restoring thread after each window of the
  * pipeline and once at the end (done == total); non-zero stops the restore, which then
- * returns -ECANCELED and keeps what --resume needs. */
+ * writes a checkpoint of everything written so far, returns -ECANCELED and keeps what
+ * resume needs (restore_result.resumable). A restore is resumable from its first window
+ * on: the first checkpoint comes with it. */
 typedef int restore_progress_fn(void *arg, uint64_t done, uint64_t total);
 /* A one-line remark for a person, e.g. "resuming PATH at offset X" or why a resume starts
  * over. Called on the calling thread. */
