@@ -1,99 +1,168 @@
-/* The option parser shared by ferryctl's repository commands (contract in ctl-args.h). */
+/* ferryctl's option parser (contract in ctl-args.h). One table names every option once:
+ * its long name, its short one, whether it takes a value (and how the usage calls it),
+ * and the field of struct args it fills. */
 #include "mgmt/ctl-args.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/util.h"
+#include "mgmt/ctl-json.h"
 #include "repo/repo.h"
 #include "common/banned.h"
 
+#define OPT_HELP_VAL 0x7f00	/* getopt value of --help (not an option bit) */
+
+struct optdef {
+	const char *name;
+	char short_name;	/* 0: none */
+	const char *value;	/* the value's name in messages; NULL: a flag */
+	size_t field;		/* offsetof(struct args, ...): const char * or bool */
+};
+
+#define VAL(f) offsetof(struct args, f)
+static const struct optdef defs[CO_COUNT] = {
+	[CO_STORE] = { "store", 0, "URL", VAL(store) },
+	[CO_KEY] = { "key-file", 0, "PATH", VAL(key) },
+	[CO_CONF] = { "config", 'c', "FILE", VAL(conf) },
+	[CO_DOMAIN] = { "domain", 0, "D", VAL(domain) },
+	[CO_DISK] = { "disk", 0, "NAME", VAL(disk) },
+	[CO_POINT] = { "point", 0, "P", VAL(point) },
+	[CO_FORMAT] = { "format", 0, "F", VAL(format) },
+	[CO_OUT] = { "output", 'o', "PATH", VAL(out) },
+	[CO_JSON] = { "json", 0, NULL, VAL(json) },
+	[CO_READ_DATA] = { "read-data", 0, NULL, VAL(read_data) },
+	[CO_ENCRYPTION] = { "encryption", 0, "E", VAL(encryption) },
+	[CO_CHUNK] = { "chunk-size", 0, "N", VAL(chunk) },
+	[CO_KEEP] = { "keep", 0, "SPEC", VAL(keep) },
+	[CO_GRACE] = { "grace", 0, "SECONDS", VAL(grace) },
+	[CO_WAIT] = { "wait", 0, NULL, VAL(wait) },
+	[CO_RESUME] = { "resume", 0, NULL, VAL(resume) },
+	[CO_DIR] = { "dir", 0, "DIR", VAL(dir) },
+	[CO_FOLLOW] = { "follow", 0, NULL, VAL(follow) },
+	[CO_COMPLETE] = { "complete", 0, NULL, VAL(complete) },
+	[CO_INTERVAL] = { "interval", 0, "SECONDS", VAL(interval) },
+	[CO_LEVEL] = { "level", 0, "N", VAL(level) },
+	[CO_FORCE] = { "force", 0, NULL, VAL(force) },
+	[CO_ALLOW_INCONSISTENT] = { "allow-inconsistent", 0, NULL, VAL(allow_inconsistent) },
+	[CO_TIMEOUT] = { "timeout", 0, "SECONDS", VAL(timeout) },
+	[CO_VMDK] = { "vmdk", 0, "IN.vmdk", VAL(vmdk) },
+	[CO_ENDPOINT] = { "endpoint", 0, "URL", VAL(endpoint) },
+	[CO_REGION] = { "region", 0, "R", VAL(region) },
+	[CO_ADDRESSING] = { "addressing", 0, "path|virtual", VAL(addressing) },
+	[CO_ACCESS_KEY_FILE] = { "access-key-file", 0, "FILE", VAL(access_key_file) },
+	[CO_SECRET_KEY_FILE] = { "secret-key-file", 0, "FILE", VAL(secret_key_file) },
+	[CO_CA_FILE] = { "ca-file", 0, "FILE", VAL(ca_file) },
+	[CO_FROM] = { "from", 0, "URL", VAL(from) },
+	[CO_FROM_CONFIG] = { "from-config", 0, "FILE", VAL(from_conf) },
+	[CO_THREADS] = { "threads", 0, "N", VAL(threads) },
+};
+#undef VAL
+
+/* ---- errors and remarks ---- */
+
+static void vreport(const struct args *a, const char *event, int code, const char *fmt,
+		    va_list ap)
+{
+	char msg[2048];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (a->json) {
+		struct jobj j;
+		jobj_begin(&j, event);
+		jobj_str(&j, "command", a->cmd);
+		jobj_str(&j, code ? "error" : "message", msg);
+		if (code)
+			jobj_int(&j, "exit", code);
+		jobj_print(&j);
+	} else {
+		fprintf(stderr, "ferryctl %s: %s\n", a->cmd, msg);
+	}
+}
+
+int ctl_fail(const struct args *a, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreport(a, "error", code, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+void ctl_notice(const struct args *a, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreport(a, "notice", 0, fmt, ap);
+	va_end(ap);
+}
+
 int ctl_usage(const struct args *a, const char *why)
 {
+	if (a->json)
+		return ctl_fail(a, 2, "%s (usage: ferryctl %s)", why, a->usage);
 	fprintf(stderr, "ferryctl %s: %s\nusage: ferryctl %s\n", a->cmd, why, a->usage);
 	return 2;
 }
 
-/* Returns 0, or the exit code (2) after printing the reason. */
-int ctl_parse(int argc, char **argv, unsigned allowed, unsigned required, struct args *a)
-{
-	static const struct option opts[] = {
-		{ "store", required_argument, NULL, OPT_STORE },
-		{ "key-file", required_argument, NULL, OPT_KEY },
-		{ "config", required_argument, NULL, OPT_CONF },
-		{ "domain", required_argument, NULL, OPT_DOMAIN },
-		{ "disk", required_argument, NULL, OPT_DISK },
-		{ "point", required_argument, NULL, OPT_POINT },
-		{ "format", required_argument, NULL, OPT_FORMAT },
-		{ "output", required_argument, NULL, OPT_OUT },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "read-data", no_argument, NULL, OPT_READ_DATA },
-		{ "encryption", required_argument, NULL, OPT_ENCRYPTION },
-		{ "chunk-size", required_argument, NULL, OPT_CHUNK },
-		{ "keep", required_argument, NULL, OPT_KEEP },
-		{ "grace", required_argument, NULL, OPT_GRACE },
-		{ "wait", no_argument, NULL, OPT_WAIT },
-		{ "resume", no_argument, NULL, OPT_RESUME },
-		{ "dir", required_argument, NULL, OPT_DIR },
-		{ "follow", no_argument, NULL, OPT_FOLLOW },
-		{ "complete", no_argument, NULL, OPT_COMPLETE },
-		{ "interval", required_argument, NULL, OPT_INTERVAL },
-		{ "level", required_argument, NULL, OPT_LEVEL },
-		{ "force", no_argument, NULL, OPT_FORCE },
-		{ "allow-inconsistent", no_argument, NULL, OPT_ALLOW_INCONSISTENT },
-		{ 0 },
-	};
-	unsigned seen = 0;
-	int ch;
+/* ---- parsing ---- */
 
-	a->cmd = argv[0];
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "c:o:", opts, NULL)) != -1) {
-		if (ch == 'c')
-			ch = OPT_CONF;
-		else if (ch == 'o')
-			ch = OPT_OUT;
-		if (ch == '?' || ch == ':' || !(ch & (int)allowed))
-			return ctl_usage(a, "bad option");
-		seen |= (unsigned)ch;
-		switch (ch) {
-		case OPT_STORE: a->store = optarg; break;
-		case OPT_KEY: a->key = optarg; break;
-		case OPT_CONF: a->conf = optarg; break;
-		case OPT_DOMAIN: a->domain = optarg; break;
-		case OPT_DISK: a->disk = optarg; break;
-		case OPT_POINT: a->point = optarg; break;
-		case OPT_FORMAT: a->format = optarg; break;
-		case OPT_OUT: a->out = optarg; break;
-		case OPT_JSON: a->json = true; break;
-		case OPT_READ_DATA: a->read_data = true; break;
-		case OPT_ENCRYPTION: a->encryption = optarg; break;
-		case OPT_CHUNK: a->chunk = optarg; break;
-		case OPT_KEEP: a->keep = optarg; break;
-		case OPT_GRACE: a->grace = optarg; break;
-		case OPT_WAIT: a->wait = true; break;
-		case OPT_RESUME: a->resume = true; break;
-		case OPT_DIR: a->dir = optarg; break;
-		case OPT_FOLLOW: a->follow = true; break;
-		case OPT_COMPLETE: a->complete = true; break;
-		case OPT_INTERVAL: a->interval = optarg; break;
-		case OPT_LEVEL: a->level = optarg; break;
-		case OPT_FORCE: a->force = true; break;
-		case OPT_ALLOW_INCONSISTENT: a->allow_inconsistent = true; break;
-		}
+static int find_long(const char *arg)
+{
+	size_t n = strcspn(arg, "=");
+	for (int i = 0; i < CO_COUNT; i++)
+		if (strlen(defs[i].name) == n && !strncmp(defs[i].name, arg, n))
+			return i;
+	return -1;
+}
+
+/* --json is known before anything can go wrong, so that every error is JSON too. */
+static void prescan_json(int argc, char **argv, uint64_t allowed, struct args *a)
+{
+	for (int i = 1; i < argc && (allowed & OPT(JSON)); i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--json"))
+			a->json = true;
 	}
-	if (optind != argc)
-		return ctl_usage(a, "unexpected argument");
+}
+
+/* The option getopt stopped at (argv[optind - 1] or optopt), for messages. */
+static void bad_option_name(char **argv, char *out, size_t n)
+{
+	const char *arg = argv[optind - 1];
+	if (optopt && (arg[0] != '-' || arg[1] != '-'))
+		snprintf(out, n, "-%c", optopt);
+	else
+		snprintf(out, n, "%.*s", (int)strcspn(arg, "="), arg);
+}
+
+static int missing(const struct args *a, uint64_t need)
+{
+	char why[512] = "missing";
+	size_t len = strlen(why);
+	for (int i = 0; i < CO_COUNT; i++)
+		if (need & (1ull << i))
+			len += (size_t)snprintf(why + len, len < sizeof(why) ? sizeof(why) - len : 0,
+						"%s --%s%s%s", len > 7 ? "," : "", defs[i].name,
+						defs[i].value ? " " : "",
+						defs[i].value ? defs[i].value : "");
+	return ctl_usage(a, why);
+}
+
+/* Repository and store commands: the store (and key file, backend options) from -c FILE's
+ * [store] section where the flags do not give them. */
+static int store_from_config(struct args *a)
+{
 	if (a->conf) {
 		char err[512];
-		if (config_load_any(a->conf, &a->cfg, err, sizeof(err)) < 0) {
-			fprintf(stderr, "ferryctl %s: %s\n", a->cmd, err);
-			return 2;
-		}
+		if (config_load_any(a->conf, &a->cfg, err, sizeof(err)) < 0)
+			return ctl_fail(a, 2, "%s", err);
 		a->have_cfg = true;
 		repo_store_opts(&a->cfg, &a->so);
 		if (!a->store)
@@ -101,11 +170,91 @@ int ctl_parse(int argc, char **argv, unsigned allowed, unsigned required, struct
 		if (!a->key)
 			a->key = a->cfg.store_key_file;
 	}
+	if (a->endpoint)
+		a->so.endpoint = a->endpoint;
+	if (a->region)
+		a->so.region = a->region;
+	if (a->addressing)
+		a->so.addressing = a->addressing;
+	if (a->access_key_file || a->secret_key_file) {
+		a->so.access_key_file = a->access_key_file;
+		a->so.secret_key_file = a->secret_key_file;
+	}
+	if (a->ca_file)
+		a->so.ca_file = a->ca_file;
 	if (!a->store)
-		return ctl_usage(a, "--store URL (or -c FILE with [store] url) is required");
-	required &= ~(unsigned)(OPT_STORE | OPT_KEY);
+		return ctl_usage(a, "missing --store URL (or -c FILE with a [store] url)");
+	return 0;
+}
+
+int ctl_parse(int argc, char **argv, uint64_t allowed, uint64_t required, struct args *a)
+{
+	struct option opts[CO_COUNT + 2];
+	char shorts[3 * CO_COUNT + 4] = ":h";
+	size_t ns = 2, no = 0;
+	uint64_t seen = 0;
+	int ch;
+
+	if (!a->cmd)
+		a->cmd = argv[0];
+	prescan_json(argc, argv, allowed, a);
+	for (int i = 0; i < CO_COUNT; i++) {
+		opts[no++] = (struct option){ defs[i].name, defs[i].value ? required_argument :
+					      no_argument, NULL, 1 + i };
+		if (defs[i].short_name && (allowed & (1ull << i))) {
+			shorts[ns++] = defs[i].short_name;
+			if (defs[i].value)
+				shorts[ns++] = ':';
+		}
+	}
+	shorts[ns] = '\0';
+	opts[no++] = (struct option){ "help", no_argument, NULL, OPT_HELP_VAL };
+	opts[no] = (struct option){ 0 };
+
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
+		char name[64], why[160];
+		if (ch == 'h' || ch == OPT_HELP_VAL) {
+			printf("usage: ferryctl %s\n", a->usage);
+			return CTL_HELP_SHOWN;
+		}
+		if (ch == '?' || ch == ':') {
+			bad_option_name(argv, name, sizeof(name));
+			snprintf(why, sizeof(why), ch == ':' ? "option %s needs a value" :
+				 find_long(name + 2) >= 0 && name[1] == '-' ?
+				 "option %s needs no value" : "unknown option '%s'", name);
+			return ctl_usage(a, why);
+		}
+		int i = -1;
+		for (int k = 0; k < CO_COUNT && i < 0; k++)
+			if (ch == 1 + k || (defs[k].short_name && ch == defs[k].short_name))
+				i = k;
+		if (i < 0 || !(allowed & (1ull << i))) {
+			snprintf(why, sizeof(why), "unknown option '--%s' for %s",
+				 i < 0 ? "?" : defs[i].name, a->cmd);
+			return ctl_usage(a, why);
+		}
+		seen |= 1ull << i;
+		char *field = (char *)a + defs[i].field;
+		if (defs[i].value)
+			*(const char **)(void *)field = optarg;
+		else
+			*(bool *)(void *)field = true;
+	}
+	if (optind != argc) {
+		char why[160];
+		snprintf(why, sizeof(why), "unexpected argument '%s'", argv[optind]);
+		return ctl_usage(a, why);
+	}
+	if (allowed & OPT(STORE)) {
+		int rc = store_from_config(a);
+		if (rc)
+			return rc;
+		required &= ~(OPT(STORE) | OPT(KEY) | OPT(CONF));
+	}
 	if ((seen & required) != required)
-		return ctl_usage(a, "a required option is missing");
+		return missing(a, required & ~seen);
 	return 0;
 }
 
@@ -113,9 +262,11 @@ void ctl_args_release(struct args *a)
 {
 	if (a->have_cfg)
 		config_release(&a->cfg);
+	a->have_cfg = false;
 }
 
-/* Open the repository; prints the reason and returns the exit code on failure. */
+/* ---- the repository ---- */
+
 int ctl_open_repo(struct args *a, bool read_only, struct repo **r)
 {
 	char err[512] = "";
@@ -123,34 +274,32 @@ int ctl_open_repo(struct args *a, bool read_only, struct repo **r)
 	int rc = repo_open_opts(a->store, a->key, &a->so, r, err, sizeof(err));
 	if (rc == 0)
 		return 0;
-	fprintf(stderr, "ferryctl %s: %s\n", a->cmd, err[0] ? err : strerror(-rc));
-	return rc == -EINVAL ? 2 : 1;
+	return ctl_fail(a, rc == -EINVAL ? 2 : 1, "%s", err[0] ? err : strerror(-rc));
 }
 
 int ctl_check_domain(const struct args *a, struct repo *r)
 {
-	char **names;
-	size_t n;
+	char **names, list[1024] = "";
+	size_t n, len = 0;
 	int rc = repo_list_domains(r, &names, &n);
-	if (rc < 0) {
-		fprintf(stderr, "ferryctl %s: listing the store's domains: %s\n", a->cmd,
-			store_strerror(repo_store(r), rc));
-		return 1;
-	}
+	if (rc < 0)
+		return ctl_fail(a, 1, "listing the store's domains: %s",
+				store_strerror(repo_store(r), rc));
 	bool found = false;
-	for (size_t i = 0; i < n && !found; i++)
-		found = !strcmp(names[i], a->domain);
-	if (!found) {
-		fprintf(stderr, "ferryctl %s: no domain '%s' in %s; ", a->cmd, a->domain, a->store);
-		if (!n)
-			fprintf(stderr, "the store has no domain yet\n");
-		for (size_t i = 0; i < n; i++)
-			fprintf(stderr, "%s%s", i ? ", " : "its domains: ", names[i]);
-		if (n)
-			fputc('\n', stderr);
+	for (size_t i = 0; i < n; i++) {
+		found |= !strcmp(names[i], a->domain);
+		if (len < sizeof(list))
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+						i ? ", " : "", names[i]);
 	}
 	repo_names_free(names, n);
-	return found ? 0 : 1;
+	if (found)
+		return 0;
+	if (!n)
+		return ctl_fail(a, 1, "no domain '%s' in %s; the store has no domain yet",
+				a->domain, a->store);
+	return ctl_fail(a, 1, "no domain '%s' in %s; its domains: %s", a->domain, a->store,
+			list);
 }
 
 void ctl_fmt_time(uint64_t ns, char *out, size_t n)
@@ -160,4 +309,3 @@ void ctl_fmt_time(uint64_t ns, char *out, size_t n)
 	gmtime_r(&s, &tm);
 	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
-

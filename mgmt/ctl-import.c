@@ -8,7 +8,6 @@
  * overwritten: it may be a live primary. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -17,32 +16,17 @@
 
 #include "common/atomic-file.h"
 #include "image/vmdk.h"
+#include "mgmt/ctl-args.h"
 #include "mgmt/ctl-import.h"
 #include "common/banned.h"
 
 int ctl_import_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "vmdk", required_argument, NULL, 'v' },
-		{ "output", required_argument, NULL, 'o' },
-		{ 0 },
-	};
-	const char *in = NULL, *out = NULL;
-	int ch;
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-		if (ch == 'v')
-			in = optarg;
-		else if (ch == 'o')
-			out = optarg;
-		else
-			in = out = NULL, optind = argc + 1;
-	}
-	if (!in || !out || optind != argc) {
-		fprintf(stderr, "usage: ferryctl import --vmdk IN.vmdk -o DISK.raw\n");
-		return 2;
-	}
+	struct args a = { .usage = "import --vmdk IN.vmdk -o DISK.raw" };
+	int rc = ctl_parse(argc, argv, OPT(VMDK) | OPT(OUT), OPT(VMDK) | OPT(OUT), &a);
+	if (rc)
+		return rc;
+	const char *in = a.vmdk, *out = a.out;
 	if (access(out, F_OK) == 0) {
 		fprintf(stderr, "ferryctl import: %s exists (it may be a live primary): not "
 			"overwriting it\n", out);
@@ -56,7 +40,7 @@ int ctl_import_main(int argc, char **argv)
 	}
 	snprintf(part, sizeof(part), "%s.part", out);
 	int fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int rc = fd < 0 ? -errno : vmdk_export_raw(r, fd);
+	rc = fd < 0 ? -errno : vmdk_export_raw(r, fd);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	if (fd >= 0 && close(fd) < 0 && rc == 0)

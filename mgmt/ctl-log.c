@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <linux/falloc.h>
 #include <stdbool.h>
@@ -28,16 +27,11 @@
 #include "common/dbuf.h"
 #include "common/json.h"
 #include "common/util.h"
+#include "mgmt/ctl-args.h"
 #include "datapath/replog.h"
 #include "common/banned.h"
 
-#define USAGE "usage: ferryctl log stat|dump|verify|replay|dirty -c FILE [--json] " \
-	      "[--disk NAME] [-o OUT]"
-
-struct args {
-	const char *sub, *conf, *disk, *out;
-	bool json;
-};
+#define USAGE "log stat|dump|verify|replay|dirty -c FILE [--json] [--disk NAME] [-o OUT]"
 
 struct ctx {
 	struct args a;
@@ -50,7 +44,7 @@ struct ctx {
 
 static int bad_usage(const char *why)
 {
-	fprintf(stderr, "ferryctl log: %s\n%s\n", why, USAGE);
+	fprintf(stderr, "ferryctl log: %s\nusage: ferryctl %s\n", why, USAGE);
 	return 2;
 }
 
@@ -412,58 +406,39 @@ static int cmd_dirty(struct ctx *c)
 /* ---- dispatch ---- */
 
 static const struct {
-	const char *name;
+	const char *name, *cmd;
 	int (*run)(struct ctx *c);
-	bool json, disk, out;	/* which options the subcommand takes */
+	uint64_t allowed, required;
+	const char *usage;
 } subs[] = {
-	{ "stat", cmd_stat, true, false, false },
-	{ "dump", cmd_dump, true, false, false },
-	{ "verify", cmd_verify, false, false, false },
-	{ "replay", cmd_replay, false, true, true },
-	{ "dirty", cmd_dirty, true, true, false },
+	{ "stat", "log stat", cmd_stat, OPT(CONF) | OPT(JSON), OPT(CONF),
+	  "log stat -c FILE [--json]" },
+	{ "dump", "log dump", cmd_dump, OPT(CONF) | OPT(JSON), OPT(CONF),
+	  "log dump -c FILE [--json]" },
+	{ "verify", "log verify", cmd_verify, OPT(CONF), OPT(CONF), "log verify -c FILE" },
+	{ "replay", "log replay", cmd_replay, OPT(CONF) | OPT(DISK) | OPT(OUT),
+	  OPT(CONF) | OPT(DISK) | OPT(OUT), "log replay -c FILE --disk NAME -o OUT" },
+	{ "dirty", "log dirty", cmd_dirty, OPT(CONF) | OPT(JSON) | OPT(DISK), OPT(CONF) | OPT(DISK),
+	  "log dirty -c FILE --disk NAME [--json]" },
 };
 
+/* 0 (a and *which set), CTL_HELP_SHOWN, or the exit code after printing why. */
 static int parse_args(int argc, char **argv, struct args *a, size_t *which)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "disk", required_argument, NULL, 'd' },
-		{ "output", required_argument, NULL, 'o' },
-		{ 0 },
-	};
-	int ch;
-
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: ferryctl %s\n", USAGE);
+		return CTL_HELP_SHOWN;
+	}
 	if (argc < 2)
 		return bad_usage("missing subcommand");
-	a->sub = argv[1];
 	for (*which = 0; *which < ARRAY_SIZE(subs); (*which)++)
-		if (!strcmp(subs[*which].name, a->sub))
+		if (!strcmp(subs[*which].name, argv[1]))
 			break;
 	if (*which == ARRAY_SIZE(subs))
 		return bad_usage("unknown subcommand");
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc - 1, argv + 1, "c:o:", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': a->conf = optarg; break;
-		case 'j': a->json = true; break;
-		case 'd': a->disk = optarg; break;
-		case 'o': a->out = optarg; break;
-		default: return bad_usage("bad option");
-		}
-	}
-	if (optind != argc - 1)
-		return bad_usage("unexpected argument");
-	if (!a->conf)
-		return bad_usage("-c FILE is required");
-	if ((a->json && !subs[*which].json) || (a->disk && !subs[*which].disk) ||
-	    (a->out && !subs[*which].out))
-		return bad_usage("option not valid for this subcommand");
-	if ((subs[*which].disk && !a->disk) || (subs[*which].out && !a->out))
-		return bad_usage(subs[*which].out ? "--disk NAME and -o OUT are required"
-						  : "--disk NAME is required");
-	return 0;
+	a->cmd = subs[*which].cmd;
+	a->usage = subs[*which].usage;
+	return ctl_parse(argc - 1, argv + 1, subs[*which].allowed, subs[*which].required, a);
 }
 
 int ctl_log_main(int argc, char **argv)

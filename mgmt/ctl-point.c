@@ -3,7 +3,6 @@
 #include "mgmt/ctl-point.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,39 +12,27 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "mgmt/ctl-args.h"
 #include "common/util.h"
 #include "common/banned.h"
 
-static int usage(void)
-{
-	fprintf(stderr, "usage: ferryctl point -c FILE --domain D [--wait] [--timeout SECONDS]\n");
-	return 2;
-}
-
 int ctl_point_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "domain", required_argument, NULL, 'd' },
-		{ "wait", no_argument, NULL, 'w' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ 0 },
-	};
-	const char *conf = NULL, *domain = NULL;
+	/* --wait is accepted and always in effect: a point id is only printed once durable */
+	struct args a = { .usage = "point -c FILE --domain D [--wait] [--timeout SECONDS]" };
+	int rc = ctl_parse(argc, argv, OPT(CONF) | OPT(DOMAIN) | OPT(WAIT) | OPT(TIMEOUT),
+			   OPT(CONF) | OPT(DOMAIN), &a);
+	if (rc)
+		return rc;
+	const char *conf = a.conf, *domain = a.domain;
 	long timeout = 600;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': conf = optarg; break;
-		case 'd': domain = optarg; break;
-		case 'w': break;	/* always waits: a point id is only printed once durable */
-		case 't': timeout = atol(optarg); break;
-		default: return usage();
-		}
-	}
-	if (!conf || !domain || optind != argc || timeout <= 0 || strchr(domain, '\n'))
-		return usage();
+	char *end = NULL;
+	if (a.timeout)
+		timeout = strtol(a.timeout, &end, 10);
+	if ((end && *end) || timeout <= 0)
+		return ctl_usage(&a, "bad --timeout (seconds, > 0)");
+	if (strchr(domain, '\n'))
+		return ctl_usage(&a, "bad --domain");
 	struct ferry_config cfg;
 	char err[512];
 	if (config_load(conf, &cfg, err, sizeof err) < 0) {

@@ -92,8 +92,8 @@ int ctl_rehydrate_main(int argc, char **argv)
 	struct rehydrator *h = NULL;
 	char err[1024] = "";
 	uint64_t t0 = now_mono_ns();
-	int rc = ctl_parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_DOMAIN | OPT_DIR |
-			   OPT_FOLLOW | OPT_INTERVAL | OPT_COMPLETE, OPT_DOMAIN | OPT_DIR, &a);
+	int rc = ctl_parse(argc, argv, OPT(STORE) | OPT(KEY) | OPT(CONF) | OPT(DOMAIN) | OPT(DIR) |
+			   OPT(FOLLOW) | OPT(INTERVAL) | OPT(COMPLETE), OPT(DOMAIN) | OPT(DIR), &a);
 	if (rc)
 		goto out;
 	double interval = DEFAULT_INTERVAL_S;

@@ -33,8 +33,8 @@ int ctl_init_main(int argc, char **argv)
 {
 	struct args a = { .usage = "init --store URL --key-file PATH [--encryption none] "
 			  "[--chunk-size N] | init -c FILE" };
-	int rc = ctl_parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_ENCRYPTION | OPT_CHUNK,
-		       0, &a);
+	int rc = ctl_parse(argc, argv, OPT(STORE) | OPT(KEY) | OPT(CONF) | OPT(ENCRYPTION) |
+			   OPT(CHUNK), 0, &a);
 	if (rc)
 		goto out;
 	struct repo_create_opts o = { .url = a.store, .key_file = a.key, .encrypted = true };
@@ -116,8 +116,8 @@ int ctl_points_main(int argc, char **argv)
 {
 	struct args a = { .usage = "points --store URL --key-file PATH --domain D [--json]" };
 	struct repo *r = NULL;
-	int rc = ctl_parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_DOMAIN | OPT_JSON,
-		       OPT_DOMAIN, &a);
+	int rc = ctl_parse(argc, argv, OPT(STORE) | OPT(KEY) | OPT(CONF) | OPT(DOMAIN) | OPT(JSON),
+		       OPT(DOMAIN), &a);
 	if (rc || (rc = ctl_open_repo(&a, true, &r)) || (rc = ctl_check_domain(&a, r)))
 		goto out;
 	struct point_info *v;
@@ -153,7 +153,7 @@ int ctl_verify_main(int argc, char **argv)
 {
 	struct args a = { .usage = "verify --store URL --key-file PATH [--read-data]" };
 	struct repo *r = NULL;
-	int rc = ctl_parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_READ_DATA, 0, &a);
+	int rc = ctl_parse(argc, argv, OPT(STORE) | OPT(KEY) | OPT(CONF) | OPT(READ_DATA), 0, &a);
 	if (rc || (rc = ctl_open_repo(&a, true, &r)))
 		goto out;
 	int n = repo_verify(r, a.read_data, print_problem, NULL);
@@ -247,8 +247,8 @@ int ctl_prune_main(int argc, char **argv)
 				.sweep_age_ns = SWEEP_AGE_S * 1000000000ull };
 	struct prune_stats st;
 	char err[512] = "";
-	int rc = ctl_parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_DOMAIN | OPT_KEEP |
-		       OPT_GRACE | OPT_WAIT, 0, &a);
+	int rc = ctl_parse(argc, argv, OPT(STORE) | OPT(KEY) | OPT(CONF) | OPT(DOMAIN) | OPT(KEEP) |
+		       OPT(GRACE) | OPT(WAIT), 0, &a);
 	if (rc)
 		goto out;
 	if (a.grace && parse_grace(a.grace, &o.grace_ns) < 0) {

@@ -139,10 +139,10 @@ int ctl_restore_main(int argc, char **argv)
 	char err[1024] = "";
 	enum restore_format fmt = RESTORE_RAW;
 	catch_stop_signals();
-	int rc = ctl_parse(argc, argv, OPT_STORE | OPT_KEY | OPT_CONF | OPT_DOMAIN | OPT_DISK |
-			   OPT_POINT | OPT_FORMAT | OPT_OUT | OPT_RESUME | OPT_JSON | OPT_LEVEL |
-			   OPT_FORCE | OPT_ALLOW_INCONSISTENT,
-			   OPT_DOMAIN | OPT_DISK | OPT_OUT, &a);
+	int rc = ctl_parse(argc, argv, OPT(STORE) | OPT(KEY) | OPT(CONF) | OPT(DOMAIN) | OPT(DISK) |
+			   OPT(POINT) | OPT(FORMAT) | OPT(OUT) | OPT(RESUME) | OPT(JSON) | OPT(LEVEL) |
+			   OPT(FORCE) | OPT(ALLOW_INCONSISTENT),
+			   OPT(DOMAIN) | OPT(DISK) | OPT(OUT), &a);
 	if (rc)
 		goto out;
 	if (a.format && restore_format_parse(a.format, &fmt) < 0) {

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,33 +11,18 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "mgmt/ctl-args.h"
 #include "common/util.h"
 #include "common/banned.h"
 
 int ctl_status_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ 0 },
-	};
-	const char *conf = NULL;
-	bool json = false;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': conf = optarg; break;
-		case 'j': json = true; break;
-		default:
-			fprintf(stderr, "usage: ferryctl status -c FILE [--json]\n");
-			return 2;
-		}
-	}
-	if (!conf || optind != argc) {
-		fprintf(stderr, "usage: ferryctl status -c FILE [--json]\n");
-		return 2;
-	}
+	struct args a = { .usage = "status -c FILE [--json]" };
+	int rc = ctl_parse(argc, argv, OPT(CONF) | OPT(JSON), OPT(CONF), &a);
+	if (rc)
+		return rc;
+	const char *conf = a.conf;
+	bool json = a.json;
 	struct ferry_config cfg;
 	char err[512];
 	if (config_load(conf, &cfg, err, sizeof err) < 0) {
@@ -68,7 +52,6 @@ int ctl_status_main(int argc, char **argv)
 	}
 	config_release(&cfg);
 	const char *req = json ? "status json\n" : "status\n";
-	int rc = 0;
 	if (write_full(fd, req, strlen(req)) < 0) {
 		fprintf(stderr, "ferryctl: control socket: %s\n", strerror(errno));
 		rc = 1;

@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 
 #include "common/config.h"
 #include "common/util.h"
+#include "mgmt/ctl-args.h"
 #include "repo/repo.h"
 #include "repo/store-copy.h"
 #include "repo/store-s3.h"
@@ -30,15 +30,7 @@
 
 #define CHECK_LEN (256u << 10)
 
-static int usage(const char *why)
-{
-	fprintf(stderr, "ferryctl store: %s\nusage: ferryctl store check STORE\n"
-		"       ferryctl store copy (--from URL | --from-config FILE) [--threads N] STORE\n"
-		"STORE: -c FILE | --store URL [--endpoint E] [--region R] "
-		"[--addressing path|virtual] [--access-key-file F --secret-key-file F] "
-		"[--ca-file F]\n", why);
-	return 2;
-}
+#define USAGE "store check|copy ... (ferryctl store check --help, ferryctl store copy --help)"
 
 static void step(const char *name, bool ok, double ms, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -155,122 +147,53 @@ del:
 	return r == -ENOENT ? 0 : -1;
 }
 
-/* The store an operator names: -c FILE's [store] (and its backend options), --store URL,
- * or both (the URL wins); backend options given as flags win over the file's. */
-struct store_args {
-	const char *conf, *url, *from, *from_conf;
-	struct store_opts so;
-	unsigned threads;
-};
-
-/* 0, -EINVAL (the configuration: unreadable, no url) or -EIO (the store does not open),
- * with the reason in err. */
-static int open_named(const char *conf, const char *url, const struct store_opts *flags,
-		      struct store **st, char *err, size_t errlen)
+/* The source of a copy: --from URL or --from-config FILE's [store] (with its backend
+ * options), opened read-only (nothing is created there). 0, or the exit code after
+ * printing the reason. */
+static int open_source(const struct args *a, struct store **st)
 {
 	struct ferry_config cfg;
-	struct store_opts so = flags ? *flags : (struct store_opts){ 0 };
+	struct store_opts so = { .read_only = true };
+	char err[768];
+	const char *url = a->from;
 	bool have_cfg = false;
-	int rc = -EINVAL;
-
-	*st = NULL;
-	if (conf) {
-		if (config_load_any(conf, &cfg, err, errlen) < 0)
-			return -EINVAL;
+	int rc = 0;
+	if (a->from_conf) {
+		if (config_load_any(a->from_conf, &cfg, err, sizeof err) < 0)
+			return ctl_fail(a, 2, "%s", err);
 		have_cfg = true;
-		struct store_opts fo;
-		repo_store_opts(&cfg, &fo);	/* options on the command line win */
-		if (!so.endpoint) so.endpoint = fo.endpoint;
-		if (!so.region) so.region = fo.region;
-		if (!so.addressing) so.addressing = fo.addressing;
-		if (!so.access_key_file && !so.secret_key_file) {
-			so.access_key_file = fo.access_key_file;
-			so.secret_key_file = fo.secret_key_file;
-		}
-		if (!so.ca_file) so.ca_file = fo.ca_file;
-		so.parallel = fo.parallel;
+		repo_store_opts(&cfg, &so);
+		so.read_only = true;
+		url = cfg.store_url;
 		if (!url)
-			url = cfg.store_url;
+			rc = ctl_fail(a, 2, "%s has no [store] url", a->from_conf);
 	}
-	if (!url)
-		snprintf(err, errlen, "%s has no [store] url", conf);
-	else
-		rc = store_open_opts(url, &so, st, err, errlen) < 0 ? -EIO : 0;
+	if (rc == 0 && store_open_opts(url, &so, st, err, sizeof err) < 0)
+		rc = ctl_fail(a, 2, "%s", err);
 	if (have_cfg)
 		config_release(&cfg);
 	return rc;
 }
 
-static int parse(int argc, char **argv, bool copy, struct store_args *a)
-{
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "store", required_argument, NULL, 's' },
-		{ "endpoint", required_argument, NULL, 'e' },
-		{ "region", required_argument, NULL, 'r' },
-		{ "addressing", required_argument, NULL, 'a' },
-		{ "access-key-file", required_argument, NULL, 'A' },
-		{ "secret-key-file", required_argument, NULL, 'S' },
-		{ "ca-file", required_argument, NULL, 'C' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "from-config", required_argument, NULL, 'F' },
-		{ "threads", required_argument, NULL, 't' },
-		{ 0 },
-	};
-	int c;
-	char *end;
-
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': a->conf = optarg; break;
-		case 's': a->url = optarg; break;
-		case 'e': a->so.endpoint = optarg; break;
-		case 'r': a->so.region = optarg; break;
-		case 'a': a->so.addressing = optarg; break;
-		case 'A': a->so.access_key_file = optarg; break;
-		case 'S': a->so.secret_key_file = optarg; break;
-		case 'C': a->so.ca_file = optarg; break;
-		case 'f': a->from = optarg; break;
-		case 'F': a->from_conf = optarg; break;
-		case 't':
-			a->threads = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || !a->threads || a->threads > 64)
-				return usage("bad --threads (1 to 64)");
-			break;
-		default: return usage("bad option");
-		}
-		if (!copy && (c == 'f' || c == 'F' || c == 't'))
-			return usage("--from, --from-config and --threads are for 'copy'");
-	}
-	if (optind != argc)
-		return usage("unexpected argument");
-	if (!a->conf && !a->url)
-		return usage("-c FILE or --store URL is required");
-	if (copy && !a->from == !a->from_conf)
-		return usage("copy needs --from URL or --from-config FILE");
-	return 0;
-}
+#define STORE_OPTS (OPT(CONF) | OPT(STORE) | OPT_S3)
 
 static int store_check(int argc, char **argv)
 {
-	struct store_args a = { 0 };
+	struct args a = { .cmd = "store check", .usage = "store check (-c FILE | --store URL) "
+			  "[--endpoint URL] [--region R] [--addressing path|virtual] "
+			  "[--access-key-file FILE --secret-key-file FILE] [--ca-file FILE]" };
 	struct store *st = NULL;
 	char err[768];
-	int rc = parse(argc, argv, false, &a);
+	int rc = ctl_parse(argc, argv, STORE_OPTS, 0, &a);
 	if (rc)
-		return rc;
-	printf("store check %s\n", a.url ? a.url : a.conf);
+		goto out;
+	printf("store check %s\n", a.store);
 	uint64_t t0 = now_mono_ns();
-	if ((rc = open_named(a.conf, a.url, &a.so, &st, err, sizeof err)) == -EINVAL) {
-		fprintf(stderr, "ferryctl store: %s\n", err);
-		return 2;
-	}
-	if (rc < 0) {
+	if (store_open_opts(a.store, &a.so, &st, err, sizeof err) < 0) {
 		step("open", false, since_ms(t0), "%s", err);
 		printf("store check: FAILED\n");
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	step("open", true, since_ms(t0), "%s%s", store_is_s3(st) ? "endpoint " : "local directory",
 	     store_is_s3(st) ? store_s3_endpoint(st) : "");
@@ -281,28 +204,47 @@ static int store_check(int argc, char **argv)
 	} else {
 		printf("store check: FAILED\n");
 	}
+out:
 	store_close(st);
+	ctl_args_release(&a);
 	return rc;
 }
 
 static int store_copy_main(int argc, char **argv)
 {
-	struct store_args a = { 0 };
+	struct args a = { .cmd = "store copy", .usage = "store copy (--from URL | --from-config "
+			  "FILE) [--threads N] (-c FILE | --store URL) [--endpoint URL] [--region R] "
+			  "[--addressing path|virtual] [--access-key-file FILE --secret-key-file FILE] "
+			  "[--ca-file FILE]" };
 	struct store *src = NULL, *dst = NULL;
 	struct store_copy_stats s;
 	char err[1024];
-	int rc = parse(argc, argv, true, &a);
+	unsigned threads = 0;
+	int rc = ctl_parse(argc, argv, STORE_OPTS | OPT(FROM) | OPT(FROM_CONFIG) | OPT(THREADS), 0,
+			   &a);
 	if (rc)
-		return rc;
-	static const struct store_opts source = { .read_only = true };	/* creates nothing */
-	if (open_named(a.from_conf, a.from, &source, &src, err, sizeof err) < 0 ||
-	    open_named(a.conf, a.url, &a.so, &dst, err, sizeof err) < 0) {
-		fprintf(stderr, "ferryctl store copy: %s\n", err);
-		rc = 2;
+		goto out;
+	if (!a.from == !a.from_conf) {
+		rc = ctl_usage(&a, "copy needs --from URL or --from-config FILE");
+		goto out;
+	}
+	if (a.threads) {
+		char *end;
+		unsigned long t = strtoul(a.threads, &end, 10);
+		if (*end || !t || t > 64) {
+			rc = ctl_usage(&a, "bad --threads (1 to 64)");
+			goto out;
+		}
+		threads = (unsigned)t;
+	}
+	if ((rc = open_source(&a, &src)))
+		goto out;
+	if (store_open_opts(a.store, &a.so, &dst, err, sizeof err) < 0) {
+		rc = ctl_fail(&a, 2, "%s", err);
 		goto out;
 	}
 	uint64_t t0 = now_mono_ns();
-	rc = store_copy(src, dst, a.threads, &s, err, sizeof err);
+	rc = store_copy(src, dst, threads, &s, err, sizeof err);
 	double secs = (double)(now_mono_ns() - t0) / 1e9;
 	printf("copied %" PRIu64 " objects, %" PRIu64 " bytes in %.2f s (%.1f MB/s); %" PRIu64
 	       " objects (%" PRIu64 " bytes) already there", s.objects, s.bytes, secs,
@@ -310,21 +252,26 @@ static int store_copy_main(int argc, char **argv)
 	if (s.vanished)
 		printf("; %" PRIu64 " gone from the source while copying", s.vanished);
 	printf("\n");
-	if (rc < 0) {
-		fprintf(stderr, "ferryctl store copy: %s\n", err);
-		rc = 1;
-	}
+	if (rc < 0)
+		rc = ctl_fail(&a, 1, "%s", err);
 out:
 	store_close(src);
 	store_close(dst);
+	ctl_args_release(&a);
 	return rc;
 }
 
 int ctl_store_main(int argc, char **argv)
 {
+	struct args a = { .cmd = "store", .usage = USAGE };
 	if (argc >= 2 && !strcmp(argv[1], "check"))
 		return store_check(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "copy"))
 		return store_copy_main(argc - 1, argv + 1);
-	return usage("expected 'check' or 'copy'");
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: ferryctl %s\n", a.usage);
+		return CTL_HELP_SHOWN;
+	}
+	return ctl_usage(&a, argc < 2 ? "expected 'check' or 'copy'" : "unknown subcommand "
+			 "(expected 'check' or 'copy')");
 }

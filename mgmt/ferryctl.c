@@ -2,11 +2,14 @@
  * dispatches. Exit 0 success, 1 failure, 2 bad usage or configuration (one-line reason).
  *
  * To add a subcommand: 1. write mgmt/ctl-NAME.c with `int ctl_NAME_main(int, char **)`
- * (argv[0] is the subcommand); 2. declare it in its header; 3. add a row to `commands`. */
+ * (argv[0] is the subcommand) that parses with ctl_parse (mgmt/ctl-args.h: --help,
+ * errors and --json come with it) and returns its exit code or ctl_parse's; 2. declare
+ * it in its header; 3. add a row to `commands`; 4. document it in docs/man/ferryctl.1. */
 #include <stdio.h>
 #include <string.h>
 
 #include "mgmt/ctl.h"
+#include "mgmt/ctl-args.h"
 #include "mgmt/ctl-repo.h"
 #include "mgmt/ctl-import.h"
 #include "mgmt/ctl-rehydrate.h"
@@ -20,32 +23,27 @@
 static const struct {
 	const char *name;
 	int (*main)(int argc, char **argv);
-	const char *help;
+	const char *summary;
 } commands[] = {
-	{ "status", ctl_status_main, "status -c FILE [--json]        ask the running ferryd" },
-	{ "point", ctl_point_main, "point -c FILE --domain D [--wait]  cut a recovery point now" },
-	{ "log", ctl_log_main,
-	  "log stat|dump|verify|replay|dirty -c FILE ...   inspect the replication log" },
-	{ "init", ctl_init_main, "init --store URL --key-file PATH [--encryption none] [--chunk-size N]" },
-	{ "points", ctl_points_main, "points --store URL --key-file PATH --domain D [--json]" },
-	{ "restore", ctl_restore_main,
-	  "restore --store URL --key-file PATH --domain D --disk X [--point P] [--format raw|vmdk|vmdk-flat|vmdk-stream [--level 1|2|3]] [--resume] [--force] [--allow-inconsistent] -o PATH|DEVICE" },
-	{ "import", ctl_import_main,
-	  "import --vmdk IN.vmdk -o DISK.raw   a protected disk's primary from a VMDK" },
-	{ "rehydrate", ctl_rehydrate_main,
-	  "rehydrate --store URL --key-file PATH --domain D --dir DIR [--follow [--interval S]] [--complete]" },
-	{ "verify", ctl_verify_main, "verify --store URL --key-file PATH [--read-data]" },
-	{ "store", ctl_store_main,
-	  "store check|copy -c FILE | --store URL [...]   check a store; copy a repository into it" },
-	{ "prune", ctl_prune_main,
-	  "prune -c FILE [--domain D] [--keep SPEC] [--grace SECONDS] [--wait]   expire points" },
+	{ "status", ctl_status_main, "ask the running ferryd: exports, log, domains, RPO" },
+	{ "point", ctl_point_main, "cut a recovery point now and wait until it is durable" },
+	{ "log", ctl_log_main, "inspect the replication log offline (stat|dump|verify|replay|dirty)" },
+	{ "init", ctl_init_main, "create a repository in a store" },
+	{ "points", ctl_points_main, "list a domain's recovery points" },
+	{ "restore", ctl_restore_main, "a disk at a point into a raw image, a VMDK or a device" },
+	{ "import", ctl_import_main, "a protected disk's primary from a VMDK" },
+	{ "rehydrate", ctl_rehydrate_main, "keep a domain's disks as VMDKs at the newest point" },
+	{ "verify", ctl_verify_main, "check a repository (--read-data: every byte)" },
+	{ "store", ctl_store_main, "check a store step by step; copy a repository into it" },
+	{ "prune", ctl_prune_main, "expire points by retention and delete what they alone held" },
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ferryctl COMMAND [ARGS]\ncommands:\n");
+	fprintf(f, "usage: ferryctl COMMAND [ARGS]   (ferryctl COMMAND --help: its options)\n"
+		"commands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		fprintf(f, "  %s\n", commands[i].help);
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 }
 
 int main(int argc, char **argv)
@@ -59,9 +57,12 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].main(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		int rc = commands[i].main(argc - 1, argv + 1);
+		return rc == CTL_HELP_SHOWN ? 0 : rc;
+	}
 	fprintf(stderr, "ferryctl: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# ferryctl's command line (issue 12 items 5 and 6, issue 11's one option parser): every
+# subcommand knows --help and -h (its usage on stdout, exit 0, at once: `import --help` used
+# to spin forever); an unknown option exits 2 naming the option; a missing required option
+# is named; a stray argument is named.
+. "$(dirname "$0")/../lib/functions.sh"
+require timeout
+
+CMDS=(status point "log stat" "log dump" "log verify" "log replay" "log dirty" log init points
+      restore import rehydrate verify "store check" "store copy" store prune)
+for c in "${CMDS[@]}"; do
+	for h in --help -h; do
+		rc=0; timeout 10 ferryctl $c $h >"$T/out" 2>"$T/err" || rc=$?
+		[ $rc = 124 ] && fail "ferryctl $c $h did not return in 10 s"
+		[ $rc = 0 ] || fail "ferryctl $c $h: exit $rc ($(cat "$T/err"))"
+		grep -q "^usage: ferryctl $c" "$T/out" || fail "ferryctl $c $h: stdout: $(cat "$T/out")"
+		[ -s "$T/err" ] && fail "ferryctl $c $h wrote on stderr: $(cat "$T/err")"
+	done
+	[ "$c" = log ] || [ "$c" = store ] && continue
+	rc=0; timeout 10 ferryctl $c --no-such-option >"$T/out" 2>"$T/err" || rc=$?
+	[ $rc = 2 ] || fail "ferryctl $c --no-such-option: exit $rc, expected 2"
+	grep -q "^ferryctl $c: unknown option '--no-such-option'" "$T/err" ||
+		fail "ferryctl $c --no-such-option: $(cat "$T/err")"
+	grep -q "^usage: ferryctl $c" "$T/err" || fail "ferryctl $c: no usage line after the error"
+done
+info "$(head -n 1 "$T/err")"
+# an option of another command is unknown here; a short one too
+rc=0; ferryctl points --store file:///nonexistent --domain d --resume 2>"$T/err" || rc=$?
+[ $rc = 2 ] && grep -q "unknown option '--resume' for points" "$T/err" || fail "points --resume: $(cat "$T/err")"
+rc=0; ferryctl status -x 2>"$T/err" || rc=$?
+[ $rc = 2 ] && grep -q "unknown option '-x'" "$T/err" || fail "status -x: $(cat "$T/err")"
+# missing required options are named; so is a missing value and a stray argument
+rc=0; ferryctl restore --store file:///nonexistent --domain d 2>"$T/err" || rc=$?
+[ $rc = 2 ] && grep -q "missing --disk NAME, --output PATH" "$T/err" || fail "missing: $(cat "$T/err")"
+info "$(head -n 1 "$T/err")"
+rc=0; ferryctl import --vmdk 2>"$T/err" || rc=$?
+[ $rc = 2 ] && grep -q "option --vmdk needs a value" "$T/err" || fail "no value: $(cat "$T/err")"
+rc=0; ferryctl point -c x --domain d extra 2>"$T/err" || rc=$?
+[ $rc = 2 ] && grep -q "unexpected argument 'extra'" "$T/err" || fail "stray argument: $(cat "$T/err")"
+rc=0; ferryctl nosuchcommand 2>"$T/err" || rc=$?
+[ $rc = 2 ] && grep -q "unknown command 'nosuchcommand'" "$T/err" || fail "unknown command: $(cat "$T/err")"
+ferryctl --help | grep -q "^  restore " || fail "ferryctl --help does not list restore"
+pass
