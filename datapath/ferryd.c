@@ -18,6 +18,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/version.h"
 #include "datapath/server.h"
 #include "datapath/shipper.h"
 #include "common/banned.h"
@@ -27,7 +28,10 @@ static void usage(FILE *f)
 	fprintf(f, "usage: ferryd -c FILE [--exit-with-parent] [-v]\n"
 		   "  -c, --config FILE      configuration (INI), see docs/config.md\n"
 		   "      --exit-with-parent stop when the parent process dies (tests)\n"
-		   "  -v, --verbose          debug logging\n");
+		   "  -v, --verbose          debug logging\n"
+		   "  -h, --help             this text\n"
+		   "      --version          print the version\n"
+		   "see ferryd(8): man -l docs/man/ferryd.8\n");
 }
 
 static int mkdir_p(const char *path)
@@ -159,6 +163,7 @@ int main(int argc, char **argv)
 		{ "exit-with-parent", no_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	const char *conf = NULL;
@@ -175,6 +180,7 @@ int main(int argc, char **argv)
 				return 1;
 			break;
 		case 'h': usage(stdout); return 0;
+		case 'V': printf("ferryd %s\n", FERRY_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}

@@ -18,6 +18,7 @@
 #include "mgmt/ctl-status.h"
 #include "mgmt/ctl-store.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "common/banned.h"
 
 static const struct {
@@ -41,9 +42,10 @@ static const struct {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ferryctl COMMAND [ARGS]   (ferryctl COMMAND --help: its options)\n"
-		"commands:\n");
+		"       ferryctl --version\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "see ferryctl(1): man -l docs/man/ferryctl.1\n");
 }
 
 int main(int argc, char **argv)
@@ -55,6 +57,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("ferryctl %s\n", FERRY_VERSION);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
