@@ -94,6 +94,20 @@ int ctl_fail(const struct args *a, int code, const char *fmt, ...)
 	return code;
 }
 
+int ctl_fail_control(const struct args *a, const char *path, int r)
+{
+	if (r == -ENAMETOOLONG)
+		return ctl_fail(a, 2, "control socket path too long (at most 107 bytes): %s", path);
+	if (r == -ENOENT || r == -ECONNREFUSED)
+		return ctl_fail(a, 1, "cannot reach ferryd at %s: %s (is it running?)", path,
+				strerror(-r));
+	if (r == -EPROTO)
+		return ctl_fail(a, 1, "ferryd closed the control connection without answering");
+	if (r == -ETIMEDOUT)
+		return ctl_fail(a, 1, "no answer from ferryd at %s (timed out)", path);
+	return ctl_fail(a, 1, "control socket %s: %s", path, strerror(-r));
+}
+
 void ctl_notice(const struct args *a, const char *fmt, ...)
 {
 	va_list ap;

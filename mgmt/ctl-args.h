@@ -65,6 +65,9 @@ int ctl_usage(const struct args *a, const char *why);
  * on stdout); returns code. */
 int ctl_fail(const struct args *a, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* A control_request() failure r on ferryd's socket at path, as a message; returns the
+ * exit code (2 for a path too long, else 1). */
+int ctl_fail_control(const struct args *a, const char *path, int r);
 /* A remark on stderr ("ferryctl CMD: msg"), or with --json a notice object on stdout. */
 void ctl_notice(const struct args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

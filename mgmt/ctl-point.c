@@ -1,20 +1,19 @@
 /* ferryctl point: ask ferryd (control socket "point DOMAIN") and wait for its answer, which
- * comes once the point's manifest is durable in the store. */
+ * comes once the point's manifest is durable in the store: "ok EPOCH.SEQ" or
+ * "error: reason". */
 #include "mgmt/ctl-point.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "common/config.h"
+#include "common/control-client.h"
 #include "mgmt/ctl-args.h"
-#include "common/util.h"
 #include "common/banned.h"
+
+#define ANSWER_MAX 4096u
 
 int ctl_point_main(int argc, char **argv)
 {
@@ -24,53 +23,37 @@ int ctl_point_main(int argc, char **argv)
 			   OPT(CONF) | OPT(DOMAIN), &a);
 	if (rc)
 		return rc;
-	const char *conf = a.conf, *domain = a.domain;
 	long timeout = 600;
 	char *end = NULL;
 	if (a.timeout)
 		timeout = strtol(a.timeout, &end, 10);
-	if ((end && *end) || timeout <= 0)
-		return ctl_usage(&a, "bad --timeout (seconds, > 0)");
-	if (strchr(domain, '\n'))
+	if ((end && *end) || timeout <= 0 || timeout > 86400)
+		return ctl_usage(&a, "bad --timeout (seconds, 1 to 86400)");
+	if (strchr(a.domain, '\n'))
 		return ctl_usage(&a, "bad --domain");
 	struct ferry_config cfg;
-	char err[512];
-	if (config_load(conf, &cfg, err, sizeof err) < 0) {
-		fprintf(stderr, "ferryctl: %s\n", err);
-		return 2;
-	}
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", cfg.control_socket);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		fprintf(stderr, "ferryctl: cannot reach ferryd at %s: %s (is it running?)\n",
-			cfg.control_socket, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	char err[512], req[300], *answer;
+	if (config_load(a.conf, &cfg, err, sizeof err) < 0)
+		return ctl_fail(&a, 2, "%s", err);
+	if ((size_t)snprintf(req, sizeof req, "point %s", a.domain) >= sizeof req) {
 		config_release(&cfg);
-		return 1;
+		return ctl_usage(&a, "bad --domain (too long)");
+	}
+	int r = control_request(cfg.control_socket, req, (unsigned)timeout, ANSWER_MAX, &answer);
+	if (r < 0) {
+		rc = r == -ETIMEDOUT ? ctl_fail(&a, 1, "no answer from ferryd within %ld s", timeout)
+				     : ctl_fail_control(&a, cfg.control_socket, r);
+		config_release(&cfg);
+		return rc;
 	}
 	config_release(&cfg);
-	struct timeval tv = { .tv_sec = timeout };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	char req[256], line[256];
-	int n = snprintf(req, sizeof req, "point %s\n", domain);
-	if (n >= (int)sizeof req || write_full(fd, req, (size_t)n) < 0) {
-		fprintf(stderr, "ferryctl: control socket: request failed\n");
-		close(fd);
-		return 1;
+	answer[strcspn(answer, "\n")] = '\0';
+	if (strncmp(answer, "ok ", 3) == 0) {
+		printf("%s\n", answer + 3);
+		rc = 0;
+	} else {
+		rc = ctl_fail(&a, 1, "%s", strncmp(answer, "error: ", 7) ? answer : answer + 7);
 	}
-	size_t got = 0;
-	ssize_t k;
-	while (got < sizeof line - 1 && (k = read(fd, line + got, sizeof line - 1 - got)) > 0)
-		got += (size_t)k;
-	close(fd);
-	line[got] = 0;
-	line[strcspn(line, "\n")] = 0;
-	if (strncmp(line, "ok ", 3) == 0) {
-		printf("%s\n", line + 3);
-		return 0;
-	}
-	fprintf(stderr, "ferryctl: %s\n", got ? line : "no answer from ferryd (timed out?)");
-	return 1;
+	free(answer);
+	return rc;
 }

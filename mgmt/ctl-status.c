@@ -1,19 +1,19 @@
-/* ferryctl status: one request line to ferryd's control socket, print the answer. */
+/* ferryctl status: one request line to ferryd's control socket, print the answer. With
+ * --json the answer is ferryd's own JSON document (one line). */
 #include "mgmt/ctl-status.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "common/config.h"
+#include "common/control-client.h"
 #include "mgmt/ctl-args.h"
-#include "common/util.h"
 #include "common/banned.h"
+
+#define STATUS_TIMEOUT_S 5
+#define STATUS_MAX (4u << 20)
 
 int ctl_status_main(int argc, char **argv)
 {
@@ -21,52 +21,18 @@ int ctl_status_main(int argc, char **argv)
 	int rc = ctl_parse(argc, argv, OPT(CONF) | OPT(JSON), OPT(CONF), &a);
 	if (rc)
 		return rc;
-	const char *conf = a.conf;
-	bool json = a.json;
 	struct ferry_config cfg;
-	char err[512];
-	if (config_load(conf, &cfg, err, sizeof err) < 0) {
-		fprintf(stderr, "ferryctl: %s\n", err);
-		return 2;
-	}
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(cfg.control_socket) >= sizeof sa.sun_path) {
-		fprintf(stderr, "ferryctl: control socket path too long\n");
-		config_release(&cfg);
-		return 2;
-	}
-	memcpy(sa.sun_path, cfg.control_socket, strlen(cfg.control_socket) + 1);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct timeval tv = { .tv_sec = 5 };
-	if (fd >= 0) {
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	}
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		fprintf(stderr, "ferryctl: cannot reach ferryd at %s: %s (is it running?)\n",
-			cfg.control_socket, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		config_release(&cfg);
-		return 1;
-	}
+	char err[512], *answer;
+	if (config_load(a.conf, &cfg, err, sizeof err) < 0)
+		return ctl_fail(&a, 2, "%s", err);
+	int r = control_request(cfg.control_socket, a.json ? "status json" : "status",
+				STATUS_TIMEOUT_S, STATUS_MAX, &answer);
+	if (r < 0)
+		rc = ctl_fail_control(&a, cfg.control_socket, r);
 	config_release(&cfg);
-	const char *req = json ? "status json\n" : "status\n";
-	if (write_full(fd, req, strlen(req)) < 0) {
-		fprintf(stderr, "ferryctl: control socket: %s\n", strerror(errno));
-		rc = 1;
-	}
-	char buf[8192];
-	ssize_t n;
-	bool any = false;
-	while (!rc && (n = read(fd, buf, sizeof buf)) > 0) {
-		fwrite(buf, 1, (size_t)n, stdout);
-		any = true;
-	}
-	close(fd);
-	if (!rc && !any) {
-		fprintf(stderr, "ferryctl: ferryd closed the control connection without answering\n");
-		rc = 1;
-	}
-	return rc;
+	if (r < 0)
+		return rc;
+	fputs(answer, stdout);
+	free(answer);
+	return fflush(stdout) ? 1 : 0;
 }
