@@ -215,10 +215,8 @@ static int report_cursor_error(const struct ctx *c, int r)
 	uint64_t bad = 0;
 	char why[160];
 	if (r == -EBADMSG && replog_verify(c->log, &bad, why, sizeof why) == 1)
-		fprintf(stderr, "ferryctl log: bad record at offset %" PRIu64 ": %s\n", bad, why);
-	else
-		fprintf(stderr, "ferryctl log: reading records: %s\n", strerror(-r));
-	return 1;
+		return ctl_fail(&c->a, 1, "bad record at offset %" PRIu64 ": %s", bad, why);
+	return ctl_fail(&c->a, 1, "reading records: %s", strerror(-r));
 }
 
 static int cmd_dump(struct ctx *c)
@@ -245,10 +243,8 @@ static int cmd_verify(struct ctx *c)
 	uint64_t bad = 0;
 	char why[160];
 	int r = replog_verify(c->log, &bad, why, sizeof why);
-	if (r < 0) {
-		fprintf(stderr, "ferryctl log: verify: %s\n", strerror(-r));
-		return 1;
-	}
+	if (r < 0)
+		return ctl_fail(&c->a, 1, "verify: %s", strerror(-r));
 	if (r == 1) {
 		printf("bad record at offset %" PRIu64 ": %s\n", bad, why);
 		return 1;
@@ -301,10 +297,8 @@ static int cmd_replay(struct ctx *c)
 	uint64_t writes = 0, zeroes = 0, bytes = 0;
 	struct stat sb;
 
-	if (!d) {
-		fprintf(stderr, "ferryctl log: no disk named '%s' in the log\n", c->a.disk);
-		return 2;
-	}
+	if (!d)
+		return ctl_fail(&c->a, 2, "no disk named '%s' in the log", c->a.disk);
 	int fd = open(c->a.out, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0 || fstat(fd, &sb) < 0) {
 		fprintf(stderr, "ferryctl log: %s: %s\n", c->a.out, strerror(errno));
@@ -337,10 +331,8 @@ static int cmd_replay(struct ctx *c)
 		close(fd);
 		return report_cursor_error(c, r);
 	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		fprintf(stderr, "ferryctl log: %s: %s\n", c->a.out, strerror(errno));
-		return 1;
-	}
+	if (fsync(fd) < 0 || close(fd) < 0)
+		return ctl_fail(&c->a, 1, "%s: %s", c->a.out, strerror(errno));
 	printf("replayed %" PRIu64 " records of %s onto %s: %" PRIu64 " writes (%" PRIu64
 	       " bytes), %" PRIu64 " zero ranges\n", writes + zeroes, d->name, c->a.out, writes,
 	       bytes, zeroes);
@@ -356,15 +348,11 @@ static int cmd_dirty(struct ctx *c)
 	uint64_t nbits;
 	uint32_t grain;
 
-	if (!d) {
-		fprintf(stderr, "ferryctl log: no disk named '%s' in the log\n", c->a.disk);
-		return 2;
-	}
+	if (!d)
+		return ctl_fail(&c->a, 2, "no disk named '%s' in the log", c->a.disk);
 	int r = replog_dirty_take(c->log, d->disk_id, &bits, &nbits, &grain);
-	if (r < 0) {
-		fprintf(stderr, "ferryctl log: reading dirty bitmap: %s\n", strerror(-r));
-		return 1;
-	}
+	if (r < 0)
+		return ctl_fail(&c->a, 1, "reading dirty bitmap: %s", strerror(-r));
 	struct dbuf b = DBUF_INIT(SIZE_MAX);
 	if (c->a.json) {
 		r = dbuf_printf(&b, "{\"disk\":");
@@ -394,8 +382,7 @@ static int cmd_dirty(struct ctx *c)
 		return flush_json(&b, r ? r : dbuf_printf(&b, "]}"));
 	if (r) {
 		dbuf_release(&b);
-		fprintf(stderr, "ferryctl log: formatting output: %s\n", strerror(-r));
-		return 1;
+		return ctl_fail(&c->a, 1, "formatting output: %s", strerror(-r));
 	}
 	if (b.len)
 		fwrite(b.data, 1, b.len, stdout);
@@ -453,14 +440,11 @@ int ctl_log_main(int argc, char **argv)
 	int r = parse_args(argc, argv, &c.a, &which);
 	if (r)
 		return r;
-	if (config_load(c.a.conf, &cfg, err, sizeof err) < 0) {
-		fprintf(stderr, "ferryctl log: %s\n", err);
-		return 2;
-	}
+	if (config_load(c.a.conf, &cfg, err, sizeof err) < 0)
+		return ctl_fail(&c.a, 2, "%s", err);
 	if (replog_open(cfg.log_path, &o, &c.log, err, sizeof err) < 0) {
-		fprintf(stderr, "ferryctl log: %s\n", err);
 		config_release(&cfg);
-		return 1;
+		return ctl_fail(&c.a, 1, "%s", err);
 	}
 	c.path = cfg.log_path;
 	replog_get_stat(c.log, &c.st);

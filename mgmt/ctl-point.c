@@ -11,6 +11,7 @@
 #include "common/config.h"
 #include "common/control-client.h"
 #include "mgmt/ctl-args.h"
+#include "mgmt/ctl-json.h"
 #include "common/banned.h"
 
 #define ANSWER_MAX 4096u
@@ -18,9 +19,10 @@
 int ctl_point_main(int argc, char **argv)
 {
 	/* --wait is accepted and always in effect: a point id is only printed once durable */
-	struct args a = { .usage = "point -c FILE --domain D [--wait] [--timeout SECONDS]" };
-	int rc = ctl_parse(argc, argv, OPT(CONF) | OPT(DOMAIN) | OPT(WAIT) | OPT(TIMEOUT),
-			   OPT(CONF) | OPT(DOMAIN), &a);
+	struct args a = { .usage = "point -c FILE --domain D [--wait] [--timeout SECONDS] "
+			  "[--json]" };
+	int rc = ctl_parse(argc, argv, OPT(CONF) | OPT(DOMAIN) | OPT(WAIT) | OPT(TIMEOUT) |
+			   OPT(JSON), OPT(CONF) | OPT(DOMAIN), &a);
 	if (rc)
 		return rc;
 	long timeout = 600;
@@ -48,7 +50,13 @@ int ctl_point_main(int argc, char **argv)
 	}
 	config_release(&cfg);
 	answer[strcspn(answer, "\n")] = '\0';
-	if (strncmp(answer, "ok ", 3) == 0) {
+	if (strncmp(answer, "ok ", 3) == 0 && a.json) {
+		struct jobj j;
+		jobj_begin(&j, "result");
+		jobj_str(&j, "domain", a.domain);
+		jobj_str(&j, "point", answer + 3);
+		rc = jobj_print(&j) ? 1 : 0;
+	} else if (strncmp(answer, "ok ", 3) == 0) {
 		printf("%s\n", answer + 3);
 		rc = 0;
 	} else {

@@ -24,6 +24,7 @@
 #include "common/dbuf.h"
 #include "common/json.h"
 #include "common/util.h"
+#include "mgmt/ctl-json.h"
 #include "repo/repo.h"
 #include "common/banned.h"
 
@@ -62,8 +63,7 @@ int ctl_init_main(int argc, char **argv)
 	char err[512] = "";
 	int r = repo_create_with_store(&o, &a.so, err, sizeof(err));
 	if (r < 0) {
-		fprintf(stderr, "ferryctl init: %s\n", err[0] ? err : strerror(-r));
-		rc = r == -EINVAL ? 2 : 1;
+		rc = ctl_fail(&a, r == -EINVAL ? 2 : 1, "%s", err[0] ? err : strerror(-r));
 		goto out;
 	}
 	printf("created repository %s (%s, chunk size %u KiB)\n", a.store,
@@ -124,16 +124,13 @@ int ctl_points_main(int argc, char **argv)
 	size_t n;
 	int e = repo_list_points(r, a.domain, &v, &n);
 	if (e < 0) {
-		fprintf(stderr, "ferryctl points: domain '%s': %s\n", a.domain,
-			e == -EINVAL ? "bad domain name" : e == -EBADMSG ? "a manifest is corrupt "
-			"(run ferryctl verify)" : strerror(-e));
-		rc = e == -EINVAL ? 2 : 1;
+		rc = ctl_fail(&a, e == -EINVAL ? 2 : 1, "domain '%s': %s", a.domain,
+			      e == -EINVAL ? "bad domain name" : e == -EBADMSG ? "a manifest is corrupt "
+			      "(run ferryctl verify)" : strerror(-e));
 		goto out;
 	}
-	if (print_points(v, n, a.json) < 0) {
-		fprintf(stderr, "ferryctl points: out of memory\n");
-		rc = 1;
-	}
+	if (print_points(v, n, a.json) < 0)
+		rc = ctl_fail(&a, 1, "out of memory");
 	free(v);
 out:
 	repo_close(r);
@@ -143,27 +140,45 @@ out:
 
 /* ---- verify ---- */
 
+/* One object and what is wrong with it: a line, or a "problem" JSON line. */
 static void print_problem(void *arg, const char *key, const char *problem)
 {
-	(void)arg;
-	printf("%s: %s\n", key, problem);
+	const struct args *a = arg;
+	if (!a->json) {
+		printf("%s: %s\n", key, problem);
+		return;
+	}
+	struct jobj j;
+	jobj_begin(&j, "problem");
+	jobj_str(&j, "key", key);
+	jobj_str(&j, "problem", problem);
+	jobj_print(&j);
 }
 
 int ctl_verify_main(int argc, char **argv)
 {
-	struct args a = { .usage = "verify --store URL --key-file PATH [--read-data]" };
+	struct args a = { .usage = "verify --store URL --key-file PATH (or -c FILE) [--read-data] "
+			  "[--json]" };
 	struct repo *r = NULL;
-	int rc = ctl_parse(argc, argv, OPT(STORE) | OPT(KEY) | OPT(CONF) | OPT(READ_DATA), 0, &a);
+	int rc = ctl_parse(argc, argv, OPT(STORE) | OPT(KEY) | OPT(CONF) | OPT(READ_DATA) |
+			   OPT(JSON), 0, &a);
 	if (rc || (rc = ctl_open_repo(&a, true, &r)))
 		goto out;
-	int n = repo_verify(r, a.read_data, print_problem, NULL);
+	int n = repo_verify(r, a.read_data, print_problem, &a);
 	fflush(stdout);
 	if (n < 0) {
-		fprintf(stderr, "ferryctl verify: %s\n", strerror(-n));
-		rc = 1;
+		rc = ctl_fail(&a, 1, "%s", strerror(-n));
+	} else if (a.json) {
+		struct jobj j;
+		jobj_begin(&j, "result");
+		jobj_str(&j, "store", a.store);
+		jobj_bool(&j, "ok", n == 0);
+		jobj_int(&j, "problems", n);
+		jobj_bool(&j, "read_data", a.read_data);
+		jobj_print(&j);
+		rc = n ? 1 : 0;
 	} else if (n > 0) {
-		fprintf(stderr, "ferryctl verify: %d problem%s\n", n, n == 1 ? "" : "s");
-		rc = 1;
+		rc = ctl_fail(&a, 1, "%d problem%s", n, n == 1 ? "" : "s");
 	} else {
 		printf("repository %s: no problems found%s\n", a.store,
 		       a.read_data ? " (all data read)" : "");
@@ -205,10 +220,8 @@ static int prune_policies(struct args *a, struct prune_policy **out, size_t *n)
 	struct prune_policy *p = calloc(cap, sizeof(*p));
 	char why[160];
 	*n = 0;
-	if (!p) {
-		fprintf(stderr, "ferryctl prune: out of memory\n");
-		return 1;
-	}
+	if (!p)
+		return ctl_fail(a, 1, "out of memory");
 	*out = p;
 	for (size_t i = 0; a->have_cfg && i < a->cfg.n_domains; i++) {
 		const struct domain_cfg *d = &a->cfg.domains[i];
@@ -264,8 +277,7 @@ int ctl_prune_main(int argc, char **argv)
 		o.sweep_age_ns = strtoull(age, NULL, 10) * 1000000000ull;
 	int e = repo_prune(r, &o, &st, err, sizeof(err));
 	if (e < 0) {
-		fprintf(stderr, "ferryctl prune: %s\n", err[0] ? err : strerror(-e));
-		rc = e == -EINVAL ? 2 : 1;
+		rc = ctl_fail(&a, e == -EINVAL ? 2 : 1, "%s", err[0] ? err : strerror(-e));
 		goto out;
 	}
 	printf("points: %zu kept, %zu deleted\n", st.points_kept, st.points_deleted);
@@ -278,8 +290,8 @@ int ctl_prune_main(int argc, char **argv)
 	printf("store: %zu packs, %" PRIu64 " bytes (before: %zu packs, %" PRIu64 " bytes)\n",
 	       st.packs_after, st.bytes_after, st.packs_before, st.bytes_before);
 	if (st.sweep_err)
-		fprintf(stderr, "ferryctl prune: warning: could not sweep leftovers of interrupted "
-			"uploads: %s\n", st.sweep_detail);
+		ctl_notice(&a, "warning: could not sweep leftovers of interrupted uploads: %s",
+			   st.sweep_detail);
 	else
 		printf("leftovers: %" PRIu64 " removed (of uploads interrupted at least %" PRIu64
 		       " s ago)\n", st.leftovers_removed, o.sweep_age_ns / 1000000000u);

@@ -1,7 +1,9 @@
 /* ferryctl restore (restore/restore.h does the work; docs/restore.md the operator's view).
  *
- * Progress goes to stderr only: a line redrawn every half second on a terminal, JSON
- * lines with --json (nothing otherwise); the result line goes to stdout.
+ * Without --json: progress on stderr, a line redrawn every half second on a terminal
+ * (nothing otherwise); remarks and errors on stderr; the result line on stdout. With
+ * --json, stdout carries JSON lines only (mgmt/ctl-json.h): "progress" every half second
+ * and a final one, "notice" for remarks, then one "result" or "error" object.
  *
  * SIGINT and SIGTERM stop the restore cleanly: they are blocked in every thread (the
  * restore's fetchers inherit the mask, so no system call of theirs is interrupted) and
@@ -21,6 +23,7 @@
 #include "common/util.h"
 #include "image/vmdk.h"
 #include "mgmt/ctl-args.h"
+#include "mgmt/ctl-json.h"
 #include "restore/restore.h"
 #include "common/banned.h"
 
@@ -61,6 +64,7 @@ enum progress_mode { PROGRESS_NONE, PROGRESS_TTY, PROGRESS_JSON };
 
 struct progress {
 	enum progress_mode mode;
+	const struct args *a;
 	const char *disk;
 	uint64_t t0, last, first_done;
 	uint64_t done, total;		/* as last reported */
@@ -93,10 +97,15 @@ static void progress_show(struct progress *pg, uint64_t done, uint64_t total, bo
 	double rate = secs > 0 ? (double)(done - pg->first_done) / secs : 0;
 	double eta = rate > 0 ? (double)(total - done) / rate : -1;
 	if (pg->mode == PROGRESS_JSON) {
-		fprintf(stderr, "{\"event\":\"progress\",\"disk\":\"%s\",\"done_bytes\":%" PRIu64
-			",\"total_bytes\":%" PRIu64 ",\"rate_bps\":%.0f,\"eta_s\":%.1f,"
-			"\"final\":%s}\n", pg->disk, done, total, rate, eta < 0 ? 0 : eta,
-			final ? "true" : "false");
+		struct jobj j;
+		jobj_begin(&j, "progress");
+		jobj_str(&j, "disk", pg->disk);
+		jobj_u64(&j, "done_bytes", done);
+		jobj_u64(&j, "total_bytes", total);
+		jobj_num(&j, "rate_bps", rate, 0);
+		jobj_num(&j, "eta_s", eta < 0 ? 0 : eta, 1);
+		jobj_bool(&j, "final", final);
+		jobj_print(&j);
 		return;
 	}
 	char a[32], b[32];
@@ -119,14 +128,71 @@ static int on_progress(void *arg, uint64_t done, uint64_t total)
 	return interrupted != 0;
 }
 
+static void end_line(struct progress *pg)
+{
+	if (pg->drawn)
+		fputc('\n', stderr);
+	pg->drawn = false;
+}
+
 static void on_notice(void *arg, const char *msg)
 {
 	struct progress *pg = arg;
-	if (pg->drawn) {
-		fputc('\n', stderr);
-		pg->drawn = false;
+	end_line(pg);
+	ctl_notice(pg->a, "%s", msg);
+}
+
+static void print_result(const struct args *a, const struct point_info *p,
+			 enum restore_format fmt, const struct restore_result *res)
+{
+	char t[32], id[48];
+	ctl_fmt_time(p->time_ns, t, sizeof(t));
+	snprintf(id, sizeof(id), "%" PRIu32 ".%" PRIu64, p->epoch, p->seq);
+	if (res->block_device && res->device_size > res->disk_size)
+		ctl_notice(a, "note: %s is %" PRIu64 " bytes, the disk %" PRIu64 ": the last %" PRIu64
+			   " bytes of the device were left as they were", a->out,
+			   res->device_size, res->disk_size, res->device_size - res->disk_size);
+	if (!a->json) {
+		printf("restored disk %s of domain %s at point %s (%s) to %s (%s%s)\n", a->disk,
+		       a->domain, id, t, a->out, restore_format_name(fmt),
+		       res->block_device ? ", block device" : "");
+		return;
 	}
-	fprintf(stderr, "ferryctl restore: %s\n", msg);
+	struct jobj j;
+	jobj_begin(&j, "result");
+	jobj_str(&j, "domain", a->domain);
+	jobj_str(&j, "disk", a->disk);
+	jobj_str(&j, "point", id);
+	jobj_str(&j, "time", t);
+	jobj_bool(&j, "consistent", p->flags & POINT_CONSISTENT);
+	jobj_str(&j, "output", a->out);
+	jobj_str(&j, "format", restore_format_name(fmt));
+	jobj_u64(&j, "disk_bytes", res->disk_size);
+	jobj_u64(&j, "bytes_written", res->bytes_written);
+	jobj_u64(&j, "resumed_at", res->resumed_at);
+	jobj_bool(&j, "block_device", res->block_device);
+	if (res->block_device)
+		jobj_u64(&j, "device_bytes", res->device_size);
+	jobj_print(&j);
+}
+
+/* The exit code after a failed restore_disk, with what the user can do next. */
+static int report_failure(const struct args *a, int e, const char *err,
+			  const struct restore_result *res)
+{
+	if (e == -ECANCELED && interrupted) {
+		if (res->resumable)
+			return ctl_fail(a, 1, "interrupted; rerun with --resume to continue (the "
+					"partial output is kept in %s)", res->part_path);
+		if (res->block_device)
+			return ctl_fail(a, 1, "interrupted; %s holds a partial image: run the "
+					"restore again", a->out);
+		return ctl_fail(a, 1, "interrupted before anything was written");
+	}
+	if (res->resumable)
+		return ctl_fail(a, 1, "%s; the partial output is kept in %s: run again with "
+				"--resume to continue", err[0] ? err : strerror(-e), res->part_path);
+	return ctl_fail(a, e == -EINVAL ? 2 : 1, "%s", err[0] ? err : strerror(-e));
 }
 
 int ctl_restore_main(int argc, char **argv)
@@ -160,7 +226,7 @@ int ctl_restore_main(int argc, char **argv)
 	if ((rc = ctl_open_repo(&a, true, &r)) || (rc = ctl_check_domain(&a, r)))
 		goto out;
 	struct point_info p;
-	struct progress pg = { .disk = a.disk, .t0 = now_mono_ns(),
+	struct progress pg = { .a = &a, .disk = a.disk, .t0 = now_mono_ns(),
 			       .mode = a.json ? PROGRESS_JSON : isatty(2) ? PROGRESS_TTY :
 									    PROGRESS_NONE };
 	struct restore_result res = { 0 };
@@ -173,49 +239,22 @@ int ctl_restore_main(int argc, char **argv)
 		struct restore_req q = {
 			.r = r, .p = &p, .domain = a.domain, .disk = a.disk, .path = a.out,
 			.fmt = fmt, .resume = a.resume, .force = a.force,
-			.allow_inconsistent = a.allow_inconsistent, .extra = kv, .n_extra = ARRAY_SIZE(kv),
-			.level = level, .progress = on_progress, .progress_arg = &pg,
-			.notice = on_notice,
+			.allow_inconsistent = a.allow_inconsistent, .extra = kv,
+			.n_extra = ARRAY_SIZE(kv), .level = level, .progress = on_progress,
+			.progress_arg = &pg, .notice = on_notice,
 		};
 		if (!(p.flags & POINT_CONSISTENT) && a.allow_inconsistent)
-			fprintf(stderr, "ferryctl restore: warning: point %s is not consistent: the "
-				"image may be torn\n", id);
+			ctl_notice(&a, "warning: point %s is not consistent: the image may be torn",
+				   id);
 		e = restore_disk(&q, &res, err, sizeof(err));
 	}
-	if (e == -ECANCELED && interrupted) {
-		if (pg.drawn)
-			fputc('\n', stderr);
-		if (res.resumable)
-			fprintf(stderr, "ferryctl restore: interrupted; rerun with --resume to "
-				"continue (the partial output is kept in %s)\n", res.part_path);
-		else if (res.block_device)
-			fprintf(stderr, "ferryctl restore: interrupted; %s holds a partial image: "
-				"run the restore again\n", a.out);
-		else
-			fprintf(stderr, "ferryctl restore: interrupted before anything was written\n");
-		rc = 1;
-		goto out;
-	}
 	if (e < 0) {
-		if (pg.drawn)
-			fputc('\n', stderr);
-		fprintf(stderr, "ferryctl restore: %s\n", err[0] ? err : strerror(-e));
-		if (res.resumable)
-			fprintf(stderr, "ferryctl restore: the partial output is kept in %s; run "
-				"again with --resume to continue\n", res.part_path);
-		rc = e == -EINVAL ? 2 : 1;
+		end_line(&pg);
+		rc = report_failure(&a, e, err, &res);
 		goto out;
 	}
 	progress_show(&pg, pg.done, pg.total, true);
-	char t[32];
-	ctl_fmt_time(p.time_ns, t, sizeof(t));
-	printf("restored disk %s of domain %s at point %" PRIu32 ".%" PRIu64 " (%s) to %s (%s%s)\n",
-	       a.disk, a.domain, p.epoch, p.seq, t, a.out, restore_format_name(fmt),
-	       res.block_device ? ", block device" : "");
-	if (res.block_device && res.device_size > res.disk_size)
-		fprintf(stderr, "ferryctl restore: note: %s is %" PRIu64 " bytes, the disk %" PRIu64
-			": the last %" PRIu64 " bytes of the device were left as they were\n", a.out,
-			res.device_size, res.disk_size, res.device_size - res.disk_size);
+	print_result(&a, &p, fmt, &res);
 out:
 	repo_close(r);
 	ctl_args_release(&a);

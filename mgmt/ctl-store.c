@@ -23,6 +23,7 @@
 #include "common/config.h"
 #include "common/util.h"
 #include "mgmt/ctl-args.h"
+#include "mgmt/ctl-json.h"
 #include "repo/repo.h"
 #include "repo/store-copy.h"
 #include "repo/store-s3.h"
@@ -31,6 +32,8 @@
 #define CHECK_LEN (256u << 10)
 
 #define USAGE "store check|copy ... (ferryctl store check --help, ferryctl store copy --help)"
+
+static bool json_steps;	/* store check --json: each step a JSON line */
 
 static void step(const char *name, bool ok, double ms, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -42,6 +45,17 @@ static void step(const char *name, bool ok, double ms, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
+	if (json_steps) {
+		struct jobj j;
+		jobj_begin(&j, "step");
+		jobj_str(&j, "step", name);
+		jobj_bool(&j, "ok", ok);
+		if (ms >= 0)
+			jobj_num(&j, "ms", ms, 1);
+		jobj_str(&j, "detail", what);
+		jobj_print(&j);
+		return;
+	}
 	if (ms >= 0)
 		printf("  %-16s %-4s %9.1f ms  %s\n", name, ok ? "ok" : "FAIL", ms, what);
 	else
@@ -87,7 +101,7 @@ static int round_trip(struct store *st)
 	CLEANUP_FREE unsigned char *data = malloc(CHECK_LEN);
 	CLEANUP_FREE unsigned char *back = malloc(CHECK_LEN);
 	if (!data || !back || RAND_bytes(data, CHECK_LEN) != 1 || RAND_bytes(rnd, sizeof rnd) != 1) {
-		fprintf(stderr, "ferryctl store: out of memory or randomness\n");
+		step("put", false, -1, "out of memory or randomness");
 		return -1;
 	}
 	int n = snprintf(key, sizeof key, "ferry-check/%d-", (int)getpid());
@@ -181,28 +195,33 @@ static int store_check(int argc, char **argv)
 {
 	struct args a = { .cmd = "store check", .usage = "store check (-c FILE | --store URL) "
 			  "[--endpoint URL] [--region R] [--addressing path|virtual] "
-			  "[--access-key-file FILE --secret-key-file FILE] [--ca-file FILE]" };
+			  "[--access-key-file FILE --secret-key-file FILE] [--ca-file FILE] [--json]" };
 	struct store *st = NULL;
 	char err[768];
-	int rc = ctl_parse(argc, argv, STORE_OPTS, 0, &a);
+	int rc = ctl_parse(argc, argv, STORE_OPTS | OPT(JSON), 0, &a);
 	if (rc)
 		goto out;
-	printf("store check %s\n", a.store);
+	json_steps = a.json;
+	if (!a.json)
+		printf("store check %s\n", a.store);
 	uint64_t t0 = now_mono_ns();
+	bool ok = false;
 	if (store_open_opts(a.store, &a.so, &st, err, sizeof err) < 0) {
 		step("open", false, since_ms(t0), "%s", err);
-		printf("store check: FAILED\n");
-		rc = 1;
-		goto out;
-	}
-	step("open", true, since_ms(t0), "%s%s", store_is_s3(st) ? "endpoint " : "local directory",
-	     store_is_s3(st) ? store_s3_endpoint(st) : "");
-	rc = 1;
-	if ((!store_is_s3(st) || s3_steps(st) == 0) && round_trip(st) == 0) {
-		printf("store check: all steps passed\n");
-		rc = 0;
 	} else {
-		printf("store check: FAILED\n");
+		step("open", true, since_ms(t0), "%s%s", store_is_s3(st) ? "endpoint " :
+		     "local directory", store_is_s3(st) ? store_s3_endpoint(st) : "");
+		ok = (!store_is_s3(st) || s3_steps(st) == 0) && round_trip(st) == 0;
+	}
+	rc = ok ? 0 : 1;
+	if (a.json) {
+		struct jobj j;
+		jobj_begin(&j, "result");
+		jobj_str(&j, "store", a.store);
+		jobj_bool(&j, "ok", ok);
+		jobj_print(&j);
+	} else {
+		printf("store check: %s\n", ok ? "all steps passed" : "FAILED");
 	}
 out:
 	store_close(st);

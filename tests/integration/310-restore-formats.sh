@@ -82,9 +82,9 @@ for bad in "--format vmdk-stream --level 4" "--format raw --level 2"; do
 	[ $? = 2 ] || fail "restore $bad: expected a usage error"
 done
 
-# progress as JSON lines
+# progress as JSON lines (on stdout, before the result object)
 ferryctl restore "${C[@]}" --domain dom --disk vm0 --format vmdk-stream --json \
-	-o "$T/p.vmdk" 2>"$T/progress.json" >/dev/null || fail "restore --json"
+	-o "$T/p.vmdk" >"$T/progress.json" || fail "restore --json"
 grep -q '"event":"progress".*"total_bytes":[1-9][0-9]*.*"final":true' "$T/progress.json" ||
 	fail "no final progress line: $(tail -n 2 "$T/progress.json")"
 
