@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/array.h"
+#include "common/strnum.h"
 #include "common/util.h"
 #include "image/vmdk-internal.h"
 #include "common/banned.h"
@@ -84,33 +86,16 @@ static bool word_ok(const char *v)
 
 /* ---- small parsing helpers ---- */
 
-static int parse_u64(const char *s, size_t n, uint64_t *out)
-{
-	uint64_t v = 0;
-	if (n == 0 || n > 19)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 static int parse_hex32(const char *s, size_t n, uint32_t *out)
 {
 	uint32_t v = 0;
 	if (n == 0 || n > 8)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		int c = tolower((unsigned char)s[i]);
-		if (c >= '0' && c <= '9')
-			v = v << 4 | (uint32_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v << 4 | (uint32_t)(c - 'a' + 10);
-		else
+		int d = hex_digit(s[i]);
+		if (d < 0)
 			return -1;
+		v = v << 4 | (uint32_t)d;
 	}
 	*out = v;
 	return 0;
@@ -165,10 +150,9 @@ static int add_extent_raw(struct vmdk_desc *d, const struct vmdk_desc_extent *e,
 {
 	if (d->n_extents >= VMDK_DESC_MAX_EXTENTS)
 		return -E2BIG;
-	struct vmdk_desc_extent *ne = realloc(d->extents, (d->n_extents + 1) * sizeof(*ne));
-	if (!ne)
+	if (ARRAY_RESERVE(d->extents, d->cap_extents, d->n_extents + 1) < 0)
 		return -ENOMEM;
-	d->extents = ne;
+	struct vmdk_desc_extent *ne = d->extents;
 	ne[d->n_extents] = *e;
 	ne[d->n_extents].file = NULL;
 	if (file && !(ne[d->n_extents].file = strndup(file, file_len)))
@@ -191,7 +175,7 @@ static int parse_extent(struct vmdk_desc *d, const char *s, size_t n, unsigned l
 	for (unsigned i = 0; i < ARRAY_SIZE(access_names); i++)
 		if (eq_word(t, tn, access_names[i]))
 			e.access = (enum vmdk_access)i;
-	if (!token(&p, end, &t, &tn) || parse_u64(t, tn, &e.sectors) < 0 ||
+	if (!token(&p, end, &t, &tn) || !parse_u64(t, tn, &e.sectors) ||
 	    e.sectors > (UINT64_MAX >> 10))
 		return vmdk_fail(err, errlen, -EBADMSG, "line %u: bad extent size", lineno);
 	if (!token(&p, end, &t, &tn) || tn >= sizeof(e.type_name))
@@ -221,7 +205,7 @@ static int parse_extent(struct vmdk_desc *d, const char *s, size_t n, unsigned l
 			return vmdk_fail(err, errlen, -EBADMSG, "line %u: bad extent file name",
 				    lineno);
 		p++;
-		if (token(&p, end, &t, &tn) && (parse_u64(t, tn, &e.offset) < 0 ||
+		if (token(&p, end, &t, &tn) && (!parse_u64(t, tn, &e.offset) ||
 						 e.offset > (UINT64_MAX >> 10)))
 			return vmdk_fail(err, errlen, -EBADMSG, "line %u: bad extent offset", lineno);
 		if (token(&p, end, &t, &tn))
@@ -249,18 +233,16 @@ static int set_raw(struct vmdk_desc *d, const char *k, size_t kn, const char *v,
 	}
 	if (d->n_ddb >= VMDK_DESC_MAX_DDB)
 		return -E2BIG;
-	struct vmdk_desc_ddb *nd = realloc(d->ddb, (d->n_ddb + 1) * sizeof(*nd));
-	if (!nd)
+	if (ARRAY_RESERVE(d->ddb, d->cap_ddb, d->n_ddb + 1) < 0)
 		return -ENOMEM;
-	d->ddb = nd;
 	char *nk = strndup(k, kn), *nv = strndup(v, vn);
 	if (!nk || !nv) {
 		free(nk);
 		free(nv);
 		return -ENOMEM;
 	}
-	nd[d->n_ddb].key = nk;
-	nd[d->n_ddb].value = nv;
+	d->ddb[d->n_ddb].key = nk;
+	d->ddb[d->n_ddb].value = nv;
 	d->n_ddb++;
 	return 0;
 }
@@ -288,7 +270,7 @@ static int parse_kv(struct vmdk_desc *d, struct seen *seen, const char *s, size_
 
 	if (eq_word(k, kn, "version")) {
 		uint64_t ver;
-		if (parse_u64(v, vn, &ver) < 0 || ver < 1 || ver > 3)
+		if (!parse_u64(v, vn, &ver) || ver < 1 || ver > 3)
 			return vmdk_fail(err, errlen, -EBADMSG, "line %u: bad version", lineno);
 		d->version = (unsigned)ver;
 		seen->version = true;
@@ -483,11 +465,10 @@ void vmdk_uuid_format(const uint8_t u[16], char out[48])
 {
 	size_t n = 0;
 	for (unsigned i = 0; i < 16; i++) {
-		static const char hex[] = "0123456789abcdef";
 		if (i)
 			out[n++] = i == 8 ? '-' : ' ';
-		out[n++] = hex[u[i] >> 4];
-		out[n++] = hex[u[i] & 15];
+		hex_encode(&u[i], 1, out + n);
+		n += 2;
 	}
 	out[n] = '\0';
 }

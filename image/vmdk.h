@@ -101,8 +101,9 @@ struct vmdk_desc {
 	size_t n_extents;
 	struct vmdk_desc_ddb { char *key, *value; } *ddb;	/* in file order */
 	size_t n_ddb;
+	size_t cap_extents, cap_ddb;	/* allocated room (common/array.h) */
 };
-#define VMDK_DESC_INIT { 1, 0, 0xffffffffu, "", NULL, NULL, 0, NULL, 0 }
+#define VMDK_DESC_INIT { 1, 0, 0xffffffffu, "", NULL, NULL, 0, NULL, 0, 0, 0 }
 
 /* Parse descriptor text (len bytes; stops at the first NUL, as an embedded descriptor is
  * zero-padded). Lenient as the spec allows (keys case-insensitive, spaces around '=',

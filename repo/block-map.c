@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/array.h"
+#include "common/strnum.h"
 #include "common/util.h"
 #include "common/banned.h"
 
@@ -32,23 +34,6 @@ struct list_ctx {
 	int err;
 };
 
-static bool parse_u64(const char *s, size_t n, uint64_t *out)
-{
-	uint64_t v = 0;
-	if (n == 0 || n > 20)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return false;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return true;
-}
-
 /* key = <prefix>EPOCH/points/SEQ (16 digits) */
 static int collect_point(void *arg, const char *key, uint64_t size)
 {
@@ -60,19 +45,8 @@ static int collect_point(void *arg, const char *key, uint64_t size)
 	    strncmp(slash, "/points/", 8) || strlen(slash + 8) != 16 ||
 	    !parse_u64(slash + 8, 16, &q) || q == 0)
 		return 0;	/* not a manifest (room for other per-domain objects) */
-	if (lc->n == lc->cap) {
-		size_t cap = lc->cap ? lc->cap * 2 : 64;
-		struct point_info *v = realloc(lc->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		lc->v = v;
-		lc->cap = cap;
-	}
-	memset(&lc->v[lc->n], 0, sizeof(lc->v[0]));
-	lc->v[lc->n].epoch = (uint32_t)e;
-	lc->v[lc->n].seq = q;
-	lc->n++;
-	return 0;
+	struct point_info p = { .epoch = (uint32_t)e, .seq = q };
+	return ARRAY_PUSH(lc->v, lc->n, lc->cap, p);
 }
 
 static int cmp_point(const void *a, const void *b)
@@ -141,17 +115,11 @@ static int collect_domain(void *arg, const char *key, uint64_t size)
 		return 0;
 	if (dl->n && strlen(dl->v[dl->n - 1]) == len && !strncmp(dl->v[dl->n - 1], d, len))
 		return 0;
-	if (dl->n == dl->cap) {
-		size_t cap = dl->cap ? dl->cap * 2 : 16;
-		char **v = realloc(dl->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		dl->v = v;
-		dl->cap = cap;
-	}
-	if (!(dl->v[dl->n] = strndup(d, len)))
+	char *name = strndup(d, len);
+	if (!name || ARRAY_PUSH(dl->v, dl->n, dl->cap, name) < 0) {
+		free(name);
 		return -ENOMEM;
-	dl->n++;
+	}
 	return 0;
 }
 
@@ -271,15 +239,8 @@ static int load_chain(struct repo *r, const struct point_info *p, struct chain *
 			rc = -EBADMSG;
 			break;
 		}
-		if (c->n == cap) {
-			cap = cap ? cap * 2 : 16;
-			struct manifest *m = realloc(c->m, cap * sizeof(*m));
-			if (!m) {
-				rc = -ENOMEM;
-				break;
-			}
-			c->m = m;
-		}
+		if ((rc = ARRAY_RESERVE(c->m, cap, c->n + 1)) < 0)
+			break;
 		rc = manifest_load(r, p->domain, p->epoch, seq, &c->m[c->n], err, errlen);
 		if (rc < 0)
 			break;
@@ -363,24 +324,23 @@ void disk_map_free(struct disk_map *m)
 	free(m);
 }
 
-static int add_name(char ***names, size_t *n, const char *s)
+static int add_name(char ***names, size_t *n, size_t *cap, const char *s)
 {
 	for (size_t i = 0; i < *n; i++)
 		if (!strcmp((*names)[i], s))
 			return 0;
-	char **v = realloc(*names, (*n + 1) * sizeof(*v));
-	if (!v)
+	char *name = strdup(s);
+	if (!name || ARRAY_PUSH(*names, *n, *cap, name) < 0) {
+		free(name);
 		return -ENOMEM;
-	*names = v;
-	if (!(v[*n] = strdup(s)))
-		return -ENOMEM;
-	(*n)++;
+	}
 	return 0;
 }
 
 int repo_point_disks(struct repo *r, const struct point_info *p, char ***names, size_t *n)
 {
 	struct chain c;
+	size_t cap = 0;
 	*names = NULL;
 	*n = 0;
 	if (!repo_name_ok(p->domain))
@@ -388,7 +348,7 @@ int repo_point_disks(struct repo *r, const struct point_info *p, char ***names, 
 	int rc = load_chain(r, p, &c, NULL, 0);
 	for (size_t i = 0; i < c.n && rc == 0; i++)
 		for (size_t d = 0; d < c.m[i].ndisks && rc == 0; d++)
-			rc = add_name(names, n, c.m[i].disks[d].name);
+			rc = add_name(names, n, &cap, c.m[i].disks[d].name);
 	chain_release(&c);
 	if (rc < 0) {
 		for (size_t i = 0; i < *n; i++)

@@ -16,6 +16,8 @@
 #include <openssl/rand.h>
 
 #include "common/util.h"
+#include "common/atomic-file.h"
+#include "common/strnum.h"
 #include "repo/keys.h"
 #include "common/banned.h"
 
@@ -42,34 +44,6 @@ void keys_wipe(void *p, size_t len)
 
 /* ---- key file ---- */
 
-static const char hexdig[] = "0123456789abcdef";
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int fsync_parent(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) :
-			    strdup(".");
-	if (!dir)
-		return -ENOMEM;
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	if (fd < 0)
-		return -errno;
-	int r = fsync(fd) < 0 ? -errno : 0;
-	close(fd);
-	return r;
-}
 
 int key_file_create(const char *path, uint8_t key[KEY_LEN])
 {
@@ -84,10 +58,10 @@ int key_file_create(const char *path, uint8_t key[KEY_LEN])
 		r = -errno;
 		goto out;
 	}
-	for (unsigned i = 0; i < KEY_LEN; i++) {
-		text[2 * i] = hexdig[k[i] >> 4];
-		text[2 * i + 1] = hexdig[k[i] & 15];
-	}
+	char hex[2 * KEY_LEN + 1];
+	hex_encode(k, KEY_LEN, hex);
+	memcpy(text, hex, 2 * KEY_LEN);
+	keys_wipe(hex, sizeof hex);
 	text[KEY_FILE_LEN - 1] = '\n';
 	r = fchmod(fd, 0600) < 0 ? -errno : 0;
 	if (!r)
@@ -97,7 +71,7 @@ int key_file_create(const char *path, uint8_t key[KEY_LEN])
 	if (close(fd) < 0 && !r)
 		r = -errno;
 	if (!r)
-		r = fsync_parent(path);
+		r = fsync_parent_dir(path);
 	if (r)
 		unlink(path);
 	else
@@ -142,14 +116,10 @@ int key_file_load(const char *path, uint8_t key[KEY_LEN], bool *too_open)
 		r = -EINVAL;
 		goto out;
 	}
-	for (unsigned i = 0; i < KEY_LEN; i++) {
-		int hi = hexval(text[2 * i]), lo = hexval(text[2 * i + 1]);
-		if (hi < 0 || lo < 0) {
-			r = -EINVAL;
-			keys_wipe(key, KEY_LEN);
-			goto out;
-		}
-		key[i] = (uint8_t)(hi << 4 | lo);
+	if (hex_decode(text, KEY_LEN, key) < 0) {
+		r = -EINVAL;
+		keys_wipe(key, KEY_LEN);
+		goto out;
 	}
 	if (too_open)
 		*too_open = (st.st_mode & 077) != 0;

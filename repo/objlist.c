@@ -6,24 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "common/banned.h"
 
 int objs_collect(void *arg, const char *key, uint64_t size)
 {
 	struct objs *o = arg;
-	if (o->n == o->cap) {
-		size_t cap = o->cap ? o->cap * 2 : 64;
-		struct obj *p = realloc(o->v, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		o->v = p;
-		o->cap = cap;
-	}
-	if (!(o->v[o->n].key = strdup(key)))
+	struct obj ob = { .key = strdup(key), .size = size };
+	if (!ob.key || ARRAY_PUSH(o->v, o->n, o->cap, ob) < 0) {
+		free(ob.key);
 		return -ENOMEM;
-	o->v[o->n].size = size;
-	o->v[o->n].reported = false;
-	o->n++;
+	}
 	return 0;
 }
 

@@ -14,25 +14,16 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "common/strnum.h"
 #include "common/util.h"
 #include "common/banned.h"
 
-static const char hexdig[] = "0123456789abcdef";
-
-static void to_hex(const unsigned char *b, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hexdig[b[i] >> 4];
-		out[2 * i + 1] = hexdig[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 void sigv4_sha256_hex(const void *data, size_t len, char out[SIGV4_HASH_HEX])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
 	SHA256(data, len, md);
-	to_hex(md, sizeof(md), out);
+	hex_encode(md, sizeof(md), out);
 }
 
 void sigv4_amz_date(time_t t, char out[SIGV4_DATE_LEN])
@@ -225,7 +216,7 @@ int sigv4_sign(const struct sigv4_request *r, const struct sigv4_creds *c,
 	OPENSSL_cleanse(k2, sizeof(k2));
 	if (rc)
 		return rc;
-	to_hex(k, 32, sig);
+	hex_encode(k, 32, sig);
 	OPENSSL_cleanse(k, sizeof(k));
 
 	CLEANUP_FREE const struct sigv4_kv **h = sorted_headers(r);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/strnum.h"
 #include "common/banned.h"
 
 /* Pointer to the first occurrence of needle in hay[0, hlen), or NULL. */
@@ -137,20 +138,6 @@ int s3_xml_get(const char *doc, size_t len, const char *name, char *out, size_t 
 	return s3_xml_decode(val, vlen, out, outlen);
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 int s3_xml_list_page(const char *doc, size_t len, s3_xml_entry_fn *fn, void *arg,
 		     bool *truncated, char *token, size_t tokenlen)
 {
@@ -165,7 +152,7 @@ int s3_xml_list_page(const char *doc, size_t len, s3_xml_entry_fn *fn, void *arg
 	while (s3_xml_next(doc, len, &pos, "Contents", &blk, &blen)) {
 		uint64_t size;
 		if (s3_xml_get(blk, blen, "Key", key, sizeof(key)) < 0 ||
-		    s3_xml_get(blk, blen, "Size", num, sizeof(num)) < 0 || parse_u64(num, &size) < 0)
+		    s3_xml_get(blk, blen, "Size", num, sizeof(num)) < 0 || !parse_u64_str(num, &size))
 			return -EBADMSG;
 		r = fn(arg, key, size);
 		if (r)

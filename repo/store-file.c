@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/array.h"
 #include "common/util.h"
 #include "common/banned.h"
 
@@ -429,18 +430,11 @@ static int prefix_check(const char *prefix, size_t plen)
 
 static int add_entry(struct walk *w, const char *key, uint64_t size)
 {
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 64;
-		struct list_entry *v = realloc(w->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		w->v = v;
-		w->cap = cap;
-	}
-	w->v[w->n].key = strdup(key);
-	if (!w->v[w->n].key)
+	struct list_entry e = { .key = strdup(key), .size = size };
+	if (!e.key || ARRAY_PUSH(w->v, w->n, w->cap, e) < 0) {
+		free(e.key);
 		return -ENOMEM;
-	w->v[w->n++].size = size;
+	}
 	return 0;
 }
 
@@ -495,21 +489,12 @@ static int walk_dir(struct store *st, struct walk *w, size_t pathlen)
 			    (r = add_entry(w, w->path, (uint64_t)sb.st_size)))
 				break;
 		} else if (S_ISDIR(sb.st_mode) && pathlen + n + 2 <= STORE_KEY_MAX) {
-			if (nsub == capsub) {
-				size_t cap = capsub ? capsub * 2 : 16;
-				char **v = realloc(subdirs, cap * sizeof(*v));
-				if (!v) {
-					r = -ENOMEM;
-					break;
-				}
-				subdirs = v;
-				capsub = cap;
-			}
-			if (!(subdirs[nsub] = strdup(name))) {
+			char *sub = strdup(name);
+			if (!sub || ARRAY_PUSH(subdirs, nsub, capsub, sub) < 0) {
+				free(sub);
 				r = -ENOMEM;
 				break;
 			}
-			nsub++;
 		}
 	}
 	if (!r && errno)
