@@ -1,8 +1,8 @@
 /* Logging to stderr for daemons and tools.
  *
- * Convention (whole project): I/O helpers return -errno and never log; daemon and tool code
- * reports at the failure site with log_error() (glibc printf understands %m), then returns
- * -1. Only main() exits. Secrets are never passed to these functions. */
+ * Convention (docs/style.md "Errors"): I/O helpers and libraries return -errno and never
+ * log; daemon code reports at the failure site with log_error() (glibc printf understands
+ * %m), then returns -1. Only main() exits. Secrets are never passed to these functions. */
 #ifndef FERRY_LOG_H
 #define FERRY_LOG_H
 

@@ -25,18 +25,8 @@
 #include "common/strnum.h"
 #include "common/util.h"
 #include "image/vmdk-internal.h"
+#include "common/errmsg.h"
 #include "common/banned.h"
-
-int vmdk_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 int vmdk_random(void *buf, size_t n)
 {
@@ -177,45 +167,45 @@ static int parse_extent(struct vmdk_desc *d, const char *s, size_t n, unsigned l
 			e.access = (enum vmdk_access)i;
 	if (!token(&p, end, &t, &tn) || !parse_u64(t, tn, &e.sectors) ||
 	    e.sectors > (UINT64_MAX >> 10))
-		return vmdk_fail(err, errlen, -EBADMSG, "line %u: bad extent size", lineno);
+		return err_set(err, errlen, -EBADMSG, "line %u: bad extent size", lineno);
 	if (!token(&p, end, &t, &tn) || tn >= sizeof(e.type_name))
-		return vmdk_fail(err, errlen, -EBADMSG, "line %u: no extent type", lineno);
+		return err_set(err, errlen, -EBADMSG, "line %u: no extent type", lineno);
 	unsigned i;
 	for (i = 0; i < ARRAY_SIZE(ext_types); i++)
 		if (eq_word(t, tn, ext_types[i].name))
 			break;
 	if (i == ARRAY_SIZE(ext_types))
-		return vmdk_fail(err, errlen, -EBADMSG, "line %u: unknown extent type", lineno);
+		return err_set(err, errlen, -EBADMSG, "line %u: unknown extent type", lineno);
 	e.type = ext_types[i].type;
 	memcpy(e.type_name, ext_types[i].name, strlen(ext_types[i].name) + 1);
 	while (p < end && is_blank(*p))
 		p++;
 	if (p < end) {
 		if (*p != '"')
-			return vmdk_fail(err, errlen, -EBADMSG, "line %u: extent file not quoted",
+			return err_set(err, errlen, -EBADMSG, "line %u: extent file not quoted",
 				    lineno);
 		file = ++p;
 		while (p < end && *p != '"')
 			p++;
 		if (p == end || p == file)
-			return vmdk_fail(err, errlen, -EBADMSG, "line %u: bad extent file name",
+			return err_set(err, errlen, -EBADMSG, "line %u: bad extent file name",
 				    lineno);
 		file_len = (size_t)(p - file);
 		if (memchr(file, '\0', file_len))
-			return vmdk_fail(err, errlen, -EBADMSG, "line %u: bad extent file name",
+			return err_set(err, errlen, -EBADMSG, "line %u: bad extent file name",
 				    lineno);
 		p++;
 		if (token(&p, end, &t, &tn) && (!parse_u64(t, tn, &e.offset) ||
 						 e.offset > (UINT64_MAX >> 10)))
-			return vmdk_fail(err, errlen, -EBADMSG, "line %u: bad extent offset", lineno);
+			return err_set(err, errlen, -EBADMSG, "line %u: bad extent offset", lineno);
 		if (token(&p, end, &t, &tn))
-			return vmdk_fail(err, errlen, -EBADMSG, "line %u: junk after extent", lineno);
+			return err_set(err, errlen, -EBADMSG, "line %u: junk after extent", lineno);
 	} else if (e.type != VMDK_EXT_ZERO) {
-		return vmdk_fail(err, errlen, -EBADMSG, "line %u: extent without a file", lineno);
+		return err_set(err, errlen, -EBADMSG, "line %u: extent without a file", lineno);
 	}
 	int r = add_extent_raw(d, &e, file, file_len);
 	if (r == -E2BIG)
-		return vmdk_fail(err, errlen, -EBADMSG, "more than %u extents", VMDK_DESC_MAX_EXTENTS);
+		return err_set(err, errlen, -EBADMSG, "more than %u extents", VMDK_DESC_MAX_EXTENTS);
 	return r;
 }
 
@@ -256,7 +246,7 @@ static int parse_kv(struct vmdk_desc *d, struct seen *seen, const char *s, size_
 {
 	const char *eq = memchr(s, '=', n);
 	if (!eq)
-		return vmdk_fail(err, errlen, -EBADMSG, "line %u: not a descriptor line", lineno);
+		return err_set(err, errlen, -EBADMSG, "line %u: not a descriptor line", lineno);
 	const char *k = s, *v = eq + 1;
 	size_t kn = (size_t)(eq - s), vn = n - kn - 1;
 	trim(&k, &kn);
@@ -264,30 +254,30 @@ static int parse_kv(struct vmdk_desc *d, struct seen *seen, const char *s, size_
 	if (vn >= 2 && v[0] == '"' && v[vn - 1] == '"')
 		v++, vn -= 2;
 	if (kn == 0)
-		return vmdk_fail(err, errlen, -EBADMSG, "line %u: empty key", lineno);
+		return err_set(err, errlen, -EBADMSG, "line %u: empty key", lineno);
 	if (memchr(v, '\0', vn))
-		return vmdk_fail(err, errlen, -EBADMSG, "line %u: NUL in value", lineno);
+		return err_set(err, errlen, -EBADMSG, "line %u: NUL in value", lineno);
 
 	if (eq_word(k, kn, "version")) {
 		uint64_t ver;
 		if (!parse_u64(v, vn, &ver) || ver < 1 || ver > 3)
-			return vmdk_fail(err, errlen, -EBADMSG, "line %u: bad version", lineno);
+			return err_set(err, errlen, -EBADMSG, "line %u: bad version", lineno);
 		d->version = (unsigned)ver;
 		seen->version = true;
 	} else if (eq_word(k, kn, "CID")) {
 		if (parse_hex32(v, vn, &d->cid) < 0)
-			return vmdk_fail(err, errlen, -EBADMSG, "line %u: bad CID", lineno);
+			return err_set(err, errlen, -EBADMSG, "line %u: bad CID", lineno);
 		seen->cid = true;
 	} else if (eq_word(k, kn, "parentCID")) {
 		if (parse_hex32(v, vn, &d->parent_cid) < 0)
-			return vmdk_fail(err, errlen, -EBADMSG, "line %u: bad parentCID", lineno);
+			return err_set(err, errlen, -EBADMSG, "line %u: bad parentCID", lineno);
 	} else if (eq_word(k, kn, "createType")) {
 		if (vn == 0 || vn >= sizeof(d->create_type))
-			return vmdk_fail(err, errlen, -EBADMSG, "line %u: bad createType", lineno);
+			return err_set(err, errlen, -EBADMSG, "line %u: bad createType", lineno);
 		memcpy(d->create_type, v, vn);
 		d->create_type[vn] = '\0';
 		if (!word_ok(d->create_type))
-			return vmdk_fail(err, errlen, -EBADMSG, "line %u: bad createType", lineno);
+			return err_set(err, errlen, -EBADMSG, "line %u: bad createType", lineno);
 		seen->create_type = true;
 	} else if (eq_word(k, kn, "parentFileNameHint")) {
 		free(d->parent_hint);
@@ -296,7 +286,7 @@ static int parse_kv(struct vmdk_desc *d, struct seen *seen, const char *s, size_
 	} else if (kn > 4 && strncasecmp(k, "ddb.", 4) == 0) {
 		int r = set_raw(d, k, kn, v, vn);
 		if (r == -E2BIG)
-			return vmdk_fail(err, errlen, -EBADMSG, "more than %u ddb entries",
+			return err_set(err, errlen, -EBADMSG, "more than %u ddb entries",
 				    VMDK_DESC_MAX_DDB);
 		return r;
 	}
@@ -325,7 +315,7 @@ int vmdk_desc_parse(const char *text, size_t len, struct vmdk_desc *d, char *err
 	*d = empty;
 	len = strnlen(text, len);
 	if (len > VMDK_DESC_MAX)
-		return vmdk_fail(err, errlen, -EBADMSG, "descriptor larger than %u bytes",
+		return err_set(err, errlen, -EBADMSG, "descriptor larger than %u bytes",
 			    VMDK_DESC_MAX);
 	for (const char *p = text, *end = text + len; p < end && r == 0;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -342,13 +332,13 @@ int vmdk_desc_parse(const char *text, size_t len, struct vmdk_desc *d, char *err
 			r = parse_kv(d, &seen, s, n, lineno, err, errlen);
 	}
 	if (r == 0 && !seen.version)
-		r = vmdk_fail(err, errlen, -EBADMSG, "no version line");
+		r = err_set(err, errlen, -EBADMSG, "no version line");
 	if (r == 0 && !seen.cid)
-		r = vmdk_fail(err, errlen, -EBADMSG, "no CID line");
+		r = err_set(err, errlen, -EBADMSG, "no CID line");
 	if (r == 0 && !seen.create_type)
-		r = vmdk_fail(err, errlen, -EBADMSG, "no createType line");
+		r = err_set(err, errlen, -EBADMSG, "no createType line");
 	if (r == -ENOMEM)
-		vmdk_fail(err, errlen, r, "out of memory");
+		err_set(err, errlen, r, "out of memory");
 	if (r < 0)
 		vmdk_desc_release(d);
 	return r;
@@ -562,21 +552,21 @@ int vmdk_read_desc_file(const char *path, char **text, size_t *len, char *err,
 	struct stat st;
 
 	if (fd < 0 || fstat(fd, &st) < 0)
-		return vmdk_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode) || st.st_size > VMDK_DESC_MAX)
-		return vmdk_fail(err, errlen, -EBADMSG, "%s: not a VMDK descriptor file", path);
+		return err_set(err, errlen, -EBADMSG, "%s: not a VMDK descriptor file", path);
 	char *b = malloc((size_t)st.st_size + 1);
 	if (!b)
-		return vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	int r = pread_full(fd, b, (size_t)st.st_size, 0);
 	if (r < 0) {
 		free(b);
-		return vmdk_fail(err, errlen, r, "%s: %s", path, strerror(-r));
+		return err_set(err, errlen, r, "%s: %s", path, strerror(-r));
 	}
 	b[st.st_size] = '\0';
 	if (st.st_size >= 4 && memcmp(b, "KDMV", 4) == 0) {
 		free(b);
-		return vmdk_fail(err, errlen, -EBADMSG, "%s: a sparse extent, not a descriptor file",
+		return err_set(err, errlen, -EBADMSG, "%s: a sparse extent, not a descriptor file",
 			    path);
 	}
 	*text = b;

@@ -19,6 +19,7 @@
 #include "common/atomic-file.h"
 #include "common/util.h"
 #include "image/vmdk-internal.h"
+#include "common/errmsg.h"
 #include "common/banned.h"
 
 /* ---- raw extents ---- */
@@ -114,18 +115,18 @@ static int write_new_cid(const char *path, struct vmdk_desc *d, char *err, size_
 	int r = 0;
 
 	if (!out)
-		return vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	while (r == 0 && (cid == d->cid || cid == 0xffffffffu))
 		r = vmdk_random(&cid, sizeof cid);
 	if (r < 0)
-		return vmdk_fail(err, errlen, r, "getrandom: %s", strerror(-r));
+		return err_set(err, errlen, r, "getrandom: %s", strerror(-r));
 	d->cid = cid;
 	ssize_t n = vmdk_desc_format(d, out, VMDK_DESC_MAX);
 	if (n < 0)
-		return vmdk_fail(err, errlen, (int)n, "%s: descriptor cannot be written: %s", path,
-				 strerror((int)-n));
+		return err_set(err, errlen, (int)n, "%s: descriptor cannot be written: %s", path,
+			       strerror((int)-n));
 	if ((r = atomic_file_write(path, out, (size_t)n, 0600)) < 0)
-		return vmdk_fail(err, errlen, r, "%s: %s", path, strerror(-r));
+		return err_set(err, errlen, r, "%s: %s", path, strerror(-r));
 	return 0;
 }
 
@@ -135,7 +136,7 @@ static int set_keys(struct vmdk_desc *d, const struct vmdk_kv *kv, size_t n, cha
 	for (size_t i = 0; i < n; i++) {
 		int r = vmdk_desc_set(d, kv[i].key, kv[i].value);
 		if (r < 0)
-			return vmdk_fail(err, errlen, r, "cannot set %s: %s", kv[i].key, strerror(-r));
+			return err_set(err, errlen, r, "cannot set %s: %s", kv[i].key, strerror(-r));
 	}
 	return 0;
 }
@@ -146,19 +147,19 @@ int vmdk_flat_write_desc(const char *path, const struct vmdk_meta *m, char *err,
 	struct vmdk_desc d = VMDK_DESC_INIT;
 
 	if (!ext || !buf)
-		return vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	const char *slash = strrchr(ext, '/');
 	int r = vmdk_desc_build(&d, m, vmdk_flat_ops.create_type, VMDK_EXT_FLAT,
 				slash ? slash + 1 : ext);
 	if (r < 0)
-		return vmdk_fail(err, errlen, r, "%s: bad image metadata (adapter type or ddb "
-				 "keys)", path);
+		return err_set(err, errlen, r, "%s: bad image metadata (adapter type or ddb "
+			       "keys)", path);
 	ssize_t n = vmdk_desc_format(&d, buf, VMDK_DESC_MAX);
 	vmdk_desc_release(&d);
 	r = n < 0 ? (int)n : atomic_file_write(path, buf, (size_t)n, 0600);
 	if (r < 0)
-		return vmdk_fail(err, errlen, r, "%s: writing the descriptor: %s", path,
-				 strerror(-r));
+		return err_set(err, errlen, r, "%s: writing the descriptor: %s", path,
+			       strerror(-r));
 	return 0;
 }
 
@@ -192,29 +193,29 @@ int vmdk_flat_open(const char *path, struct vmdk_flat *f, char *err, size_t errl
 	memset(f, 0, sizeof(*f));
 	f->fd = -1;
 	if (!(f->desc_path = strdup(path)))
-		return vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	if ((r = vmdk_read_desc_file(path, &text, &len, err, errlen)) < 0 ||
 	    (r = vmdk_desc_parse(text, len, &f->desc, err, errlen)) < 0)
 		goto fail;
 	const struct vmdk_desc_extent *e = f->desc.extents;
 	if (strcasecmp(f->desc.create_type, "monolithicFlat") != 0 || f->desc.n_extents != 1 ||
 	    e->type != VMDK_EXT_FLAT || e->access != VMDK_RW || e->offset != 0) {
-		r = vmdk_fail(err, errlen, -EBADMSG,
+		r = err_set(err, errlen, -EBADMSG,
 			 "%s: not a monolithicFlat disk with one RW FLAT extent", path);
 		goto fail;
 	}
 	f->capacity = e->sectors * VMDK_SECTOR;
 	if (!(f->extent_path = vmdk_path_beside(path, e->file))) {
-		r = vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+		r = err_set(err, errlen, -ENOMEM, "out of memory");
 		goto fail;
 	}
 	f->fd = open(f->extent_path, O_RDWR | O_CLOEXEC);
 	if (f->fd < 0 || fstat(f->fd, &st) < 0) {
-		r = vmdk_fail(err, errlen, -errno, "%s: %s", f->extent_path, strerror(errno));
+		r = err_set(err, errlen, -errno, "%s: %s", f->extent_path, strerror(errno));
 		goto fail;
 	}
 	if ((uint64_t)st.st_size < f->capacity) {
-		r = vmdk_fail(err, errlen, -EBADMSG, "%s: extent shorter than the descriptor says",
+		r = err_set(err, errlen, -EBADMSG, "%s: extent shorter than the descriptor says",
 			 f->extent_path);
 		goto fail;
 	}
@@ -228,7 +229,7 @@ int vmdk_flat_set(struct vmdk_flat *f, const struct vmdk_kv *kv, size_t n, uint6
 		  char *err, size_t errlen)
 {
 	if (capacity % VMDK_SECTOR)
-		return vmdk_fail(err, errlen, -EINVAL, "capacity not a multiple of 512");
+		return err_set(err, errlen, -EINVAL, "capacity not a multiple of 512");
 	int r = set_keys(&f->desc, kv, n, err, errlen);
 	if (r < 0)
 		return r;

@@ -78,9 +78,6 @@ extern const struct vmdk_body_ops vmdk_stream_ops;
 
 /* ---- helpers ---- */
 
-/* Format a reason into err (if err and errlen) and return rc. */
-int vmdk_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 int vmdk_random(void *buf, size_t n);				/* getrandom; 0 or -errno */
 /* The whole descriptor file at path, NUL-terminated (*text malloc'd); -EBADMSG if it is
  * not a regular file of at most VMDK_DESC_MAX bytes, or is a sparse extent. */

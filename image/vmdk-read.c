@@ -27,6 +27,7 @@
 
 #include "common/util.h"
 #include "image/vmdk-internal.h"
+#include "common/errmsg.h"
 #include "common/banned.h"
 
 #define MAX_CAPACITY_SECTORS (1ull << 54)	/* 8 EiB: keeps byte arithmetic in range */
@@ -87,7 +88,7 @@ int vmdk_header_decode(const uint8_t in[VMDK_SECTOR], struct vmdk_header *h, cha
 		       size_t errlen)
 {
 	if (get_le32(in) != VMDK_MAGIC)
-		return vmdk_fail(err, errlen, -EBADMSG, "no VMDK magic");
+		return err_set(err, errlen, -EBADMSG, "no VMDK magic");
 	h->version = get_le32(in + 4);
 	h->flags = get_le32(in + 8);
 	h->capacity = get_le64(in + 12);
@@ -101,21 +102,21 @@ int vmdk_header_decode(const uint8_t in[VMDK_SECTOR], struct vmdk_header *h, cha
 	h->unclean = in[72];
 	h->compress = get_le16(in + 77);
 	if (h->version < 1 || h->version > 3)
-		return vmdk_fail(err, errlen, -EBADMSG, "unknown version %u", h->version);
+		return err_set(err, errlen, -EBADMSG, "unknown version %u", h->version);
 	if ((h->flags & VMDK_FLAG_NL_TEST) && memcmp(in + 73, "\n \r\n", 4) != 0)
-		return vmdk_fail(err, errlen, -EBADMSG, "newline bytes damaged (text-mode copy?)");
+		return err_set(err, errlen, -EBADMSG, "newline bytes damaged (text-mode copy?)");
 	if (h->flags & 0xffff0000u & ~(VMDK_FLAG_COMPRESSED | VMDK_FLAG_MARKERS))
-		return vmdk_fail(err, errlen, -EBADMSG, "unknown incompatible flags 0x%x", h->flags);
+		return err_set(err, errlen, -EBADMSG, "unknown incompatible flags 0x%x", h->flags);
 	if (h->grain_size == 0 || h->grain_size > VMDK_MAX_GRAIN_SECTORS ||
 	    (h->grain_size & (h->grain_size - 1)))
-		return vmdk_fail(err, errlen, -EBADMSG, "bad grain size %llu",
+		return err_set(err, errlen, -EBADMSG, "bad grain size %llu",
 			    (unsigned long long)h->grain_size);
 	if (h->num_gtes == 0 || h->num_gtes > 512)
-		return vmdk_fail(err, errlen, -EBADMSG, "bad GTEs per GT %u", h->num_gtes);
+		return err_set(err, errlen, -EBADMSG, "bad GTEs per GT %u", h->num_gtes);
 	if (h->compress > VMDK_COMPRESS_DEFLATE)
-		return vmdk_fail(err, errlen, -EBADMSG, "unknown compression %u", h->compress);
+		return err_set(err, errlen, -EBADMSG, "unknown compression %u", h->compress);
 	if (h->capacity > MAX_CAPACITY_SECTORS)
-		return vmdk_fail(err, errlen, -EBADMSG, "capacity out of range");
+		return err_set(err, errlen, -EBADMSG, "capacity out of range");
 	return 0;
 }
 
@@ -139,17 +140,17 @@ static int read_footer(const struct src *s, struct vmdk_header *h, char *err, si
 	uint8_t b[3 * VMDK_SECTOR];
 
 	if (s->size < 4 * VMDK_SECTOR || src_read(s, b, sizeof b, s->size - sizeof b) < 0)
-		return vmdk_fail(err, errlen, -EBADMSG, "GD at end but no footer");
+		return err_set(err, errlen, -EBADMSG, "GD at end but no footer");
 	if (get_le32(b + 8) != 0 || get_le32(b + 12) != VMDK_MARKER_FOOTER)
-		return vmdk_fail(err, errlen, -EBADMSG, "no footer marker at EOF-1536");
+		return err_set(err, errlen, -EBADMSG, "no footer marker at EOF-1536");
 	if (get_le64(b + 2 * VMDK_SECTOR) != 0 || get_le32(b + 2 * VMDK_SECTOR + 8) != 0 ||
 	    get_le32(b + 2 * VMDK_SECTOR + 12) != VMDK_MARKER_EOS)
-		return vmdk_fail(err, errlen, -EBADMSG, "no end-of-stream marker at EOF-512");
+		return err_set(err, errlen, -EBADMSG, "no end-of-stream marker at EOF-512");
 	char e2[160];
 	if (vmdk_header_decode(b + VMDK_SECTOR, h, e2, sizeof e2) < 0)
-		return vmdk_fail(err, errlen, -EBADMSG, "footer: %s", e2);
+		return err_set(err, errlen, -EBADMSG, "footer: %s", e2);
 	if (h->gd_offset == VMDK_GD_AT_END)
-		return vmdk_fail(err, errlen, -EBADMSG, "footer without a GD offset");
+		return err_set(err, errlen, -EBADMSG, "footer without a GD offset");
 	return 0;
 }
 
@@ -164,11 +165,11 @@ static int sparse_open(const struct src *s, struct sparse **out, struct vmdk_des
 
 	*out = NULL;
 	if (s->size < VMDK_SECTOR || src_read(s, b, VMDK_SECTOR, 0) < 0)
-		return vmdk_fail(err, errlen, -EBADMSG, "shorter than a header");
+		return err_set(err, errlen, -EBADMSG, "shorter than a header");
 	if (memcmp(b, "COWD", 4) == 0)
-		return vmdk_fail(err, errlen, -ENOTSUP, "COWD (vmfsSparse) extents are not handled");
+		return err_set(err, errlen, -ENOTSUP, "COWD (vmfsSparse) extents are not handled");
 	if (!(sp = calloc(1, sizeof(*sp))))
-		return vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	struct vmdk_header *h = &sp->h;
 	if ((r = vmdk_header_decode(b, h, err, errlen)) < 0)
 		goto fail;
@@ -182,21 +183,21 @@ static int sparse_open(const struct src *s, struct sparse **out, struct vmdk_des
 	sp->gd_entries = (h->capacity + span - 1) / span;
 	r = -EBADMSG;
 	if (h->overhead > s->size / VMDK_SECTOR) {
-		vmdk_fail(err, errlen, r, "file shorter than its overHead");
+		err_set(err, errlen, r, "file shorter than its overHead");
 		goto fail;
 	}
 	if (sp->gd_entries > VMDK_MAX_GD_ENTRIES || h->gd_offset > s->size / VMDK_SECTOR ||
 	    sp->gd_entries * 4 > s->size - h->gd_offset * VMDK_SECTOR) {
-		vmdk_fail(err, errlen, r, "grain directory outside the file");
+		err_set(err, errlen, r, "grain directory outside the file");
 		goto fail;
 	}
 	if (!(sp->gd = malloc(sp->gd_entries * 4 + 4)) ||
 	    !(sp->gt = malloc((size_t)h->num_gtes * 4))) {
-		r = vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+		r = err_set(err, errlen, -ENOMEM, "out of memory");
 		goto fail;
 	}
 	if ((r = src_read(s, sp->gd, sp->gd_entries * 4, h->gd_offset * VMDK_SECTOR)) < 0) {
-		vmdk_fail(err, errlen, r, "cannot read the grain directory");
+		err_set(err, errlen, r, "cannot read the grain directory");
 		goto fail;
 	}
 	for (uint64_t i = 0; i < sp->gd_entries; i++)
@@ -209,17 +210,17 @@ static int sparse_open(const struct src *s, struct sparse **out, struct vmdk_des
 			    VMDK_SECTOR;
 		CLEANUP_FREE char *text = malloc(dl);
 		if (!text) {
-			r = vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+			r = err_set(err, errlen, -ENOMEM, "out of memory");
 			goto fail;
 		}
 		if (h->desc_offset > s->size / VMDK_SECTOR ||
 		    src_read(s, text, dl, h->desc_offset * VMDK_SECTOR) < 0) {
-			r = vmdk_fail(err, errlen, -EBADMSG, "embedded descriptor outside the file");
+			r = err_set(err, errlen, -EBADMSG, "embedded descriptor outside the file");
 			goto fail;
 		}
 		char e2[160];
 		if ((r = vmdk_desc_parse(text, dl, desc, e2, sizeof e2)) < 0) {
-			vmdk_fail(err, errlen, r, "embedded descriptor: %s", e2);
+			err_set(err, errlen, r, "embedded descriptor: %s", e2);
 			goto fail;
 		}
 		*has_desc = true;
@@ -525,7 +526,7 @@ static int open_sparse_file(struct src *s, struct vmdk_reader **out, char *err, 
 	if (!r) {
 		if (s->fd >= 0)
 			close(s->fd);
-		return vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	}
 	r->n_ext = 1;
 	struct extent *e = &r->ext[0];
@@ -537,7 +538,7 @@ static int open_sparse_file(struct src *s, struct vmdk_reader **out, char *err, 
 	}
 	if (r->has_desc && (r->desc.parent_hint || r->desc.parent_cid != 0xffffffffu)) {
 		vmdk_close(r);
-		return vmdk_fail(err, errlen, -ENOTSUP, "a delta disk (it has a parent)");
+		return err_set(err, errlen, -ENOTSUP, "a delta disk (it has a parent)");
 	}
 	e->len = r->capacity = e->sp->h.capacity * VMDK_SECTOR;
 	*out = r;
@@ -559,10 +560,10 @@ static int open_extent_file(const char *path, const char *file, struct src *s, c
 	struct stat st;
 
 	if (!p)
-		return vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	s->fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (s->fd < 0 || fstat(s->fd, &st) < 0)
-		return vmdk_fail(err, errlen, -errno, "extent %s: %s", p, strerror(errno));
+		return err_set(err, errlen, -errno, "extent %s: %s", p, strerror(errno));
 	s->size = (uint64_t)st.st_size;
 	return 0;
 }
@@ -576,19 +577,19 @@ static int open_desc_file(const char *path, const char *text, size_t len,
 	int rc = vmdk_desc_parse(text, len, &d, e2, sizeof e2);
 
 	if (rc < 0)
-		return vmdk_fail(err, errlen, rc, "%s: not a VMDK (%s)", path, e2);
+		return err_set(err, errlen, rc, "%s: not a VMDK (%s)", path, e2);
 	if (d.parent_hint || d.parent_cid != 0xffffffffu) {
 		vmdk_desc_release(&d);
-		return vmdk_fail(err, errlen, -ENOTSUP, "%s: a delta disk (it has a parent)", path);
+		return err_set(err, errlen, -ENOTSUP, "%s: a delta disk (it has a parent)", path);
 	}
 	struct vmdk_reader *r = reader_new(d.n_extents);
 	if (!r) {
 		vmdk_desc_release(&d);
-		return vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	}
 	r->desc = d;
 	r->has_desc = true;
-	rc = d.n_extents ? 0 : vmdk_fail(err, errlen, -EBADMSG, "%s: no extent", path);
+	rc = d.n_extents ? 0 : err_set(err, errlen, -EBADMSG, "%s: no extent", path);
 	for (size_t i = 0; i < d.n_extents && rc == 0; i++) {
 		const struct vmdk_desc_extent *de = &d.extents[i];
 		struct extent *e = &r->ext[i];
@@ -597,14 +598,14 @@ static int open_desc_file(const char *path, const char *text, size_t len,
 		e->start = r->capacity;
 		e->len = de->sectors * VMDK_SECTOR;
 		if (de->access == VMDK_NOACCESS || de->type == VMDK_EXT_OTHER) {
-			rc = vmdk_fail(err, errlen, -ENOTSUP, "%s: %s %s extents are not handled", path,
+			rc = err_set(err, errlen, -ENOTSUP, "%s: %s %s extents are not handled", path,
 				  de->access == VMDK_NOACCESS ? "NOACCESS" : "", de->type_name);
 			break;
 		}
 		if (de->type == VMDK_EXT_VMFS)
 			e->type = VMDK_EXT_FLAT;
 		if (e->len > (MAX_CAPACITY_SECTORS * VMDK_SECTOR) - r->capacity) {
-			rc = vmdk_fail(err, errlen, -EBADMSG, "%s: extents too large", path);
+			rc = err_set(err, errlen, -EBADMSG, "%s: extents too large", path);
 			break;
 		}
 		r->capacity += e->len;
@@ -614,10 +615,10 @@ static int open_desc_file(const char *path, const char *text, size_t len,
 			break;
 		if (e->type == VMDK_EXT_FLAT) {
 			if (de->offset > MAX_CAPACITY_SECTORS)
-				rc = vmdk_fail(err, errlen, -EBADMSG, "%s: bad extent offset", path);
+				rc = err_set(err, errlen, -EBADMSG, "%s: bad extent offset", path);
 			e->file_off = de->offset * VMDK_SECTOR;
 		} else if ((rc = sparse_open(&e->src, &e->sp, NULL, NULL, e2, sizeof e2)) < 0) {
-			vmdk_fail(err, errlen, rc, "extent %s: %s", de->file, e2);
+			err_set(err, errlen, rc, "extent %s: %s", de->file, e2);
 		}
 	}
 	if (rc < 0) {
@@ -640,7 +641,7 @@ int vmdk_open(const char *path, struct vmdk_reader **out, char *err, size_t errl
 		int e = errno;
 		if (s.fd >= 0)
 			close(s.fd);
-		return vmdk_fail(err, errlen, -e, "%s: %s", path, strerror(e));
+		return err_set(err, errlen, -e, "%s: %s", path, strerror(e));
 	}
 	s.size = (uint64_t)st.st_size;
 	if (s.size >= 4 && pread_full(s.fd, magic, 4, 0) < 0)
@@ -649,12 +650,12 @@ int vmdk_open(const char *path, struct vmdk_reader **out, char *err, size_t errl
 		char e2[200];
 		int rc = open_sparse_file(&s, out, e2, sizeof e2);
 		if (rc < 0)
-			vmdk_fail(err, errlen, rc, "%s: %s", path, e2);
+			err_set(err, errlen, rc, "%s: %s", path, e2);
 		return rc;
 	}
 	if (!S_ISREG(st.st_mode) || s.size > VMDK_DESC_MAX) {
 		close(s.fd);
-		return vmdk_fail(err, errlen, -EBADMSG, "%s: not a VMDK", path);
+		return err_set(err, errlen, -EBADMSG, "%s: not a VMDK", path);
 	}
 	char *text = malloc(s.size + 1);
 	int rc = text ? pread_full(s.fd, text, s.size, 0) : -ENOMEM;
@@ -663,7 +664,7 @@ int vmdk_open(const char *path, struct vmdk_reader **out, char *err, size_t errl
 		text[s.size] = '\0';
 		rc = open_desc_file(path, text, s.size, out, err, errlen);
 	} else {
-		vmdk_fail(err, errlen, rc, "%s: %s", path, strerror(-rc));
+		err_set(err, errlen, rc, "%s: %s", path, strerror(-rc));
 	}
 	free(text);
 	return rc;

@@ -20,6 +20,7 @@
 
 #include "common/util.h"
 #include "image/vmdk-internal.h"
+#include "common/errmsg.h"
 #include "common/banned.h"
 
 struct sparse {
@@ -42,7 +43,7 @@ static int sparse_init(struct vmdk_writer *w, char *err, size_t errlen)
 	struct sparse *s = calloc(1, sizeof(*s));
 
 	if (!s)
-		return vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	w->body = s;
 	s->n_gt = (sectors + span - 1) / span;
 	s->gd_sectors = (s->n_gt * 4 + VMDK_SECTOR - 1) / VMDK_SECTOR;
@@ -51,7 +52,7 @@ static int sparse_init(struct vmdk_writer *w, char *err, size_t errlen)
 	s->overhead = ROUND_UP(s->gd + s->gd_sectors + 4 * s->n_gt, VMDK_GRAIN_SECTORS);
 	s->next_alloc = s->overhead;
 	if (s->next_alloc + grains * VMDK_GRAIN_SECTORS > UINT32_MAX)
-		return vmdk_fail(err, errlen, -EFBIG, "capacity too large for a sparse VMDK");
+		return err_set(err, errlen, -EFBIG, "capacity too large for a sparse VMDK");
 	return 0;
 }
 
@@ -175,32 +176,32 @@ static int sparse_reopen(struct vmdk_writer *w, const struct vmdk_ckpt *c, char 
 	if (c->next < s->overhead || (c->next - s->overhead) % VMDK_GRAIN_SECTORS ||
 	    c->next > UINT32_MAX || fstat(w->fd, &st) < 0 ||
 	    (uint64_t)st.st_size < c->next * VMDK_SECTOR)
-		return vmdk_fail(err, errlen, -EBADMSG, "the checkpoint does not fit the file");
+		return err_set(err, errlen, -EBADMSG, "the checkpoint does not fit the file");
 	sparse_header(w, want);
 	if ((r = pread_full(w->fd, have, sizeof have, 0)) < 0)
-		return vmdk_fail(err, errlen, r, "reading the header");
+		return err_set(err, errlen, r, "reading the header");
 	if (memcmp(want, have, sizeof have))
-		return vmdk_fail(err, errlen, -EBADMSG, "not the header of this image");
+		return err_set(err, errlen, -EBADMSG, "not the header of this image");
 	s->next_alloc = c->next;
 	uint64_t g = c->off / VMDK_GRAIN_SIZE;
 	s->gt_idx = g / VMDK_GTES_PER_GT;
 	if (s->gt_idx >= s->n_gt)
 		return 0;	/* complete up to the end */
 	if ((r = pread_full(w->fd, buf, sizeof buf, gt_pos(s, 1, s->gt_idx))) < 0)
-		return vmdk_fail(err, errlen, r, "reading a grain table");
+		return err_set(err, errlen, r, "reading a grain table");
 	for (unsigned i = 0; i < VMDK_GTES_PER_GT; i++) {
 		uint32_t e = i < g % VMDK_GTES_PER_GT ? get_le32(buf + 4 * i) : 0;
 		if (e && (e < s->overhead || e >= c->next || (e - s->overhead) %
 							       VMDK_GRAIN_SECTORS))
-			return vmdk_fail(err, errlen, -EBADMSG, "grain table %" PRIu64
-					 " points outside the checkpoint", s->gt_idx);
+			return err_set(err, errlen, -EBADMSG, "grain table %" PRIu64
+				       " points outside the checkpoint", s->gt_idx);
 		s->gt[i] = e;
 	}
 	s->gt_dirty = true;
 	uint64_t later = (s->n_gt - s->gt_idx - 1) * 4 * VMDK_SECTOR;
 	for (unsigned copy = 0; copy < 2 && r == 0; copy++)
 		r = vmdk_zero_range(w->fd, gt_pos(s, copy, s->gt_idx + 1), later);
-	return r < 0 ? vmdk_fail(err, errlen, r, "clearing grain tables: %s", strerror(-r)) : 0;
+	return r < 0 ? err_set(err, errlen, r, "clearing grain tables: %s", strerror(-r)) : 0;
 }
 
 const struct vmdk_body_ops vmdk_sparse_ops = {

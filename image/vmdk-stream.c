@@ -35,6 +35,7 @@
 
 #include "common/util.h"
 #include "image/vmdk-internal.h"
+#include "common/errmsg.h"
 #include "common/banned.h"
 
 #define SLOTS_PER_WORKER 4u
@@ -442,7 +443,7 @@ static int scan_records(struct vmdk_stream *s, uint64_t next, uint64_t end, char
 
 	while (at < next) {
 		if ((r = pread_full(s->fd, sec, sizeof sec, at * VMDK_SECTOR)) < 0)
-			return vmdk_fail(err, errlen, r, "reading sector %" PRIu64, at);
+			return err_set(err, errlen, r, "reading sector %" PRIu64, at);
 		uint64_t lba = get_le64(sec);
 		uint32_t size = get_le32(sec + 8);
 		if (size) {
@@ -451,8 +452,8 @@ static int scan_records(struct vmdk_stream *s, uint64_t next, uint64_t end, char
 			if (lba % VMDK_GRAIN_SECTORS || g >= end || (any && g <= prev) ||
 			    size > OUT_CAP - REC_HDR || at + len > next ||
 			    (s->gt_dirty && g / VMDK_GTES_PER_GT != s->gt_idx))
-				return vmdk_fail(err, errlen, -EBADMSG, "grain record at sector %"
-						 PRIu64 " out of place", at);
+				return err_set(err, errlen, -EBADMSG, "grain record at sector %"
+					       PRIu64 " out of place", at);
 			if (!s->gt_dirty) {
 				memset(s->gt, 0, sizeof s->gt);
 				s->gt_idx = g / VMDK_GTES_PER_GT;
@@ -465,21 +466,21 @@ static int scan_records(struct vmdk_stream *s, uint64_t next, uint64_t end, char
 		}
 		if (get_le32(sec + 12) != VMDK_MARKER_GT || lba != sizeof gt / VMDK_SECTOR ||
 		    !s->gt_dirty || at + 1 + lba > next)
-			return vmdk_fail(err, errlen, -EBADMSG, "marker at sector %" PRIu64
-					 " out of place", at);
+			return err_set(err, errlen, -EBADMSG, "marker at sector %" PRIu64
+				       " out of place", at);
 		if ((r = pread_full(s->fd, gt, sizeof gt, (at + 1) * VMDK_SECTOR)) < 0)
-			return vmdk_fail(err, errlen, r, "reading sector %" PRIu64, at + 1);
+			return err_set(err, errlen, r, "reading sector %" PRIu64, at + 1);
 		for (unsigned i = 0; i < VMDK_GTES_PER_GT; i++)
 			if (get_le32(gt + 4 * i) != s->gt[i])
-				return vmdk_fail(err, errlen, -EBADMSG, "grain table at sector %"
-						 PRIu64 " does not match its grains", at + 1);
+				return err_set(err, errlen, -EBADMSG, "grain table at sector %"
+					       PRIu64 " does not match its grains", at + 1);
 		s->gd[s->gt_idx] = (uint32_t)(at + 1);
 		s->gt_dirty = false;
 		at += 1 + lba;
 	}
 	if (at != next)
-		return vmdk_fail(err, errlen, -EBADMSG, "last record runs past sector %" PRIu64,
-				 next);
+		return err_set(err, errlen, -EBADMSG, "last record runs past sector %" PRIu64,
+			       next);
 	s->next = next;
 	return 0;
 }
@@ -491,22 +492,22 @@ static int stream_reopen(int fd, uint64_t capacity, uint64_t next, uint64_t end,
 	uint8_t want[VMDK_SECTOR], have[VMDK_SECTOR];
 	int r = stream_new(fd, capacity, level, threads, &s);
 	if (r < 0)
-		return vmdk_fail(err, errlen, r, "out of memory");
+		return err_set(err, errlen, r, "out of memory");
 	struct stat st;
 	vmdk_header_encode(&s->h, want);
 	if (fstat(fd, &st) < 0)
-		r = vmdk_fail(err, errlen, -errno, "fstat: %s", strerror(errno));
+		r = err_set(err, errlen, -errno, "fstat: %s", strerror(errno));
 	else if ((uint64_t)st.st_size < next * VMDK_SECTOR)
-		r = vmdk_fail(err, errlen, -EBADMSG, "the checkpoint does not fit the file");
+		r = err_set(err, errlen, -EBADMSG, "the checkpoint does not fit the file");
 	else if ((r = pread_full(fd, have, sizeof have, 0)) < 0)
-		r = vmdk_fail(err, errlen, r, "reading the header");
+		r = err_set(err, errlen, r, "reading the header");
 	else if (memcmp(want, have, sizeof have))
-		r = vmdk_fail(err, errlen, -EBADMSG, "not the header of this image");
+		r = err_set(err, errlen, -EBADMSG, "not the header of this image");
 	else if ((r = scan_records(s, next, end, err, errlen)) == 0 &&
 		 ftruncate(fd, (off_t)(next * VMDK_SECTOR)) < 0)
-		r = vmdk_fail(err, errlen, -errno, "truncating: %s", strerror(errno));
+		r = err_set(err, errlen, -errno, "truncating: %s", strerror(errno));
 	if (r == 0 && (r = stream_start(s)) < 0)
-		vmdk_fail(err, errlen, r, "starting threads");
+		err_set(err, errlen, r, "starting threads");
 	if (r < 0) {
 		stream_free(s);
 		return r;

@@ -24,6 +24,7 @@
 #include "common/atomic-file.h"
 #include "common/util.h"
 #include "image/vmdk-internal.h"
+#include "common/errmsg.h"
 #include "common/banned.h"
 
 static const struct vmdk_body_ops *const bodies[] = {
@@ -163,15 +164,15 @@ static int make_desc(struct vmdk_writer *w, const struct vmdk_meta *m, const cha
 	size_t cap = w->ops->desc_file ? VMDK_DESC_MAX : VMDK_DESC_SECTORS * VMDK_SECTOR;
 	int r = vmdk_desc_build(&d, m, w->ops->create_type, w->ops->ext_type, ext_name);
 	if (r < 0)
-		return vmdk_fail(err, errlen, r, "bad image metadata (adapter type or ddb keys)");
+		return err_set(err, errlen, r, "bad image metadata (adapter type or ddb keys)");
 	if (!(w->desc = malloc(cap))) {
 		vmdk_desc_release(&d);
-		return vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	}
 	ssize_t n = vmdk_desc_format(&d, w->desc, cap);
 	vmdk_desc_release(&d);
 	if (n < 0)
-		return vmdk_fail(err, errlen, (int)n, "descriptor: %s", n == -E2BIG ?
+		return err_set(err, errlen, (int)n, "descriptor: %s", n == -E2BIG ?
 			    "larger than 20 sectors" : "a value cannot be written");
 	w->desc_len = (size_t)n;
 	return 0;
@@ -187,24 +188,24 @@ static int writer_new(const char *path, enum vmdk_format f, const struct vmdk_me
 	*out = NULL;
 	if ((unsigned)f >= ARRAY_SIZE(bodies) || m->capacity % VMDK_SECTOR || !*ext_name ||
 	    m->level < 0 || m->level > 3)
-		return vmdk_fail(err, errlen, -EINVAL, "bad format, capacity or level");
+		return err_set(err, errlen, -EINVAL, "bad format, capacity or level");
 	if (m->capacity > (UINT64_MAX >> 12) ||
 	    (f == VMDK_STREAM && m->capacity > VMDK_STREAM_MAX))
-		return vmdk_fail(err, errlen, -EFBIG, "capacity too large");
+		return err_set(err, errlen, -EFBIG, "capacity too large");
 	struct vmdk_writer *w = calloc(1, sizeof(*w));
 	if (!w)
-		return vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	w->ops = bodies[f];
 	w->capacity = m->capacity;
 	w->level = m->level ? m->level : 1;
 	w->threads = m->threads;
 	w->fd = -1;
 	if (!(w->path = strdup(path))) {
-		r = vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+		r = err_set(err, errlen, -ENOMEM, "out of memory");
 		goto fail;
 	}
 	if (w->ops->desc_file && (r = flat_names(w, &ext_name)) < 0) {
-		r = vmdk_fail(err, errlen, r, "%s: bad name for a flat VMDK", path);
+		r = err_set(err, errlen, r, "%s: bad name for a flat VMDK", path);
 		goto fail;
 	}
 	if (w->ops->init && (r = w->ops->init(w, err, errlen)) < 0)
@@ -213,7 +214,7 @@ static int writer_new(const char *path, enum vmdk_format f, const struct vmdk_me
 		goto fail;
 	if ((w->ops->ordered && !(w->gbuf = malloc(VMDK_GRAIN_SIZE))) ||
 	    !(w->tmp = concat(w->path, strlen(w->path), ".part"))) {
-		r = vmdk_fail(err, errlen, -ENOMEM, "out of memory");
+		r = err_set(err, errlen, -ENOMEM, "out of memory");
 		goto fail;
 	}
 	*out = w;
@@ -232,12 +233,12 @@ int vmdk_writer_open(const char *path, enum vmdk_format f, const struct vmdk_met
 		return r;
 	w->fd = open(w->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (w->fd < 0) {
-		r = vmdk_fail(err, errlen, -errno, "%s: %s", w->tmp, strerror(errno));
+		r = err_set(err, errlen, -errno, "%s: %s", w->tmp, strerror(errno));
 		writer_free(w, false);
 		return r;
 	}
 	if ((r = w->ops->start(w)) < 0) {
-		r = vmdk_fail(err, errlen, r, "%s: %s", w->tmp, strerror(-r));
+		r = err_set(err, errlen, r, "%s: %s", w->tmp, strerror(-r));
 		writer_free(w, true);
 		return r;
 	}
@@ -296,7 +297,7 @@ int vmdk_writer_finish(struct vmdk_writer *w, char *err, size_t errlen)
 	if (r == 0 && rename(w->tmp, w->path) < 0)
 		r = -errno;
 	if (r < 0) {
-		vmdk_fail(err, errlen, r, "%s: %s", w->tmp, strerror(-r));
+		err_set(err, errlen, r, "%s: %s", w->tmp, strerror(-r));
 		writer_free(w, true);
 		return r;
 	}
@@ -305,8 +306,8 @@ int vmdk_writer_finish(struct vmdk_writer *w, char *err, size_t errlen)
 	else
 		r = fsync_parent_dir(w->path);
 	if (r < 0) {
-		vmdk_fail(err, errlen, r, "%s: %s", w->ops->desc_file ? w->desc_path : w->path,
-			  strerror(-r));
+		err_set(err, errlen, r, "%s: %s", w->ops->desc_file ? w->desc_path : w->path,
+			strerror(-r));
 	}
 	writer_free(w, false);
 	return r;
@@ -350,13 +351,13 @@ int vmdk_writer_resume(const char *path, enum vmdk_format f, const struct vmdk_m
 	struct vmdk_writer *w;
 	*out = NULL;
 	if ((unsigned)f >= ARRAY_SIZE(bodies) || !bodies[f]->reopen || c->off > m->capacity)
-		return vmdk_fail(err, errlen, -EINVAL, "no checkpoint for this format or size");
+		return err_set(err, errlen, -EINVAL, "no checkpoint for this format or size");
 	int r = writer_new(path, f, m, &w, err, errlen);
 	if (r < 0)
 		return r;
 	w->fd = open(w->tmp, O_RDWR | O_CLOEXEC);
 	if (w->fd < 0)
-		r = vmdk_fail(err, errlen, -errno, "%s: %s", w->tmp, strerror(errno));
+		r = err_set(err, errlen, -errno, "%s: %s", w->tmp, strerror(errno));
 	else
 		r = w->ops->reopen(w, c, err, errlen);
 	if (r < 0) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "restore/restore-internal.h"
+#include "common/errmsg.h"
 #include "common/banned.h"
 
 static long holder_pid(int fd)
@@ -24,24 +25,24 @@ int dir_lock(const char *dir, const char *name, bool take_over, char *err, size_
 {
 	char path[4096];
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
-		return restore_fail(err, errlen, -ENAMETOOLONG, "%s: path too long", dir);
+		return err_set(err, errlen, -ENAMETOOLONG, "%s: path too long", dir);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return restore_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		long pid = holder_pid(fd);
 		if (!take_over) {
 			close(fd);
-			return restore_fail(err, errlen, -EBUSY, "another rehydrate runs on %s "
-					    "(pid %ld)", dir, pid);
+			return err_set(err, errlen, -EBUSY, "another rehydrate runs on %s "
+				       "(pid %ld)", dir, pid);
 		}
 		if (pid > 0)
 			kill((pid_t)pid, SIGTERM);	/* a follower finishes its point and exits */
 		if (flock(fd, LOCK_EX) < 0) {	/* EINTR: the caller was told to stop */
 			int rc = -errno;
 			close(fd);
-			return restore_fail(err, errlen, rc, "waiting for the rehydrate on %s "
-					    "(pid %ld): %s", dir, pid, strerror(-rc));
+			return err_set(err, errlen, rc, "waiting for the rehydrate on %s "
+				       "(pid %ld): %s", dir, pid, strerror(-rc));
 		}
 	}
 	char buf[32];
@@ -49,7 +50,7 @@ int dir_lock(const char *dir, const char *name, bool take_over, char *err, size_
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
 		int rc = -errno;
 		close(fd);
-		return restore_fail(err, errlen, rc, "%s: %s", path, strerror(-rc));
+		return err_set(err, errlen, rc, "%s: %s", path, strerror(-rc));
 	}
 	return fd;
 }

@@ -28,6 +28,7 @@
 #include "common/batch-write.h"
 #include "common/util.h"
 #include "restore/restore-internal.h"
+#include "common/errmsg.h"
 #include "common/banned.h"
 
 #define SECTOR 512u
@@ -80,22 +81,22 @@ static int bdev_open(struct rout *o, uint64_t *start, char *err, size_t errlen)
 	*start = 0;
 	o->fd = open(path, O_RDWR | O_EXCL | O_CLOEXEC);
 	if (o->fd < 0 && errno == EBUSY)
-		return restore_fail(err, errlen, -EBUSY, "%s is in use (mounted, or held by "
-				    "another device): not restoring onto it", path);
+		return err_set(err, errlen, -EBUSY, "%s is in use (mounted, or held by "
+			       "another device): not restoring onto it", path);
 	if (o->fd < 0)
-		return restore_fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return err_set(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	if (ioctl(o->fd, BLKGETSIZE64, &size) < 0)
-		return restore_fail(err, errlen, -errno, "%s: reading its size: %s", path,
-				    strerror(errno));
+		return err_set(err, errlen, -errno, "%s: reading its size: %s", path,
+			       strerror(errno));
 	o->device_size = size;
 	if (size < o->size)
-		return restore_fail(err, errlen, -ENOSPC, "%s is %" PRIu64 " bytes, smaller than "
-				    "disk %s (%" PRIu64 " bytes): nothing written", path, size,
-				    o->q->disk, o->size);
+		return err_set(err, errlen, -ENOSPC, "%s is %" PRIu64 " bytes, smaller than "
+			       "disk %s (%" PRIu64 " bytes): nothing written", path, size,
+			       o->q->disk, o->size);
 	int rc = zero_gaps(o->fd, o->map, 0);
 	if (rc < 0)
-		return restore_fail(err, errlen, rc, "%s: zeroing what the disk does not hold: %s",
-				    path, strerror(-rc));
+		return err_set(err, errlen, rc, "%s: zeroing what the disk does not hold: %s",
+			       path, strerror(-rc));
 	if ((rc = bw_open(o->fd, 64, &o->bw)) < 0)
 		return rc;
 	bw_use_direct(o->bw, path);
@@ -128,7 +129,7 @@ static int bdev_finish(struct rout *o, char *err, size_t errlen)
 		rc = -errno;
 	o->fd = -1;
 	if (rc < 0)
-		return restore_fail(err, errlen, rc, "%s: %s", o->q->path, strerror(-rc));
+		return err_set(err, errlen, rc, "%s: %s", o->q->path, strerror(-rc));
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 #include "common/atomic-file.h"
 #include "common/batch-write.h"
 #include "restore/restore-internal.h"
+#include "common/errmsg.h"
 #include "common/banned.h"
 
 static int file_open(struct rout *o, uint64_t *start, char *err, size_t errlen)
@@ -33,9 +34,9 @@ static int file_open(struct rout *o, uint64_t *start, char *err, size_t errlen)
 	*start = c.off;
 	o->fd = open(o->part, O_RDWR | O_CREAT | O_CLOEXEC | (*start ? 0 : O_TRUNC), 0644);
 	if (o->fd < 0)
-		return restore_fail(err, errlen, -errno, "%s: %s", o->part, strerror(errno));
+		return err_set(err, errlen, -errno, "%s: %s", o->part, strerror(errno));
 	if (ftruncate(o->fd, (off_t)o->size) < 0)
-		return restore_fail(err, errlen, -errno, "%s: %s", o->part, strerror(errno));
+		return err_set(err, errlen, -errno, "%s: %s", o->part, strerror(errno));
 	rc = bw_open(o->fd, 64, &o->bw);
 	if (rc == 0)
 		bw_use_direct(o->bw, o->part);
@@ -80,7 +81,7 @@ static int file_finish(struct rout *o, char *err, size_t errlen)
 	if (rc == 0)
 		rc = rename_durable(o->part, o->final_path);
 	if (rc < 0)
-		return restore_fail(err, errlen, rc, "%s: %s", o->final_path, strerror(-rc));
+		return err_set(err, errlen, rc, "%s: %s", o->final_path, strerror(-rc));
 	ckpt_remove(o);
 	if (q->fmt != RESTORE_VMDK_FLAT)
 		return 0;

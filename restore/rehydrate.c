@@ -33,6 +33,7 @@
 #include "repo/map-diff.h"
 #include "repo/restore-pipe.h"
 #include "restore/restore-internal.h"
+#include "common/errmsg.h"
 #include "common/banned.h"
 
 #define KEY_DOMAIN "ddb.ferry.domain"
@@ -154,7 +155,7 @@ static int apply_diff(struct rehydrator *h, struct vmdk_flat *f, const struct di
 	struct apply ap = { .h = h };
 	int rc = bw_open(f->fd, 64, &ap.bw);
 	if (rc < 0)
-		return restore_fail(err, errlen, rc, "%s: %s", f->extent_path, strerror(-rc));
+		return err_set(err, errlen, rc, "%s: %s", f->extent_path, strerror(-rc));
 	bw_use_direct(ap.bw, f->extent_path);
 	struct restore_pipe_opts po = { .sink = apply_sink, .window_done = apply_window,
 					.drain = apply_drain, .arg = &ap };
@@ -168,7 +169,7 @@ static int apply_diff(struct rehydrator *h, struct vmdk_flat *f, const struct di
 		rc = -errno;
 	bw_close(ap.bw);
 	if (rc < 0 && !err[0])
-		restore_fail(err, errlen, rc, "%s: %s", f->extent_path, strerror(-rc));
+		err_set(err, errlen, rc, "%s: %s", f->extent_path, strerror(-rc));
 	*written = ap.written;
 	return rc;
 }
@@ -209,8 +210,8 @@ static int apply_point(struct rehydrator *h, struct vmdk_flat *f, const struct p
 		goto out;
 	/* 2. change the extent */
 	if (cap != f->capacity && ftruncate(f->fd, (off_t)cap) < 0) {
-		rc = restore_fail(err, errlen, -errno, "%s: resizing to %" PRIu64 ": %s",
-				  f->extent_path, cap, strerror(errno));
+		rc = err_set(err, errlen, -errno, "%s: resizing to %" PRIu64 ": %s",
+			     f->extent_path, cap, strerror(errno));
 		goto out;
 	}
 	if ((rc = apply_diff(h, f, d, &written, err, errlen)) < 0)
@@ -281,7 +282,7 @@ static int sync_disk(struct rehydrator *h, const struct point_info *t, const cha
 	char path[4096], tid[48];
 	struct vmdk_flat f;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s.vmdk", h->dir, disk) >= sizeof(path))
-		return restore_fail(err, errlen, -ENAMETOOLONG, "%s: path too long", h->dir);
+		return err_set(err, errlen, -ENAMETOOLONG, "%s: path too long", h->dir);
 	point_id(t, tid, sizeof(tid));
 	if (access(path, F_OK) < 0)
 		return first_copy(h, t, disk, path, err, errlen);
@@ -290,8 +291,8 @@ static int sync_disk(struct rehydrator *h, const struct point_info *t, const cha
 		return rc;
 	const char *held = vmdk_desc_get(&f.desc, KEY_POINT);
 	if (!held) {
-		restore_fail(err, errlen, -EEXIST, "%.600s: not made by ferryctl rehydrate (no %s): "
-			     "move it away", path, KEY_POINT);
+		err_set(err, errlen, -EEXIST, "%.600s: not made by ferryctl rehydrate (no %s): "
+			"move it away", path, KEY_POINT);
 		vmdk_flat_close(&f);
 		return -EEXIST;
 	}
@@ -334,8 +335,8 @@ int rehydrate_sync(struct rehydrator *h, const struct point_info *target,
 	h->written = 0;
 	int rc = repo_refresh(h->r);
 	if (rc < 0)
-		return restore_fail(err, errlen, rc, "reading the repository's index: %s",
-				    strerror(-rc));
+		return err_set(err, errlen, rc, "reading the repository's index: %s",
+			       strerror(-rc));
 	if (target)
 		*reached = *target;
 	else if ((rc = repo_resolve_point(h->r, h->domain, "latest", reached, err, errlen)) < 0)
@@ -343,8 +344,8 @@ int rehydrate_sync(struct rehydrator *h, const struct point_info *target,
 	char **names = NULL;
 	size_t n = 0;
 	if ((rc = repo_point_disks(h->r, reached, &names, &n)) < 0)
-		return restore_fail(err, errlen, rc, "listing the disks of point %" PRIu32 ".%"
-				    PRIu64 ": %s", reached->epoch, reached->seq, strerror(-rc));
+		return err_set(err, errlen, rc, "listing the disks of point %" PRIu32 ".%"
+			       PRIu64 ": %s", reached->epoch, reached->seq, strerror(-rc));
 	h->progress = progress;
 	h->progress_arg = arg;
 	h->base_done = h->base_total = 0;
@@ -370,7 +371,7 @@ static int open_common(struct repo *r, const char *domain, const char *dir, bool
 		h->lock = -1;
 	if (!h || !(h->domain = strdup(domain)) || !(h->dir = strdup(dir))) {
 		rehydrate_close(h);
-		return restore_fail(err, errlen, -ENOMEM, "out of memory");
+		return err_set(err, errlen, -ENOMEM, "out of memory");
 	}
 	h->r = r;
 	h->lock = dir_lock(dir, LOCK_NAME, take_over, err, errlen);

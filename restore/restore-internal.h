@@ -88,9 +88,6 @@ void rout_meta(const struct rout *o, struct vmdk_meta *m);
 /* A remark through q->notice, printf-style. */
 void rout_notice(const struct rout *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* printf into err (if errlen) and return rc. */
-int restore_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 
 /* ---- dir-lock.c ---- */
 

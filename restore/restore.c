@@ -26,6 +26,7 @@
 #include "common/util.h"
 #include "repo/restore-pipe.h"
 #include "restore/restore-internal.h"
+#include "common/errmsg.h"
 #include "common/banned.h"
 
 #define CKPT_EVERY_NS 1000000000ull
@@ -55,17 +56,6 @@ const char *restore_format_name(enum restore_format f)
 char *restore_flat_extent_path(const char *desc_path)
 {
 	return vmdk_flat_extent_path(desc_path);
-}
-
-int restore_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
 }
 
 void rout_notice(const struct rout *o, const char *fmt, ...)
@@ -120,14 +110,14 @@ static int refuse_inconsistent(const struct restore_req *q, char *err, size_t er
 		snprintf(near, sizeof(near), "%s (%s it)", before[0] ? before : after,
 			 before[0] ? "before" : "after");
 	if (!near[0])
-		return restore_fail(err, errlen, -EPERM, "point %s of domain %s is not consistent "
-				    "(a seed or resync point: its disks may be torn) and the domain "
-				    "has no consistent point; --allow-inconsistent restores it anyway",
-				    id, q->p->domain);
-	return restore_fail(err, errlen, -EPERM, "point %s of domain %s is not consistent (a "
-			    "seed or resync point: its disks may be torn); the nearest consistent "
-			    "point%s: %s; --allow-inconsistent restores it anyway", id,
-			    q->p->domain, before[0] && after[0] ? "s are" : " is", near);
+		return err_set(err, errlen, -EPERM, "point %s of domain %s is not consistent "
+			       "(a seed or resync point: its disks may be torn) and the domain "
+			       "has no consistent point; --allow-inconsistent restores it anyway",
+			       id, q->p->domain);
+	return err_set(err, errlen, -EPERM, "point %s of domain %s is not consistent (a "
+		       "seed or resync point: its disks may be torn); the nearest consistent "
+		       "point%s: %s; --allow-inconsistent restores it anyway", id,
+		       q->p->domain, before[0] && after[0] ? "s are" : " is", near);
 }
 
 /* ---- one run ---- */
@@ -183,31 +173,31 @@ static int pick_output(const struct restore_req *q, const struct out_ops **ops, 
 {
 	struct stat st;
 	if ((unsigned)q->fmt > RESTORE_VMDK_STREAM)
-		return restore_fail(err, errlen, -EINVAL, "bad format");
+		return err_set(err, errlen, -EINVAL, "bad format");
 	bool exists = stat(q->path, &st) == 0;
 	if (!exists && errno != ENOENT)
-		return restore_fail(err, errlen, -errno, "%s: %s", q->path, strerror(errno));
+		return err_set(err, errlen, -errno, "%s: %s", q->path, strerror(errno));
 	if (exists && S_ISBLK(st.st_mode)) {
 		if (q->fmt != RESTORE_RAW)
-			return restore_fail(err, errlen, -EINVAL, "%s is a block device: only "
-					    "--format raw is restored onto a device", q->path);
+			return err_set(err, errlen, -EINVAL, "%s is a block device: only "
+				       "--format raw is restored onto a device", q->path);
 		if (q->resume)
-			return restore_fail(err, errlen, -EINVAL, "%s is a block device: a restore "
-					    "onto a device cannot be resumed, only started again",
-					    q->path);
+			return err_set(err, errlen, -EINVAL, "%s is a block device: a restore "
+				       "onto a device cannot be resumed, only started again",
+				       q->path);
 		*ops = &out_bdev_ops;
 		return 0;
 	}
 	if (exists && !S_ISREG(st.st_mode))
-		return restore_fail(err, errlen, -EINVAL, "%s is %s: restore writes a regular "
-				    "file or a block device", q->path, kind_of(st.st_mode));
+		return err_set(err, errlen, -EINVAL, "%s is %s: restore writes a regular "
+			       "file or a block device", q->path, kind_of(st.st_mode));
 	if (!q->force) {
 		CLEANUP_FREE char *ext = q->fmt == RESTORE_VMDK_FLAT ?
 					 vmdk_flat_extent_path(q->path) : NULL;
 		const char *there = exists ? q->path : ext && access(ext, F_OK) == 0 ? ext : NULL;
 		if (there)
-			return restore_fail(err, errlen, -EEXIST, "%s exists: not replacing it "
-					    "(--force replaces it)", there);
+			return err_set(err, errlen, -EEXIST, "%s exists: not replacing it "
+				       "(--force replaces it)", there);
 	}
 	*ops = q->fmt == RESTORE_RAW || q->fmt == RESTORE_VMDK_FLAT ? &out_file_ops :
 								      &out_vmdk_ops;
@@ -232,8 +222,8 @@ static int run_pipe(struct run *u, const struct disk_map *m, uint64_t *start, ch
 	int rc = ops->open(&u->o, start, err, errlen);
 	if (rc < 0) {
 		if (!err[0])
-			restore_fail(err, errlen, rc, "%s: %s", u->o.final_path ? u->o.final_path :
-				     q->path, strerror(-rc));
+			err_set(err, errlen, rc, "%s: %s", u->o.final_path ? u->o.final_path :
+				q->path, strerror(-rc));
 		return rc;
 	}
 	if (*start)
@@ -245,8 +235,8 @@ static int run_pipe(struct run *u, const struct disk_map *m, uint64_t *start, ch
 	if (rc > 0)
 		rc = -EIO;
 	if (rc < 0 && !err[0])
-		restore_fail(err, errlen, rc, "disk %s: %s", q->disk, rc == -ECANCELED ?
-			     "cancelled" : strerror(-rc));
+		err_set(err, errlen, rc, "disk %s: %s", q->disk, rc == -ECANCELED ?
+			"cancelled" : strerror(-rc));
 	return rc;
 }
 
