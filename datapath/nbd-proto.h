@@ -1,8 +1,8 @@
 /* The NBD protocol (fixed newstyle), as pure functions over byte buffers: no sockets, no
  * I/O, so the handshake and request decoding can be unit-tested and fuzzed directly.
  * nbd-handshake.c: option haggling; nbd-request.c: request decoding/validation and reply
- * encoding. Wire numbers follow NetworkBlockDevice doc/proto.md (see
- * ../shared/reference/nbd.md); all integers are big-endian.
+ * encoding. Wire numbers follow the NBD protocol (doc/proto.md of NetworkBlockDevice/nbd);
+ * all integers are big-endian.
  *
  * Server flow (ferryd's conn.c):
  *   send greeting (nbd_hs_greeting) -> feed client bytes to nbd_hs_feed, send what it

@@ -4,7 +4,7 @@
  * Validation order matters only for WRITE: an oversized payload cannot be skipped
  * cheaply, so it is checked first and disconnects; every other WRITE error still lets
  * the caller read and discard the payload, keeping the stream in sync. Bounds errors
- * follow the server guidance in ../shared/reference/nbd.md: write class (WRITE, TRIM,
+ * follow the protocol's server guidance (NBD doc/proto.md): write class (WRITE, TRIM,
  * WRITE_ZEROES) -> ENOSPC, READ/CACHE -> EINVAL. FLUSH and DISC ignore offset and
  * length, as common servers do. BLOCK_STATUS needs a meta context, which ferryd never
  * negotiates, so it is an unknown command here. */

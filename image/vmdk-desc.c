@@ -4,7 +4,7 @@
  * The parser is lenient where the spec is (keys case-insensitive, blanks around '=',
  * optional quotes, CRLF, unknown header keys ignored) because it reads files of other
  * tools; the generator is strict and writes exactly qemu 7.2's canonical form, because
- * qemu's own parser is case- and layout-sensitive (reference 2.1: version first, CID
+ * qemu's own parser is case- and layout-sensitive (docs/vmdk.md: version first, CID
  * before parentCID, createType="x" without blanks, uppercase RW and extent types).
  * Generated keys and values are restricted to characters that need no escaping, so a
  * parsed-and-regenerated descriptor can never change meaning. */
@@ -515,7 +515,7 @@ int vmdk_desc_build(struct vmdk_desc *d, const struct vmdk_meta *m, const char *
 		return r;
 	vmdk_uuid_format(uuid, us);
 
-	/* geometry (reference 2.1): IDE 16 heads, SCSI 255; 63 sectors; cylinders capped */
+	/* geometry (docs/vmdk.md): IDE 16 heads, SCSI 255; 63 sectors; cylinders capped */
 	unsigned heads = strcmp(adapter, "ide") == 0 ? 16 : 255;
 	uint64_t cyl = sectors / (heads * 63u), cap = heads == 16 ? 16383 : 65535;
 	cyl = MIN(cyl, cap);

@@ -1,5 +1,5 @@
-/* streamOptimized body (VMDK_STREAM): the spec's streaming layout (reference 2.5 layout
- * (a)), written front to back with no seek back:
+/* streamOptimized body (VMDK_STREAM): the spec's streaming layout (docs/vmdk.md,
+ * "streamOptimized"), written front to back with no seek back:
  *
  *   header (gdOffset = GD_AT_END, version 3, flags 0x30001, compressAlgorithm 1)
  *   descriptor (sectors 1..20)

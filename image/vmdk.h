@@ -1,5 +1,5 @@
-/* VMDK images of the recovery site (DESIGN.md section 4; the format as qemu 7.2 accepts it:
- * /work/shared/reference/vmdk.md section 2; what ferry writes byte by byte: docs/vmdk.md).
+/* VMDK images of the recovery site (docs/design.md section 4; the format as qemu 7.2
+ * accepts it and what ferry writes, byte by byte: docs/vmdk.md).
  *
  *   writers  vmdk-write.c   common part (ordering, grain assembly, temp files, publishing)
  *                           over one table of functions per image kind (vmdk-internal.h):
@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* ---- pinned format numbers (reference 2.2 - 2.5) ---- */
+/* ---- pinned format numbers (docs/vmdk.md) ---- */
 #define VMDK_SECTOR		512u
 #define VMDK_MAGIC		0x564d444bu	/* "KDMV" */
 #define VMDK_GRAIN_SECTORS	128u		/* what ferry writes: 64 KiB grains */
@@ -113,7 +113,7 @@ struct vmdk_desc {
  * empty), -ENOMEM. d must not hold anything on entry. */
 int vmdk_desc_parse(const char *text, size_t len, struct vmdk_desc *d, char *err,
 		    size_t errlen);
-/* Write the canonical form qemu 7.2 writes (reference 2.1): header lines, extents, DDB in
+/* Write the canonical form qemu 7.2 writes (docs/vmdk.md, "The descriptor"): header lines, extents, DDB in
  * the order held. Returns the length (no NUL is counted; one is written if it fits), or
  * -E2BIG if cap is too small, -EINVAL if a field cannot be written canonically. */
 ssize_t vmdk_desc_format(const struct vmdk_desc *d, char *buf, size_t cap);

@@ -1,5 +1,5 @@
-/* Blobs and chunk ids: the stored form of one chunk or metadata object (DESIGN.md section 3,
- * byte layout in docs/repo-format.md "Blob format" and "Chunk ids").
+/* Blobs and chunk ids: the stored form of one chunk or metadata object (docs/design.md
+ * section 3, byte layout in docs/repo-format.md "Blob format" and "Chunk ids").
  *
  *   plaintext --chunk_id()--> id (HMAC-SHA256 under the id key, or SHA-256 unencrypted)
  *   plaintext --compress (unless not worth it)--> payload

@@ -1,5 +1,5 @@
 /* The repository: recovery points of protection domains, stored as immutable objects in an
- * object store (DESIGN.md section 3, byte layouts in docs/repo-format.md).
+ * object store (docs/design.md section 3, byte layouts in docs/repo-format.md).
  *
  *   config                                   format, chunk size, wrapped keys
  *   packs/<xx>/<pack-id>                     blobs + encrypted pack index at the tail

@@ -1,4 +1,4 @@
-/* Object stores behind one small interface: the repository (DESIGN.md section 3) is a set
+/* Object stores behind one small interface: the repository (docs/design.md section 3) is a set
  * of immutable objects addressed by key. Backends: store-file.c (file:///abs/dir, the
  * embedded default) and, in a later issue, store-s3.c (s3://bucket/prefix).
  *

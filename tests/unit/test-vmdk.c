@@ -436,7 +436,7 @@ static void test_roundtrip_stream(void **state)
 	roundtrip(VMDK_STREAM, "t0.vmdk", 0);
 }
 
-/* The streaming layout, checked from the bytes (reference 2.5 and 2.7). */
+/* The streaming layout, checked from the bytes (docs/vmdk.md, "streamOptimized"). */
 static void test_stream_structure(void **state)
 {
 	uint64_t cap = 40 * MiB + 512;
