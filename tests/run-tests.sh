@@ -2,10 +2,12 @@
 # The whole suite: cmocka unit tests, fuzz corpus replay, shell integration tests.
 # Each binary/script is one test: exit 0 passes, 77 is skipped (it says why), anything else
 # fails. Ends with "N passed, N failed, N skipped" and exits non-zero on any failure.
-# TESTS="pattern" runs only the integration scripts whose name matches.
+# TESTS="pattern" runs only the integration scripts whose name matches; INTEGRATION=0 runs
+# only the unit tests and fuzz replays. B=DIR takes the binaries from another build
+# directory (make O=DIR), e.g. the sanitizer build of .ci/run.
 set -u
 cd "$(dirname "$0")/.."
-B=build
+B=${B:-build}
 pass=0; fail=0; skip=0; failed=()
 logdir=$B/test-logs
 # sanitizer builds: any UBSan report fails the test that triggered it
@@ -39,7 +41,7 @@ if [ -z "${TESTS:-}" ]; then
 	done
 fi
 for t in tests/integration/*.sh; do
-	[ -f "$t" ] || continue
+	[ -f "$t" ] && [ "${INTEGRATION:-1}" != 0 ] || continue
 	if [ -n "${TESTS:-}" ] && [[ "$t" != *$TESTS* ]]; then continue; fi
 	run_one "integration/$(basename "$t" .sh)" bash "$t"
 done

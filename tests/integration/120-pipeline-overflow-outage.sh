@@ -83,7 +83,8 @@ s = json.load(open(sys.argv[1]))
 print("during the outage:", s["log"]["domains"][0])
 assert s["log"]["domains"][0]["state"] == "overflow"
 PY
-grep -q 'committing point\|storing point\|starting point' "$T/ferryd.log" ||
+# the shipper's next attempt (rpo 1 s, retried every few seconds) fails: wait for it
+wait_for 30 grep -q 'committing point\|storing point\|starting point' "$T/ferryd.log" ||
 	fail "no point failed during the outage: the outage is not simulated"
 [ "$(grep -c '^ferryd: info: point dom ' "$T/ferryd.log")" = "$n_points" ] ||
 	fail "a point was stored during the outage"

@@ -39,8 +39,9 @@ age_ms() { status | grep -o '"current_rpo_ms":[-0-9]*' | head -n 1 | sed 's/.*:/
 	--iodepth=4 --rate=1m --size=128M --time_based --runtime=1000 --output="$T/fio.out") &
 FIO=$!
 _pids+=("$FIO")
-sleep 10
-before=$(grep -c '^ferryd: info: point dom ' "$T/ferryd.log")
+n_logged() { grep -c '^ferryd: info: point dom ' "$T/ferryd.log"; }
+wait_for 60 eval '[ "$(n_logged)" -ge 4 ]' || fail "fewer than 4 points in 60 s before the outage"
+before=$(n_logged)
 grep '^ferryd: info: point dom ' "$T/ferryd.log" | sed 's/^ferryd: info: point dom \([0-9.]*\).*/\1/' >"$T/before"
 info "$before points before the outage; newest consistent point $(age_ms) ms old"
 [ "$before" -ge 4 ] || fail "too few points before the outage"

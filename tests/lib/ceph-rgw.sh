@@ -40,12 +40,6 @@ rgw_require() {
 	done
 }
 
-# _rgw_until SECONDS CMD...: poll CMD every 0.2 s.
-_rgw_until() {
-	local t=$1 i; shift
-	for ((i = 0; i < t * 5; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
-	return 1
-}
 
 _rgw_osd_up() { $RGW_CEPH osd dump 2>/dev/null | grep -q "^osd.0 up"; }
 
@@ -111,18 +105,18 @@ rgw_start() {
 	ceph-mon -c "$conf" -i a --mkfs --monmap "$RGW_DIR/monmap" --keyring "$RGW_DIR/keyring" \
 		>"$RGW_DIR/log/mon-mkfs.log" 2>&1 || skip "ceph-mon --mkfs failed: $(tail -n 1 "$RGW_DIR/log/mon-mkfs.log")"
 	ceph-mon -c "$conf" -i a || skip "ceph-mon did not start"
-	_rgw_until 30 $RGW_CEPH mon stat || skip "Ceph monitor not answering (logs in $RGW_DIR/log)"
+	wait_for 30 quietly $RGW_CEPH mon stat || skip "Ceph monitor not answering (logs in $RGW_DIR/log)"
 	local uuid id
 	uuid=$(cat /proc/sys/kernel/random/uuid)
 	id=$($RGW_CEPH osd new "$uuid") && [ "$id" = 0 ] || skip "ceph osd new failed"
 	ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$uuid" >"$RGW_DIR/log/osd-mkfs.log" 2>&1 ||
 		skip "ceph-osd --mkfs failed"
 	ceph-osd -c "$conf" -i 0 2>>"$RGW_DIR/log/osd-start.log" || skip "ceph-osd did not start"
-	_rgw_until 30 _rgw_osd_up || skip "Ceph OSD not up (logs in $RGW_DIR/log)"
+	wait_for 30 _rgw_osd_up || skip "Ceph OSD not up (logs in $RGW_DIR/log)"
 	# radosgw daemonizes only once it is initialised
 	radosgw -c "$conf" -n client.rgw.a || skip "radosgw did not start (logs in $RGW_DIR/log)"
 	RGW_ENDPOINT=http://127.0.0.1:$port
-	_rgw_until 30 curl -sf -o /dev/null "$RGW_ENDPOINT/" || skip "radosgw not answering on $RGW_ENDPOINT"
+	wait_for 30 quietly curl -sf -o /dev/null "$RGW_ENDPOINT/" || skip "radosgw not answering on $RGW_ENDPOINT"
 	radosgw-admin -c "$conf" user create --uid=ferry --display-name=ferry \
 		--access-key="$RGW_AK" --secret-key="$RGW_SK" >"$RGW_DIR/user.json" 2>&1 ||
 		skip "radosgw-admin user create failed"

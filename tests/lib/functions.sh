@@ -11,8 +11,9 @@
 
 set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN=$TOP/build/bin
-TBIN=$TOP/build/tests
+# B=DIR: the binaries of another build directory (make O=DIR), as tests/run-tests.sh takes
+BIN=$TOP/${B:-build}/bin
+TBIN=$TOP/${B:-build}/tests
 export PATH=$BIN:$PATH
 T=$(mktemp -d "${TMPDIR:-/tmp}/ferry-test.XXXXXX")
 _cleanup_fns=()
@@ -106,12 +107,18 @@ kill9_ferryd() {
 	wait "$FERRYD_PID" 2>/dev/null || true
 }
 
-# wait_for TIMEOUT_S CMD...: poll until CMD succeeds.
+# wait_for TIMEOUT_S CMD...: run CMD until it succeeds (0), at most TIMEOUT_S x 10 times
+# 0.1 s apart (1 after that: at least TIMEOUT_S seconds, more when CMD itself is slow on a
+# loaded machine). The one way a test waits for something another process does (a log
+# line, a file, a point): never sleep and then check once.
 wait_for() {
 	local t=$1 i; shift
 	for ((i = 0; i < t * 10; i++)); do "$@" && return 0; sleep 0.1; done
 	return 1
 }
+
+# quietly CMD...: CMD with its output thrown away (for wait_for on noisy commands).
+quietly() { "$@" >/dev/null 2>&1; }
 
 # make_tree DIR MB: a deterministic directory tree of about MB MiB (text, binary, sparse-ish
 # and empty files, nested directories, symlinks) to build filesystems from.
