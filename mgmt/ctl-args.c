@@ -68,6 +68,9 @@ static const struct optdef defs[CO_COUNT] = {
 /* ---- errors and remarks ---- */
 
 static void vreport(const struct args *a, const char *event, int code, const char *fmt,
+		    va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void vreport(const struct args *a, const char *event, int code, const char *fmt,
 		    va_list ap)
 {
 	char msg[2048];

@@ -269,6 +269,8 @@ struct fx {
 	struct point_info info[NPTS + 2];
 };
 
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void sh(const char *fmt, ...)
 {
 	char cmd[600];
