@@ -5,6 +5,8 @@
 # garbage first: holes must be zeroed), a larger device is fine and says so, a smaller one
 # is an error that writes nothing, and character devices, FIFOs and directories are
 # refused with a clear error and exit 2, as are other formats than raw and --resume.
+# (Before the fix, a restore replaced the device node by a regular file: the teardown makes
+# the loop nodes again, and the character device is the test's own node.)
 . "$(dirname "$0")/../lib/functions.sh"
 require losetup cmp
 losetup -f >/dev/null 2>&1 || skip "no free loop device (losetup -f fails here)"
@@ -66,17 +68,20 @@ grep -q "$dev is $((SIZE - 1048576)) bytes, smaller than disk vm0 ($SIZE bytes)"
 [ "$(md5sum <"$dev")" = "$sum" ] || fail "the smaller device was written"
 info "smaller: $(cat "$T/err")"
 
-# not a regular file nor a block device; a device with another format, or --resume
+# not a regular file nor a block device; a device with another format, or --resume. The
+# character device is a node of our own (/dev/null's numbers): a restore that mistook it
+# for a file would replace only that node, never the system's /dev/null.
+mknod "$T/chardev" c 1 3 || fail "mknod"
 mkfifo "$T/fifo"
 mkdir "$T/dir"
-for t in /dev/null "$T/fifo" "$T/dir"; do
+for t in "$T/chardev" "$T/fifo" "$T/dir"; do
 	rc=0; ferryctl restore "${S[@]}" -o "$t" >/dev/null 2>"$T/err" || rc=$?
 	[ $rc = 2 ] || fail "restore onto $t: exit $rc, expected 2"
 	grep -q "$t is a .*: restore writes a regular file or a block device" "$T/err" ||
 		fail "message for $t: $(cat "$T/err")"
 	info "$(cat "$T/err")"
 done
-[ -c /dev/null ] || fail "/dev/null is no longer a character device"
+[ -c "$T/chardev" ] || fail "the character device is no longer one"
 dev=${LOOPS[0]}
 for bad in "--format vmdk" "--resume"; do
 	rc=0; ferryctl restore "${S[@]}" $bad -o "$dev" >/dev/null 2>"$T/err" || rc=$?
