@@ -48,13 +48,18 @@ static void *signal_thread(void *arg)
 }
 
 /* Block SIGINT and SIGTERM here (before any other thread exists) and take them on a
- * thread of their own. */
+ * thread of their own. A signal the caller set to be ignored (SIGINT of a background job
+ * started by a shell script, nohup) stays ignored. */
 static void catch_stop_signals(void)
 {
+	static const int sigs[] = { SIGINT, SIGTERM };
 	pthread_t t;
 	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
+		struct sigaction old;
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaddset(&stop_signals, sigs[i]);
+	}
 	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	if (pthread_create(&t, NULL, signal_thread, NULL) == 0)
 		pthread_detach(t);

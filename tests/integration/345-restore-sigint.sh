@@ -12,20 +12,32 @@ S=(-c "$T/conf.fifo" --domain dom --disk vm0)
 mkfifo "$T/conf.fifo"
 export FERRY_RESTORE_WINDOW_KB=256
 
-sigint_blocked() {	# PID: SIGINT (bit 1) is in the main thread's blocked mask
+# with_sigint CMD... &: CMD as a background job (the job's pid is CMD's) with SIGINT at its
+# default action, which a script's background job does not have
+with_sigint() {
+	exec python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execvp(sys.argv[1], sys.argv[1:])' "$@"
+}
+
+sigint_blocked() {	# PID: it is ferryctl (no longer the wrapper) and SIGINT (bit 1) is
+			# in its main thread's blocked mask
 	local m
+	[ "$(cat "/proc/$1/comm" 2>/dev/null)" = ferryctl ] || return 1
 	m=$(awk '/^SigBlk:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
 	[ -n "$m" ] && (( (0x$m >> 1) & 1 ))
 }
 
 for f in raw vmdk; do
 	out=$T/out.$f
-	ferryctl restore "${S[@]}" --format $f -o "$out" >/dev/null 2>"$T/err" &
+	# a background job of a script starts with SIGINT ignored: give ferryctl the default
+	with_sigint ferryctl restore "${S[@]}" --format $f -o "$out" >/dev/null 2>"$T/err" &
 	pid=$!
 	_pids+=("$pid")		# killed at teardown if the test fails before it ends
 	wait_for 20 sigint_blocked $pid || fail "ferryctl restore did not take over SIGINT"
 	kill -INT $pid
-	cat "$T/ferry.conf" >"$T/conf.fifo"
+	timeout 20 sh -c 'cat "$1" >"$2"' _ "$T/ferry.conf" "$T/conf.fifo" ||
+		fail "ferryctl never read its configuration (did SIGINT kill it?)"
 	rc=0; wait $pid || rc=$?
 	[ $rc = 1 ] || fail "$f: exit $rc after SIGINT, expected 1 ($(cat "$T/err"))"
 	grep -q "interrupted; rerun with --resume to continue (the partial output is kept in $out.part)" "$T/err" ||
