@@ -47,6 +47,19 @@ int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+int pwrite_zeroes(int fd, uint64_t off, uint64_t len)
+{
+	static const uint8_t zeros[64 << 10];
+	while (len) {
+		size_t n = (size_t)MIN(len, (uint64_t)sizeof zeros);
+		int r = pwrite_full(fd, zeros, n, off);
+		if (r < 0)
+			return r;
+		off += n, len -= n;
+	}
+	return 0;
+}
+
 int pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
 	char *p = buf;

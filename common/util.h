@@ -55,5 +55,8 @@ int pread_full(int fd, void *buf, size_t len, uint64_t off);
 /* Same for a stream socket/pipe. Return 0, or -errno; -ECONNRESET on EOF while reading. */
 int write_full(int fd, const void *buf, size_t len);
 int read_full(int fd, void *buf, size_t len);
+/* Write len zero bytes at off (pwrite of a static zero block; for where punching a hole or
+ * a device's write-zeroes is refused). 0 or -errno. */
+int pwrite_zeroes(int fd, uint64_t off, uint64_t len);
 
 #endif

@@ -55,18 +55,10 @@ int vmdk_flat_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 
 int vmdk_zero_range(int fd, uint64_t off, uint64_t len)
 {
-	static const uint8_t zeros[64 << 10];
 	if (!len || fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
 			      (off_t)len) == 0)
 		return 0;
-	while (len) {
-		size_t n = (size_t)MIN(len, (uint64_t)sizeof zeros);
-		int r = pwrite_full(fd, zeros, n, off);
-		if (r < 0)
-			return r;
-		off += n, len -= n;
-	}
-	return 0;
+	return pwrite_zeroes(fd, off, len);
 }
 
 char *vmdk_flat_extent_path(const char *desc_path)

@@ -37,23 +37,15 @@
  * everything, where the ioctl is refused) by writing zeroes. */
 static int zero_range(int fd, uint64_t off, uint64_t len)
 {
-	static const uint8_t zeros[64 << 10];
 	uint64_t a = ROUND_UP(off, (uint64_t)SECTOR), b = (off + len) / SECTOR * SECTOR;
 	if (a < b) {
 		uint64_t range[2] = { a, b - a };
 		if (ioctl(fd, BLKZEROOUT, range) == 0) {
-			int r = zero_range(fd, off, a - off);
-			return r ? r : zero_range(fd, b, off + len - b);
+			int r = pwrite_zeroes(fd, off, a - off);
+			return r ? r : pwrite_zeroes(fd, b, off + len - b);
 		}
 	}
-	while (len) {
-		size_t n = (size_t)MIN(len, (uint64_t)sizeof zeros);
-		int r = pwrite_full(fd, zeros, n, off);
-		if (r < 0)
-			return r;
-		off += n, len -= n;
-	}
-	return 0;
+	return pwrite_zeroes(fd, off, len);
 }
 
 /* Everything of the disk that is not a DATA extent, at or after start. */
@@ -103,23 +95,6 @@ static int bdev_open(struct rout *o, uint64_t *start, char *err, size_t errlen)
 	return 0;
 }
 
-static int bdev_sink(void *arg, uint64_t off, const void *buf, size_t len)
-{
-	struct rout *o = arg;
-	return bw_write(o->bw, buf, len, off);
-}
-
-static int bdev_drain(void *arg)
-{
-	struct rout *o = arg;
-	return bw_flush(o->bw);
-}
-
-static int bdev_window(struct rout *o)
-{
-	return bw_submit(o->bw);
-}
-
 static int bdev_finish(struct rout *o, char *err, size_t errlen)
 {
 	int rc = bw_flush(o->bw);
@@ -145,9 +120,9 @@ static void bdev_release(struct rout *o, bool keep)
 
 const struct out_ops out_bdev_ops = {
 	.open = bdev_open,
-	.sink = bdev_sink,
-	.drain = bdev_drain,
-	.window = bdev_window,
+	.sink = rout_bw_sink,
+	.drain = rout_bw_drain,
+	.window = rout_bw_window,
 	.finish = bdev_finish,
 	.release = bdev_release,
 };

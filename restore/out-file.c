@@ -43,19 +43,19 @@ static int file_open(struct rout *o, uint64_t *start, char *err, size_t errlen)
 	return rc;
 }
 
-static int file_sink(void *arg, uint64_t off, const void *buf, size_t len)
+int rout_bw_sink(void *arg, uint64_t off, const void *buf, size_t len)
 {
 	struct rout *o = arg;
 	return bw_write(o->bw, buf, len, off);
 }
 
-static int file_drain(void *arg)
+int rout_bw_drain(void *arg)
 {
 	struct rout *o = arg;
 	return bw_flush(o->bw);
 }
 
-static int file_window(struct rout *o)
+int rout_bw_window(struct rout *o)
 {
 	return bw_submit(o->bw);
 }
@@ -105,9 +105,9 @@ static void file_release(struct rout *o, bool keep)
 
 const struct out_ops out_file_ops = {
 	.open = file_open,
-	.sink = file_sink,
-	.drain = file_drain,
-	.window = file_window,
+	.sink = rout_bw_sink,
+	.drain = rout_bw_drain,
+	.window = rout_bw_window,
 	.sync = file_sync,
 	.finish = file_finish,
 	.release = file_release,

@@ -70,6 +70,12 @@ extern const struct out_ops out_file_ops;	/* raw, vmdk-flat */
 extern const struct out_ops out_vmdk_ops;	/* vmdk, vmdk-stream */
 extern const struct out_ops out_bdev_ops;	/* raw onto a block device */
 
+/* ---- out-file.c: the batch writer's side of an output (o->bw), for out-bdev.c too ---- */
+
+int rout_bw_sink(void *arg, uint64_t off, const void *buf, size_t len);
+int rout_bw_drain(void *arg);
+int rout_bw_window(struct rout *o);
+
 /* ---- checkpoint.c ---- */
 
 /* o->part and o->state for final_path, and the checkpoint to resume from into *c: with
