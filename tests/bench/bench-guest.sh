@@ -11,7 +11,7 @@
 #        qemu:    the same kernel, initramfs and disk under qemu-system-x86_64 directly
 #                 (-accel tcg, no libvirt) -> the serial line;
 #      and the ratio libvirt / qemu of the time to the line: libvirt's overhead.
-# Under TCG the guest's boot is CPU-bound: run it alone (flock /work/bench.lock) and read
+# Under TCG the guest's boot is CPU-bound: run it alone (no other benchmark at the same time) and read
 # the load average it prints. Not part of the test suite.
 . "$(dirname "$0")/../lib/libvirt.sh"
 . "$(dirname "$0")/../lib/functions.sh"
