@@ -1,0 +1,249 @@
+/* VM descriptions as text: the `nic = ...` syntax of ferry.conf's [vm NAME] sections, MAC
+ * and IPv4 addresses. Pure functions on strings (no allocation), shared by the config
+ * parser, `ferryctl vm import`, `ferryctl domains` and Re-IP.
+ *
+ * Strictness is deliberate: a dotted quad with a leading zero ("010.1.0.1") is refused
+ * because tools disagree on whether it is octal, and a multicast MAC is refused because no
+ * NIC has one (it is almost always a typo in the first octet). */
+#include "repo/vmdesc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "repo/repo-internal.h"
+#include "common/banned.h"
+
+void vm_mac_format(const uint8_t mac[6], char out[18])
+{
+	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+		 mac[5]);
+}
+
+void vm_ipv4_format(uint32_t addr, char out[16])
+{
+	snprintf(out, 16, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff,
+		 addr & 0xff);
+}
+
+int vm_mac_parse(const char *s, size_t n, uint8_t mac[6])
+{
+	if (n != 17)
+		return -EINVAL;
+	for (size_t i = 0; i < 6; i++) {
+		int hi = hex_digit(s[3 * i]), lo = hex_digit(s[3 * i + 1]);
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			return -EINVAL;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+int vm_ipv4_parse(const char *s, size_t n, uint32_t *out)
+{
+	uint32_t v = 0;
+	size_t i = 0;
+	for (int octet = 0; octet < 4; octet++) {
+		if (octet && (i >= n || s[i++] != '.'))
+			return -EINVAL;
+		size_t start = i;
+		unsigned x = 0;
+		while (i < n && s[i] >= '0' && s[i] <= '9' && i - start < 3)
+			x = x * 10 + (unsigned)(s[i++] - '0');
+		if (i == start || x > 255 || (s[start] == '0' && i - start > 1))
+			return -EINVAL;
+		v = v << 8 | x;
+	}
+	if (i != n)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* ---- nic = NETWORK MAC [static ADDR/PREFIX [gw GW] [dns D[,D...]] | dhcp] ---- */
+
+struct tok {
+	const char *s;
+	size_t n;
+};
+
+__attribute__((format(printf, 3, 4)))
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static size_t split(const char *text, struct tok *t, size_t max)
+{
+	size_t n = 0;
+	const char *p = text;
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			return n;
+		const char *start = p;
+		while (*p && *p != ' ' && *p != '\t')
+			p++;
+		if (n == max)
+			return max + 1;
+		t[n].s = start;
+		t[n++].n = (size_t)(p - start);
+	}
+}
+
+static bool tok_is(const struct tok *t, const char *word)
+{
+	return t->n == strlen(word) && !memcmp(t->s, word, t->n);
+}
+
+/* ADDR/PREFIX */
+static int parse_cidr(const struct tok *t, uint32_t *addr, uint8_t *prefix, char *err,
+		      size_t errlen)
+{
+	const char *slash = memchr(t->s, '/', t->n);
+	unsigned p = 0;
+	if (!slash)
+		return bad(err, errlen, "static address '%.*s' needs a prefix length "
+			   "(ADDR/PREFIX, e.g. 10.1.0.11/24)", (int)t->n, t->s);
+	size_t an = (size_t)(slash - t->s), pn = t->n - an - 1;
+	if (vm_ipv4_parse(t->s, an, addr) < 0 || *addr == 0)
+		return bad(err, errlen, "bad IPv4 address '%.*s'", (int)an, t->s);
+	for (size_t i = 0; i < pn; i++) {
+		if (slash[1 + i] < '0' || slash[1 + i] > '9' || i >= 2)
+			return bad(err, errlen, "bad prefix length '%.*s' (1 to 32)", (int)pn, slash + 1);
+		p = p * 10 + (unsigned)(slash[1 + i] - '0');
+	}
+	if (pn == 0 || p < 1 || p > 32 || (pn > 1 && slash[1] == '0'))
+		return bad(err, errlen, "bad prefix length '%.*s' (1 to 32)", (int)pn, slash + 1);
+	*prefix = (uint8_t)p;
+	return 0;
+}
+
+static int parse_dns(const struct tok *t, struct vm_nic *nic, char *err, size_t errlen)
+{
+	size_t i = 0;
+	while (i <= t->n) {
+		size_t j = i;
+		while (j < t->n && t->s[j] != ',')
+			j++;
+		uint32_t a;
+		if (nic->n_dns == VM_MAX_DNS)
+			return bad(err, errlen, "too many DNS servers (at most %d)", VM_MAX_DNS);
+		if (vm_ipv4_parse(t->s + i, j - i, &a) < 0 || a == 0)
+			return bad(err, errlen, "bad DNS server '%.*s' (a comma-separated list of "
+				   "IPv4 addresses)", (int)(j - i), t->s + i);
+		nic->dns[nic->n_dns++] = a;
+		i = j + 1;
+	}
+	return 0;
+}
+
+static int parse_static(const struct tok *t, size_t n, struct vm_nic *nic, char *err,
+			size_t errlen)
+{
+	if (n == 0)
+		return bad(err, errlen, "'static' needs ADDR/PREFIX");
+	if (parse_cidr(&t[0], &nic->addr, &nic->prefix, err, errlen) < 0)
+		return -EINVAL;
+	bool seen_gw = false, seen_dns = false;
+	for (size_t i = 1; i < n; i += 2) {
+		bool gw = tok_is(&t[i], "gw"), dns = tok_is(&t[i], "dns");
+		if (!gw && !dns)
+			return bad(err, errlen, "unexpected '%.*s' (expected gw GW or dns D[,D...])",
+				   (int)t[i].n, t[i].s);
+		if ((gw && seen_gw) || (dns && seen_dns))
+			return bad(err, errlen, "'%.*s' given twice", (int)t[i].n, t[i].s);
+		if (i + 1 == n)
+			return bad(err, errlen, "'%.*s' needs a value", (int)t[i].n, t[i].s);
+		if (gw) {
+			seen_gw = true;
+			if (vm_ipv4_parse(t[i + 1].s, t[i + 1].n, &nic->gw) < 0 || nic->gw == 0)
+				return bad(err, errlen, "bad gateway '%.*s'", (int)t[i + 1].n,
+					   t[i + 1].s);
+		} else {
+			seen_dns = true;
+			if (parse_dns(&t[i + 1], nic, err, errlen) < 0)
+				return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int vm_nic_parse(const char *text, struct vm_nic *nic, char *err, size_t errlen)
+{
+	struct tok t[16];
+	size_t n = split(text, t, 16);
+	memset(nic, 0, sizeof(*nic));
+	if (err && errlen)
+		err[0] = '\0';
+	if (n < 2 || n > 16)
+		return bad(err, errlen, "expected NETWORK MAC [static ADDR/PREFIX [gw GW] "
+			   "[dns D,...] | dhcp]");
+	if (t[0].n > VM_NAME_MAX)
+		return bad(err, errlen, "network name too long (at most %d characters)", VM_NAME_MAX);
+	memcpy(nic->network, t[0].s, t[0].n);
+	if (!repo_name_ok(nic->network))
+		return bad(err, errlen, "invalid network name '%s' (1-%d characters from A-Z a-z "
+			   "0-9 . _ -)", nic->network, VM_NAME_MAX);
+	if (vm_mac_parse(t[1].s, t[1].n, nic->mac) < 0)
+		return bad(err, errlen, "bad MAC '%.*s' (expected six hex pairs like "
+			   "52:54:00:12:34:56)", (int)t[1].n, t[1].s);
+	if (nic->mac[0] & 1)
+		return bad(err, errlen, "MAC '%.*s' is a multicast address (the first octet must "
+			   "be even)", (int)t[1].n, t[1].s);
+	if (n == 2 || (n == 3 && tok_is(&t[2], "dhcp"))) {
+		nic->mode = VM_NIC_DHCP;
+		return 0;
+	}
+	if (!tok_is(&t[2], "static"))
+		return bad(err, errlen, "unexpected '%.*s' (expected static or dhcp)", (int)t[2].n,
+			   t[2].s);
+	nic->mode = VM_NIC_STATIC;
+	return parse_static(t + 3, n - 3, nic, err, errlen);
+}
+
+/* snprintf into out at *len, keeping the total; the caller checks once at the end */
+__attribute__((format(printf, 4, 5)))
+static void put(char *out, size_t n, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf(*len < n ? out + *len : NULL, *len < n ? n - *len : 0, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		*len += (size_t)k;
+}
+
+int vm_nic_format(const struct vm_nic *nic, char *out, size_t n)
+{
+	char mac[18], a[16];
+	size_t len = 0;
+	vm_mac_format(nic->mac, mac);
+	put(out, n, &len, "%s %s", nic->network, mac);
+	if (nic->mode != VM_NIC_STATIC) {
+		put(out, n, &len, " dhcp");
+	} else {
+		vm_ipv4_format(nic->addr, a);
+		put(out, n, &len, " static %s/%u", a, nic->prefix);
+		if (nic->gw) {
+			vm_ipv4_format(nic->gw, a);
+			put(out, n, &len, " gw %s", a);
+		}
+		for (size_t i = 0; i < nic->n_dns && i < VM_MAX_DNS; i++) {
+			vm_ipv4_format(nic->dns[i], a);
+			put(out, n, &len, "%s%s", i ? "," : " dns ", a);
+		}
+	}
+	if (len >= n)
+		return -ENOSPC;
+	return (int)len;
+}
