@@ -220,6 +220,7 @@ enum prune_step {
 	PRUNE_STEP_DELETE_PACK,		/* delete a condemned pack (phase 2) */
 	PRUNE_STEP_DELETE_POINT,	/* delete an expired point's manifest */
 	PRUNE_STEP_CONDEMN,		/* put a condemn object (phase 1) */
+	PRUNE_STEP_DELETE_VMS,		/* delete a VM set no kept point needs (vmdesc.h) */
 };
 
 struct prune_opts {
@@ -237,6 +238,7 @@ struct prune_opts {
 
 struct prune_stats {
 	size_t points_kept, points_deleted;
+	size_t vm_sets_deleted;		/* VM sets no kept point needs (vmdesc.h) */
 	size_t packs_condemned, packs_deleted, packs_rescued;
 	size_t packs_pending;	/* condemned, still in the store at the end of the run */
 	uint64_t bytes_deleted;
