@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mgmt/ctl.h"
+#include "mgmt/ctl-domains.h"
 #include "mgmt/ctl-repo.h"
 #include "mgmt/ctl-import.h"
 #include "mgmt/ctl-rehydrate.h"
@@ -27,6 +28,8 @@ static const struct {
 	{ "log", ctl_log_main,
 	  "log stat|dump|verify|replay|dirty -c FILE ...   inspect the replication log" },
 	{ "init", ctl_init_main, "init --store URL --key-file PATH [--encryption none] [--chunk-size N]" },
+	{ "domains", ctl_domains_main,
+	  "domains --store URL --key-file PATH [--domain D] [--json]   domains, VMs, disks, newest point" },
 	{ "points", ctl_points_main, "points --store URL --key-file PATH --domain D [--json]" },
 	{ "restore", ctl_restore_main,
 	  "restore --store URL --key-file PATH --domain D --disk X [--point P] [--format raw|vmdk|vmdk-flat|vmdk-stream [--level 1|2|3]] [--resume] -o PATH" },
