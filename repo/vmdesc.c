@@ -223,7 +223,7 @@ static void get_name(struct rd *r, char *out)
 	}
 	memcpy(out, p, n);
 	out[n] = '\0';
-	if (!repo_name_ok(out))
+	if (strlen(out) != n || !repo_name_ok(out))	/* no NUL inside: canonical */
 		r->bad = true;
 }
 
