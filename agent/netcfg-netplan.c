@@ -369,6 +369,8 @@ static int edit(const char *in, size_t len, const struct netcfg_nic *nic, struct
 	char id[64];
 	int rc = 0;
 	what[0] = '\0';
+	if (!in)
+		d.in = in = "";		/* libyaml asserts on a NULL input */
 	if (!yaml_parser_initialize(&p))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&p, (const unsigned char *)in, len);

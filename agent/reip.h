@@ -83,8 +83,8 @@ struct reip_nic_change {
  * and where it looked); -ENOTSUP the NIC's stanza cannot take a static address (DHCP in
  * the guest), or the disk holds what Re-IP cannot edit (LVM, an external journal,
  * streamOptimized VMDK); -EUCLEAN/-EBADMSG no readable ext4 file system or a file that
- * does not parse; -errno otherwise; err says what and where. Nothing is written unless
- * every NIC was found. */
+ * does not parse; -errno otherwise; err says what and where. Apart from replaying the
+ * guest's journal, nothing is written unless every NIC's stanza was found. */
 int reip_apply_disk(const char *image, enum reip_image kind, const struct reip_nic_change *c,
 		    size_t n, char *detail, size_t detaillen, char *err, size_t errlen);
 /* Write a NoCloud seed image at path (created or replaced atomically): an ISO 9660 file

@@ -8,6 +8,7 @@
 
 #include "mgmt/ctl.h"
 #include "mgmt/ctl-domains.h"
+#include "mgmt/ctl-reip.h"
 #include "mgmt/ctl-vm.h"
 #include "mgmt/ctl-repo.h"
 #include "mgmt/ctl-import.h"
@@ -33,6 +34,8 @@ static const struct {
 	  "domains --store URL --key-file PATH [--domain D] [--json]   domains, VMs, disks, newest point" },
 	{ "vm", ctl_vm_main,
 	  "vm import --libvirt URI NAME [-c FILE] [--domain D] [--disk T=E]... [--nic MAC=...]... [-o FILE]" },
+	{ "reip", ctl_reip_main,
+	  "reip --image PATH [--format raw|vmdk] | --cidata SEED.iso  --rule R... --nic N... | -c FILE --vm V" },
 	{ "points", ctl_points_main, "points --store URL --key-file PATH --domain D [--json]" },
 	{ "restore", ctl_restore_main,
 	  "restore --store URL --key-file PATH --domain D --disk X [--point P] [--format raw|vmdk|vmdk-flat|vmdk-stream [--level 1|2|3]] [--resume] -o PATH" },
