@@ -4,6 +4,7 @@
  * Octet i of a pattern is octet i from the left (10 in 10.1.2.3), bit i of the masks;
  * `*` in FROM matches any octet, `*` in TO keeps the source's octet. */
 #include "agent/reip.h"
+#include "common/tokens.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -32,23 +33,6 @@ static int bad(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* 1..32 */
-static int parse_prefix(const char *s, size_t n, uint8_t *out)
-{
-	unsigned v = 0;
-	if (n == 0 || n > 2 || (n == 2 && s[0] == '0'))
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	if (v < 1 || v > 32)
-		return -EINVAL;
-	*out = (uint8_t)v;
-	return 0;
-}
-
 /* a.b.c.d with `*` octets, optionally /N */
 static int parse_pattern(const char *s, size_t n, uint8_t oct[4], uint8_t *any,
 			 uint8_t *prefix)
@@ -57,7 +41,7 @@ static int parse_pattern(const char *s, size_t n, uint8_t oct[4], uint8_t *any,
 	size_t pn = slash ? (size_t)(slash - s) : n, i = 0;
 	*any = 0;
 	*prefix = 0;
-	if (slash && parse_prefix(slash + 1, n - pn - 1, prefix) < 0)
+	if (slash && vm_prefix_parse(slash + 1, n - pn - 1, prefix) < 0)
 		return -EINVAL;
 	for (int k = 0; k < 4; k++) {
 		if (k && (i >= pn || s[i++] != '.'))
@@ -79,71 +63,39 @@ static int parse_pattern(const char *s, size_t n, uint8_t oct[4], uint8_t *any,
 	return i == pn ? 0 : -EINVAL;
 }
 
-struct tok {
-	const char *s;
-	size_t n;
-};
-
-static size_t split(const char *text, struct tok *t)
-{
-	size_t n = 0;
-	for (const char *p = text;;) {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (!*p)
-			return n;
-		if (n == MAX_TOKENS)
-			return MAX_TOKENS + 1;
-		t[n].s = p;
-		while (*p && *p != ' ' && *p != '\t')
-			p++;
-		t[n].n = (size_t)(p - t[n].s);
-		n++;
-	}
-}
-
-static bool is(const struct tok *t, const char *w)
-{
-	return t->n == strlen(w) && !memcmp(t->s, w, t->n);
-}
-
-static int parse_addr(const struct tok *t, uint32_t *out)
+static int parse_addr(const struct token *t, uint32_t *out)
 {
 	return vm_ipv4_parse(t->s, t->n, out) < 0 || *out == 0 ? -EINVAL : 0;
 }
 
-static int parse_options(const struct tok *t, size_t n, struct reip_rule *r, char *err,
+static int parse_options(const struct token *t, size_t n, struct reip_rule *r, char *err,
 			 size_t errlen)
 {
 	bool seen_prefix = r->prefix != 0, seen_gw = false, seen_dns = false;
 	for (size_t i = 0; i < n; i += 2) {
 		if (i + 1 == n)
 			return bad(err, errlen, "'%.*s' needs a value", (int)t[i].n, t[i].s);
-		const struct tok *v = &t[i + 1];
-		if (is(&t[i], "prefix") && !seen_prefix) {
+		const struct token *v = &t[i + 1];
+		if (token_is(&t[i], "prefix") && !seen_prefix) {
 			seen_prefix = true;
-			if (parse_prefix(v->s, v->n, &r->prefix) < 0)
+			if (vm_prefix_parse(v->s, v->n, &r->prefix) < 0)
 				return bad(err, errlen, "bad prefix '%.*s' (1 to 32)", (int)v->n, v->s);
-		} else if (is(&t[i], "gw") && !seen_gw) {
+		} else if (token_is(&t[i], "gw") && !seen_gw) {
 			seen_gw = true;
 			if (parse_addr(v, &r->gw) < 0)
 				return bad(err, errlen, "bad gateway '%.*s'", (int)v->n, v->s);
-		} else if (is(&t[i], "dns") && !seen_dns) {
+		} else if (token_is(&t[i], "dns") && !seen_dns) {
 			seen_dns = true;
-			for (size_t a = 0; a <= v->n;) {
-				size_t b = a;
-				while (b < v->n && v->s[b] != ',')
-					b++;
-				struct tok d = { v->s + a, b - a };
-				if (r->n_dns == VM_MAX_DNS)
-					return bad(err, errlen, "too many DNS servers (at most %d)",
-						   VM_MAX_DNS);
-				if (parse_addr(&d, &r->dns[r->n_dns]) < 0)
-					return bad(err, errlen, "bad DNS server '%.*s'", (int)d.n, d.s);
-				r->n_dns++;
-				a = b + 1;
-			}
-		} else if (is(&t[i], "prefix") || is(&t[i], "gw") || is(&t[i], "dns")) {
+			const char *b;
+			size_t bn, count = 0;
+			int rc = vm_ipv4_list_parse(v->s, v->n, r->dns, VM_MAX_DNS, &count, &b, &bn);
+			r->n_dns = (uint8_t)count;
+			if (rc == -E2BIG)
+				return bad(err, errlen, "too many DNS servers (at most %d)", VM_MAX_DNS);
+			if (rc < 0)
+				return bad(err, errlen, "bad DNS server '%.*s'", (int)bn, b);
+		} else if (token_is(&t[i], "prefix") || token_is(&t[i], "gw") ||
+			   token_is(&t[i], "dns")) {
 			return bad(err, errlen, "'%.*s' given twice", (int)t[i].n, t[i].s);
 		} else {
 			return bad(err, errlen, "unexpected '%.*s' (expected prefix N, gw G or dns "
@@ -155,12 +107,12 @@ static int parse_options(const struct tok *t, size_t n, struct reip_rule *r, cha
 
 int reip_rule_parse(const char *text, struct reip_rule *r, char *err, size_t errlen)
 {
-	struct tok t[MAX_TOKENS];
-	size_t n = split(text, t);
+	struct token t[MAX_TOKENS];
+	size_t n = tokens_split(text, t, MAX_TOKENS);
 	memset(r, 0, sizeof(*r));
 	if (err && errlen)
 		err[0] = '\0';
-	if (n < 3 || n > MAX_TOKENS || !is(&t[1], "->"))
+	if (n < 3 || n > MAX_TOKENS || !token_is(&t[1], "->"))
 		return bad(err, errlen, "expected FROM -> TO [prefix N] [gw G] [dns D,...], e.g. "
 			   "10.1.*.* -> 10.2.*.*");
 	if (parse_pattern(t[0].s, t[0].n, r->from, &r->from_any, &r->from_prefix) < 0)

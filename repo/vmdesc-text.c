@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/tokens.h"
 #include "common/util.h"
 #include "repo/repo-internal.h"
 #include "common/banned.h"
@@ -62,12 +63,42 @@ int vm_ipv4_parse(const char *s, size_t n, uint32_t *out)
 	return 0;
 }
 
-/* ---- nic = NETWORK MAC [static ADDR/PREFIX [gw GW] [dns D[,D...]] | dhcp] ---- */
+int vm_prefix_parse(const char *s, size_t n, uint8_t *out)
+{
+	unsigned v = 0;
+	if (n == 0 || n > 2 || (n == 2 && s[0] == '0'))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	if (v < 1 || v > 32)
+		return -EINVAL;
+	*out = (uint8_t)v;
+	return 0;
+}
 
-struct tok {
-	const char *s;
-	size_t n;
-};
+int vm_ipv4_list_parse(const char *s, size_t n, uint32_t *out, size_t max, size_t *count,
+		       const char **bad_item, size_t *badlen)
+{
+	for (size_t i = 0; i <= n;) {
+		size_t j = i;
+		while (j < n && s[j] != ',')
+			j++;
+		*bad_item = s + i;
+		*badlen = j - i;
+		if (*count == max)
+			return -E2BIG;
+		if (vm_ipv4_parse(s + i, j - i, &out[*count]) < 0 || out[*count] == 0)
+			return -EINVAL;
+		(*count)++;
+		i = j + 1;
+	}
+	return 0;
+}
+
+/* ---- nic = NETWORK MAC [static ADDR/PREFIX [gw GW] [dns D[,D...]] | dhcp] ---- */
 
 __attribute__((format(printf, 3, 4)))
 static int bad(char *err, size_t errlen, const char *fmt, ...)
@@ -81,73 +112,37 @@ static int bad(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static size_t split(const char *text, struct tok *t, size_t max)
-{
-	size_t n = 0;
-	const char *p = text;
-	for (;;) {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (!*p)
-			return n;
-		const char *start = p;
-		while (*p && *p != ' ' && *p != '\t')
-			p++;
-		if (n == max)
-			return max + 1;
-		t[n].s = start;
-		t[n++].n = (size_t)(p - start);
-	}
-}
-
-static bool tok_is(const struct tok *t, const char *word)
-{
-	return t->n == strlen(word) && !memcmp(t->s, word, t->n);
-}
-
 /* ADDR/PREFIX */
-static int parse_cidr(const struct tok *t, uint32_t *addr, uint8_t *prefix, char *err,
+static int parse_cidr(const struct token *t, uint32_t *addr, uint8_t *prefix, char *err,
 		      size_t errlen)
 {
 	const char *slash = memchr(t->s, '/', t->n);
-	unsigned p = 0;
 	if (!slash)
 		return bad(err, errlen, "static address '%.*s' needs a prefix length "
 			   "(ADDR/PREFIX, e.g. 10.1.0.11/24)", (int)t->n, t->s);
 	size_t an = (size_t)(slash - t->s), pn = t->n - an - 1;
 	if (vm_ipv4_parse(t->s, an, addr) < 0 || *addr == 0)
 		return bad(err, errlen, "bad IPv4 address '%.*s'", (int)an, t->s);
-	for (size_t i = 0; i < pn; i++) {
-		if (slash[1 + i] < '0' || slash[1 + i] > '9' || i >= 2)
-			return bad(err, errlen, "bad prefix length '%.*s' (1 to 32)", (int)pn, slash + 1);
-		p = p * 10 + (unsigned)(slash[1 + i] - '0');
-	}
-	if (pn == 0 || p < 1 || p > 32 || (pn > 1 && slash[1] == '0'))
+	if (vm_prefix_parse(slash + 1, pn, prefix) < 0)
 		return bad(err, errlen, "bad prefix length '%.*s' (1 to 32)", (int)pn, slash + 1);
-	*prefix = (uint8_t)p;
 	return 0;
 }
 
-static int parse_dns(const struct tok *t, struct vm_nic *nic, char *err, size_t errlen)
+static int parse_dns(const struct token *t, struct vm_nic *nic, char *err, size_t errlen)
 {
-	size_t i = 0;
-	while (i <= t->n) {
-		size_t j = i;
-		while (j < t->n && t->s[j] != ',')
-			j++;
-		uint32_t a;
-		if (nic->n_dns == VM_MAX_DNS)
-			return bad(err, errlen, "too many DNS servers (at most %d)", VM_MAX_DNS);
-		if (vm_ipv4_parse(t->s + i, j - i, &a) < 0 || a == 0)
-			return bad(err, errlen, "bad DNS server '%.*s' (a comma-separated list of "
-				   "IPv4 addresses)", (int)(j - i), t->s + i);
-		nic->dns[nic->n_dns++] = a;
-		i = j + 1;
-	}
+	const char *b;
+	size_t bn, count = nic->n_dns;
+	int rc = vm_ipv4_list_parse(t->s, t->n, nic->dns, VM_MAX_DNS, &count, &b, &bn);
+	nic->n_dns = (uint8_t)count;
+	if (rc == -E2BIG)
+		return bad(err, errlen, "too many DNS servers (at most %d)", VM_MAX_DNS);
+	if (rc < 0)
+		return bad(err, errlen, "bad DNS server '%.*s' (a comma-separated list of IPv4 "
+			   "addresses)", (int)bn, b);
 	return 0;
 }
 
-static int parse_static(const struct tok *t, size_t n, struct vm_nic *nic, char *err,
+static int parse_static(const struct token *t, size_t n, struct vm_nic *nic, char *err,
 			size_t errlen)
 {
 	if (n == 0)
@@ -156,7 +151,7 @@ static int parse_static(const struct tok *t, size_t n, struct vm_nic *nic, char 
 		return -EINVAL;
 	bool seen_gw = false, seen_dns = false;
 	for (size_t i = 1; i < n; i += 2) {
-		bool gw = tok_is(&t[i], "gw"), dns = tok_is(&t[i], "dns");
+		bool gw = token_is(&t[i], "gw"), dns = token_is(&t[i], "dns");
 		if (!gw && !dns)
 			return bad(err, errlen, "unexpected '%.*s' (expected gw GW or dns D[,D...])",
 				   (int)t[i].n, t[i].s);
@@ -180,8 +175,8 @@ static int parse_static(const struct tok *t, size_t n, struct vm_nic *nic, char 
 
 int vm_nic_parse(const char *text, struct vm_nic *nic, char *err, size_t errlen)
 {
-	struct tok t[16];
-	size_t n = split(text, t, 16);
+	struct token t[16];
+	size_t n = tokens_split(text, t, 16);
 	memset(nic, 0, sizeof(*nic));
 	if (err && errlen)
 		err[0] = '\0';
@@ -200,11 +195,11 @@ int vm_nic_parse(const char *text, struct vm_nic *nic, char *err, size_t errlen)
 	if (nic->mac[0] & 1)
 		return bad(err, errlen, "MAC '%.*s' is a multicast address (the first octet must "
 			   "be even)", (int)t[1].n, t[1].s);
-	if (n == 2 || (n == 3 && tok_is(&t[2], "dhcp"))) {
+	if (n == 2 || (n == 3 && token_is(&t[2], "dhcp"))) {
 		nic->mode = VM_NIC_DHCP;
 		return 0;
 	}
-	if (!tok_is(&t[2], "static"))
+	if (!token_is(&t[2], "static"))
 		return bad(err, errlen, "unexpected '%.*s' (expected static or dhcp)", (int)t[2].n,
 			   t[2].s);
 	nic->mode = VM_NIC_STATIC;

@@ -75,6 +75,13 @@ int vm_mac_parse(const char *s, size_t n, uint8_t mac[6]);
 /* Exactly n bytes of a dotted quad, each octet 0..255 without leading zeros, into a
  * host-order address. 0 or -EINVAL. */
 int vm_ipv4_parse(const char *s, size_t n, uint32_t *out);
+/* Exactly n bytes of a prefix length 1..32 (no leading zero). 0 or -EINVAL. */
+int vm_prefix_parse(const char *s, size_t n, uint8_t *out);
+/* Exactly n bytes of "A[,B...]": addresses (not 0.0.0.0) appended to out, from index
+ * *count up to max. 0; -EINVAL (the offending item at *bad, *badlen bytes); -E2BIG when
+ * they do not fit. */
+int vm_ipv4_list_parse(const char *s, size_t n, uint32_t *out, size_t max, size_t *count,
+		       const char **bad, size_t *badlen);
 
 /* Store s as domain s->domain's newest VM set unless the newest stored set is equal (then
  * 0 and nothing is written; no stored set counts as equal to an empty s). 1 when written.
