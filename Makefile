@@ -17,7 +17,7 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 LIBS    := -luring -laio -lisal -lzstd -lcrypto -lcurl -lpthread
 # the recovery side's agent library (agent/): hypervisor drivers, Re-IP, orchestration
-AGENT_PKGS := libvirt ext2fs libmicrohttpd jansson libxml-2.0
+AGENT_PKGS := libvirt ext2fs com_err libmicrohttpd jansson libxml-2.0 yaml-0.1 libisofs-1
 AGENT_LIBS := $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null)
 AGENT_CFLAGS := $(shell pkg-config --cflags $(AGENT_PKGS) 2>/dev/null)
 CFLAGS  += $(AGENT_CFLAGS)

@@ -24,6 +24,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/config-vm.h"
 #include "common/ini.h"
 #include "common/util.h"
 #include "common/banned.h"
@@ -58,7 +59,7 @@ struct section_def {
 };
 
 static key_set_fn set_string, set_size, set_duration_u32, set_engine, set_listen, set_socket,
-	set_addressing, set_u32, add_disk;
+	set_addressing, set_u32, add_disk, set_vm;
 
 #define CFG(field) offsetof(struct ferry_config, field)
 #define DOM(field) offsetof(struct domain_cfg, field)
@@ -70,6 +71,7 @@ static const struct section_def sections[] = {
 	{ "control", false },
 	{ "store", false },
 	{ "domain", true },
+	{ "vm", true },
 };
 
 static const struct key_def keys[] = {
@@ -94,6 +96,12 @@ static const struct key_def keys[] = {
 	{ "domain", "rpo", set_duration_u32, DOM(rpo_ms), 1000, 24u * 3600 * 1000, 0 },
 	{ "domain", "compression", set_string, DOM(compression), 0, 0, 0 },
 	{ "domain", "keep", set_string, DOM(keep), 0, 0, 0 },
+	{ "vm", "domain", set_vm, 0, 0, 0, 0 },		/* [vm]: common/config-vm.c */
+	{ "vm", "disks", set_vm, 0, 0, 0, 0 },
+	{ "vm", "cpus", set_vm, 0, 0, 0, 0 },
+	{ "vm", "memory", set_vm, 0, 0, 0, 0 },
+	{ "vm", "firmware", set_vm, 0, 0, 0, 0 },
+	{ "vm", "nic", set_vm, 0, 0, 0, KEY_REPEAT },
 };
 
 struct parser {
@@ -104,6 +112,7 @@ struct parser {
 	unsigned line;				/* of the item being handled */
 	const struct section_def *sec;		/* current section, NULL before the first */
 	struct domain_cfg *dom;			/* current [domain], or NULL */
+	struct vm_cfg *vm;			/* current [vm], or NULL */
 	unsigned key_line[ARRAY_SIZE(keys)];	/* where each key was set; 0 = not yet */
 	unsigned section_line[ARRAY_SIZE(sections)];
 };
@@ -415,7 +424,31 @@ static int add_disk(struct parser *p, const struct key_def *k, void *base, const
 	return 0;
 }
 
+static int set_vm(struct parser *p, const struct key_def *k, void *base, const char *val)
+{
+	char why[256];
+	if (config_vm_key(base, k->key, val, p->line, why, sizeof(why)) < 0)
+		return fail(p, p->line, "%s", why);
+	return 0;
+}
+
 /* ---- sections ---- */
+
+static int open_vm(struct parser *p, const char *name)
+{
+	struct ferry_config *cfg = p->cfg;
+	struct vm_cfg vm;
+	char why[256];
+	if (config_vm_open(cfg, &vm, name, p->line, why, sizeof(why)) < 0)
+		return fail(p, p->line, "%s", why);
+	struct vm_cfg *vms = realloc(cfg->vms, (cfg->n_vms + 1) * sizeof(*vms));
+	if (!vms)
+		return oom(p);
+	cfg->vms = vms;
+	vms[cfg->n_vms] = vm;
+	p->vm = &vms[cfg->n_vms++];
+	return 0;
+}
 
 static int open_domain(struct parser *p, const char *name)
 {
@@ -452,6 +485,13 @@ static int close_section(struct parser *p)
 		return fail(p, p->dom->line, "domain '%s' has no disks (add 'disk = EXPORT:PATH')",
 			    p->dom->name);
 	p->dom = NULL;
+	if (p->vm) {
+		char why[256];
+		unsigned line;
+		if (config_vm_close(p->vm, &line, why, sizeof(why)) < 0)
+			return fail(p, line, "%s", why);
+	}
+	p->vm = NULL;
 	return 0;
 }
 
@@ -474,7 +514,7 @@ static int open_section(struct parser *p, const struct ini_item *it)
 		for (size_t i = 0; i < ARRAY_SIZE(keys); i++)	/* keys are per instance */
 			if (strcmp(keys[i].section, sec->name) == 0)
 				p->key_line[i] = 0;
-		return open_domain(p, it->arg);
+		return strcmp(sec->name, "vm") ? open_domain(p, it->arg) : open_vm(p, it->arg);
 	}
 	if (it->arg)
 		return fail(p, p->line, "section [%s] takes no name (got '%s')", sec->name, it->arg);
@@ -497,7 +537,7 @@ static int handle_key(struct parser *p, const struct ini_item *it)
 			return fail(p, p->line, "duplicate key '%s' in [%s] (first set at line %u)",
 				    it->name, p->sec->name, p->key_line[i]);
 		p->key_line[i] = p->line;
-		void *base = p->sec->named ? (void *)p->dom : (void *)p->cfg;
+		void *base = !p->sec->named ? (void *)p->cfg : p->vm ? (void *)p->vm : (void *)p->dom;
 		return k->set(p, k, base, it->value);
 	}
 	return fail(p, p->line, "unknown key '%s' in [%s]", it->name, p->sec->name);
@@ -581,6 +621,11 @@ static int parse(const char *file, const char *text, size_t len, struct ferry_co
 		fail(p, r->line, "%s", reason);		/* a syntax error from the tokenizer */
 	if (rc == 0)
 		rc = close_section(p);
+	if (rc == 0) {
+		unsigned line;
+		if ((rc = config_vms_check(cfg, &line, reason, sizeof(reason))) < 0)
+			fail(p, line, "%s", reason);
+	}
 	if (rc == 0 && need_domains && cfg->n_domains == 0)
 		rc = fail(p, 1, "no [domain] section (at least one protected domain is required)");
 	if (rc == 0)
@@ -661,6 +706,7 @@ void config_release(struct ferry_config *cfg)
 		free(dom->keep);
 	}
 	free(cfg->domains);
+	free(cfg->vms);
 	free(cfg->file);
 	free(cfg->state_dir);
 	free(cfg->nbd_listen);

@@ -1,8 +1,9 @@
 /* ferry's configuration file: INI, parsed into one struct.
  *
- * Syntax: `[section]` or `[domain NAME]`; `key = value`; comments start with ';' or '#'
- * (at line start, or after whitespace in a value); blank lines ignored; keys and section
- * names are case-sensitive; `disk` may repeat inside a domain, any other key may not.
+ * Syntax: `[section]`, `[domain NAME]` or `[vm NAME]`; `key = value`; comments start with
+ * ';' or '#' (at line start, or after whitespace in a value); blank lines ignored; keys and
+ * section names are case-sensitive; `disk` may repeat inside a domain and `nic` inside a
+ * vm, any other key may not.
  * Sizes take K/M/G/T suffixes (powers of 1024), durations ms/s/m/h.
  * Every error is reported as "FILE:LINE: reason" and the whole load fails: a half-read
  * configuration is never used. Unknown sections and unknown keys are errors. */
@@ -11,6 +12,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "repo/vmdesc.h"
 
 enum engine_choice { ENGINE_AUTO, ENGINE_URING, ENGINE_AIO };
 
@@ -28,6 +31,16 @@ struct domain_cfg {
 	uint32_t rpo_ms;		/* rpo: how often a point is cut; default 15s */
 	char *compression;		/* auto | zstd[:LEVEL] | igzip[:LEVEL] | none; default auto */
 	char *keep;			/* retention, e.g. last:48,hourly:24; default below */
+};
+
+/* [vm NAME]: a VM of a protection domain as the recovery site must recreate it (stored in
+ * the repository by ferryd; repo/vmdesc.h). desc.domain names a [domain] of the file and
+ * desc.disks are exports of that domain, in boot order. */
+struct vm_cfg {
+	struct vm_desc desc;
+	unsigned line;			/* of the [vm NAME] header */
+	unsigned domain_line, disks_line;	/* of `domain` and `disks`, or 0 */
+	unsigned nic_line[VM_MAX_NICS];
 };
 
 #define DEFAULT_RPO_MS 15000u
@@ -60,6 +73,9 @@ struct ferry_config {
 	/* [domain NAME] ... */
 	struct domain_cfg *domains;
 	size_t n_domains;
+	/* [vm NAME] ... */
+	struct vm_cfg *vms;
+	size_t n_vms;
 };
 
 /* Parse `len` bytes of `text`, naming `file` in errors. On success fill *cfg (owned by the

@@ -41,6 +41,7 @@
 #include "common/util.h"
 #include "datapath/point-builder.h"
 #include "datapath/server.h"
+#include "datapath/ship-vms.h"
 #include "repo/repo.h"
 #include "common/banned.h"
 
@@ -700,7 +701,7 @@ int shipper_start(struct server *srv, struct shipper **out)
 		log_error("store %s: %s", cfg->store_url, err);
 		goto fail;
 	}
-	if (init_domains(sh) < 0)
+	if (init_domains(sh) < 0 || ship_store_vms(sh->repo, cfg) < 0)
 		goto fail;
 	int r = pthread_create(&sh->thread, NULL, shipper_main, sh);
 	if (r) {

@@ -271,6 +271,29 @@ int vmdk_flat_update_desc(const char *path, const struct vmdk_kv *kv, size_t n, 
 int vmdk_flat_set(struct vmdk_flat *f, const struct vmdk_kv *kv, size_t n, uint64_t capacity,
 		  char *err, size_t errlen);
 
+/* ---- an existing monolithicSparse disk, read and written in place (vmdk-inplace.c) ----
+ * For Re-IP, which edits a few blocks of a restored disk. Writes to unallocated grains
+ * append whole grains at the end of the file; the grain tables (and the redundant ones)
+ * that point at them are written by vmdk_rw_flush() after the grains are durable. The
+ * header's uncleanShutdown byte is set from the first write to vmdk_rw_close(). Not
+ * thread-safe. */
+struct vmdk_rw;
+
+/* Open path (a hosted sparse extent with its GD in the header: monolithicSparse).
+ * -ENOTSUP: compressed (streamOptimized); -EBADMSG: not a VMDK or corrupt; -errno. */
+int vmdk_rw_open(const char *path, struct vmdk_rw **out, char *err, size_t errlen);
+uint64_t vmdk_rw_capacity(const struct vmdk_rw *v);		/* bytes */
+/* off + len <= capacity, else -EINVAL. Unallocated grains read as zeroes. */
+int vmdk_rw_read(struct vmdk_rw *v, uint64_t off, void *buf, size_t len);
+/* -ENOTSUP: a write into a span whose grain table was never allocated; -EFBIG: the file
+ * would pass what 32-bit sector numbers address. */
+int vmdk_rw_write(struct vmdk_rw *v, uint64_t off, const void *buf, size_t len);
+/* fdatasync the grains, then write the changed grain tables and fdatasync again. After a
+ * failed flush every call fails with its error. */
+int vmdk_rw_flush(struct vmdk_rw *v);
+/* Flush, mark the header clean, close, free. The first error, or 0. NULL is fine. */
+int vmdk_rw_close(struct vmdk_rw *v);
+
 /* ---- reader (vmdk-read.c) ---- */
 struct vmdk_reader;
 

@@ -74,8 +74,8 @@ void ctl_notice(const struct args *a, const char *fmt, ...) __attribute__((forma
 /* Open the repository (read_only: the command never writes to the store, and opening it
  * creates nothing either); prints the reason and returns the exit code on failure. */
 int ctl_open_repo(struct args *a, bool read_only, struct repo **r);
-/* a->domain is a domain of the repository (it has points): 0; else prints which domains
- * the store has and returns the exit code (1). */
+/* a->domain is a domain of the repository (it has points or a VM set): 0; else prints
+ * which domains the store has and returns the exit code (1). */
 int ctl_check_domain(const struct args *a, struct repo *r);
 /* YYYY-MM-DDTHH:MM:SSZ */
 void ctl_fmt_time(uint64_t ns, char *out, size_t n);

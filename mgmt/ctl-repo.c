@@ -281,6 +281,8 @@ int ctl_prune_main(int argc, char **argv)
 		goto out;
 	}
 	printf("points: %zu kept, %zu deleted\n", st.points_kept, st.points_deleted);
+	if (st.vm_sets_deleted)
+		printf("vm sets: %zu deleted (no kept point needs them)\n", st.vm_sets_deleted);
 	printf("packs: %zu condemned, %zu deleted (%" PRIu64 " bytes), %zu rescued\n",
 	       st.packs_condemned, st.packs_deleted, st.bytes_deleted, st.packs_rescued);
 	if (st.packs_pending)

@@ -10,6 +10,9 @@
 
 #include "mgmt/ctl.h"
 #include "mgmt/ctl-args.h"
+#include "mgmt/ctl-domains.h"
+#include "mgmt/ctl-reip.h"
+#include "mgmt/ctl-vm.h"
 #include "mgmt/ctl-repo.h"
 #include "mgmt/ctl-import.h"
 #include "mgmt/ctl-rehydrate.h"
@@ -30,6 +33,9 @@ static const struct {
 	{ "point", ctl_point_main, "cut a recovery point now and wait until it is durable" },
 	{ "log", ctl_log_main, "inspect the replication log offline (stat|dump|verify|replay|dirty)" },
 	{ "init", ctl_init_main, "create a repository in a store" },
+	{ "domains", ctl_domains_main, "list a store's domains, their VMs, disks and newest point" },
+	{ "vm", ctl_vm_main, "write a [vm] section from a libvirt domain (vm import)" },
+	{ "reip", ctl_reip_main, "re-address a guest disk or a cloud-init seed offline" },
 	{ "points", ctl_points_main, "list a domain's recovery points" },
 	{ "restore", ctl_restore_main, "a disk at a point into a raw image, a VMDK or a device" },
 	{ "import", ctl_import_main, "a protected disk's primary from a VMDK" },

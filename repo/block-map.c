@@ -103,19 +103,25 @@ struct domain_list {
 	size_t n, cap;
 };
 
-/* key = domains/<d>/epochs/<e>/points/<seq>: keys come sorted, so a new name differs
- * from the last one added */
+/* key = domains/<d>/epochs/<e>/points/<seq> or domains/<d>/vms/<time> (a VM set stored
+ * before the domain's first point): keys come sorted, so a new name differs from the last
+ * one added */
 static int collect_domain(void *arg, const char *key, uint64_t size)
 {
 	(void)size;
 	struct domain_list *dl = arg;
 	const char *d = key + strlen("domains/"), *slash = strchr(d, '/');
 	size_t len = slash ? (size_t)(slash - d) : 0;
-	if (!len || len > REPO_NAME_MAX || strncmp(slash, "/epochs/", 8))
+	if (!len || len > REPO_NAME_MAX ||
+	    (strncmp(slash, "/epochs/", 8) && strncmp(slash, "/vms/", 5)))
 		return 0;
 	if (dl->n && strlen(dl->v[dl->n - 1]) == len && !strncmp(dl->v[dl->n - 1], d, len))
 		return 0;
 	char *name = strndup(d, len);
+	if (name && !repo_name_ok(name)) {
+		free(name);
+		return 0;
+	}
 	if (!name || ARRAY_PUSH(dl->v, dl->n, dl->cap, name) < 0) {
 		free(name);
 		return -ENOMEM;

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "common/util.h"
+#include "repo/vmdesc-internal.h"
 #include "common/banned.h"
 
 #define NS_PER_S 1000000000ull
@@ -345,7 +346,55 @@ out:
 	return rc;
 }
 
-/* Delete the expired points of one domain, newest first. */
+/* One delete step: the hook, then the delete (an object already gone is fine); *count++
+ * when it was deleted. */
+static int del_obj(struct run *pr, enum prune_step s, const char *key, size_t *count)
+{
+	int rc = step(pr, s, key);
+	if (rc == 0 && (rc = store_del(pr->r->st, key)) == 0)
+		(*count)++;
+	if (rc == -ENOENT)
+		rc = 0;
+	else if (rc < 0 && rc != -ECANCELED)
+		repo_err(pr->err, pr->errlen, "cannot delete %s: %s", key, serr(pr, rc));
+	return rc;
+}
+
+/* Delete the VM sets (repo/vmdesc.c) that none of the domain's kept points needs: every
+ * kept point keeps the newest set at or before it, and the newest set stays for the
+ * points to come. Runs after the points' deletes, so a crash leaves only more sets. */
+static int expire_vm_sets(struct run *pr, const char *domain, const struct point_info *v,
+			  size_t n, const uint32_t *why)
+{
+	uint64_t *t = NULL, *pt = calloc(n ? n : 1, sizeof(*pt));
+	size_t nt = 0, np = 0;
+	bool *keep = NULL;
+	int rc = pt ? vmset_list(pr->r, domain, &t, &nt) : -ENOMEM;
+	if (rc < 0 && rc != -ENOMEM)
+		repo_err(pr->err, pr->errlen, "domain '%s': cannot list its VM sets: %s", domain,
+			 serr(pr, rc));
+	if (rc == 0 && !(keep = calloc(nt ? nt : 1, sizeof(*keep))))
+		rc = -ENOMEM;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (why[i])
+			pt[np++] = v[i].time_ns;
+	if (rc == 0)
+		vmset_select(t, nt, pt, np, keep);
+	for (size_t i = 0; i < nt && rc == 0; i++) {
+		char key[STORE_KEY_MAX];
+		if (keep[i])
+			continue;
+		vmset_key(domain, t[i], key, sizeof(key));
+		rc = del_obj(pr, PRUNE_STEP_DELETE_VMS, key, &pr->st->vm_sets_deleted);
+	}
+	free(keep);
+	free(pt);
+	free(t);
+	return rc;
+}
+
+/* Delete the expired points of one domain, newest first, then the VM sets no kept point
+ * needs. */
 static int expire(struct run *pr, const struct prune_policy *pol)
 {
 	struct point_info *v;
@@ -370,16 +419,10 @@ static int expire(struct run *pr, const struct prune_policy *pol)
 			continue;
 		}
 		point_key(pol->domain, v[i].epoch, v[i].seq, key, sizeof(key));
-		if ((rc = step(pr, PRUNE_STEP_DELETE_POINT, key)) < 0)
-			break;
-		rc = store_del(pr->r->st, key);
-		if (rc == -ENOENT)
-			rc = 0;
-		else if (rc < 0)
-			repo_err(pr->err, pr->errlen, "cannot delete %s: %s", key, serr(pr, rc));
-		else
-			pr->st->points_deleted++;
+		rc = del_obj(pr, PRUNE_STEP_DELETE_POINT, key, &pr->st->points_deleted);
 	}
+	if (rc == 0)
+		rc = expire_vm_sets(pr, pol->domain, v, n, why);
 	free(why);
 	free(v);
 	return rc;

@@ -127,8 +127,8 @@ void repo_take_timings(struct repo *r, uint64_t *encode_ns, uint64_t *upload_ns)
 
 /* ---- reading ---- */
 
-/* The domains the repository has points of, sorted (a malloc'd array of malloc'd names;
- * free with repo_names_free). */
+/* The domains the repository has points or VM sets (repo/vmdesc.h) of, sorted (a malloc'd
+ * array of malloc'd names; free with repo_names_free). */
 int repo_list_domains(struct repo *r, char ***names, size_t *n);
 void repo_names_free(char **names, size_t n);
 /* Every point of a domain (all epochs), sorted by (epoch, seq). *out is malloc'd. */
@@ -224,6 +224,7 @@ enum prune_step {
 	PRUNE_STEP_DELETE_PACK,		/* delete a condemned pack (phase 2) */
 	PRUNE_STEP_DELETE_POINT,	/* delete an expired point's manifest */
 	PRUNE_STEP_CONDEMN,		/* put a condemn object (phase 1) */
+	PRUNE_STEP_DELETE_VMS,		/* delete a VM set no kept point needs (vmdesc.h) */
 };
 
 struct prune_opts {
@@ -241,6 +242,7 @@ struct prune_opts {
 
 struct prune_stats {
 	size_t points_kept, points_deleted;
+	size_t vm_sets_deleted;		/* VM sets no kept point needs (vmdesc.h) */
 	size_t packs_condemned, packs_deleted, packs_rescued;
 	size_t packs_pending;	/* condemned, still in the store at the end of the run */
 	uint64_t bytes_deleted;

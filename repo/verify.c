@@ -6,7 +6,8 @@
  *   3. every chunk index entry points into a pack that exists, within its size;
  *   4. every manifest decodes, names its own point, has its parent (delta points), and
  *      each DATA extent's chunk is in the index, of the extent's length, in a pack that
- *      exists.
+ *      exists;
+ *   5. every VM set decodes, and no point lost the set it needs (vmdesc.c).
  * Each problem is reported once per object as "KEY: what" through the callback. Only
  * allocation failures and store listing errors stop the run (-errno). */
 #include "repo/repo-internal.h"
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "repo/vmdesc-internal.h"
 #include "common/banned.h"
 
 struct vctx {
@@ -247,6 +249,10 @@ int repo_verify(struct repo *r, bool read_data, repo_report_fn *fn, void *arg)
 		rc = check_index(&v, &missing);
 	for (size_t i = 0; i < v.manifests.n && rc == 0; i++)
 		check_manifest(&v, v.manifests.v[i].key, &missing);
+	if (rc == 0 && (rc = vmset_verify(r, fn, arg)) > 0) {
+		v.problems += rc;
+		rc = 0;
+	}
 	objs_release(&v.packs);
 	objs_release(&v.manifests);
 	objs_release(&missing);

@@ -19,8 +19,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!cfg.state_dir || !cfg.log_path || !cfg.nbd_listen || !cfg.control_socket ||
 		    cfg.n_domains == 0 || cfg.domains[0].n_disks == 0)
 			abort();
+		for (size_t i = 0; i < cfg.n_vms; i++)	/* a [vm] is complete, and stays so */
+			if (!cfg.vms[i].desc.domain[0] || !cfg.vms[i].desc.n_disks ||
+			    !cfg.vms[i].desc.memory_mib || !cfg.vms[i].desc.cpus)
+				abort();
 		config_release(&cfg);
-	} else if (err[0] == '\0' || cfg.domains || cfg.file) {
+	} else if (err[0] == '\0' || cfg.domains || cfg.vms || cfg.file) {
 		abort();
 	}
 

@@ -271,6 +271,164 @@ static void test_errors_domains(void **state)
 	expect_error(DOM "[domain d2]\nname = x\n", 4, "unknown key 'name' in [domain]");
 }
 
+
+/* ---- [vm NAME] ---- */
+
+#define VMDOM "[domain prod]\ndisk = db-os:/d/1\ndisk = db-data:/d/2\ndisk = web-os:/d/3\n"
+
+static void test_vms(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"[vm db]\n"				/* before its domain: checked at the end */
+		"domain = prod\n"
+		"disks = db-os, db-data\n"
+		"cpus = 2\n"
+		"memory = 2G\n"
+		"firmware = uefi\n"
+		"nic = prod-net 52:54:00:12:34:56 static 10.1.0.11/24 gw 10.1.0.1 dns 10.1.0.2,8.8.8.8\n"
+		"nic = backup-net 52:54:00:AB:CD:EF dhcp\n"
+		VMDOM
+		"[vm web]\n"
+		"domain = prod\n"
+		"disks = web-os\n"
+		"memory = 512M\n"
+		"nic = prod-net 52:54:00:00:00:01\n";
+	struct ferry_config cfg;
+	char err[256] = "";
+	int r = config_parse("t.conf", text, sizeof(text) - 1, &cfg, err, sizeof(err));
+	if (r)
+		print_message("unexpected error: %s\n", err);
+	assert_int_equal(r, 0);
+	assert_int_equal(cfg.n_vms, 2);
+	const struct vm_desc *db = &cfg.vms[0].desc, *web = &cfg.vms[1].desc;
+	assert_string_equal(db->name, "db");
+	assert_string_equal(db->domain, "prod");
+	assert_int_equal(db->n_disks, 2);
+	assert_string_equal(db->disks[0], "db-os");
+	assert_string_equal(db->disks[1], "db-data");
+	assert_int_equal(db->cpus, 2);
+	assert_true(db->memory_mib == 2048);
+	assert_int_equal(db->firmware, VM_FIRMWARE_UEFI);
+	assert_int_equal(db->n_nics, 2);
+	assert_int_equal(cfg.vms[0].nic_line[1], 8);
+	assert_int_equal(db->nics[0].mode, VM_NIC_STATIC);
+	assert_true(db->nics[0].addr == 0x0a01000b);
+	assert_int_equal(db->nics[0].prefix, 24);
+	assert_true(db->nics[0].gw == 0x0a010001);
+	assert_int_equal(db->nics[0].n_dns, 2);
+	assert_true(db->nics[0].dns[1] == 0x08080808);
+	assert_int_equal(db->nics[1].mode, VM_NIC_DHCP);
+	assert_int_equal(db->nics[1].mac[3], 0xab);
+	/* defaults */
+	assert_int_equal(web->cpus, 1);
+	assert_int_equal(web->firmware, VM_FIRMWARE_BIOS);
+	assert_true(web->memory_mib == 512);
+	assert_int_equal(web->nics[0].mode, VM_NIC_DHCP);
+	config_release(&cfg);
+}
+
+#define VM1 "[vm a]\ndomain = prod\ndisks = db-os\nmemory = 1G\n"
+
+static void test_vm_errors(void **state)
+{
+	(void)state;
+	expect_error(VMDOM "[vm]\n", 5, "[vm] needs a name");
+	expect_error(VMDOM "[vm a b]\n", 5, "invalid vm name");
+	expect_error(VMDOM VM1 "[vm a]\n", 9, "duplicate vm 'a' (first defined at line 5)");
+	expect_error(VMDOM "[vm a]\ndisks = db-os\nmemory = 1G\n", 5, "vm 'a' has no domain");
+	expect_error(VMDOM "[vm a]\ndomain = prod\nmemory = 1G\n", 5, "vm 'a' has no disks");
+	expect_error(VMDOM "[vm a]\ndomain = prod\ndisks = db-os\n", 5, "no memory size");
+	expect_error(VMDOM VM1 "memory = 2G\n", 9, "duplicate key 'memory' in [vm]");
+	expect_error(VMDOM VM1 "color = red\n", 9, "unknown key 'color' in [vm]");
+	expect_error(VMDOM VM1 "cpus = 0\n", 9, "bad vm.cpus '0'");
+	expect_error(VMDOM VM1 "cpus = 4097\n", 9, "bad vm.cpus");
+	expect_error(VMDOM VM1 "cpus = two\n", 9, "bad vm.cpus");
+	expect_error(VMDOM "[vm a]\nmemory = 2048\n", 6, "needs a unit");
+	expect_error(VMDOM "[vm a]\nmemory = 1536K\n", 6, "whole number of MiB");
+	expect_error(VMDOM "[vm a]\nmemory = lots\n", 6, "bad size 'lots'");
+	expect_error(VMDOM VM1 "firmware = efi\n", 9, "bad vm.firmware 'efi'");
+	expect_error(VMDOM "[vm a]\ndisks = db-os, db-os\n", 6, "disk 'db-os' listed twice");
+	expect_error(VMDOM "[vm a]\ndisks = , ,\n", 6, "at least one export");
+	expect_error(VMDOM "[vm a]\ndisks = a/b\n", 6, "invalid export name 'a/b'");
+	expect_error(VMDOM "[vm a]\ndomain = nope\ndisks = db-os\nmemory = 1G\n", 6,
+		     "vm 'a': no [domain nope] in this file");
+	expect_error(VMDOM "[vm a]\ndomain = prod\ndisks = db-os, other\nmemory = 1G\n", 7,
+		     "vm 'a': disk 'other' is not an export of domain 'prod'");
+	expect_error(VMDOM VM1 "[vm b]\ndomain = prod\ndisks = web-os db-os\nmemory = 1G\n", 11,
+		     "disk 'db-os' already belongs to vm 'a' (line 7)");
+	/* NICs */
+	expect_error(VMDOM VM1 "nic = net 52:54:00:00:00:01 static 10.1.0.1/24\n"
+		     "[vm b]\ndomain = prod\ndisks = web-os\nmemory = 1G\n"
+		     "nic = net 52:54:00:00:00:01\n", 14,
+		     "duplicate MAC 52:54:00:00:00:01 (first used at line 9)");
+	expect_error(VMDOM VM1 "nic = net 52:54:00:00:00:01 static 10.1.0.1/24\n"
+		     "nic = net2 52:54:00:00:00:02 static 10.1.0.1/16\n", 10,
+		     "duplicate address 10.1.0.1 (first used at line 9)");
+	expect_error(VMDOM VM1 "nic = net\n", 9, "bad vm.nic 'net': expected NETWORK MAC");
+	expect_error(VMDOM VM1 "nic = net 52:54:00:00:00\n", 9, "bad MAC");
+	expect_error(VMDOM VM1 "nic = net 01:54:00:00:00:01\n", 9, "multicast");
+	expect_error(VMDOM VM1 "nic = n/et 52:54:00:00:00:01\n", 9, "invalid network name");
+	expect_error(VMDOM VM1 "nic = net 52:54:00:00:00:01 static\n", 9, "needs ADDR/PREFIX");
+	expect_error(VMDOM VM1 "nic = net 52:54:00:00:00:01 static 10.1.0.1\n", 9, "needs a prefix");
+	expect_error(VMDOM VM1 "nic = net 52:54:00:00:00:01 static 10.1.0.1/33\n", 9, "bad prefix length");
+	expect_error(VMDOM VM1 "nic = net 52:54:00:00:00:01 static 10.1.0.256/8\n", 9, "bad IPv4 address");
+	expect_error(VMDOM VM1 "nic = net 52:54:00:00:00:01 static 10.01.0.1/8\n", 9, "bad IPv4 address");
+	expect_error(VMDOM VM1 "nic = net 52:54:00:00:00:01 static 10.1.0.1/8 gw\n", 9, "'gw' needs a value");
+	expect_error(VMDOM VM1 "nic = net 52:54:00:00:00:01 static 10.1.0.1/8 gw 1.2.3\n", 9, "bad gateway");
+	expect_error(VMDOM VM1 "nic = net 52:54:00:00:00:01 static 10.1.0.1/8 gw 1.1.1.1 gw 1.1.1.1\n", 9,
+		     "'gw' given twice");
+	expect_error(VMDOM VM1 "nic = net 52:54:00:00:00:01 static 10.1.0.1/8 dns 1.1.1.1,\n", 9, "bad DNS server");
+	expect_error(VMDOM VM1 "nic = net 52:54:00:00:00:01 static 10.1.0.1/8 dns 1.1.1.1,2.2.2.2,3.3.3.3,4.4.4.4,5.5.5.5\n",
+		     9, "too many DNS servers");
+	expect_error(VMDOM VM1 "nic = net 52:54:00:00:00:01 dhcp 10.1.0.1/8\n", 9, "expected static or dhcp");
+	expect_error(VMDOM VM1 "nic = net 52:54:00:00:00:01 static 10.1.0.1/8 mtu 9000\n", 9, "unexpected 'mtu'");
+	expect_error(VMDOM VM1 "nic = a 52:54:00:00:00:01\nnic = b 52:54:00:00:00:02\nnic = c 52:54:00:00:00:03\n"
+		     "nic = d 52:54:00:00:00:04\nnic = e 52:54:00:00:00:05\nnic = f 52:54:00:00:00:06\n"
+		     "nic = g 52:54:00:00:00:07\nnic = h 52:54:00:00:00:08\nnic = i 52:54:00:00:00:09\n",
+		     17, "too many NICs");
+}
+
+static void test_nic_format(void **state)
+{
+	(void)state;
+	static const char *canon[] = {
+		"prod-net 52:54:00:12:34:56 static 10.1.0.11/24 gw 10.1.0.1 dns 10.1.0.2,8.8.8.8",
+		"n 52:54:00:12:34:56 static 192.168.0.1/32",
+		"n 52:54:00:12:34:56 static 10.0.0.1/8 dns 1.1.1.1",
+		"n 02:00:00:00:00:00 dhcp",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(canon); i++) {
+		struct vm_nic nic;
+		char out[200], err[128];
+		assert_int_equal(vm_nic_parse(canon[i], &nic, err, sizeof(err)), 0);
+		assert_int_equal(vm_nic_format(&nic, out, sizeof(out)), (int)strlen(canon[i]));
+		assert_string_equal(out, canon[i]);
+		assert_int_equal(vm_nic_format(&nic, out, 10), -ENOSPC);
+	}
+	/* other spellings become the canonical form */
+	struct vm_nic nic;
+	char out[200];
+	assert_int_equal(vm_nic_parse("  n\t52:54:00:AA:bb:CC   dns 1.1.1.1 ", &nic, out, sizeof(out)), -EINVAL);
+	assert_int_equal(vm_nic_parse("n 52:54:00:AA:bb:CC static 10.1.0.1/24 dns 1.1.1.1 gw 10.1.0.254",
+				      &nic, out, sizeof(out)), 0);
+	vm_nic_format(&nic, out, sizeof(out));
+	assert_string_equal(out, "n 52:54:00:aa:bb:cc static 10.1.0.1/24 gw 10.1.0.254 dns 1.1.1.1");
+	assert_int_equal(vm_nic_parse("n 52:54:00:aa:bb:cc", &nic, out, sizeof(out)), 0);
+	assert_int_equal(nic.mode, VM_NIC_DHCP);
+	uint32_t a;
+	assert_int_equal(vm_ipv4_parse("0.0.0.0", 7, &a), 0);
+	assert_int_equal(vm_ipv4_parse("255.255.255.255", 15, &a), 0);
+	assert_true(a == UINT32_MAX);
+	assert_int_equal(vm_ipv4_parse("1.2.3.4x", 7, &a), 0);	/* exactly n bytes */
+	assert_true(a == 0x01020304);
+	static const char *bad[] = { "1.2.3", "1.2.3.4.", "1..2.3", "a.b.c.d", "1.2.3.4 ", "-1.2.3.4",
+				     "1.2.3.0004", "1.2.3.00", "256.1.1.1" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		if (vm_ipv4_parse(bad[i], strlen(bad[i]), &a) != -EINVAL)
+			fail_msg("vm_ipv4_parse accepted '%s'", bad[i]);
+}
+
 static void test_parse_size(void **state)
 {
 	(void)state;
@@ -480,6 +638,9 @@ int main(void)
 		cmocka_unit_test(test_errors_syntax),
 		cmocka_unit_test(test_errors_values),
 		cmocka_unit_test(test_errors_domains),
+		cmocka_unit_test(test_vms),
+		cmocka_unit_test(test_vm_errors),
+		cmocka_unit_test(test_nic_format),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_load),
