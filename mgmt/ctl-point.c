@@ -6,14 +6,11 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "common/config.h"
-#include "common/util.h"
+#include "common/ctlsock.h"
 #include "common/banned.h"
 
 static int usage(void)
@@ -52,38 +49,29 @@ int ctl_point_main(int argc, char **argv)
 		fprintf(stderr, "ferryctl: %s\n", err);
 		return 2;
 	}
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", cfg.control_socket);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+	char req[256];
+	snprintf(req, sizeof(req), "point %s", domain);
+	struct dbuf ans = DBUF_INIT(4096);
+	int rc = ctlsock_request(cfg.control_socket, req, (unsigned)timeout, &ans);
+	if (rc == -ETIMEDOUT || rc == -ENODATA) {
+		fprintf(stderr, "ferryctl: no answer from ferryd (timed out?)\n");
+	} else if (rc < 0) {
 		fprintf(stderr, "ferryctl: cannot reach ferryd at %s: %s (is it running?)\n",
-			cfg.control_socket, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		config_release(&cfg);
-		return 1;
+			cfg.control_socket, strerror(-rc));
 	}
 	config_release(&cfg);
-	struct timeval tv = { .tv_sec = timeout };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	char req[256], line[256];
-	int n = snprintf(req, sizeof req, "point %s\n", domain);
-	if (n >= (int)sizeof req || write_full(fd, req, (size_t)n) < 0) {
-		fprintf(stderr, "ferryctl: control socket: request failed\n");
-		close(fd);
+	if (rc < 0) {
+		dbuf_release(&ans);
 		return 1;
 	}
-	size_t got = 0;
-	ssize_t k;
-	while (got < sizeof line - 1 && (k = read(fd, line + got, sizeof line - 1 - got)) > 0)
-		got += (size_t)k;
-	close(fd);
-	line[got] = 0;
+	char line[256];
+	snprintf(line, sizeof(line), "%.*s", (int)ans.len, (const char *)ans.data);
+	dbuf_release(&ans);
 	line[strcspn(line, "\n")] = 0;
 	if (strncmp(line, "ok ", 3) == 0) {
 		printf("%s\n", line + 3);
 		return 0;
 	}
-	fprintf(stderr, "ferryctl: %s\n", got ? line : "no answer from ferryd (timed out?)");
+	fprintf(stderr, "ferryctl: %s\n", line);
 	return 1;
 }
