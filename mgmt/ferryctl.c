@@ -8,6 +8,7 @@
 
 #include "mgmt/ctl.h"
 #include "mgmt/ctl-repo.h"
+#include "mgmt/ctl-failover.h"
 #include "mgmt/ctl-import.h"
 #include "mgmt/ctl-rehydrate.h"
 #include "mgmt/ctl-restore.h"
@@ -37,6 +38,10 @@ static const struct {
 	{ "verify", ctl_verify_main, "verify --store URL --key-file PATH [--read-data]" },
 	{ "store", ctl_store_main,
 	  "store check|copy -c FILE | --store URL [...]   check a store; copy a repository into it" },
+	{ "plan", ctl_plan_main,
+	  "plan validate -p PLAN [--mode M] [--json] (-a AGENT | -c FILE | --store URL --key-file P)" },
+	{ "failover", ctl_failover_main,
+	  "failover start|complete|test-stop|status|report -a AGENT -p PLAN [--mode M] [--point P] [--wait|--watch] [--json]" },
 	{ "prune", ctl_prune_main,
 	  "prune -c FILE [--domain D] [--keep SPEC] [--grace SECONDS] [--wait]   expire points" },
 };
