@@ -67,7 +67,7 @@ json_t *op_json(const struct op *op)
 		  put_str(o, "point_spec", op->point_spec) && put_str(o, "point", op_point(op)) &&
 		  put_ns(o, "start", op->start_ns) && put_ns(o, "end", op->end_ns) &&
 		  put_str(o, "result", op_result_name(op->result)) &&
-		  put_str(o, "reason", op->reason);
+		  put_str(o, "failed_step", op->failed_step) && put_str(o, "reason", op->reason);
 	for (size_t i = 0; ok && i < op->n_steps; i++)
 		ok = json_array_append_new(steps, step_json(&op->steps[i])) == 0;
 	if (!ok || !put(o, "steps", steps)) {

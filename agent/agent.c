@@ -74,9 +74,10 @@ static void log_op(void *arg, const char *domain, const struct op *op)
 		log_info("domain %s op %u: %s started (%zu steps)", domain, op->id,
 			 dom_action_name(op->action), op->n_steps);
 	else
-		log_info("domain %s op %u: %s %s%s%s", domain, op->id, dom_action_name(op->action),
-			 op_result_name(op->result), op->reason ? ": " : "",
-			 op->reason ? op->reason : "");
+		log_info("domain %s op %u: %s %s%s%s%s%s", domain, op->id,
+			 dom_action_name(op->action), op_result_name(op->result),
+			 op->failed_step ? " at " : "", op->failed_step ? op->failed_step : "",
+			 op->reason ? ": " : "", op->reason ? op->reason : "");
 }
 
 int agent_add_observer(struct agent *a, const struct agent_observer *o)

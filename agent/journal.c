@@ -58,6 +58,7 @@ static void step_release(struct step *s)
 static void op_release(struct op *o)
 {
 	free(o->point_spec);
+	free(o->failed_step);
 	json_decref(o->vms);
 	free(o->point);
 	free(o->plan);
@@ -458,7 +459,7 @@ static int apply_end(struct ap *a, struct dom_record *r, const json_t *rec, uint
 		free(es);
 		return -ENOMEM;
 	}
-	if (swap_str(&o->reason, reason) < 0) {
+	if (swap_str(&o->reason, reason) < 0 || (rs == OP_FAILED && swap_str(&o->failed_step, step) < 0)) {
 		free(es);
 		free(er);
 		return -ENOMEM;

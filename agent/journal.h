@@ -61,6 +61,7 @@ struct op {
 	uint64_t start_ns, end_ns;
 	enum op_result result;
 	char *reason;			/* OP_FAILED / OP_CANCELLED: why */
+	char *failed_step;		/* OP_FAILED: the step that failed (NULL: none) */
 	struct step *steps;
 	size_t n_steps;
 };

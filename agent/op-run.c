@@ -217,7 +217,7 @@ static void step_end(struct runner *r, struct job *j, int rc, const char *why)
 	}
 	if (rc < 0 && r->failed == SIZE_MAX) {
 		r->failed = j->c.idx;
-		snprintf(r->reason, sizeof(r->reason), "%.200s: %.300s", s->name, why);
+		snprintf(r->reason, sizeof(r->reason), "%s", why);
 		set_flag(&r->stop_steps);
 	}
 }
@@ -238,7 +238,7 @@ static void *job_main(void *arg)
 		/* left "running" in the journal: redone by whoever resumes */
 	} else if (rc == -ECANCELED && flag(&r->stop_steps)) {
 		char why[600];
-		snprintf(why, sizeof(why), "stopped: %s", r->reason);
+		snprintf(why, sizeof(why), "stopped: %s failed", r->op->steps[r->failed].name);
 		step_end(r, j, -ECANCELED, why);
 	} else {
 		step_end(r, j, rc, err);
@@ -398,8 +398,7 @@ static void schedule(struct runner *r)
 				if (r->op->steps[i].state == STEP_FAILED && !r->active[i]) {
 					/* failed before a crash: the operation ends failed */
 					r->failed = i;
-					snprintf(r->reason, sizeof(r->reason), "%s: %s",
-						 r->op->steps[i].name,
+					snprintf(r->reason, sizeof(r->reason), "%s",
 						 r->op->steps[i].detail ? r->op->steps[i].detail : "failed");
 				}
 		}
@@ -415,8 +414,7 @@ static void schedule(struct runner *r)
 			for (size_t i = 0; i < r->op->n_steps; i++)
 				if (runnable(r, i) && launch(r, i) < 0) {
 					r->failed = i;
-					snprintf(r->reason, sizeof(r->reason), "%s: could not start it",
-						 r->op->steps[i].name);
+					snprintf(r->reason, sizeof(r->reason), "could not start it");
 					set_flag(&r->stop_steps);
 					break;
 				}

@@ -102,7 +102,9 @@ static void print_op(FILE *f, json_t *op, bool live)
 	if (end)
 		fprintf(f, ", took %.1f s", (double)(end - start) / 1e9);
 	fprintf(f, "\n");
-	if (s(op, "reason")[0])
+	if (s(op, "failed_step")[0])
+		fprintf(f, "  failed at %s: %s\n", s(op, "failed_step"), s(op, "reason"));
+	else if (s(op, "reason")[0])
 		fprintf(f, "  reason: %s\n", s(op, "reason"));
 	json_t *steps = json_object_get(op, "steps");
 	json_t *current = NULL;
@@ -235,8 +237,9 @@ int watch_ops(struct agent_client *c, const struct watch_target *t, size_t n, un
 				if (json)
 					watch_print_json(dom);
 				else if (!redraw && op)
-					printf("%s: %s %s%s%s\n", t[i].domain, s(op, "action"),
-					       s(op, "result"), s(op, "reason")[0] ? ": " : "",
+					printf("%s: %s %s%s%s%s%s\n", t[i].domain, s(op, "action"),
+					       s(op, "result"), s(op, "failed_step")[0] ? " at " : "",
+					       s(op, "failed_step"), s(op, "reason")[0] ? ": " : "",
 					       s(op, "reason"));
 			}
 			json_decref(dom);

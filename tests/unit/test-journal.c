@@ -101,6 +101,7 @@ static void test_write_replay(void **state)
 	assert_int_equal(r.status.state, DOM_ERROR);
 	assert_int_equal(r.status.failed, DA_FORCED);
 	assert_string_equal(r.error_step, "power-on db");
+	assert_string_equal(r.ops[0]->failed_step, "power-on db");
 
 	/* refused: a test while a failed failover is not cleaned up; the record is not written */
 	uint64_t lines = journal_lines(j);
@@ -245,7 +246,7 @@ static void test_golden(void **state)
 	assert_int_equal(r.ops[0]->result, OP_DONE);
 	assert_int_equal(r.ops[1]->action, DA_TEST_STOP);
 	assert_int_equal(r.ops[2]->result, OP_FAILED);
-	assert_string_equal(r.ops[2]->reason, "ready db: db not ready after 300 s");
+	assert_string_equal(r.ops[2]->reason, "db not ready after 300 s");
 	assert_int_equal(r.ops[3]->action, DA_FORCED);
 	assert_int_equal(r.ops[3]->result, OP_DONE);
 	assert_string_equal(r.ops[3]->point, "1.42");
