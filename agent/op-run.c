@@ -286,12 +286,19 @@ static int launch(struct runner *r, size_t i)
 	c->drv = &r->drv;
 	c->op_dir = r->op_dir;
 	c->prev = s->result ? json_deep_copy(s->result) : NULL;
+	/* a step the journal already says is running (the agent stopped during it) is run
+	 * again without a new record: every restart then adds progress, never only a redo */
 	char err[512];
-	json_t *rec = jrec_step(r->op, i, STEP_RUNNING, 0, s->bytes_total, NULL, NULL);
-	if (dom_write(r->a, r->d, rec, err, sizeof(err)) < 0) {
-		log_error("domain %s: journal: %s", r->d->name, err);
-		job_free(j);
-		return -EIO;
+	if (s->state != STEP_RUNNING) {
+		json_t *rec = jrec_step(r->op, i, STEP_RUNNING, 0, s->bytes_total, NULL, NULL);
+		if (dom_write(r->a, r->d, rec, err, sizeof(err)) < 0) {
+			log_error("domain %s: journal: %s", r->d->name, err);
+			job_free(j);
+			return -EIO;
+		}
+	} else {
+		log_info("domain %s op %u: %s again (it was running when the agent stopped)",
+			 r->d->name, r->op->id, s->name);
 	}
 	pthread_t t;
 	pthread_attr_t at;
