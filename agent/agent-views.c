@@ -196,7 +196,7 @@ int agent_op_json(struct agent *a, const char *domain, uint32_t id, json_t **out
 	struct op *op = d ? dom_record_op(&d->rec, id) : NULL;
 	*out = op ? op_json(op) : NULL;
 	pthread_mutex_unlock(&a->lock);
-	return !op ? -ENOENT : *out ? 0 : -ENOMEM;
+	return !d ? -ESRCH : !op ? -ENOENT : *out ? 0 : -ENOMEM;
 }
 
 /* A file's first SERIAL_MAX bytes as a JSON string (invalid UTF-8 replaced), or NULL. */
@@ -210,33 +210,42 @@ static json_t *file_text(const char *path)
 	close(fd);
 	json_t *s = NULL;
 	if (n >= 0) {
-		for (ssize_t i = 0; i < n; i++)	/* keep printable ASCII and newlines */
-			if ((buf[i] < 32 && buf[i] != '\n' && buf[i] != '\t') || (unsigned char)buf[i] > 126)
-				buf[i] = '?';
-		s = json_stringn(buf, (size_t)n);
+		size_t w = 0;	/* printable ASCII and line ends; a console's CR dropped */
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\r')
+				continue;
+			bool ok = (buf[i] >= 32 && (unsigned char)buf[i] <= 126) || buf[i] == '\n' ||
+				  buf[i] == '\t';
+			buf[w++] = ok ? buf[i] : '?';
+		}
+		s = json_stringn(buf, w);
 	}
 	free(buf);
 	return s;
 }
 
+static int log_file(const struct dirent *e)
+{
+	size_t n = strlen(e->d_name);
+	return n > 4 && !strcmp(e->d_name + n - 4, ".log");
+}
+
+/* Every VM's serial log of the directory, by VM name. */
 static json_t *serial_logs(const char *dir)
 {
 	json_t *o = json_object();
-	DIR *dh = o ? opendir(dir) : NULL;
-	struct dirent *e;
-	while (dh && (e = readdir(dh))) {
-		size_t n = strlen(e->d_name);
-		if (n < 5 || strcmp(e->d_name + n - 4, ".log"))
-			continue;
+	struct dirent **v = NULL;
+	int n = o ? scandir(dir, &v, log_file, alphasort) : 0;
+	for (int i = 0; i < n; i++) {
 		char path[8192], vm[256];
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		snprintf(vm, sizeof(vm), "%.*s", (int)(n - 4), e->d_name);
+		snprintf(path, sizeof(path), "%s/%s", dir, v[i]->d_name);
+		snprintf(vm, sizeof(vm), "%.*s", (int)(strlen(v[i]->d_name) - 4), v[i]->d_name);
 		json_t *t = file_text(path);
 		if (t)
 			json_object_set_new(o, vm, t);
+		free(v[i]);
 	}
-	if (dh)
-		closedir(dh);
+	free(v);
 	return o;
 }
 

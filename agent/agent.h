@@ -89,7 +89,7 @@ int agent_domain_json(struct agent *a, const char *domain, bool latest_only, jso
 /* The newest test failover (and its test-stop): operations and the guests' serial logs. */
 int agent_report_json(struct agent *a, const char *domain, json_t **out, char *err,
 		      size_t errlen);
-/* One operation. -ENOENT. */
+/* One operation. -ESRCH: no such domain; -ENOENT: no such operation. */
 int agent_op_json(struct agent *a, const char *domain, uint32_t id, json_t **out);
 
 /* JSON of an operation as the API shows it (journal form plus live bytes). */

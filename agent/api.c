@@ -151,7 +151,9 @@ static void get_op(struct agent *a, const char *dom, const char *id, struct api_
 	}
 	json_t *o;
 	int rc = agent_op_json(a, dom, (uint32_t)n, &o);
-	if (rc == -ENOENT)
+	if (rc == -ESRCH)
+		error(r, 404, "no domain %s at this agent", dom);
+	else if (rc == -ENOENT)
 		error(r, 404, "domain %s has no operation %lu", dom, n);
 	else if (rc < 0)
 		verb_error(r, rc, NULL, NULL);

@@ -234,8 +234,12 @@ int watch_ops(struct agent_client *c, const struct watch_target *t, size_t n, un
 				left--;
 				if (op && strcmp(s(op, "result"), "done") && strcmp(s(op, "result"), "running"))
 					failed++;
+				json_t *rh = json_object_get(dom, "rehydration");
 				if (json)
 					watch_print_json(dom);
+				else if (!redraw && op && !strcmp(s(op, "result"), "running") && rh)
+					printf("%s: %s: disks at point %s, following the newest points\n",
+					       t[i].domain, s(op, "action"), s(rh, "point"));
 				else if (!redraw && op)
 					printf("%s: %s %s%s%s%s%s\n", t[i].domain, s(op, "action"),
 					       s(op, "result"), s(op, "failed_step")[0] ? " at " : "",
