@@ -1,7 +1,7 @@
 /* TEMPORARY, to be deleted piece by piece: weak placeholders for the contracts other
  * helpers implement (restore/restore.h, repo/vmdesc.h, agent/reip.h, agent/driver.h), so
  * that ferry-agent links while they have not landed on main. Each fails with -ENOSYS and
- * says what is missing; none pretends to work. */
+ * says what is missing; none pretends to work. (restore/ has landed.) */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +10,6 @@
 #include "agent/driver.h"
 #include "agent/reip.h"
 #include "repo/vmdesc.h"
-#include "restore/restore.h"
 
 #define PENDING __attribute__((weak))
 
@@ -18,70 +17,6 @@ static int missing(char *err, size_t errlen, const char *what)
 {
 	if (err && errlen)
 		snprintf(err, errlen, "%s has not landed yet", what);
-	return -ENOSYS;
-}
-
-PENDING int restore_format_parse(const char *s, enum restore_format *f)
-{
-	(void)s;
-	(void)f;
-	return -ENOSYS;
-}
-
-PENDING const char *restore_format_name(enum restore_format f)
-{
-	(void)f;
-	return "?";
-}
-
-PENDING char *restore_flat_extent_path(const char *desc_path)
-{
-	(void)desc_path;
-	return NULL;
-}
-
-PENDING int restore_disk(const struct restore_req *q, struct restore_result *res, char *err,
-			 size_t errlen)
-{
-	(void)q;
-	(void)res;
-	return missing(err, errlen, "restore_disk");
-}
-
-PENDING int rehydrate_open(struct repo *r, const char *domain, const char *dir,
-			   struct rehydrator **out, char *err, size_t errlen)
-{
-	(void)r;
-	(void)domain;
-	(void)dir;
-	(void)out;
-	return missing(err, errlen, "rehydrate_open");
-}
-
-PENDING int rehydrate_sync(struct rehydrator *h, const struct point_info *target,
-			   struct point_info *reached, restore_progress_fn *progress, void *arg,
-			   char *err, size_t errlen)
-{
-	(void)h;
-	(void)target;
-	(void)reached;
-	(void)progress;
-	(void)arg;
-	return missing(err, errlen, "rehydrate_sync");
-}
-
-PENDING void rehydrate_close(struct rehydrator *h)
-{
-	(void)h;
-}
-
-PENDING int rehydrate_held_point(const char *dir, const char *domain, uint32_t *epoch,
-				 uint64_t *seq)
-{
-	(void)dir;
-	(void)domain;
-	(void)epoch;
-	(void)seq;
 	return -ENOSYS;
 }
 

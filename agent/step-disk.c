@@ -39,6 +39,11 @@ static int progress(void *arg, uint64_t done, uint64_t total)
 	return step_cancelled(c) ? 1 : 0;
 }
 
+static void notice(void *arg, const char *msg)
+{
+	step_live(arg, "%s", msg);
+}
+
 static int datastore_dir(struct step_ctx *c, const char **dir, char *err, size_t errlen)
 {
 	*dir = c->place == PLACE_TEST ? c->plan->test_datastore : c->plan->datastore;
@@ -60,23 +65,17 @@ int step_restore(struct step_ctx *c, char *err, size_t errlen)
 	char *path = op_disk_path(c->plan, c->place, c->disk);
 	if (!path)
 		return -ENOMEM;
-	size_t pn = strlen(path) + 6;
-	char *part = malloc(pn);
-	if (!part) {
-		free(path);
-		return -ENOMEM;
-	}
-	snprintf(part, pn, "%s.part", path);
+	/* resume: a .part left by an earlier run (a crash, a stop) is continued; without one
+	 * the restore starts over. force: a finished file from a run whose end was not
+	 * journaled is written again. */
 	struct restore_req q = {
 		.r = r, .p = &p, .domain = c->domain, .disk = c->disk, .path = path,
-		.fmt = c->plan->format, .resume = access(part, F_OK) == 0, .force = true,
-		.progress = progress, .progress_arg = c,
+		.fmt = c->plan->format, .resume = true, .force = true,
+		.progress = progress, .progress_arg = c, .notice = notice,
 	};
 	struct restore_result res = { 0 };
-	step_live(c, "restoring %s at point %" PRIu32 ".%" PRIu64 "%s", c->disk, p.epoch, p.seq,
-		  q.resume ? " (resuming)" : "");
+	step_live(c, "restoring %s at point %" PRIu32 ".%" PRIu64, c->disk, p.epoch, p.seq);
 	rc = restore_disk(&q, &res, err, errlen);
-	free(part);
 	if (rc == -ECANCELED && step_cancelled(c)) {
 		free(path);
 		return rc;
@@ -86,7 +85,7 @@ int step_restore(struct step_ctx *c, char *err, size_t errlen)
 		human(res.bytes_written, h, sizeof(h));
 		snprintf(c->detail, sizeof(c->detail), "%s -> %s (%s, point %" PRIu32 ".%" PRIu64
 			 ", %s written%s)", c->disk, path, restore_format_name(c->plan->format),
-			 p.epoch, p.seq, h, q.resume ? ", resumed" : "");
+			 p.epoch, p.seq, h, res.resumed_at ? ", resumed" : "");
 		c->result = json_pack("{ss}", "path", path);
 	}
 	free(path);
@@ -187,6 +186,7 @@ int step_rehydrate(struct step_ctx *c, char *err, size_t errlen)
 	if ((rc = agent_repo(c->a, &r, err, errlen)) < 0 || (rc = datastore_dir(c, &dir, err, errlen)) < 0 ||
 	    (rc = rehydrate_open(r, c->domain, dir, &h, err, errlen)) < 0)
 		return rc;
+	rehydrate_set_notice(h, notice, c);
 	while (!step_cancelled(c)) {
 		struct point_info reached;
 		char why[512] = "", pt[48];
@@ -221,16 +221,21 @@ int step_rehydrate_final(struct step_ctx *c, char *err, size_t errlen)
 	repo_refresh(r);
 	if (!latest && (rc = repo_resolve_point(r, c->domain, spec, &target, err, errlen)) < 0)
 		return rc;
-	if ((rc = rehydrate_open(r, c->domain, dir, &h, err, errlen)) < 0)
+	/* take over: a `ferryctl rehydrate --follow` on the datastore is stopped (ours was,
+	 * by the runner, before this operation's steps began) */
+	if ((rc = rehydrate_take_over(r, c->domain, dir, &h, err, errlen)) < 0)
 		return rc;
+	rehydrate_set_notice(h, notice, c);
 	uint64_t t0 = now_mono_ns();
 	rc = rehydrate_sync(h, latest ? NULL : &target, &reached, progress, c, err, errlen);
+	uint64_t written = rehydrate_written(h);
 	rehydrate_close(h);
 	if (rc < 0)
 		return rc;
-	char pt[48];
+	char pt[48], h2[32];
 	point_text(&reached, pt, sizeof(pt));
-	snprintf(c->detail, sizeof(c->detail), "disks at point %s (applied in %.2f s)", pt,
+	human(written, h2, sizeof(h2));
+	snprintf(c->detail, sizeof(c->detail), "disks at point %s (%s applied in %.2f s)", pt, h2,
 		 (double)(now_mono_ns() - t0) / 1e9);
 	c->result = json_pack("{sssI}", "point", pt, "point_time", (json_int_t)reached.time_ns);
 	return 0;

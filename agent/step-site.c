@@ -124,7 +124,7 @@ static int unlink_quiet(const char *path, unsigned *n)
 }
 
 /* A disk's files in the test datastore: the image (or descriptor), a flat extent, and
- * the .part files of an interrupted restore. */
+ * the .part and .part.resume files of an interrupted restore. */
 static int delete_disk(const struct plan *p, const char *disk, unsigned *n, char *err,
 		       size_t errlen)
 {
@@ -135,9 +135,11 @@ static int delete_disk(const struct plan *p, const char *disk, unsigned *n, char
 	for (size_t i = 0; rc == 0 && i < 2; i++) {
 		if (!files[i])
 			continue;
-		char part[4200];
+		char part[4200], ckpt[4200];
 		snprintf(part, sizeof(part), "%s.part", files[i]);
-		if ((rc = unlink_quiet(files[i], n)) < 0 || (rc = unlink_quiet(part, n)) < 0)
+		snprintf(ckpt, sizeof(ckpt), "%s.part.resume", files[i]);
+		if ((rc = unlink_quiet(files[i], n)) < 0 || (rc = unlink_quiet(part, n)) < 0 ||
+		    (rc = unlink_quiet(ckpt, n)) < 0)
 			snprintf(err, errlen, "%s: %s", files[i], strerror(-rc));
 	}
 	free(path);

@@ -53,18 +53,9 @@ static const char good[] =
 	"uri = qemu+ssh://site-a/system\n"
 	"stop_timeout = 30s\n";
 
-/* Formats need restore/ (restore_format_parse). */
-static bool have_formats(void)
-{
-	enum restore_format f;
-	return restore_format_parse("raw", &f) == 0;
-}
-
 static void test_good(void **state)
 {
 	(void)state;
-	if (!have_formats())
-		skip();
 	struct plan p;
 	struct problems pr = { 0 };
 	int rc = plan_parse("good.plan", good, sizeof(good) - 1, &p, &pr);
@@ -119,8 +110,6 @@ static void test_good(void **state)
 static void test_defaults(void **state)
 {
 	(void)state;
-	if (!have_formats())
-		skip();
 	const char *t = "[plan]\ndomain = d\ndatastore = /ds/\n";
 	struct plan p;
 	struct problems pr = { 0 };
@@ -356,8 +345,6 @@ static void test_names_and_networks(void **state)
 static void test_modes(void **state)
 {
 	(void)state;
-	if (!have_formats())
-		skip();
 	struct vm_set s;
 	three(&s);
 	struct plan_view v;
