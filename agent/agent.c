@@ -382,14 +382,7 @@ static void op_temp_release(struct op *op)
 	free(op->point);
 	free(op->plan);
 	json_decref(op->vms);
-	for (size_t i = 0; i < op->n_steps; i++) {
-		free(op->steps[i].name);
-		free(op->steps[i].kind);
-		free(op->steps[i].vm);
-		free(op->steps[i].disk);
-		free(op->steps[i].after);
-	}
-	free(op->steps);
+	steps_free(op->steps, op->n_steps);
 }
 
 /* Journal the op and start its runner (lock held). */

@@ -93,18 +93,6 @@ static int split(const char *path, struct route *rt)
 	return 0;
 }
 
-static bool name_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (!n || n > 63 || !strcmp(s, ".") || !strcmp(s, ".."))
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
-			return false;
-	return true;
-}
-
 static const char *arg(const struct api_req *q, const char *key)
 {
 	for (size_t i = 0; i < q->n_args; i++)
@@ -291,7 +279,7 @@ static void route_domain(struct agent *a, const struct api_req *q, const struct 
 			 struct api_resp *r)
 {
 	const char *dom = rt->parts[2];
-	if (!name_ok(dom)) {
+	if (!plan_name_ok(dom)) {
 		error(r, 400, "bad domain name");
 		return;
 	}

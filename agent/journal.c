@@ -55,6 +55,13 @@ static void step_release(struct step *s)
 	json_decref(s->result);
 }
 
+void steps_free(struct step *s, size_t n)
+{
+	for (size_t i = 0; s && i < n; i++)
+		step_release(&s[i]);
+	free(s);
+}
+
 static void op_release(struct op *o)
 {
 	free(o->point_spec);
@@ -63,9 +70,7 @@ static void op_release(struct op *o)
 	free(o->point);
 	free(o->plan);
 	free(o->reason);
-	for (size_t i = 0; i < o->n_steps; i++)
-		step_release(&o->steps[i]);
-	free(o->steps);
+	steps_free(o->steps, o->n_steps);
 }
 
 void dom_record_release(struct dom_record *r)

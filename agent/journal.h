@@ -78,6 +78,8 @@ struct dom_record {
 };
 
 void dom_record_release(struct dom_record *r);
+/* Free n steps' members and the array (a step list being built, or an op's). */
+void steps_free(struct step *s, size_t n);
 /* The operation with this id, or NULL. */
 struct op *dom_record_op(struct dom_record *r, uint32_t id);
 

@@ -192,14 +192,7 @@ int op_build_steps(enum dom_action a, const struct plan *p, const struct plan_vi
 	}
 	free(vs);
 	if (b.oom) {
-		for (size_t i = 0; i < op->n_steps; i++) {
-			free(op->steps[i].name);
-			free(op->steps[i].kind);
-			free(op->steps[i].vm);
-			free(op->steps[i].disk);
-			free(op->steps[i].after);
-		}
-		free(op->steps);
+		steps_free(op->steps, op->n_steps);
 		op->steps = NULL;
 		op->n_steps = 0;
 		return -ENOMEM;

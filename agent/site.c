@@ -136,18 +136,6 @@ static int need_bytes(const struct plan *p, const struct plan_view *v, enum plan
 	return 0;
 }
 
-static void human(uint64_t b, char *out, size_t n)
-{
-	const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)b;
-	int i = 0;
-	while (v >= 1024 && i < 4) {
-		v /= 1024;
-		i++;
-	}
-	snprintf(out, n, "%.1f %s", v, u[i]);
-}
-
 static void check_datastore(const struct plan *p, const struct plan_view *v, enum plan_mode mode,
 			    struct repo *r, const struct point_info *pt, struct problems *pr)
 {
@@ -172,8 +160,8 @@ static void check_datastore(const struct plan *p, const struct plan_view *v, enu
 	uint64_t avail = (uint64_t)fs.f_bavail * fs.f_frsize;
 	if (avail < need) {
 		char a[32], b[32];
-		human(avail, a, sizeof(a));
-		human(need, b, sizeof(b));
+		fmt_bytes(avail, a, sizeof(a));
+		fmt_bytes(need, b, sizeof(b));
 		problems_add(pr, "datastore %s has no room for the disks: %s free, %s needed", dir,
 			     a, b);
 	}

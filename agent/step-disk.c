@@ -20,18 +20,6 @@
 #include "common/util.h"
 #include "common/banned.h"
 
-static void human(uint64_t b, char *out, size_t n)
-{
-	const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)b;
-	int i = 0;
-	while (v >= 1024 && i < 4) {
-		v /= 1024;
-		i++;
-	}
-	snprintf(out, n, "%.1f %s", v, u[i]);
-}
-
 static int progress(void *arg, uint64_t done, uint64_t total)
 {
 	struct step_ctx *c = arg;
@@ -82,7 +70,7 @@ int step_restore(struct step_ctx *c, char *err, size_t errlen)
 	}
 	if (rc == 0) {
 		char h[32];
-		human(res.bytes_written, h, sizeof(h));
+		fmt_bytes(res.bytes_written, h, sizeof(h));
 		snprintf(c->detail, sizeof(c->detail), "%s -> %s (%s, point %" PRIu32 ".%" PRIu64
 			 ", %s written%s)", c->disk, path, restore_format_name(c->plan->format),
 			 p.epoch, p.seq, h, res.resumed_at ? ", resumed" : "");
@@ -234,7 +222,7 @@ int step_rehydrate_final(struct step_ctx *c, char *err, size_t errlen)
 		return rc;
 	char pt[48], h2[32];
 	point_text(&reached, pt, sizeof(pt));
-	human(written, h2, sizeof(h2));
+	fmt_bytes(written, h2, sizeof(h2));
 	snprintf(c->detail, sizeof(c->detail), "disks at point %s (%s applied in %.2f s)", pt, h2,
 		 (double)(now_mono_ns() - t0) / 1e9);
 	c->result = json_pack("{sssI}", "point", pt, "point_time", (json_int_t)reached.time_ns);

@@ -314,6 +314,33 @@ static int cmd_followup(struct fo_args *a, struct agent_client *c, bool complete
 	return a->wait ? watch_ops(c, t, n, WATCH_WAIT | (a->json ? WATCH_JSON : 0)) : 0;
 }
 
+static void print_domain(json_t *v)
+{
+	watch_print_domain(stdout, v, false);
+}
+
+static void print_report(json_t *v)
+{
+	watch_print_report(stdout, v);
+}
+
+/* GET /v1/domains/NAME + suffix for each domain; show each answer. */
+static int get_each(struct fo_args *a, struct agent_client *c, char names[][REPO_NAME_MAX + 1],
+		    size_t n, const char *suffix, void (*show)(json_t *))
+{
+	for (size_t i = 0; i < n; i++) {
+		char path[256];
+		snprintf(path, sizeof(path), "/v1/domains/%s%s", names[i], suffix);
+		json_t *resp;
+		int rc = call(c, "GET", path, NULL, &resp);
+		if (rc)
+			return rc;
+		(a->json ? print_json : show)(resp);
+		json_decref(resp);
+	}
+	return 0;
+}
+
 static int cmd_status(struct fo_args *a, struct agent_client *c)
 {
 	char names[MAX_PLANS][REPO_NAME_MAX + 1];
@@ -323,28 +350,14 @@ static int cmd_status(struct fo_args *a, struct agent_client *c)
 		return rc;
 	if (a->mode || a->point || a->wait)
 		return usage("status takes --watch and --json");
-	if (a->watch) {
-		struct watch_target t[MAX_PLANS];
-		for (size_t i = 0; i < n; i++) {
-			snprintf(t[i].domain, sizeof(t[i].domain), "%.63s", names[i]);
-			t[i].op = 0;	/* the newest */
-		}
-		return watch_ops(c, t, n, a->json ? WATCH_JSON : 0);
-	}
+	if (!a->watch)
+		return get_each(a, c, names, n, a->json ? "?operations=all" : "", print_domain);
+	struct watch_target t[MAX_PLANS];
 	for (size_t i = 0; i < n; i++) {
-		char path[256];
-		snprintf(path, sizeof(path), "/v1/domains/%s%s", names[i],
-			 a->json ? "?operations=all" : "");
-		json_t *resp;
-		if ((rc = call(c, "GET", path, NULL, &resp)))
-			return rc;
-		if (a->json)
-			print_json(resp);
-		else
-			watch_print_domain(stdout, resp, false);
-		json_decref(resp);
+		snprintf(t[i].domain, sizeof(t[i].domain), "%.63s", names[i]);
+		t[i].op = 0;	/* the newest */
 	}
-	return 0;
+	return watch_ops(c, t, n, a->json ? WATCH_JSON : 0);
 }
 
 static int cmd_report(struct fo_args *a, struct agent_client *c)
@@ -356,19 +369,7 @@ static int cmd_report(struct fo_args *a, struct agent_client *c)
 		return rc;
 	if (a->mode || a->point || a->wait || a->watch)
 		return usage("report takes --json");
-	for (size_t i = 0; i < n; i++) {
-		char path[256];
-		snprintf(path, sizeof(path), "/v1/domains/%s/report", names[i]);
-		json_t *resp;
-		if ((rc = call(c, "GET", path, NULL, &resp)))
-			return rc;
-		if (a->json)
-			print_json(resp);
-		else
-			watch_print_report(stdout, resp);
-		json_decref(resp);
-	}
-	return 0;
+	return get_each(a, c, names, n, "/report", print_report);
 }
 
 int ctl_failover_main(int argc, char **argv)

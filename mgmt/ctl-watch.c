@@ -37,18 +37,6 @@ static void fmt_time(uint64_t ns, char *out, size_t n)
 	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void human(uint64_t b, char *out, size_t n)
-{
-	const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)b;
-	int i = 0;
-	while (v >= 1024 && i < 4) {
-		v /= 1024;
-		i++;
-	}
-	snprintf(out, n, i ? "%.1f %s" : "%.0f %s", v, units[i]);
-}
-
 static void print_step(FILE *f, json_t *st, bool live)
 {
 	const char *state = s(st, "state");
@@ -66,8 +54,8 @@ static void print_step(FILE *f, json_t *st, bool live)
 		for (unsigned i = 0; i < BAR; i++)
 			bar[i] = i < fill ? '#' : '.';
 		bar[BAR] = 0;
-		human(done, a, sizeof(a));
-		human(total, b, sizeof(b));
+		fmt_bytes(done, a, sizeof(a));
+		fmt_bytes(total, b, sizeof(b));
 		fprintf(f, "  [%s] %3u%% %s/%s", bar, (unsigned)(done * 100 / total), a, b);
 	}
 	if (s(st, "detail")[0] && strcmp(state, "running"))

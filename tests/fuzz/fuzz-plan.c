@@ -28,18 +28,6 @@ static void vm(struct vm_set *s, const char *name, const char *net, uint32_t add
 	n->prefix = 24;
 }
 
-static void free_steps(struct op *op)
-{
-	for (size_t i = 0; i < op->n_steps; i++) {
-		free(op->steps[i].name);
-		free(op->steps[i].kind);
-		free(op->steps[i].vm);
-		free(op->steps[i].disk);
-		free(op->steps[i].after);
-	}
-	free(op->steps);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct plan p;
@@ -65,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			struct op op = { 0 };
 			if (op_build_steps(acts[m], &p, &v, &op) == 0)
-				free_steps(&op);
+				steps_free(op.steps, op.n_steps);
 			plan_view_release(&v);
 		} else if (cp.n == 0 && !cp.oom) {
 			abort();

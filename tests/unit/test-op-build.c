@@ -49,14 +49,7 @@ static void setup_fix(struct fix *f, enum plan_mode mode)
 
 static void release_fix(struct fix *f)
 {
-	for (size_t i = 0; i < f->op.n_steps; i++) {
-		free(f->op.steps[i].name);
-		free(f->op.steps[i].kind);
-		free(f->op.steps[i].vm);
-		free(f->op.steps[i].disk);
-		free(f->op.steps[i].after);
-	}
-	free(f->op.steps);
+	steps_free(f->op.steps, f->op.n_steps);
 	plan_view_release(&f->v);
 	free(f->s.vms);
 	plan_release(&f->p);
