@@ -102,20 +102,20 @@ static int existing_parent(const char *dir, char *out, size_t n)
 
 /* Bytes the disks of the view need in dir: data bytes at the point, less what files
  * already there hold (a rehydrated datastore). */
-static int need_bytes(const struct plan *p, const struct plan_view *v, enum plan_mode mode,
+static int need_bytes(const struct plan *p, const struct vm_set *v, enum plan_mode mode,
 		      struct repo *r, const struct point_info *pt, uint64_t *need,
 		      struct problems *pr)
 {
 	*need = 0;
 	for (size_t i = 0; i < v->n; i++)
-		for (size_t k = 0; k < v->vms[i].desc->n_disks; k++) {
-			const char *disk = v->vms[i].desc->disks[k];
+		for (size_t k = 0; k < v->vms[i].n_disks; k++) {
+			const char *disk = v->vms[i].disks[k];
 			struct disk_map *m;
 			char err[512];
 			int rc = repo_disk_map(r, pt, disk, &m, err, sizeof(err));
 			if (rc < 0) {
 				problems_add(pr, "VM %s disk %s: not in point %u.%llu: %s",
-					     v->vms[i].desc->name, disk, pt->epoch,
+					     v->vms[i].name, disk, pt->epoch,
 					     (unsigned long long)pt->seq, err);
 				continue;
 			}
@@ -136,7 +136,7 @@ static int need_bytes(const struct plan *p, const struct plan_view *v, enum plan
 	return 0;
 }
 
-static void check_datastore(const struct plan *p, const struct plan_view *v, enum plan_mode mode,
+static void check_datastore(const struct plan *p, const struct vm_set *v, enum plan_mode mode,
 			    struct repo *r, const struct point_info *pt, struct problems *pr)
 {
 	const char *dir = mode == PLAN_TEST ? p->test_datastore : p->datastore;
@@ -178,7 +178,7 @@ static void check_protected(const struct plan *p, struct problems *pr)
 			     strerror(-rc));
 }
 
-int plan_check_site(const struct plan *p, const struct plan_view *v,
+int plan_check_site(const struct plan *p, const struct vm_set *v,
 		    const struct ferry_config *cfg, struct repo *r, const struct point_info *pt,
 		    enum plan_mode mode, struct problems *pr)
 {

@@ -25,12 +25,13 @@ int drv_open(const struct ferry_config *cfg, const struct plan_driver *pd,
 	     struct drv_handle *h, char *err, size_t errlen);
 void drv_close(struct drv_handle *h);
 
-/* Everything about the site: the driver answers (probe), every target network exists
+/* Everything about the site (v: the domain's VMs): the driver answers (probe), every
+ * target network exists
  * there, the datastore (the test datastore for PLAN_TEST) exists or can be created and
  * has room for the disks at point p (their data bytes, less what files already there
  * hold), and for a planned failover the protected site's ferryd answers. Each problem
  * one line in *pr; 0 when none. r and p may be NULL (then the room is not checked). */
-int plan_check_site(const struct plan *p, const struct plan_view *v,
+int plan_check_site(const struct plan *p, const struct vm_set *v,
 		    const struct ferry_config *cfg, struct repo *r, const struct point_info *pt,
 		    enum plan_mode mode, struct problems *pr);
 

@@ -36,10 +36,9 @@ int plan_validate(const char *file, const char *text, const struct ferry_config 
 		return -EINVAL;
 	}
 	c->have_set = true;
-	if (plan_check_domain(&c->plan, &c->set, mode, &c->view, pr) < 0)
-		return -EINVAL;
-	c->have_view = true;
-	plan_check_site(&c->plan, &c->view, cfg, r, c->have_point ? &c->point : NULL, mode, pr);
+	/* the site is checked even when the plan does not fit the domain: every problem */
+	c->have_view = plan_check_domain(&c->plan, &c->set, mode, &c->view, pr) == 0;
+	plan_check_site(&c->plan, &c->set, cfg, r, c->have_point ? &c->point : NULL, mode, pr);
 	return pr->n > before || pr->oom ? -EINVAL : 0;
 }
 
