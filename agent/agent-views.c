@@ -180,13 +180,35 @@ oom:
 	return fail_null(o);
 }
 
+/* A domain the store has but this agent has no journal of: Protected. */
+static int store_domain_json(struct agent *a, const char *domain, json_t **out)
+{
+	char **names = NULL, err[512];
+	size_t n = 0;
+	struct repo *r;
+	bool found = false;
+	if (agent_repo(a, &r, err, sizeof(err)) == 0 && repo_list_domains(r, &names, &n) == 0)
+		for (size_t i = 0; i < n; i++)
+			found |= !strcmp(names[i], domain);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (!found)
+		return -ENOENT;
+	*out = json_pack("{sssssbs[]}", "domain", domain, "state", dom_state_name(DOM_PROTECTED),
+			 "plan", 0, "operations");
+	return *out ? 0 : -ENOMEM;
+}
+
 int agent_domain_json(struct agent *a, const char *domain, bool latest_only, json_t **out)
 {
 	pthread_mutex_lock(&a->lock);
 	struct domain *d = agent_domain(a, domain, false, NULL, 0);
 	*out = d ? domain_json(d, latest_only) : NULL;
 	pthread_mutex_unlock(&a->lock);
-	return !d ? -ENOENT : *out ? 0 : -ENOMEM;
+	if (!d)
+		return store_domain_json(a, domain, out);
+	return *out ? 0 : -ENOMEM;
 }
 
 int agent_op_json(struct agent *a, const char *domain, uint32_t id, json_t **out)

@@ -84,7 +84,8 @@ int agent_test_stop(struct agent *a, const char *domain, uint32_t *op, char *err
 json_t *agent_info_json(struct agent *a);
 /* Every domain: those with a journal and those the store has. */
 json_t *agent_domains_json(struct agent *a);
-/* One domain with its operations (all, or only the newest with latest_only). -ENOENT. */
+/* One domain with its operations (all, or only the newest with latest_only); a domain
+ * only the store has is Protected. -ENOENT: neither has it. */
 int agent_domain_json(struct agent *a, const char *domain, bool latest_only, json_t **out);
 /* The newest test failover (and its test-stop): operations and the guests' serial logs. */
 int agent_report_json(struct agent *a, const char *domain, json_t **out, char *err,

@@ -122,7 +122,7 @@ static void get_domain(struct agent *a, const struct api_req *q, const char *dom
 	json_t *o;
 	int rc = agent_domain_json(a, dom, !ops || strcmp(ops, "all"), &o);
 	if (rc == -ENOENT)
-		error(r, 404, "no domain %s at this agent (no plan or operation yet)", dom);
+		error(r, 404, "no domain %s at this agent or in its store", dom);
 	else if (rc < 0)
 		verb_error(r, rc, NULL, NULL);
 	else

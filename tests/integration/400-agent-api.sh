@@ -57,7 +57,7 @@ req GET /v1
 expect 404 "no such resource" GET /
 expect 404 "no such resource" GET /v2/domains
 expect 404 "no such resource" GET /v1/domains/dom/nothing
-expect 404 "no domain dom" GET /v1/domains/dom
+expect 404 "no domain dom at this agent or in its store" GET /v1/domains/dom
 expect 400 "bad domain name" GET /v1/domains/..
 expect 404 "no domain dom" POST /v1/domains/dom/test-stop '{}'
 expect 404 "no domain dom" POST /v1/domains/dom/complete ''
