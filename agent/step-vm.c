@@ -15,7 +15,7 @@
 #include "common/banned.h"
 
 #define CHECK_ATTEMPT_MS 3000
-#define CHECK_PAUSE_MS 500
+#define CHECK_PAUSE_MS 200
 
 static char *serial_path(struct step_ctx *c, const char *vm)
 {
