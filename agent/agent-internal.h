@@ -59,6 +59,8 @@ struct domain *agent_domain(struct agent *a, const char *name, bool create, char
 int dom_write(struct agent *a, struct domain *d, json_t *rec, char *err, size_t errlen);
 /* The repository, opened on first use. */
 int agent_repo(struct agent *a, struct repo **out, char *err, size_t errlen);
+/* Pick up what the store gained (new points' chunks); one refresh at a time. */
+void agent_repo_refresh(struct agent *a);
 /* op-run.c */
 /* Start (or resume) running operation op of d (lock held). */
 int runner_start(struct agent *a, struct domain *d, struct op *op, char *err, size_t errlen);

@@ -177,6 +177,14 @@ fail:
 
 /* ---- store and hypervisor ---- */
 
+void agent_repo_refresh(struct agent *a)
+{
+	pthread_mutex_lock(&a->repo_lock);
+	if (a->repo)
+		repo_refresh(a->repo);
+	pthread_mutex_unlock(&a->repo_lock);
+}
+
 int agent_repo(struct agent *a, struct repo **out, char *err, size_t errlen)
 {
 	pthread_mutex_lock(&a->repo_lock);
@@ -295,6 +303,7 @@ static int check_plan(struct agent *a, const char *text, enum plan_mode mode, co
 		problems_add(pr, "store: %s", err);
 		return -EINVAL;
 	}
+	agent_repo_refresh(a);
 	return plan_validate("plan", text, a->cfg, r, mode, point, c, pr);
 }
 

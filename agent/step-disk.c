@@ -206,7 +206,7 @@ int step_rehydrate_final(struct step_ctx *c, char *err, size_t errlen)
 	int rc;
 	if ((rc = agent_repo(c->a, &r, err, errlen)) < 0 || (rc = datastore_dir(c, &dir, err, errlen)) < 0)
 		return rc;
-	repo_refresh(r);
+	agent_repo_refresh(c->a);
 	if (!latest && (rc = repo_resolve_point(r, c->domain, spec, &target, err, errlen)) < 0)
 		return rc;
 	/* take over: a `ferryctl rehydrate --follow` on the datastore is stopped (ours was,

@@ -49,6 +49,7 @@ int step_final_point(struct step_ctx *c, char *err, size_t errlen)
 		snprintf(err, errlen, "ferryd: %s", ans);
 		return -EIO;
 	}
+	agent_repo_refresh(c->a);	/* the point's chunks came after the repository was read */
 	snprintf(c->detail, sizeof(c->detail), "final point %.60s of %s is durable in the store",
 		 ans + 3, c->domain);
 	c->result = json_pack("{ss}", "point", ans + 3);

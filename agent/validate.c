@@ -17,7 +17,6 @@ int plan_validate(const char *file, const char *text, const struct ferry_config 
 		return -EINVAL;
 	c->have_plan = true;
 	char err[512];
-	repo_refresh(r);
 	const char *spec = point ? point : "latest";
 	if (repo_resolve_point(r, c->plan.domain, spec, &c->point, err, sizeof(err)) == 0)
 		c->have_point = true;

@@ -16,7 +16,8 @@ struct plan_checked {
 	bool have_plan, have_set, have_view, have_point;
 };
 
-/* Check the plan text for mode. point: the point asked for (NULL: the newest consistent
+/* Check the plan text for mode (against the repository as the caller last refreshed it:
+ * repo_refresh first to see the newest points' chunks). point: the point asked for (NULL: the newest consistent
  * one; it must exist for forced and test, and is used for the datastore's room). The VM
  * descriptions are those stored at the point's time for forced and test, else the newest.
  * cfg gives the default [hypervisor] (may be NULL). Every problem goes to pr; 0 when
