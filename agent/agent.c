@@ -410,6 +410,42 @@ static const char *point_id(const struct point_info *p, char *buf, size_t n)
 	return buf;
 }
 
+/* Before anything slow: each plan names a domain (once), and each domain's state allows
+ * the action. 0; -EINVAL (a plan that does not parse, two plans of one domain) or -EPERM
+ * with the reasons in pr. */
+static int refuse_by_state(struct agent *a, const struct start_req *q, struct problems *pr)
+{
+	char (*names)[REPO_NAME_MAX + 1] = calloc(q->n_plans, sizeof(*names));
+	if (!names)
+		return -ENOMEM;
+	int rc = 0;
+	for (size_t i = 0; i < q->n_plans; i++) {
+		struct plan p;
+		struct problems pp = { 0 };
+		if (plan_parse("plan", q->plans[i], strlen(q->plans[i]), &p, &pp) < 0) {
+			problems_release(&pp);
+			continue;	/* its problems come with the full check */
+		}
+		snprintf(names[i], sizeof(names[i]), "%s", p.domain);
+		plan_release(&p);
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(names[k], names[i])) {
+				problems_add(pr, "two plans for domain %s", names[i]);
+				rc = rc ? rc : -EINVAL;
+			}
+		char err[512];
+		pthread_mutex_lock(&a->lock);
+		struct domain *d = agent_domain(a, names[i], false, err, sizeof(err));
+		if (state_allows(d, q->action, err, sizeof(err), names[i]) < 0) {
+			problems_add(pr, "%s", err);
+			rc = -EPERM;
+		}
+		pthread_mutex_unlock(&a->lock);
+	}
+	free(names);
+	return rc;
+}
+
 int agent_start(struct agent *a, const struct start_req *q, struct started *out,
 		struct problems *pr)
 {
@@ -421,19 +457,14 @@ int agent_start(struct agent *a, const struct start_req *q, struct started *out,
 	struct plan_checked *c = calloc(q->n_plans, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	int rc = 0;
+	int rc = refuse_by_state(a, q, pr);
 	const char *pspec = mode == PLAN_FORCED || mode == PLAN_TEST ? q->point : NULL;
-	for (size_t i = 0; i < q->n_plans; i++) {
+	for (size_t i = 0; (rc == 0 || rc == -EINVAL) && i < q->n_plans; i++)	/* all problems */
 		if (check_plan(a, q->plans[i], mode, pspec, &c[i], pr) < 0)
 			rc = -EINVAL;
-		for (size_t k = 0; k < i && c[i].have_plan; k++)
-			if (c[k].have_plan && !strcmp(c[k].plan.domain, c[i].plan.domain)) {
-				problems_add(pr, "two plans for domain %s", c[i].plan.domain);
-				rc = -EINVAL;
-			}
-	}
 	char err[512];
 	pthread_mutex_lock(&a->lock);
+	/* again under the lock: a state may have changed during the checks */
 	for (size_t i = 0; rc == 0 && i < q->n_plans; i++) {
 		struct domain *d = agent_domain(a, c[i].plan.domain, false, err, sizeof(err));
 		if (state_allows(d, q->action, err, sizeof(err), c[i].plan.domain) < 0) {
