@@ -7,6 +7,7 @@
  *   failover status    -a AGENT (-p PLAN | --domain D) [--watch] [--json]
  *   failover report    -a AGENT (-p PLAN | --domain D) [--json]
  *   plan validate      -p PLAN [--mode M] [--json] (-a AGENT | -c FILE | --store URL --key-file P)
+ *   plan set           -a AGENT -p PLAN [--json]      register it: the domain is RecoveryReady
  *
  * -a is the agent's unix socket or URL; without it, -c FILE's [agent] socket. The plan
  * files are read here and their text sent to the agent (it may run elsewhere). */
@@ -48,6 +49,7 @@ static int usage(const char *why)
 		"usage: ferryctl failover start -a AGENT -p PLAN [-p PLAN...] --mode planned|forced|test|continuous [--point ID|latest|TIME] [--wait] [--json]\n"
 		"       ferryctl failover complete|test-stop|status|report -a AGENT (-p PLAN | --domain D) [--point P] [--wait] [--watch] [--json]\n"
 		"       ferryctl plan validate -p PLAN [--mode M] [--json] (-a AGENT | -c FILE | --store URL --key-file P)\n"
+		"       ferryctl plan set -a AGENT -p PLAN [--json]\n"
 		"       (-a AGENT: the agent's unix socket or http://HOST:PORT; or -c FILE with [agent])\n",
 		why);
 	return 2;
@@ -510,6 +512,30 @@ static int validate_remote(struct fo_args *a, const char *path, const char *text
 	return rc;
 }
 
+/* plan set: register the plan with the agent (PUT /v1/domains/D/plan): RecoveryReady */
+static int plan_set(struct fo_args *a, const char *path, const char *text)
+{
+	char dom[REPO_NAME_MAX + 1], url[256];
+	struct agent_client *c;
+	if (plan_domain(path, dom, sizeof(dom)) < 0)
+		return 1;
+	int rc = open_agent(a, &c);
+	if (rc)
+		return rc;
+	snprintf(url, sizeof(url), "/v1/domains/%s/plan", dom);
+	json_t *resp;
+	rc = call(c, "PUT", url, json_pack("{ss}", "plan", text), &resp);
+	agent_client_close(c);
+	if (rc)
+		return rc;
+	if (a->json)
+		print_json(resp);
+	else
+		printf("plan of domain %s registered\n", dom);
+	json_decref(resp);
+	return 0;
+}
+
 int ctl_plan_main(int argc, char **argv)
 {
 	struct fo_args a;
@@ -517,8 +543,12 @@ int ctl_plan_main(int argc, char **argv)
 	if (rc)
 		return rc;
 	enum plan_mode mode = PLAN_ANY;
-	if (strcmp(a.sub, "validate"))
-		rc = usage("unknown plan subcommand (plan validate)");
+	bool set = !strcmp(a.sub, "set");
+	if (strcmp(a.sub, "validate") && !set)
+		rc = usage("unknown plan subcommand (plan validate, plan set)");
+	else if (set && (a.n_plans != 1 || !a.agent || a.mode || a.n_domains || a.point || a.wait ||
+			 a.watch))
+		rc = usage("plan set takes -a AGENT and one -p PLAN");
 	else if (a.n_plans != 1 || a.n_domains || a.point || a.wait || a.watch)
 		rc = usage("plan validate takes one -p PLAN, --mode, --json and where to look");
 	else if (a.mode && plan_mode_parse(a.mode, &mode) < 0)
@@ -527,8 +557,9 @@ int ctl_plan_main(int argc, char **argv)
 	if (!rc && !text)
 		rc = 1;
 	if (!rc)
-		rc = a.agent ? validate_remote(&a, a.plans[0], text)
-			     : validate_local(&a, a.plans[0], text, mode);
+		rc = set ? plan_set(&a, a.plans[0], text)
+		     : a.agent ? validate_remote(&a, a.plans[0], text)
+			       : validate_local(&a, a.plans[0], text, mode);
 	free(text);
 	release(&a);
 	return rc;

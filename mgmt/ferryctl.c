@@ -39,7 +39,7 @@ static const struct {
 	{ "store", ctl_store_main,
 	  "store check|copy -c FILE | --store URL [...]   check a store; copy a repository into it" },
 	{ "plan", ctl_plan_main,
-	  "plan validate -p PLAN [--mode M] [--json] (-a AGENT | -c FILE | --store URL --key-file P)" },
+	  "plan validate|set -p PLAN [--mode M] [--json] (-a AGENT | -c FILE | --store URL --key-file P)" },
 	{ "failover", ctl_failover_main,
 	  "failover start|complete|test-stop|status|report -a AGENT -p PLAN [--mode M] [--point P] [--wait|--watch] [--json]" },
 	{ "prune", ctl_prune_main,
