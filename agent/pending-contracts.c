@@ -1,13 +1,12 @@
 /* TEMPORARY, to be deleted piece by piece: weak placeholders for the contracts other
- * helpers implement (restore/restore.h, repo/vmdesc.h, agent/reip.h, agent/driver.h), so
- * that ferry-agent links while they have not landed on main. Each fails with -ENOSYS and
- * says what is missing; none pretends to work. (restore/ has landed.) */
+ * helpers implement (repo/vmdesc.h, agent/reip.h), so that ferry-agent links while they
+ * have not landed on main. Each fails with -ENOSYS and says what is missing; none
+ * pretends to work. (restore/ and the drivers have landed.) */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/driver.h"
 #include "agent/reip.h"
 #include "repo/vmdesc.h"
 
@@ -93,8 +92,3 @@ PENDING int reip_write_cidata(const char *path, const struct vm_desc *vm, char *
 	return missing(err, errlen, "reip_write_cidata");
 }
 
-PENDING const struct driver_ops *driver_find(const char *name)
-{
-	(void)name;
-	return NULL;
-}
