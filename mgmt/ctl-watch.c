@@ -249,7 +249,7 @@ int watch_ops(struct agent_client *c, const struct watch_target *t, size_t n, un
 
 void watch_print_json(json_t *v)
 {
-	char *text = json_dumps(v, JSON_INDENT(2));
+	char *text = json_dumps(v, JSON_COMPACT);
 	if (text)
 		printf("%s\n", text);
 	free(text);
