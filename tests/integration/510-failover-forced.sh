@@ -11,9 +11,7 @@
 require qemu-io python3
 
 lv_start
-ferryctl init --store "file://$T/store" --key-file "$T/key" >/dev/null || fail "init"
-SITE_VMS=1 site_start "file://$T/store" "$T/key"
-lv_net_create dr-net 10.2.0.1/24
+failover_site
 OFF=$SITE_TAIL_OFF
 
 # point 1 holds 0x11 at the end of db's disk, point 2 holds 0x22 there

@@ -10,8 +10,7 @@
 require python3
 
 lv_start
-ferryctl init --store "file://$T/store" --key-file "$T/key" >/dev/null || fail "init"
-SITE_VMS=1 SITE_RPO=2s site_start "file://$T/store" "$T/key"
+SITE_RPO=2s failover_site --no-dr-net	# the test network takes 10.2.0.1/24
 more_points_than() { [ "$(points_count)" -gt "$1" ]; }
 wait_for 30 more_points_than 0 || fail "no point"
 

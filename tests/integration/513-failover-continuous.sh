@@ -11,9 +11,7 @@
 require qemu-io python3
 
 lv_start
-ferryctl init --store "file://$T/store" --key-file "$T/key" >/dev/null || fail "init"
-SITE_VMS=1 site_start "file://$T/store" "$T/key"
-lv_net_create dr-net 10.2.0.1/24
+failover_site
 P=$(ferryctl point -c "$SITE_CONF" --domain "$SITE_DOMAIN") || fail "point"
 
 agent_start

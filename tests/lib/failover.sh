@@ -3,6 +3,8 @@
 # protected site of guests.sh (db, app, web; app waits for db, web for app), and readers of
 # the agent's journal.
 #
+#   failover_site [--no-dr-net]         # a store ($T/store, $T/key), the protected site on
+#                                       # it (SITE_VMS=1 site_start), and dr-net 10.2.0.1/24
 #   agent_start [NAME]                  # ferry-agent NAME (default "agent"), ready; sets
 #                                       # AGENT_SOCK, AGENT_DIR, AGENT_PID
 #   agent_stop                          # SIGTERM, exit 0 expected
@@ -23,6 +25,12 @@ AGENT_SOCK= AGENT_DIR= AGENT_PID=
 # a failover cannot run at all, and the test says so.
 "$BIN/ferryctl" help | grep -qE '^ +domains( |$)' ||
 	skip "ferryctl domains (VM descriptions in the store) is not in this tree"
+
+failover_site() {
+	ferryctl init --store "file://$T/store" --key-file "$T/key" >/dev/null || fail "ferryctl init"
+	SITE_VMS=1 site_start "file://$T/store" "$T/key"
+	[ "${1:-}" = --no-dr-net ] || lv_net_create dr-net 10.2.0.1/24
+}
 
 agent_start() {
 	local name=${1:-agent}
