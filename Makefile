@@ -133,13 +133,17 @@ bench-restore: all
 bench-guest: all $(O)/tests/drvctl
 	tests/bench/bench-guest.sh
 
+bench-failover: all
+	tests/bench/bench-failover.sh
+
 deps:
 	tools/install-deps.sh
 
 clean:
 	rm -rf $(O)
 
-.PHONY: all tests check clean fuzz FORCE bench-datapath bench-pipeline bench-restore bench-guest deps
+.PHONY: all tests check clean fuzz FORCE bench-datapath bench-pipeline bench-restore bench-guest \
+	bench-failover deps
 .DELETE_ON_ERROR:
 .SECONDARY:
 

@@ -37,6 +37,9 @@
 #define DEFAULT_CONTROL_SOCKET "/run/ferry/ferryd.sock"
 #define DEFAULT_LOG_SIZE (8ull << 30)
 #define DEFAULT_LOG_METADATA_SIZE (64ull << 20)
+#define DEFAULT_AGENT_STATE_DIR "/var/lib/ferry-agent"
+#define DEFAULT_AGENT_SOCKET "/run/ferry/agent.sock"
+#define DEFAULT_AGENT_PARALLEL 4
 
 struct parser;
 struct key_def;
@@ -59,7 +62,7 @@ struct section_def {
 };
 
 static key_set_fn set_string, set_size, set_duration_u32, set_engine, set_listen, set_socket,
-	set_addressing, set_u32, add_disk, set_vm;
+	set_addressing, set_u32, add_disk, set_vm, set_tcp_listen, add_hv_setting;
 
 #define CFG(field) offsetof(struct ferry_config, field)
 #define DOM(field) offsetof(struct domain_cfg, field)
@@ -72,6 +75,8 @@ static const struct section_def sections[] = {
 	{ "store", false },
 	{ "domain", true },
 	{ "vm", true },
+	{ "agent", false },
+	{ "hypervisor", false },
 };
 
 static const struct key_def keys[] = {
@@ -102,6 +107,12 @@ static const struct key_def keys[] = {
 	{ "vm", "memory", set_vm, 0, 0, 0, 0 },
 	{ "vm", "firmware", set_vm, 0, 0, 0, 0 },
 	{ "vm", "nic", set_vm, 0, 0, 0, KEY_REPEAT },
+	{ "agent", "state_dir", set_string, CFG(agent_state_dir), 0, 0, 0 },
+	{ "agent", "socket", set_socket, CFG(agent_socket), 0, 0, 0 },
+	{ "agent", "listen", set_tcp_listen, CFG(agent_listen), 0, 0, 0 },
+	{ "agent", "parallel", set_u32, CFG(agent_parallel), 1, 64, 0 },
+	{ "hypervisor", "driver", set_string, CFG(hv_driver), 0, 0, 0 },
+	{ "hypervisor", "*", add_hv_setting, 0, 0, 0, KEY_REPEAT },	/* the driver's keys */
 };
 
 struct parser {
@@ -110,6 +121,7 @@ struct parser {
 	char *err;
 	size_t errlen;
 	unsigned line;				/* of the item being handled */
+	const char *key;			/* the key being handled */
 	const struct section_def *sec;		/* current section, NULL before the first */
 	struct domain_cfg *dom;			/* current [domain], or NULL */
 	struct vm_cfg *vm;			/* current [vm], or NULL */
@@ -432,6 +444,41 @@ static int set_vm(struct parser *p, const struct key_def *k, void *base, const c
 	return 0;
 }
 
+/* [agent] listen: a TCP address only (the unix socket has its own key) */
+static int set_tcp_listen(struct parser *p, const struct key_def *k, void *base, const char *val)
+{
+	if (strncmp(val, "unix:", 5) == 0 || !valid_listen(val))
+		return fail(p, p->line, "bad %s.%s '%s' (expected HOST:PORT)", k->section, k->key,
+			    val);
+	return store_string(p, k, base, val);
+}
+
+/* [hypervisor] KEY = VALUE other than driver: kept for the driver, which checks them */
+static int add_hv_setting(struct parser *p, const struct key_def *k, void *base, const char *val)
+{
+	(void)k;
+	struct ferry_config *cfg = base;
+	for (size_t i = 0; i < cfg->n_hv_settings; i++)
+		if (strcmp(cfg->hv_settings[i].key, p->key) == 0)
+			return fail(p, p->line, "duplicate key '%s' in [hypervisor] (first set at line "
+				    "%u)", p->key, cfg->hv_settings[i].line);
+	struct cfg_setting *v = realloc(cfg->hv_settings, (cfg->n_hv_settings + 1) * sizeof(*v));
+	if (!v)
+		return oom(p);
+	cfg->hv_settings = v;
+	v += cfg->n_hv_settings;
+	v->key = strdup(p->key);
+	v->value = strdup(val);
+	v->line = p->line;
+	if (!v->key || !v->value) {
+		free(v->key);
+		free(v->value);
+		return oom(p);
+	}
+	cfg->n_hv_settings++;
+	return 0;
+}
+
 /* ---- sections ---- */
 
 static int open_vm(struct parser *p, const char *name)
@@ -531,13 +578,16 @@ static int handle_key(struct parser *p, const struct ini_item *it)
 		return fail(p, p->line, "key '%s' outside of any section", it->name);
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 		const struct key_def *k = &keys[i];
-		if (strcmp(k->section, p->sec->name) != 0 || strcmp(k->key, it->name) != 0)
+		if (strcmp(k->section, p->sec->name) != 0 ||
+		    (strcmp(k->key, it->name) != 0 && strcmp(k->key, "*") != 0))
 			continue;
 		if (!(k->flags & KEY_REPEAT) && p->key_line[i])
 			return fail(p, p->line, "duplicate key '%s' in [%s] (first set at line %u)",
 				    it->name, p->sec->name, p->key_line[i]);
 		p->key_line[i] = p->line;
-		void *base = !p->sec->named ? (void *)p->cfg : p->vm ? (void *)p->vm : (void *)p->dom;
+		p->key = it->name;
+		void *base = !p->sec->named ? (void *)p->cfg : p->vm ? (void *)p->vm :
+			     (void *)p->dom;
 		return k->set(p, k, base, it->value);
 	}
 	return fail(p, p->line, "unknown key '%s' in [%s]", it->name, p->sec->name);
@@ -551,6 +601,7 @@ static void set_defaults(struct ferry_config *cfg)
 	cfg->log_size = DEFAULT_LOG_SIZE;
 	cfg->log_metadata_size = DEFAULT_LOG_METADATA_SIZE;
 	cfg->log_backpressure_ms = 0;
+	cfg->agent_parallel = DEFAULT_AGENT_PARALLEL;
 }
 
 static int default_string(struct parser *p, char **dst, const char *val)
@@ -566,8 +617,13 @@ static int fill_defaults(struct parser *p)
 	struct ferry_config *cfg = p->cfg;
 	if (default_string(p, &cfg->state_dir, DEFAULT_STATE_DIR) < 0 ||
 	    default_string(p, &cfg->nbd_listen, DEFAULT_NBD_LISTEN) < 0 ||
-	    default_string(p, &cfg->control_socket, DEFAULT_CONTROL_SOCKET) < 0)
+	    default_string(p, &cfg->control_socket, DEFAULT_CONTROL_SOCKET) < 0 ||
+	    default_string(p, &cfg->agent_state_dir, DEFAULT_AGENT_STATE_DIR) < 0 ||
+	    default_string(p, &cfg->agent_socket, DEFAULT_AGENT_SOCKET) < 0)
 		return -1;
+	if (cfg->n_hv_settings && !cfg->hv_driver)
+		return fail(p, cfg->hv_settings[0].line, "[hypervisor] has settings but no driver "
+			    "(add 'driver = libvirt' or 'driver = script')");
 	if (!cfg->log_path) {
 		size_t n = strlen(cfg->state_dir);
 		bool slash = n && cfg->state_dir[n - 1] == '/';
@@ -646,6 +702,12 @@ int config_parse(const char *file, const char *text, size_t len, struct ferry_co
 	return parse(file, text, len, cfg, err, errlen, true);
 }
 
+int config_parse_any(const char *file, const char *text, size_t len, struct ferry_config *cfg,
+		     char *err, size_t errlen)
+{
+	return parse(file, text, len, cfg, err, errlen, false);
+}
+
 static int load(const char *file, struct ferry_config *cfg, char *err, size_t errlen,
 		bool need_domains)
 {
@@ -720,5 +782,14 @@ void config_release(struct ferry_config *cfg)
 	free(cfg->store_access_key_file);
 	free(cfg->store_secret_key_file);
 	free(cfg->store_ca_file);
+	free(cfg->agent_state_dir);
+	free(cfg->agent_socket);
+	free(cfg->agent_listen);
+	free(cfg->hv_driver);
+	for (size_t i = 0; i < cfg->n_hv_settings; i++) {
+		free(cfg->hv_settings[i].key);
+		free(cfg->hv_settings[i].value);
+	}
+	free(cfg->hv_settings);
 	memset(cfg, 0, sizeof(*cfg));
 }

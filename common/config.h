@@ -43,6 +43,12 @@ struct vm_cfg {
 	unsigned nic_line[VM_MAX_NICS];
 };
 
+/* A key of a section whose keys belong to someone else (the [hypervisor] driver's). */
+struct cfg_setting {
+	char *key, *value;
+	unsigned line;
+};
+
 #define DEFAULT_RPO_MS 15000u
 #define DEFAULT_KEEP "last:48,hourly:24,daily:7,weekly:4"
 
@@ -76,6 +82,15 @@ struct ferry_config {
 	/* [vm NAME] ... */
 	struct vm_cfg *vms;
 	size_t n_vms;
+	/* [agent] (ferry-agent, the recovery site's management agent) */
+	char *agent_state_dir;		/* default /var/lib/ferry-agent */
+	char *agent_socket;		/* unix socket of the API; default /run/ferry/agent.sock */
+	char *agent_listen;		/* TCP "host:port" of the API; NULL: none */
+	uint32_t agent_parallel;	/* disks restored at once; default 4 */
+	/* [hypervisor] the recovery site's VM driver: `driver` and its own keys */
+	char *hv_driver;		/* NULL: none configured */
+	struct cfg_setting *hv_settings;
+	size_t n_hv_settings;
 };
 
 /* Parse `len` bytes of `text`, naming `file` in errors. On success fill *cfg (owned by the
@@ -88,6 +103,8 @@ int config_load(const char *file, struct ferry_config *cfg, char *err, size_t er
 /* The same without requiring a [domain] section: ferryctl's repository commands need only
  * [store], and a recovery site's configuration has no protected domains. */
 int config_load_any(const char *file, struct ferry_config *cfg, char *err, size_t errlen);
+int config_parse_any(const char *file, const char *text, size_t len, struct ferry_config *cfg,
+		     char *err, size_t errlen);
 void config_release(struct ferry_config *cfg);
 
 /* Value parsers, shared with the CLI. Return 0 or -1 (bad syntax or overflow). */

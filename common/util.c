@@ -1,6 +1,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <time.h>
 
 bool mem_is_zero(const void *p, size_t n)
@@ -107,4 +108,16 @@ int read_full(int fd, void *buf, size_t len)
 		p += n, len -= (size_t)n;
 	}
 	return 0;
+}
+
+void fmt_bytes(uint64_t b, char *out, size_t n)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)b;
+	size_t i = 0;
+	while (v >= 1024 && i + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(out, n, i ? "%.1f %s" : "%.0f %s", v, units[i]);
 }

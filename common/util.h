@@ -44,6 +44,9 @@ bool mem_is_zero(const void *p, size_t n);
 /* An on/off switch from the environment: set, non-empty and not "0" means on. */
 bool env_flag(const char *name);
 
+/* A byte count for people: "512 B", "64.0 MiB", "1.5 GiB" (powers of 1024). */
+void fmt_bytes(uint64_t b, char *out, size_t n);
+
 /* Monotonic and wall clocks in nanoseconds. */
 uint64_t now_mono_ns(void);
 uint64_t now_real_ns(void);

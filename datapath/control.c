@@ -1,5 +1,7 @@
 /* The control socket: a unix stream socket (mode 0600) that answers one request line per
- * connection, for `ferryctl status`. Requests: "status" (human text) and "status json".
+ * connection, for `ferryctl status`, `ferryctl point` and ferry-agent's planned failover.
+ * Requests: "status" (human text), "status json", "point DOMAIN" (answered "ok E.S" once
+ * the point is durable) and "ship-stop DOMAIN" (answered "ok": no more points of it).
  *
  * The exchange is tiny, so it is done synchronously inside the event loop with a 1 s
  * timeout on the client socket: only root can connect, and the worst a stuck client costs
@@ -153,7 +155,7 @@ static void status_json(struct server *srv, struct dbuf *b)
 					    (unsigned long long)ss.consistent_ns, ss.rpo_ms,
 					    ss.consistent_ns ? (long long)(now - ss.consistent_ns) / 1000000
 							     : -1LL,
-					    ss.failing ? "failing" : "ok");
+					    ss.stopped ? "stopped" : ss.failing ? "failing" : "ok");
 			}
 			dbuf_printf(b, "}");
 		}
@@ -205,6 +207,8 @@ static void status_text(struct server *srv, struct dbuf *b)
 					dbuf_printf(b, ", no consistent point yet");
 				if (ss.failing)
 					dbuf_printf(b, ", SHIPPING FAILING (see the log)");
+				if (ss.stopped)
+					dbuf_printf(b, ", shipping stopped (failed over)");
 			}
 			dbuf_printf(b, "\n");
 		}
@@ -242,7 +246,15 @@ void control_on_accept(struct server *srv)
 				continue;
 			}
 			dbuf_printf(&b, "error: %s\n", r == -ENOTSUP ? "no [store] configured: not shipping"
-						     : r == -ENOENT ? "no such domain" : strerror(-r));
+						     : r == -ENOENT ? "no such domain"
+						     : r == -EPERM ? "shipping of the domain is stopped"
+						     : strerror(-r));
+		} else if (strncmp(line, "ship-stop ", 10) == 0) {
+			int r = srv->shipper ? shipper_stop_domain(srv->shipper, line + 10) : -ENOTSUP;
+			if (r == 0)
+				log_info("control: shipping of domain %s stopped", line + 10);
+			dbuf_printf(&b, "%s\n", r == 0 ? "ok" : r == -ENOTSUP
+				    ? "error: no [store] configured: not shipping" : "error: no such domain");
 		} else if (strcmp(line, "status json") == 0)
 			status_json(srv, &b);
 		else if (strcmp(line, "status") == 0)

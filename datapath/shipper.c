@@ -73,6 +73,7 @@ struct ship_domain {
 	bool catchup_pending;	/* the last point was a seed or a resync: cut the next one even
 				 * if empty (it makes the domain consistent again) */
 	bool resync_deferred;	/* a records-only point was shipped while in overflow */
+	bool stopped;		/* shipper_stop_domain: no more points (until ferryd restarts) */
 };
 
 struct shipper {
@@ -505,6 +506,8 @@ static struct ship_domain *next_due(struct shipper *sh, uint64_t now, uint64_t *
 	*wake = UINT64_MAX;
 	for (size_t i = 0; i < sh->n_doms; i++) {
 		struct ship_domain *d = &sh->doms[i];
+		if (d->stopped)
+			continue;
 		if (d->requested || d->next_cut_ns <= now) {
 			if (!due || d->requested)
 				due = d;
@@ -750,6 +753,10 @@ int shipper_request(struct shipper *sh, const char *domain, int reply_fd)
 			struct ship_domain *d = &sh->doms[i];
 			if (strcmp(d->cfg->name, domain) != 0)
 				continue;
+			if (d->stopped) {
+				rc = -EPERM;
+				break;
+			}
 			if (reply_fd >= 0) {
 				if (d->n_waiters == SHIP_MAX_WAITERS) {
 					rc = -EBUSY;
@@ -762,6 +769,23 @@ int shipper_request(struct shipper *sh, const char *domain, int reply_fd)
 			rc = 0;
 			break;
 		}
+	}
+	pthread_mutex_unlock(&sh->mu);
+	return rc;
+}
+
+int shipper_stop_domain(struct shipper *sh, const char *domain)
+{
+	int rc = -ENOENT;
+	pthread_mutex_lock(&sh->mu);
+	for (size_t i = 0; i < sh->n_doms; i++) {
+		struct ship_domain *d = &sh->doms[i];
+		if (strcmp(d->cfg->name, domain))
+			continue;
+		d->stopped = true;
+		d->requested = false;
+		reply_waiters(d, SIZE_MAX, "error: shipping of the domain was stopped\n");
+		rc = 0;
 	}
 	pthread_mutex_unlock(&sh->mu);
 	return rc;
@@ -783,6 +807,7 @@ int shipper_domain_state(struct shipper *sh, const char *domain, struct ship_sta
 		out->consistent_ns = d->consistent_ns;
 		out->rpo_ms = d->cfg->rpo_ms;
 		out->failing = d->failing;
+		out->stopped = d->stopped;
 		rc = 0;
 	}
 	pthread_mutex_unlock(&sh->mu);

@@ -30,6 +30,12 @@ void shipper_stop(struct shipper *sh);
  * closes it. Return 0, or -ENOENT (no such domain) / -ESHUTDOWN. */
 int shipper_request(struct shipper *sh, const char *domain, int reply_fd);
 
+/* Stop shipping the domain (a planned failover, after its final point): no more points are
+ * cut; a point being cut is finished; waiting requests are answered with an error, and
+ * later ones refused (-EPERM). Lasts until ferryd restarts: the two-site timeline's
+ * ownership records will make it permanent. Thread-safe. -ENOENT: no such domain. */
+int shipper_stop_domain(struct shipper *sh, const char *domain);
+
 /* What `ferryctl status` shows of a domain's replication. */
 struct ship_state {
 	uint32_t epoch;
@@ -37,6 +43,7 @@ struct ship_state {
 	uint64_t consistent_seq, consistent_ns;	/* newest consistent point (0: none yet) */
 	uint32_t rpo_ms;
 	bool failing;				/* the last attempt to cut a point failed */
+	bool stopped;				/* shipper_stop_domain */
 };
 /* Thread-safe. -ENOENT: no such domain. */
 int shipper_domain_state(struct shipper *sh, const char *domain, struct ship_state *out);

@@ -14,6 +14,7 @@
 #include "mgmt/ctl-reip.h"
 #include "mgmt/ctl-vm.h"
 #include "mgmt/ctl-repo.h"
+#include "mgmt/ctl-failover.h"
 #include "mgmt/ctl-import.h"
 #include "mgmt/ctl-rehydrate.h"
 #include "mgmt/ctl-restore.h"
@@ -42,6 +43,8 @@ static const struct {
 	{ "rehydrate", ctl_rehydrate_main, "keep a domain's disks as VMDKs at the newest point" },
 	{ "verify", ctl_verify_main, "check a repository (--read-data: every byte)" },
 	{ "store", ctl_store_main, "check a store step by step; copy a repository into it" },
+	{ "plan", ctl_plan_main, "check a recovery plan (validate) or register it with an agent (set)" },
+	{ "failover", ctl_failover_main, "run and watch failovers through ferry-agent" },
 	{ "prune", ctl_prune_main, "expire points by retention and delete what they alone held" },
 };
 

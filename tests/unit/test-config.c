@@ -619,6 +619,51 @@ static void test_store_s3_keys(void **state)
 	expect_error(DOM "[domain e]\ndisk = e0:/d/e0\nrpo = 25h\n", 5, "domain.rpo must be at most");
 }
 
+static void test_agent_and_hypervisor(void **state)
+{
+	(void)state;
+	const char *text = "[agent]\nstate_dir = /srv/agent\nsocket = /run/a.sock\n"
+			   "listen = 127.0.0.1:8470\nparallel = 8\n"
+			   "[hypervisor]\ndriver = libvirt\nuri = qemu:///session\nserial_dir = /x\n"
+			   "[store]\nurl = file:///s\n";
+	struct ferry_config cfg;
+	char err[256] = "";
+	int r = config_parse_any("s.conf", text, strlen(text), &cfg, err, sizeof(err));
+	if (r)
+		print_message("unexpected error: %s\n", err);
+	assert_int_equal(r, 0);
+	assert_string_equal(cfg.agent_state_dir, "/srv/agent");
+	assert_string_equal(cfg.agent_socket, "/run/a.sock");
+	assert_string_equal(cfg.agent_listen, "127.0.0.1:8470");
+	assert_int_equal(cfg.agent_parallel, 8);
+	assert_string_equal(cfg.hv_driver, "libvirt");
+	assert_int_equal(cfg.n_hv_settings, 2);
+	assert_string_equal(cfg.hv_settings[0].key, "uri");
+	assert_string_equal(cfg.hv_settings[0].value, "qemu:///session");
+	assert_string_equal(cfg.hv_settings[1].key, "serial_dir");
+	assert_int_equal(cfg.hv_settings[1].line, 9);
+	config_release(&cfg);
+
+	/* defaults */
+	assert_int_equal(config_parse("s.conf", DOM, strlen(DOM), &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.agent_state_dir, "/var/lib/ferry-agent");
+	assert_string_equal(cfg.agent_socket, "/run/ferry/agent.sock");
+	assert_null(cfg.agent_listen);
+	assert_int_equal(cfg.agent_parallel, 4);
+	assert_null(cfg.hv_driver);
+	assert_int_equal(cfg.n_hv_settings, 0);
+	config_release(&cfg);
+
+	expect_error(DOM "[agent]\nlisten = unix:/x\n", 4, "bad agent.listen 'unix:/x' (expected HOST:PORT)");
+	expect_error(DOM "[agent]\nlisten = nocolon\n", 4, "bad agent.listen");
+	expect_error(DOM "[agent]\nparallel = 0\n", 4, "bad agent.parallel '0'");
+	expect_error(DOM "[agent]\nport = 1\n", 4, "unknown key 'port' in [agent]");
+	expect_error(DOM "[hypervisor]\nuri = a\nuri = b\n", 5,
+		     "duplicate key 'uri' in [hypervisor] (first set at line 4)");
+	expect_error(DOM "[hypervisor]\ndriver = a\ndriver = b\n", 5, "duplicate key 'driver'");
+	expect_error(DOM "[hypervisor]\nuri = a\n", 4, "[hypervisor] has settings but no driver");
+}
+
 static void test_small_err_buffer(void **state)
 {
 	(void)state;
@@ -647,6 +692,7 @@ int main(void)
 		cmocka_unit_test(test_small_err_buffer),
 		cmocka_unit_test(test_store_and_domain_shipping_keys),
 		cmocka_unit_test(test_store_s3_keys),
+		cmocka_unit_test(test_agent_and_hypervisor),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

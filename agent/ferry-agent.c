@@ -1,0 +1,98 @@
+/* ferry-agent: the recovery site's management agent (DESIGN.md sections 5 and 6). Runs in
+ * the foreground, logs to stderr, prints "ferry-agent ready" on stdout once its API
+ * answers. SIGTERM/SIGINT stop it; running operations stay in their journals and go on
+ * at the next start.
+ *
+ *   ferry-agent -c FILE [--exit-with-parent] [-v]
+ *
+ * Reads [agent], [store] and [hypervisor] of FILE (docs/config.md); exit 2 on a bad
+ * configuration, 1 when it cannot start. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "agent/agent.h"
+#include "agent/http.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/banned.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ferry-agent -c FILE [--exit-with-parent] [-v]\n"
+		   "  -c FILE             configuration: [agent], [store], [hypervisor]\n"
+		   "  --exit-with-parent  stop when the parent process dies (tests)\n"
+		   "  -v                  debug logging\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "exit-with-parent", no_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *conf = NULL;
+	enum log_level lvl = LOG_LVL_INFO;
+	int c;
+	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': conf = optarg; break;
+		case 'P': prctl(PR_SET_PDEATHSIG, SIGTERM); break;
+		case 'v': lvl = LOG_LVL_DEBUG; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!conf || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_setup("ferry-agent", lvl);
+	struct ferry_config cfg;
+	char err[1024];
+	if (config_load_any(conf, &cfg, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return 2;
+	}
+	if (!cfg.store_url) {
+		log_error("%s: no [store] url (the repository the agent recovers from)", conf);
+		config_release(&cfg);
+		return 2;
+	}
+	/* the signals are taken by sigwait below; every thread inherits the mask */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct agent *a = NULL;
+	struct http_server *h = NULL;
+	int rc = agent_open(&cfg, &a, err, sizeof(err));
+	if (rc == 0)
+		rc = http_start(a, cfg.agent_socket, cfg.agent_listen, &h, err, sizeof(err));
+	if (rc < 0) {
+		log_error("%s", err);
+		agent_close(a);
+		config_release(&cfg);
+		return 1;
+	}
+	log_info("API on %s%s%s", cfg.agent_socket, cfg.agent_listen ? " and " : "",
+		 cfg.agent_listen ? cfg.agent_listen : "");
+	printf("ferry-agent ready\n");
+	fflush(stdout);
+	int sig = 0;
+	sigwait(&set, &sig);
+	log_info("%s: stopping", strsignal(sig));
+	http_stop(h);
+	agent_close(a);
+	config_release(&cfg);
+	return 0;
+}
