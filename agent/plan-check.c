@@ -198,7 +198,9 @@ static void check_networks(const struct plan *p, const struct vm_set *set, enum 
 		}
 }
 
-/* Re-IP every NIC; rules that win no NIC are reported. */
+/* Re-IP every NIC through all the rules (a NIC's DNS servers may each match another rule:
+ * agent/reip.h); rules that change nothing (win no NIC's address and map none of the DNS
+ * servers of a NIC they apply to) are reported. */
 static void apply_reip(const struct plan *p, struct plan_view *v, struct problems *pr)
 {
 	bool *used = calloc(p->n_rules + 1, sizeof(bool));
@@ -212,15 +214,18 @@ static void apply_reip(const struct plan *p, struct plan_view *v, struct problem
 		for (size_t k = 0; k < vv->desc->n_nics; k++) {
 			const struct vm_nic *in = &vv->desc->nics[k];
 			vv->nics[k] = *in;
-			/* the first rule that matches wins (reip.h) */
-			for (size_t r = 0; !none && r < p->n_rules; r++) {
-				struct vm_nic tmp;
-				if (reip_map_nic(&p->rules[r].r, 1, in, &tmp) == 1) {
-					used[r] = true;
-					vv->nics[k] = tmp;
-					vv->nic_changed[k] = true;
-					break;
+			if (!none && reip_map_nic(p->rules, p->n_rules, in, &vv->nics[k]) == 1) {
+				/* the first rule that matches the address wins (reip.h) */
+				const struct reip_rule *won = reip_find_rule(p->rules, p->n_rules,
+									     in->addr, in->prefix);
+				used[won - p->rules] = true;
+				for (size_t d = 0; !won->n_dns && d < in->n_dns; d++) {
+					const struct reip_rule *dr = reip_find_rule(p->rules,
+						p->n_rules, in->dns[d], 0);
+					if (dr)
+						used[dr - p->rules] = true;
 				}
+				vv->nic_changed[k] = true;
 			}
 			if (!vv->addr && vv->nics[k].mode == VM_NIC_STATIC)
 				vv->addr = vv->nics[k].addr;
@@ -229,7 +234,7 @@ static void apply_reip(const struct plan *p, struct plan_view *v, struct problem
 	for (size_t r = 0; r < p->n_rules; r++)
 		if (!used[r])
 			problems_add(pr, "[reip] rule '%s' (line %u) matches no NIC of domain %s",
-				     p->rules[r].text, p->rules[r].line, p->domain);
+				     p->rule_src[r].text, p->rule_src[r].line, p->domain);
 	free(used);
 }
 

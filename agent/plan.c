@@ -316,12 +316,13 @@ static void key_reip(struct pp *pp, const char *k, const char *v)
 		bad(pp, "rule '%s': %s", v, why[0] ? why : "bad rule");
 		return;
 	}
-	if (!grow(pp, (void **)&p->rules, p->n_rules, sizeof(*p->rules)))
+	if (!grow(pp, (void **)&p->rules, p->n_rules, sizeof(*p->rules)) ||
+	    !grow(pp, (void **)&p->rule_src, p->n_rules, sizeof(*p->rule_src)))
 		return;
-	struct plan_rule *pr = &p->rules[p->n_rules];
-	pr->r = r;
-	pr->line = pp->line;
-	if ((pr->text = dup_or_oom(pp, v)))
+	struct plan_rule_src *src = &p->rule_src[p->n_rules];
+	p->rules[p->n_rules] = r;
+	src->line = pp->line;
+	if ((src->text = dup_or_oom(pp, v)))
 		p->n_rules++;
 }
 
@@ -644,8 +645,9 @@ void plan_release(struct plan *p)
 	free(p->test_datastore);
 	free(p->maps);
 	for (size_t i = 0; i < p->n_rules; i++)
-		free(p->rules[i].text);
+		free(p->rule_src[i].text);
 	free(p->rules);
+	free(p->rule_src);
 	for (size_t i = 0; i < p->n_groups; i++)
 		free(p->groups[i].vms);
 	free(p->groups);

@@ -73,8 +73,8 @@ struct plan_map {
 	unsigned line;
 };
 
-struct plan_rule {
-	struct reip_rule r;
+/* Where rules[i] of a plan came from (for messages). */
+struct plan_rule_src {
 	char *text;
 	unsigned line;
 };
@@ -104,7 +104,9 @@ struct plan {
 	uint32_t interval_ms;		/* continuous: how often new points are looked for */
 	struct plan_map *maps;
 	size_t n_maps;
-	struct plan_rule *rules;
+	struct reip_rule *rules;	/* [reip], in order: as reip_map_nic and
+					 * reip_nic_change take them */
+	struct plan_rule_src *rule_src;	/* rule_src[i]: rules[i]'s text and line */
 	size_t n_rules;
 	struct plan_group *groups;
 	size_t n_groups;

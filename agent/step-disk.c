@@ -131,11 +131,14 @@ int step_reip(struct step_ctx *c, char *err, size_t errlen)
 	enum plan_reip how = v->pv ? v->pv->reip : REIP_DISK;
 	struct reip_nic_change ch[VM_MAX_NICS];
 	size_t n = 0;
+	/* the plan's rules go along: a gateway or DNS server the guest's file has and the
+	 * VM description does not is mapped through them too (agent/reip.h) */
 	for (size_t k = 0; k < v->desc->n_nics; k++)
-		if (v->nic_changed[k]) {
-			ch[n].old_nic = &v->desc->nics[k];
-			ch[n++].new_nic = &v->nics[k];
-		}
+		if (v->nic_changed[k])
+			ch[n++] = (struct reip_nic_change){
+				.old_nic = &v->desc->nics[k], .new_nic = &v->nics[k],
+				.rules = c->plan->rules, .n_rules = c->plan->n_rules,
+			};
 	if (how == REIP_NONE || n == 0) {
 		c->skipped = true;
 		snprintf(c->detail, sizeof(c->detail), "%s", how == REIP_NONE

@@ -22,6 +22,12 @@ int plan_validate(const char *file, const char *text, const struct ferry_config 
 		c->have_point = true;
 	else if (mode == PLAN_FORCED || mode == PLAN_TEST || point)
 		problems_add(pr, "point %s of domain %s: %s", spec, c->plan.domain, err);
+	/* an id can name a seed or resync point, whose disks may be torn: a failover restores
+	 * only crash-consistent points (restore_disk would refuse it at the first disk) */
+	if (c->have_point && !(c->point.flags & POINT_CONSISTENT))
+		problems_add(pr, "point %s of domain %s is not crash-consistent (a seed or resync "
+			     "point); choose a consistent one (ferryctl points)", spec,
+			     c->plan.domain);
 	bool at_point = c->have_point && (mode == PLAN_FORCED || mode == PLAN_TEST);
 	int rc = repo_vms_get(r, c->plan.domain, at_point ? c->point.time_ns : UINT64_MAX, &c->set,
 			      err, sizeof(err));

@@ -2,7 +2,6 @@
  * comes from the journal, which a damaged disk may have changed. */
 #include "agent/vmjson.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,27 +95,17 @@ static int name_copy(const json_t *v, char *dst, size_t n)
 	return 0;
 }
 
+/* the same text syntax as the configuration's nic lines (repo/vmdesc.h) */
 static int ip_read(const json_t *v, uint32_t *out)
 {
-	struct in_addr a;
 	const char *s = json_string_value(v);
-	if (!s || inet_pton(AF_INET, s, &a) != 1)
-		return -EINVAL;
-	*out = ntohl(a.s_addr);
-	return 0;
+	return s ? vm_ipv4_parse(s, strlen(s), out) : -EINVAL;
 }
 
 static int mac_read(const json_t *v, uint8_t mac[6])
 {
 	const char *s = json_string_value(v);
-	unsigned b[6];
-	char tail;
-	if (!s || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-			 &tail) != 6)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)b[i];
-	return 0;
+	return s ? vm_mac_parse(s, strlen(s), mac) : -EINVAL;
 }
 
 static int nic_read(const json_t *o, struct vm_nic *n)

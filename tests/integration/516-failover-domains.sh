@@ -61,6 +61,15 @@ rc=0; ferryctl failover start -a "$AGENT_SOCK" -p "$T/alpha.plan" -p "$T/beta-ba
 [ $rc = 1 ] && grep -q "no-net" "$T/err" || fail "a bad plan among two: $rc $(cat "$T/err")"
 ferryctl failover status -a "$AGENT_SOCK" --domain alpha | grep -q '^domain alpha: Protected$' ||
 	fail "alpha started although beta's plan was bad"
+# a seed point (not crash-consistent: its disks may be torn) is refused before anything runs
+seed=$(ferryctl points --store "file://$T/store" --key-file "$T/key" --domain alpha --json |
+	python3 -c 'import json,sys; print(next(p["id"] for p in json.load(sys.stdin) if not p["consistent"]))') ||
+	fail "alpha has no seed point"
+rc=0; ferryctl failover start -a "$AGENT_SOCK" -p "$T/alpha.plan" --mode forced --point "$seed" \
+	2>"$T/err" || rc=$?
+[ $rc = 1 ] && grep -q "point $seed of domain alpha is not crash-consistent" "$T/err" ||
+	fail "the seed point $seed: $rc $(cat "$T/err")"
+info "the seed point is refused: $(cat "$T/err")"
 
 ferryctl failover start -a "$AGENT_SOCK" -p "$T/alpha.plan" -p "$T/beta.plan" --mode forced --wait ||
 	{ cat "$T/agent.log" >&2; fail "two domains"; }

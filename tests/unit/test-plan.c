@@ -384,19 +384,9 @@ static void test_checks(void **state)
 	vm_set_release(&s);
 }
 
-/* Rules need agent/reip.c (reip_rule_parse, reip_map_nic). */
-static bool have_reip(void)
-{
-	struct reip_rule r;
-	char err[64];
-	return reip_rule_parse("10.1.*.* -> 10.2.*.*", &r, err, sizeof(err)) == 0;
-}
-
 static void test_reip(void **state)
 {
 	(void)state;
-	if (!have_reip())
-		skip();
 	struct vm_set s;
 	three(&s);
 	struct plan_view v;
@@ -420,6 +410,25 @@ static void test_reip(void **state)
 			       PLAN_FORCED, &v, &pr), 0);
 	assert_int_equal(v.vms[2].addr, 0x0a01000b);
 	assert_false(v.vms[2].nic_changed[0]);
+	plan_view_release(&v);
+	/* every rule takes part: db's gateway goes through its address's rule, its DNS
+	 * server through the rule that matches it, which is therefore not unused; a FROM/N
+	 * rule only matches NICs of that prefix */
+	s.vms[2].nics[0].gw = 0x0a010001;
+	s.vms[2].nics[0].dns[0] = 0xc0a80035;	/* 192.168.0.53 */
+	s.vms[2].nics[0].n_dns = 1;
+	assert_int_equal(check("[reip]\nrule = 10.1.0.0/16 -> 10.7.0.0\n"
+			       "rule = 10.1.*.* -> 10.2.*.*\nrule = 192.168.*.* -> 10.9.*.*\n", &s,
+			       PLAN_FORCED, &v, &pr), -1);
+	assert_int_equal(pr.n, 1);
+	assert_true(has(&pr, "rule '10.1.0.0/16 -> 10.7.0.0' (line 8) matches no NIC"));
+	problems_release(&pr);
+	assert_int_equal(check("[reip]\nrule = 10.1.*.* -> 10.2.*.*\n"
+			       "rule = 192.168.*.* -> 10.9.*.*\n", &s, PLAN_FORCED, &v, &pr), 0);
+	assert_int_equal(v.vms[2].nics[0].addr, 0x0a02000b);
+	assert_int_equal(v.vms[2].nics[0].gw, 0x0a020001);
+	assert_int_equal(v.vms[2].nics[0].n_dns, 1);
+	assert_int_equal(v.vms[2].nics[0].dns[0], 0x0a090035);
 	plan_view_release(&v);
 	vm_set_release(&s);
 }
