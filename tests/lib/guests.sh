@@ -166,7 +166,8 @@ declare -A SITE_FORMAT SITE_DISK SITE_SERIAL SITE_LINE
 #    (default site), listening on SITE_PORT, shipping to STORE_URL when given (an
 #    initialised repository: ferryctl init) every SITE_RPO (default 1h: points come when
 #    a test cuts them); with SITE_VMS=1 the config also describes the VMs ([vm NAME]
-#    sections, for when ferryd reads them);
+#    sections: ferryd stores them in the repository, where ferry-agent reads them; the
+#    failover tests set it);
 #  - the VMs db, app, web (256 MiB, one vCPU, persistent libvirt domains the operator
 #    defined, not ferry) on prod-net with SITE_MAC[NAME], their disks over NBD from
 #    ferryd, serial consoles in SITE_SERIAL[NAME]; started at once, and awaited: their
@@ -215,7 +216,7 @@ site_start() {
 site_vm_sections() {
 	local n
 	for n in $SITE_NAMES; do
-		printf '[vm %s]\ndomain = %s\ndisks = %s\ncpus = 1\nmemory = 256\nfirmware = bios\n' \
+		printf '[vm %s]\ndomain = %s\ndisks = %s\ncpus = 1\nmemory = 256M\nfirmware = bios\n' \
 			"$n" "$SITE_DOMAIN" "$n"
 		printf 'nic = prod-net %s static %s/24 gw 10.1.0.1 dns 10.1.0.53\n' \
 			"${SITE_MAC[$n]}" "${SITE_ADDR[$n]}"
