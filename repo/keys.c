@@ -44,17 +44,6 @@ void keys_wipe(void *p, size_t len)
 
 static const char hexdig[] = "0123456789abcdef";
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int fsync_parent(const char *path)
 {
 	const char *slash = strrchr(path, '/');
@@ -143,7 +132,7 @@ int key_file_load(const char *path, uint8_t key[KEY_LEN], bool *too_open)
 		goto out;
 	}
 	for (unsigned i = 0; i < KEY_LEN; i++) {
-		int hi = hexval(text[2 * i]), lo = hexval(text[2 * i + 1]);
+		int hi = hex_value(text[2 * i]), lo = hex_value(text[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			r = -EINVAL;
 			keys_wipe(key, KEY_LEN);
