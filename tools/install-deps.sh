@@ -8,7 +8,9 @@ PKGS=(build-essential pkg-config clang libclang-rt-14-dev
       qemu-utils libnbd-bin nbdkit fio e2fsprogs python3 procps bc qemu-system-x86 restic
       libvirt-dev libext2fs-dev libmicrohttpd-dev libjansson-dev libxml2-dev
       libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients dnsmasq-base iptables
-      iproute2 xz-utils ovmf)
+      iproute2 xz-utils ovmf
+
+      libsnmp-dev snmp snmpd snmptrapd smitools)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
