@@ -14,6 +14,7 @@
 #include "mgmt/ctl-point.h"
 #include "mgmt/ctl-status.h"
 #include "mgmt/ctl-store.h"
+#include "mgmt/ctl-trap.h"
 #include "common/log.h"
 #include "common/banned.h"
 
@@ -37,6 +38,8 @@ static const struct {
 	{ "verify", ctl_verify_main, "verify --store URL --key-file PATH [--read-data]" },
 	{ "store", ctl_store_main,
 	  "store check|copy -c FILE | --store URL [...]   check a store; copy a repository into it" },
+	{ "trap", ctl_trap_main,
+	  "trap test -c FILE | trap list   send a test notification to every SNMP receiver" },
 	{ "prune", ctl_prune_main,
 	  "prune -c FILE [--domain D] [--keep SPEC] [--grace SECONDS] [--wait]   expire points" },
 };

@@ -1,0 +1,150 @@
+/* ferryctl trap: see ctl-trap.h. Exit 0 when every receiver acknowledged (informs) or was
+ * sent the trap, 1 when one failed, 2 on bad usage or configuration. */
+#include "mgmt/ctl-trap.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/notify.h"
+#include "common/snmp-notifier.h"
+#include "mgmt/ctl-control.h"
+#include "common/banned.h"
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: ferryctl trap test -c FILE [--as ferryd|ferry-agent]\n"
+			"       ferryctl trap list\n");
+	return 2;
+}
+
+static int list(void)
+{
+	for (int t = 0; t < NOTIFY_N_TYPES; t++) {
+		const struct notify_type_info *ti = notify_type_info((enum notify_type)t);
+		printf("%-34s .1.3.6.1.4.1.%u.0.%u %s\n", ti->name, FERRY_PEN, ti->arc,
+		       notify_severity_name(ti->severity));
+	}
+	return 0;
+}
+
+/* Print the test's answer lines; return 1 if a receiver failed or ferryd said error. */
+static int print_answer(FILE *in)
+{
+	char line[1024];
+	int rc = 0, lines = 0;
+	while (fgets(line, sizeof line, in)) {
+		char name[128], word[32];
+		fputs(line, stdout);
+		lines++;
+		if (strncmp(line, "error:", 6) == 0 ||
+		    (sscanf(line, "%127s %31s", name, word) == 2 && strcmp(word, "failed") == 0))
+			rc = 1;
+	}
+	if (!lines) {
+		fprintf(stderr, "ferryctl: no answer to the test\n");
+		rc = 1;
+	}
+	return rc;
+}
+
+/* Through the running ferryd. Return the exit code, or -1 when no ferryd answers. */
+static int via_ferryd(const struct ferry_config *cfg)
+{
+	int fd = ctl_control_open(cfg->control_socket, 120);
+	if (fd < 0)
+		return -1;
+	static const char req[] = "trap test\n";
+	if (write(fd, req, sizeof req - 1) != (ssize_t)sizeof req - 1) {
+		close(fd);
+		return -1;
+	}
+	FILE *in = fdopen(fd, "r");
+	if (!in) {
+		close(fd);
+		return 1;
+	}
+	int rc = print_answer(in);
+	fclose(in);
+	return rc;
+}
+
+static int standalone(const struct ferry_config *cfg, const char *as)
+{
+	char err[512];
+	int sv[2];
+	if (snmp_notifier_start(cfg, as, err, sizeof err) < 0) {
+		fprintf(stderr, "ferryctl: %s\n", err);
+		return 2;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		fprintf(stderr, "ferryctl: socketpair: %s\n", strerror(errno));
+		snmp_notifier_stop(0);
+		return 1;
+	}
+	int r = snmp_notifier_test(sv[1]);
+	if (r < 0) {
+		fprintf(stderr, "ferryctl: %s\n", strerror(-r));
+		close(sv[0]);
+		close(sv[1]);
+		snmp_notifier_stop(0);
+		return 1;
+	}
+	FILE *in = fdopen(sv[0], "r");
+	int rc = in ? print_answer(in) : 1;
+	if (in)
+		fclose(in);
+	snmp_notifier_stop(0);
+	return rc;
+}
+
+static int test(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "as", required_argument, NULL, 'a' },
+		{ 0 },
+	};
+	const char *conf = NULL, *as = "ferryd";
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': conf = optarg; break;
+		case 'a': as = optarg; break;
+		default: return usage();
+		}
+	}
+	if (!conf || optind != argc || (strcmp(as, "ferryd") && strcmp(as, "ferry-agent")))
+		return usage();
+	struct ferry_config cfg;
+	char err[512];
+	if (config_load_any(conf, &cfg, err, sizeof err) < 0) {
+		fprintf(stderr, "ferryctl: %s\n", err);
+		return 2;
+	}
+	if (!cfg.n_snmp_receivers) {
+		fprintf(stderr, "ferryctl: %s: no [snmp-receiver NAME] configured\n", conf);
+		config_release(&cfg);
+		return 2;
+	}
+	int rc = strcmp(as, "ferryd") == 0 ? via_ferryd(&cfg) : -1;
+	if (rc < 0)
+		rc = standalone(&cfg, as);
+	config_release(&cfg);
+	return rc;
+}
+
+int ctl_trap_main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "list") == 0 && argc == 2)
+		return list();
+	if (argc >= 2 && strcmp(argv[1], "test") == 0)
+		return test(argc - 1, argv + 1);
+	return usage();
+}
