@@ -50,7 +50,8 @@ for l in "v2trap sent" "v2inform acknowledged" "v3trap sent" "v3inform acknowled
 done
 grep -q "$(cat "$T/snmp-secrets/auth")\|$(cat "$T/wrong")\|public" "$T/test1.out" "$T/test1.err" &&
 	fail "a secret appears in ferryctl's output"
-wait_for 10 test "$(grep -c 'FERRY-MIB::ferryTestNotification' "$MAIN_LOG")" -ge 4 ||
+four_tests() { [ "$(grep -c 'FERRY-MIB::ferryTestNotification' "$MAIN_LOG")" -ge 4 ]; }
+wait_for 10 four_tests ||
 	fail "snmptrapd did not get the 4 test notifications"
 for who in "TRAP2, SNMP v2c, community public" "INFORM, SNMP v2c, community public" \
 	"TRAP2, SNMP v3, user trapuser" "INFORM, SNMP v3, user informuser"; do
