@@ -106,15 +106,14 @@ static int log_cb(int major, int minor, void *server_arg, void *client_arg)
 	int n = (int)strcspn(m->msg, "\n");
 	if (n == 0)
 		return 0;
-	if (m->priority <= LOG_ERR && !lib_initializing)
+	if (m->priority <= LOG_WARNING && !lib_initializing)
 		log_warn("snmp: %.*s", n, m->msg);
 	else
 		log_debug("snmp: %.*s", n, m->msg);
 	return 0;
 }
 
-int snmp_lib_init(const char *app, const uint8_t *engine_id, size_t engine_id_len,
-		  char *err, size_t errlen)
+void snmp_lib_setup(void)
 {
 	/* nothing from /etc/snmp or /var/lib/snmp, nothing written there, no MIB files */
 	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_READ_CONFIGS, 1);
@@ -129,6 +128,12 @@ int snmp_lib_init(const char *app, const uint8_t *engine_id, size_t engine_id_le
 	snmp_enable_calllog();
 	snmp_register_callback(SNMP_CALLBACK_LIBRARY, SNMP_CALLBACK_LOGGING, log_cb, NULL);
 	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_MIB_ERRORS, 0);
+}
+
+int snmp_lib_init(const char *app, const uint8_t *engine_id, size_t engine_id_len,
+		  char *err, size_t errlen)
+{
+	snmp_lib_setup();
 	lib_initializing = true;
 	init_snmp(app);
 	lib_initializing = false;

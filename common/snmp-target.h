@@ -35,8 +35,11 @@ int snmp_engine_id(const char *hex, const char *app, const char *host,
 /* "0x..." of id into buf (at least 2 * SNMP_ENGINE_ID_MAX + 3 bytes). */
 void snmp_engine_id_hex(const uint8_t *id, size_t len, char *buf, size_t buflen);
 
-/* Set up net-snmp for this process: no configuration files, no persistent state, no MIB
- * loading, its log lines into ferry's log; our engine id, boots and time. Return 0 or -1
+/* net-snmp's settings for any ferry process, before init_snmp(): no configuration files,
+ * no persistent state, no MIB loading, its log lines into ferry's log (warnings and worse as
+ * warnings, the rest as debug). ferry-subagent uses it alone. */
+void snmp_lib_setup(void);
+/* snmp_lib_setup(), init_snmp(app), then our engine id, boots and time. Return 0 or -1
  * with a reason in err. */
 int snmp_lib_init(const char *app, const uint8_t *engine_id, size_t engine_id_len,
 		  char *err, size_t errlen);
