@@ -132,6 +132,9 @@ bench-pipeline: all
 	tests/bench/bench-pipeline.sh
 	tests/bench/bench-rpo.sh
 
+bench-snmp: all
+	tests/bench/bench-snmp.sh
+
 .PHONY: bench-s3
 bench-s3: all
 	tests/bench/bench-s3.sh
@@ -148,7 +151,7 @@ deps:
 clean:
 	rm -rf $(O)
 
-.PHONY: all tests check clean fuzz FORCE bench-datapath bench-pipeline bench-restore bench-guest deps
+.PHONY: all tests check clean fuzz FORCE bench-datapath bench-pipeline bench-restore bench-guest bench-snmp deps
 .DELETE_ON_ERROR:
 .SECONDARY:
 
