@@ -2,15 +2,18 @@
  * comes once the point's manifest is durable in the store. */
 #include "mgmt/ctl-point.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/config.h"
-#include "mgmt/ctl-control.h"
+#include "common/util.h"
 #include "common/banned.h"
 
 static int usage(void)
@@ -49,12 +52,27 @@ int ctl_point_main(int argc, char **argv)
 		fprintf(stderr, "ferryctl: %s\n", err);
 		return 2;
 	}
-	char req[256], line[256];
-	snprintf(req, sizeof req, "point %s", domain);
-	int fd = ctl_control_request(cfg.control_socket, (unsigned)timeout, req);
-	config_release(&cfg);
-	if (fd < 0)
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", cfg.control_socket);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		fprintf(stderr, "ferryctl: cannot reach ferryd at %s: %s (is it running?)\n",
+			cfg.control_socket, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		config_release(&cfg);
 		return 1;
+	}
+	config_release(&cfg);
+	struct timeval tv = { .tv_sec = timeout };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	char req[256], line[256];
+	int n = snprintf(req, sizeof req, "point %s\n", domain);
+	if (n >= (int)sizeof req || write_full(fd, req, (size_t)n) < 0) {
+		fprintf(stderr, "ferryctl: control socket: request failed\n");
+		close(fd);
+		return 1;
+	}
 	size_t got = 0;
 	ssize_t k;
 	while (got < sizeof line - 1 && (k = read(fd, line + got, sizeof line - 1 - got)) > 0)

@@ -1,12 +1,18 @@
 /* ferryctl status: one request line to ferryd's control socket, print the answer. */
 #include "mgmt/ctl-status.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "common/config.h"
-#include "mgmt/ctl-control.h"
+#include "common/util.h"
 #include "common/banned.h"
 
 int ctl_status_main(int argc, char **argv)
@@ -39,14 +45,45 @@ int ctl_status_main(int argc, char **argv)
 		fprintf(stderr, "ferryctl: %s\n", err);
 		return 2;
 	}
-	int fd = ctl_control_request(cfg.control_socket, 5, json ? "status json" : "status");
-	config_release(&cfg);
-	if (fd < 0)
-		return 1;
-	long got = ctl_control_copy(fd, stdout);
-	if (got <= 0) {
-		fprintf(stderr, "ferryctl: ferryd closed the control connection without answering\n");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(cfg.control_socket) >= sizeof sa.sun_path) {
+		fprintf(stderr, "ferryctl: control socket path too long\n");
+		config_release(&cfg);
+		return 2;
+	}
+	memcpy(sa.sun_path, cfg.control_socket, strlen(cfg.control_socket) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = { .tv_sec = 5 };
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	}
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		fprintf(stderr, "ferryctl: cannot reach ferryd at %s: %s (is it running?)\n",
+			cfg.control_socket, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		config_release(&cfg);
 		return 1;
 	}
-	return 0;
+	config_release(&cfg);
+	const char *req = json ? "status json\n" : "status\n";
+	int rc = 0;
+	if (write_full(fd, req, strlen(req)) < 0) {
+		fprintf(stderr, "ferryctl: control socket: %s\n", strerror(errno));
+		rc = 1;
+	}
+	char buf[8192];
+	ssize_t n;
+	bool any = false;
+	while (!rc && (n = read(fd, buf, sizeof buf)) > 0) {
+		fwrite(buf, 1, (size_t)n, stdout);
+		any = true;
+	}
+	close(fd);
+	if (!rc && !any) {
+		fprintf(stderr, "ferryctl: ferryd closed the control connection without answering\n");
+		rc = 1;
+	}
+	return rc;
 }

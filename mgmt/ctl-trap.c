@@ -10,10 +10,12 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/ctlsock.h"
+#include "common/dbuf.h"
 #include "common/log.h"
 #include "common/notify.h"
 #include "common/snmp-notifier.h"
-#include "mgmt/ctl-control.h"
+#include "common/util.h"
 #include "common/banned.h"
 
 static int usage(void)
@@ -34,17 +36,22 @@ static int list(void)
 }
 
 /* Print the test's answer lines; return 1 if a receiver failed or ferryd said error. */
-static int print_answer(FILE *in)
+static int print_answer(const char *text, size_t len)
 {
-	char line[1024];
 	int rc = 0, lines = 0;
-	while (fgets(line, sizeof line, in)) {
+	const char *p = text, *end = text + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		char name[128], word[32];
-		fputs(line, stdout);
+		printf("%.*s\n", (int)n, p);
 		lines++;
+		char line[1024];
+		snprintf(line, sizeof line, "%.*s", (int)MIN(n, sizeof line - 1), p);
 		if (strncmp(line, "error:", 6) == 0 ||
 		    (sscanf(line, "%127s %31s", name, word) == 2 && strcmp(word, "failed") == 0))
 			rc = 1;
+		p += n + 1;
 	}
 	if (!lines) {
 		fprintf(stderr, "ferryctl: no answer to the test\n");
@@ -53,24 +60,22 @@ static int print_answer(FILE *in)
 	return rc;
 }
 
-/* Through the running ferryd. Return the exit code, or -1 when no ferryd answers. */
+/* Through the running ferryd. Return the exit code, or -1 when no ferryd answers. An
+ * inform gets up to 3 attempts of at most inform_timeout (60 s) each. */
 static int via_ferryd(const struct ferry_config *cfg)
 {
-	int fd = ctl_control_open(cfg->control_socket, 120);
-	if (fd < 0)
-		return -1;
-	static const char req[] = "trap test\n";
-	if (write(fd, req, sizeof req - 1) != (ssize_t)sizeof req - 1) {
-		close(fd);
+	struct dbuf b = DBUF_INIT(1u << 20);
+	int r = ctlsock_request(cfg->control_socket, "trap test", 200, &b);
+	if (r == -ENOENT || r == -ECONNREFUSED) {
+		dbuf_release(&b);
 		return -1;
 	}
-	FILE *in = fdopen(fd, "r");
-	if (!in) {
-		close(fd);
-		return 1;
-	}
-	int rc = print_answer(in);
-	fclose(in);
+	int rc = 1;
+	if (r < 0)
+		fprintf(stderr, "ferryctl: ferryd at %s: %s\n", cfg->control_socket, strerror(-r));
+	else
+		rc = print_answer((const char *)b.data, b.len);
+	dbuf_release(&b);
 	return rc;
 }
 
@@ -95,10 +100,14 @@ static int standalone(const struct ferry_config *cfg, const char *as)
 		snmp_notifier_stop(0);
 		return 1;
 	}
-	FILE *in = fdopen(sv[0], "r");
-	int rc = in ? print_answer(in) : 1;
-	if (in)
-		fclose(in);
+	struct dbuf b = DBUF_INIT(1u << 20);
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(sv[0], buf, sizeof buf)) > 0 && dbuf_add(&b, buf, (size_t)n) == 0)
+		;
+	close(sv[0]);
+	int rc = print_answer((const char *)b.data, b.len);
+	dbuf_release(&b);
 	snmp_notifier_stop(0);
 	return rc;
 }

@@ -16,11 +16,11 @@
 #include <net-snmp/agent/net-snmp-agent-includes.h>
 
 #include "common/config.h"
+#include "common/ctlsock.h"
 #include "common/dbuf.h"
 #include "common/ferryd-status.h"
 #include "common/log.h"
 #include "common/snmp-target.h"
-#include "mgmt/ctl-control.h"
 #include "mgmt/subagent/subagent.h"
 #include "common/banned.h"
 
@@ -36,33 +36,13 @@ static void on_signal(int sig)
 	stopping = 1;
 }
 
-/* "status json" from ferryd into b (at most 4 MiB). Return 0 or -1. */
-static int fetch(struct dbuf *b)
-{
-	int fd = ctl_control_open(cfg->control_socket, 2);
-	if (fd < 0)
-		return -1;
-	static const char req[] = "status json\n";
-	if (write(fd, req, sizeof req - 1) != (ssize_t)sizeof req - 1) {
-		close(fd);
-		return -1;
-	}
-	char buf[8192];
-	ssize_t n;
-	while ((n = read(fd, buf, sizeof buf)) > 0)
-		if (dbuf_add(b, buf, (size_t)n) < 0)
-			break;
-	close(fd);
-	return n == 0 && b->len ? 0 : -1;
-}
-
 static void refresh(unsigned reg, void *arg)
 {
 	(void)reg, (void)arg;
 	static struct ferryd_status st;
 	struct dbuf b = DBUF_INIT(4u << 20);
 	char err[256];
-	bool ok = fetch(&b) == 0 &&
+	bool ok = ctlsock_request(cfg->control_socket, "status json", 2, &b) == 0 &&
 		  ferryd_status_parse((const char *)b.data, b.len, &st, err, sizeof err) == 0;
 	dbuf_release(&b);
 	if (ok != ferryd_answered) {
