@@ -9,7 +9,6 @@ PKGS=(build-essential pkg-config clang libclang-rt-14-dev
       libvirt-dev libext2fs-dev libmicrohttpd-dev libjansson-dev libxml2-dev
       libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients dnsmasq-base iptables
       iproute2 xz-utils ovmf
-
       libsnmp-dev snmp snmpd snmptrapd smitools)
 missing=()
 for p in "${PKGS[@]}"; do
