@@ -16,7 +16,7 @@
  * To add a notification: 1. add a NOTIFICATION-TYPE to mgmt/FERRY-MIB.txt with a new arc
  * (never reuse one) and to one of its NOTIFICATION-GROUPs; 2. add the enum value below and
  * its row (MIB name, arc, severity) to the table in notify.c; 3. call notify_event() where
- * it happens; 4. list it in docs/snmp.md. tests/integration/400-snmp-mib.sh checks that the
+ * it happens; 4. list it in docs/snmp.md. tests/integration/700-snmp-mib.sh checks that the
  * table and the MIB agree. */
 #ifndef FERRY_NOTIFY_H
 #define FERRY_NOTIFY_H
