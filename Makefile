@@ -15,7 +15,7 @@ ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
-LIBS    := -luring -laio -lisal -lzstd -lcrypto -lcurl -lpthread
+LIBS    := -luring -laio -lisal -lzstd -lcrypto -lcurl -lnetsnmp -lpthread
 # the recovery side's agent library (agent/): hypervisor drivers, Re-IP, orchestration
 AGENT_PKGS := libvirt ext2fs com_err libmicrohttpd jansson libxml-2.0 yaml-0.1 libisofs-1
 AGENT_LIBS := $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null)
@@ -38,6 +38,10 @@ AGENT_OBJ := $(AGENT_SRC:%.c=$(O)/obj/%.o)
 AGENT_BIN := $(if $(wildcard agent/ferry-agent.c),$(O)/bin/ferry-agent)
 CTL_SRC  := $(wildcard mgmt/*.c)
 CTL_OBJ  := $(CTL_SRC:%.c=$(O)/obj/%.o)
+# the AgentX subagent: its own binary, so only it links net-snmp's agent library
+SUBAGENT_SRC := $(wildcard mgmt/subagent/*.c)
+SUBAGENT_OBJ := $(SUBAGENT_SRC:%.c=$(O)/obj/%.o)
+SUBAGENT_LIBS := -lnetsnmpagent $(shell pkg-config --libs jansson 2>/dev/null)
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
@@ -46,7 +50,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/tests/%-replay)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%)
 
-all: $(O)/bin/ferryd $(O)/bin/ferryctl $(AGENT_BIN)
+all: $(O)/bin/ferryd $(O)/bin/ferryctl $(O)/bin/ferry-subagent $(AGENT_BIN)
 tests: all $(UNIT_BIN) $(TOOL_BIN) $(FUZZ_REPLAY)
 
 # rebuild everything when flags change
@@ -68,6 +72,11 @@ $(O)/bin/ferryd: $(O)/obj/datapath/ferryd.o $(O)/libferry.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LINK    $@')
 	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBS)
+
+$(O)/bin/ferry-subagent: $(SUBAGENT_OBJ) $(O)/libferry.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo '  LINK    $@')
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ $(SUBAGENT_LIBS) $(LIBS)
 
 $(O)/libferry-agent.a: $(AGENT_OBJ)
 	@$(if $(Q),echo '  AR      $@')
@@ -123,6 +132,9 @@ bench-pipeline: all
 	tests/bench/bench-pipeline.sh
 	tests/bench/bench-rpo.sh
 
+bench-snmp: all
+	tests/bench/bench-snmp.sh
+
 .PHONY: bench-s3
 bench-s3: all
 	tests/bench/bench-s3.sh
@@ -143,7 +155,7 @@ clean:
 	rm -rf $(O)
 
 .PHONY: all tests check clean fuzz FORCE bench-datapath bench-pipeline bench-restore bench-guest \
-	bench-failover deps
+	bench-failover bench-snmp deps
 .DELETE_ON_ERROR:
 .SECONDARY:
 

@@ -10,7 +10,9 @@
  * its default in the comment; 2. add one row to `keys` (reuse a handler: string, size,
  * duration, engine, listen address); 3. set a non-zero default in set_defaults() or
  * fill_defaults(); 4. document it in docs/config.md and test it in tests/unit/test-config.c.
- * To add a section: one row in `sections` (named = true if it is [section NAME]). */
+ * To add a section: one row in `sections`; a section that takes a name ([section NAME], one
+ * instance per NAME) also gets an open function that creates the instance, and its checks
+ * in close_section(). */
 #include "common/config.h"
 
 #include <errno.h>
@@ -51,32 +53,41 @@ struct key_def {
 	const char *section;
 	const char *key;
 	key_set_fn *set;
-	size_t off;		/* into ferry_config, or domain_cfg for named sections */
+	size_t off;		/* into ferry_config, or the instance of a named section */
 	uint64_t min, max;	/* for sizes and durations; max 0 = unbounded */
 	unsigned flags;
 };
 
+/* open: NULL for a plain [section]; for [section NAME] (one instance per NAME) it creates
+ * the instance and points p->item at it (the base of the section's keys). */
+typedef int section_open_fn(struct parser *p, const char *name);
+
 struct section_def {
 	const char *name;
-	bool named;		/* [name ARG]: one instance per ARG */
+	section_open_fn *open;
 };
 
 static key_set_fn set_string, set_size, set_duration_u32, set_engine, set_listen, set_socket,
-	set_addressing, set_u32, add_disk, set_vm, set_tcp_listen, add_hv_setting;
+	set_addressing, set_u32, add_disk, set_vm, set_tcp_listen, add_hv_setting,
+	set_engine_id, set_snmp_address, set_rcv_version, set_rcv_kind;
+static section_open_fn open_domain, open_vm, open_receiver;
 
 #define CFG(field) offsetof(struct ferry_config, field)
 #define DOM(field) offsetof(struct domain_cfg, field)
+#define RCV(field) offsetof(struct snmp_receiver_cfg, field)
 
 static const struct section_def sections[] = {
-	{ "appliance", false },
-	{ "nbd", false },
-	{ "log", false },
-	{ "control", false },
-	{ "store", false },
-	{ "domain", true },
-	{ "vm", true },
-	{ "agent", false },
-	{ "hypervisor", false },
+	{ "appliance", NULL },
+	{ "nbd", NULL },
+	{ "log", NULL },
+	{ "control", NULL },
+	{ "store", NULL },
+	{ "domain", open_domain },
+	{ "vm", open_vm },
+	{ "agent", NULL },
+	{ "hypervisor", NULL },
+	{ "snmp", NULL },
+	{ "snmp-receiver", open_receiver },
 };
 
 static const struct key_def keys[] = {
@@ -113,6 +124,22 @@ static const struct key_def keys[] = {
 	{ "agent", "parallel", set_u32, CFG(agent_parallel), 1, 64, 0 },
 	{ "hypervisor", "driver", set_string, CFG(hv_driver), 0, 0, 0 },
 	{ "hypervisor", "*", add_hv_setting, 0, 0, 0, KEY_REPEAT },	/* the driver's keys */
+	{ "domain", "rpo_alarm", set_duration_u32, DOM(rpo_alarm_ms), 1000, 0, 0 },
+	{ "snmp", "engine_id", set_engine_id, CFG(snmp_engine_id), 0, 0, 0 },
+	{ "snmp", "queue", set_u32, CFG(snmp_queue), 1, 1u << 20, 0 },
+	{ "snmp", "inform_timeout", set_duration_u32, CFG(snmp_timeout_ms), 100, 60000, 0 },
+	{ "snmp", "inform_retry_for", set_duration_u32, CFG(snmp_retry_for_ms), 0,
+	  7u * 24 * 3600 * 1000, 0 },
+	{ "snmp", "log_interval", set_duration_u32, CFG(snmp_log_interval_ms), 1000,
+	  24u * 3600 * 1000, 0 },
+	{ "snmp", "agentx_socket", set_string, CFG(snmp_agentx_socket), 0, 0, 0 },
+	{ "snmp-receiver", "address", set_snmp_address, RCV(address), 0, 0, 0 },
+	{ "snmp-receiver", "version", set_rcv_version, RCV(version), 0, 0, 0 },
+	{ "snmp-receiver", "type", set_rcv_kind, RCV(kind), 0, 0, 0 },
+	{ "snmp-receiver", "community_file", set_string, RCV(community_file), 0, 0, 0 },
+	{ "snmp-receiver", "user", set_string, RCV(user), 0, 0, 0 },
+	{ "snmp-receiver", "auth_password_file", set_string, RCV(auth_password_file), 0, 0, 0 },
+	{ "snmp-receiver", "priv_password_file", set_string, RCV(priv_password_file), 0, 0, 0 },
 };
 
 struct parser {
@@ -123,8 +150,10 @@ struct parser {
 	unsigned line;				/* of the item being handled */
 	const char *key;			/* the key being handled */
 	const struct section_def *sec;		/* current section, NULL before the first */
+	void *item;				/* the current named section's instance */
 	struct domain_cfg *dom;			/* current [domain], or NULL */
 	struct vm_cfg *vm;			/* current [vm], or NULL */
+	struct snmp_receiver_cfg *rcv;		/* current [snmp-receiver], or NULL */
 	unsigned key_line[ARRAY_SIZE(keys)];	/* where each key was set; 0 = not yet */
 	unsigned section_line[ARRAY_SIZE(sections)];
 };
@@ -308,6 +337,98 @@ static int set_addressing(struct parser *p, const struct key_def *k, void *base,
 		return fail(p, p->line, "bad %s.%s '%s' (expected path or virtual)", k->section,
 			    k->key, val);
 	return store_string(p, k, base, val);
+}
+
+static bool is_hex(char c)
+{
+	return hex_value(c) >= 0;
+}
+
+/* 0x followed by 5 to 32 bytes in hex (RFC 3411 SnmpEngineID) */
+static int set_engine_id(struct parser *p, const struct key_def *k, void *base, const char *val)
+{
+	size_t n = strlen(val);
+	bool ok = n > 2 && val[0] == '0' && (val[1] == 'x' || val[1] == 'X') && n % 2 == 0 &&
+		  (n - 2) / 2 >= 5 && (n - 2) / 2 <= 32;
+	for (size_t i = 2; ok && i < n; i++)
+		ok = is_hex(val[i]);
+	if (!ok)
+		return fail(p, p->line, "bad %s.%s '%s' (expected 0x and 5 to 32 bytes in hex)",
+			    k->section, k->key, val);
+	return store_string(p, k, base, val);
+}
+
+/* [udp:|udp6:|tcp:|tcp6:]HOST[:PORT], HOST a name, an IPv4 address or [IPv6] */
+static bool valid_snmp_address(const char *v)
+{
+	static const char *const transports[] = { "udp:", "udp6:", "tcp:", "tcp6:" };
+	for (size_t i = 0; i < ARRAY_SIZE(transports); i++)
+		if (strncmp(v, transports[i], strlen(transports[i])) == 0) {
+			v += strlen(transports[i]);
+			break;
+		}
+	const char *end = v + strlen(v), *port = NULL;
+	if (*v == '[') {
+		const char *close = strchr(v, ']');
+		if (!close || close == v + 1)
+			return false;
+		for (const char *c = v + 1; c < close; c++)
+			if (!is_hex(*c) && *c != ':' && *c != '.')
+				return false;
+		if (close[1] && close[1] != ':')
+			return false;
+		port = close[1] ? close + 2 : NULL;
+		end = close + 1;
+	} else {
+		const char *colon = strchr(v, ':');
+		if (colon) {
+			port = colon + 1;
+			end = colon;
+		}
+		if (end == v)
+			return false;
+		for (const char *c = v; c < end; c++)
+			if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			      (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == '_'))
+				return false;
+	}
+	return !port || valid_port(port);
+}
+
+static int set_snmp_address(struct parser *p, const struct key_def *k, void *base,
+			    const char *val)
+{
+	if (!valid_snmp_address(val))
+		return fail(p, p->line, "bad %s.%s '%s' (expected [udp:|udp6:|tcp:|tcp6:]HOST[:PORT])",
+			    k->section, k->key, val);
+	return store_string(p, k, base, val);
+}
+
+static int set_rcv_version(struct parser *p, const struct key_def *k, void *base,
+			   const char *val)
+{
+	enum snmp_rcv_version *dst = (enum snmp_rcv_version *)((char *)base + k->off);
+	if (strcmp(val, "v2c") == 0)
+		*dst = SNMP_RCV_V2C;
+	else if (strcmp(val, "v3") == 0)
+		*dst = SNMP_RCV_V3;
+	else
+		return fail(p, p->line, "bad %s.%s '%s' (expected v2c or v3)", k->section, k->key,
+			    val);
+	return 0;
+}
+
+static int set_rcv_kind(struct parser *p, const struct key_def *k, void *base, const char *val)
+{
+	enum snmp_rcv_kind *dst = (enum snmp_rcv_kind *)((char *)base + k->off);
+	if (strcmp(val, "trap") == 0)
+		*dst = SNMP_RCV_TRAP;
+	else if (strcmp(val, "inform") == 0)
+		*dst = SNMP_RCV_INFORM;
+	else
+		return fail(p, p->line, "bad %s.%s '%s' (expected trap or inform)", k->section,
+			    k->key, val);
+	return 0;
 }
 
 /* a plain number within [min, max] */
@@ -494,6 +615,7 @@ static int open_vm(struct parser *p, const char *name)
 	cfg->vms = vms;
 	vms[cfg->n_vms] = vm;
 	p->vm = &vms[cfg->n_vms++];
+	p->item = p->vm;
 	return 0;
 }
 
@@ -522,6 +644,74 @@ static int open_domain(struct parser *p, const char *name)
 	d->rpo_ms = DEFAULT_RPO_MS;
 	cfg->n_domains++;
 	p->dom = d;
+	p->item = d;
+	return 0;
+}
+
+static int open_receiver(struct parser *p, const char *name)
+{
+	struct ferry_config *cfg = p->cfg;
+	if (!name)
+		return fail(p, p->line, "[snmp-receiver] needs a name: [snmp-receiver NAME]");
+	if (!valid_name(name))
+		return fail(p, p->line, "invalid receiver name '%s' (1-%d characters from A-Z a-z "
+			    "0-9 . _ -, not '.' or '..')", name, NAME_MAX_LEN);
+	for (size_t i = 0; i < cfg->n_snmp_receivers; i++)
+		if (strcmp(cfg->snmp_receivers[i].name, name) == 0)
+			return fail(p, p->line, "duplicate receiver '%s' (first defined at line %u)",
+				    name, cfg->snmp_receivers[i].line);
+	struct snmp_receiver_cfg *rs = realloc(cfg->snmp_receivers,
+					       (cfg->n_snmp_receivers + 1) * sizeof(*rs));
+	if (!rs)
+		return oom(p);
+	cfg->snmp_receivers = rs;
+	struct snmp_receiver_cfg *r = &rs[cfg->n_snmp_receivers];
+	memset(r, 0, sizeof(*r));
+	r->name = strdup(name);
+	if (!r->name)
+		return oom(p);
+	r->line = p->line;
+	r->kind = SNMP_RCV_TRAP;
+	cfg->n_snmp_receivers++;
+	p->rcv = r;
+	p->item = r;
+	return 0;
+}
+
+/* Whether key `key` of the current section instance was set. */
+static bool key_given(const struct parser *p, const char *key)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (strcmp(keys[i].section, p->sec->name) == 0 && strcmp(keys[i].key, key) == 0)
+			return p->key_line[i] != 0;
+	return false;
+}
+
+/* A receiver has its address and version, and exactly the keys its version uses. */
+static int close_receiver(struct parser *p)
+{
+	const struct snmp_receiver_cfg *r = p->rcv;
+	const char *v3keys[] = { "user", "auth_password_file", "priv_password_file" };
+	if (!r->address)
+		return fail(p, r->line, "receiver '%s' has no address (add 'address = HOST[:PORT]')",
+			    r->name);
+	if (!key_given(p, "version"))
+		return fail(p, r->line, "receiver '%s' has no version (add 'version = v2c' or 'v3')",
+			    r->name);
+	if (r->version == SNMP_RCV_V2C) {
+		if (!r->community_file)
+			return fail(p, r->line, "receiver '%s': v2c needs community_file", r->name);
+		for (size_t i = 0; i < ARRAY_SIZE(v3keys); i++)
+			if (key_given(p, v3keys[i]))
+				return fail(p, r->line, "receiver '%s': %s is for v3 only", r->name,
+					    v3keys[i]);
+		return 0;
+	}
+	if (r->community_file)
+		return fail(p, r->line, "receiver '%s': community_file is for v2c only", r->name);
+	for (size_t i = 0; i < ARRAY_SIZE(v3keys); i++)
+		if (!key_given(p, v3keys[i]))
+			return fail(p, r->line, "receiver '%s': v3 needs %s", r->name, v3keys[i]);
 	return 0;
 }
 
@@ -531,6 +721,8 @@ static int close_section(struct parser *p)
 	if (p->dom && p->dom->n_disks == 0)
 		return fail(p, p->dom->line, "domain '%s' has no disks (add 'disk = EXPORT:PATH')",
 			    p->dom->name);
+	if (p->rcv && close_receiver(p) < 0)
+		return -1;
 	p->dom = NULL;
 	if (p->vm) {
 		char why[256];
@@ -539,6 +731,8 @@ static int close_section(struct parser *p)
 			return fail(p, line, "%s", why);
 	}
 	p->vm = NULL;
+	p->rcv = NULL;
+	p->item = NULL;
 	return 0;
 }
 
@@ -557,11 +751,11 @@ static int open_section(struct parser *p, const struct ini_item *it)
 	if (!sec)
 		return fail(p, p->line, "unknown section [%s]", it->name);
 	p->sec = sec;
-	if (sec->named) {
+	if (sec->open) {
 		for (size_t i = 0; i < ARRAY_SIZE(keys); i++)	/* keys are per instance */
 			if (strcmp(keys[i].section, sec->name) == 0)
 				p->key_line[i] = 0;
-		return strcmp(sec->name, "vm") ? open_domain(p, it->arg) : open_vm(p, it->arg);
+		return sec->open(p, it->arg);
 	}
 	if (it->arg)
 		return fail(p, p->line, "section [%s] takes no name (got '%s')", sec->name, it->arg);
@@ -586,8 +780,7 @@ static int handle_key(struct parser *p, const struct ini_item *it)
 				    it->name, p->sec->name, p->key_line[i]);
 		p->key_line[i] = p->line;
 		p->key = it->name;
-		void *base = !p->sec->named ? (void *)p->cfg : p->vm ? (void *)p->vm :
-			     (void *)p->dom;
+		void *base = p->sec->open ? p->item : (void *)p->cfg;
 		return k->set(p, k, base, it->value);
 	}
 	return fail(p, p->line, "unknown key '%s' in [%s]", it->name, p->sec->name);
@@ -602,6 +795,10 @@ static void set_defaults(struct ferry_config *cfg)
 	cfg->log_metadata_size = DEFAULT_LOG_METADATA_SIZE;
 	cfg->log_backpressure_ms = 0;
 	cfg->agent_parallel = DEFAULT_AGENT_PARALLEL;
+	cfg->snmp_queue = DEFAULT_SNMP_QUEUE;
+	cfg->snmp_timeout_ms = DEFAULT_SNMP_TIMEOUT_MS;
+	cfg->snmp_retry_for_ms = DEFAULT_SNMP_RETRY_FOR_MS;
+	cfg->snmp_log_interval_ms = DEFAULT_SNMP_LOG_INTERVAL_MS;
 }
 
 static int default_string(struct parser *p, char **dst, const char *val)
@@ -619,11 +816,20 @@ static int fill_defaults(struct parser *p)
 	    default_string(p, &cfg->nbd_listen, DEFAULT_NBD_LISTEN) < 0 ||
 	    default_string(p, &cfg->control_socket, DEFAULT_CONTROL_SOCKET) < 0 ||
 	    default_string(p, &cfg->agent_state_dir, DEFAULT_AGENT_STATE_DIR) < 0 ||
-	    default_string(p, &cfg->agent_socket, DEFAULT_AGENT_SOCKET) < 0)
+	    default_string(p, &cfg->agent_socket, DEFAULT_AGENT_SOCKET) < 0 ||
+	    default_string(p, &cfg->snmp_agentx_socket, DEFAULT_SNMP_AGENTX_SOCKET) < 0)
 		return -1;
 	if (cfg->n_hv_settings && !cfg->hv_driver)
 		return fail(p, cfg->hv_settings[0].line, "[hypervisor] has settings but no driver "
 			    "(add 'driver = libvirt' or 'driver = script')");
+	for (size_t i = 0; i < cfg->n_domains; i++) {
+		struct domain_cfg *d = &cfg->domains[i];
+		if (!d->rpo_alarm_ms)
+			d->rpo_alarm_ms = d->rpo_ms > UINT32_MAX / 2 ? UINT32_MAX : 2 * d->rpo_ms;
+		else if (d->rpo_alarm_ms < d->rpo_ms)
+			return fail(p, d->line, "domain '%s': rpo_alarm (%ums) must be at least its "
+				    "rpo (%ums)", d->name, d->rpo_alarm_ms, d->rpo_ms);
+	}
 	if (!cfg->log_path) {
 		size_t n = strlen(cfg->state_dir);
 		bool slash = n && cfg->state_dir[n - 1] == '/';
@@ -769,6 +975,18 @@ void config_release(struct ferry_config *cfg)
 	}
 	free(cfg->domains);
 	free(cfg->vms);
+	for (size_t i = 0; i < cfg->n_snmp_receivers; i++) {
+		struct snmp_receiver_cfg *r = &cfg->snmp_receivers[i];
+		free(r->name);
+		free(r->address);
+		free(r->community_file);
+		free(r->user);
+		free(r->auth_password_file);
+		free(r->priv_password_file);
+	}
+	free(cfg->snmp_receivers);
+	free(cfg->snmp_engine_id);
+	free(cfg->snmp_agentx_socket);
 	free(cfg->file);
 	free(cfg->state_dir);
 	free(cfg->nbd_listen);

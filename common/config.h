@@ -31,6 +31,7 @@ struct domain_cfg {
 	uint32_t rpo_ms;		/* rpo: how often a point is cut; default 15s */
 	char *compression;		/* auto | zstd[:LEVEL] | igzip[:LEVEL] | none; default auto */
 	char *keep;			/* retention, e.g. last:48,hourly:24; default below */
+	uint32_t rpo_alarm_ms;		/* rpo_alarm: ferryRpoExceeded past this; default 2 * rpo */
 };
 
 /* [vm NAME]: a VM of a protection domain as the recovery site must recreate it (stored in
@@ -48,6 +49,28 @@ struct cfg_setting {
 	char *key, *value;
 	unsigned line;
 };
+
+/* [snmp-receiver NAME]: where notifications go (docs/snmp.md). */
+enum snmp_rcv_version { SNMP_RCV_V2C, SNMP_RCV_V3 };
+enum snmp_rcv_kind { SNMP_RCV_TRAP, SNMP_RCV_INFORM };
+
+struct snmp_receiver_cfg {
+	char *name;
+	char *address;			/* [udp:|udp6:|tcp:|tcp6:]HOST[:PORT], port 162 by default */
+	enum snmp_rcv_version version;	/* version = v2c | v3; required */
+	enum snmp_rcv_kind kind;	/* type = trap | inform; default trap */
+	char *community_file;		/* v2c: the community, from a file */
+	char *user;			/* v3: USM user (SHA-256 auth, AES privacy: authPriv) */
+	char *auth_password_file;	/* v3 */
+	char *priv_password_file;	/* v3 */
+	unsigned line;
+};
+
+#define DEFAULT_SNMP_QUEUE 1024u
+#define DEFAULT_SNMP_TIMEOUT_MS 2000u
+#define DEFAULT_SNMP_RETRY_FOR_MS (3600u * 1000u)
+#define DEFAULT_SNMP_LOG_INTERVAL_MS (300u * 1000u)
+#define DEFAULT_SNMP_AGENTX_SOCKET "/var/agentx/master"
 
 #define DEFAULT_RPO_MS 15000u
 #define DEFAULT_KEEP "last:48,hourly:24,daily:7,weekly:4"
@@ -76,6 +99,15 @@ struct ferry_config {
 	uint32_t store_parallel;	/* S3 requests in flight; 0: the backend's default (8) */
 	/* [control] */
 	char *control_socket;		/* default /run/ferry/ferryd.sock */
+	/* [snmp] (docs/snmp.md) */
+	char *snmp_engine_id;		/* 0xHEX, 5 to 32 bytes; NULL: derived (snmp-notifier.h) */
+	uint32_t snmp_queue;		/* events waiting at most; default 1024 */
+	uint32_t snmp_timeout_ms;	/* inform: wait this long for an ack, then retry; 2s */
+	uint32_t snmp_retry_for_ms;	/* inform: give up after retrying this long; 1h */
+	uint32_t snmp_log_interval_ms;	/* a failing receiver is logged once per this; 5m */
+	char *snmp_agentx_socket;	/* ferry-subagent's master agent; /var/agentx/master */
+	struct snmp_receiver_cfg *snmp_receivers;	/* [snmp-receiver NAME] ... */
+	size_t n_snmp_receivers;
 	/* [domain NAME] ... */
 	struct domain_cfg *domains;
 	size_t n_domains;

@@ -1,7 +1,8 @@
 /* The control socket: a unix stream socket (mode 0600) that answers one request line per
- * connection, for `ferryctl status`, `ferryctl point` and ferry-agent's planned failover.
- * Requests: "status" (human text), "status json", "point DOMAIN" (answered "ok E.S" once
- * the point is durable) and "ship-stop DOMAIN" (answered "ok": no more points of it).
+ * connection, for `ferryctl status`, `ferryctl point`, `ferryctl trap test` and
+ * ferry-agent's planned failover. Requests: "status" (human text), "status json", "point
+ * DOMAIN" (answered "ok E.S" by the shipper once the point is durable), "ship-stop DOMAIN"
+ * (answered "ok": no more points of it) and "trap test" (answered by the SNMP notifier).
  *
  * The exchange is tiny, so it is done synchronously inside the event loop with a 1 s
  * timeout on the client socket: only root can connect, and the worst a stuck client costs
@@ -19,7 +20,9 @@
 
 #include "common/json.h"
 #include "common/log.h"
+#include "common/snmp-notifier.h"
 #include "common/util.h"
+#include "datapath/monitor.h"
 #include "datapath/shipper.h"
 #include "common/banned.h"
 
@@ -153,13 +156,19 @@ static void status_json(struct server *srv, struct dbuf *b)
 					    (unsigned long long)ss.last_ns, ss.epoch,
 					    (unsigned long long)ss.consistent_seq,
 					    (unsigned long long)ss.consistent_ns, ss.rpo_ms,
-					    ss.consistent_ns ? (long long)(now - ss.consistent_ns) / 1000000
-							     : -1LL,
+					    ss.uptodate_ns ? (long long)(now - ss.uptodate_ns) / 1000000
+							   : -1LL,
 					    ss.stopped ? "stopped" : ss.failing ? "failing" : "ok");
 			}
+			dbuf_printf(b, ",\"store\":\"%s\"", monitor_store_health_name(
+					    monitor_store_health(st->domains[i].name)));
 			dbuf_printf(b, "}");
 		}
 		dbuf_printf(b, "]}");
+	}
+	if (snmp_notifier_running()) {
+		dbuf_printf(b, ",");
+		snmp_notifier_status_json(b);
 	}
 	dbuf_printf(b, "}\n");
 	free(st);
@@ -201,18 +210,21 @@ static void status_text(struct server *srv, struct dbuf *b)
 				if (ss.consistent_ns)
 					dbuf_printf(b, ", point %u.%llu, current RPO %.1f s (target %.1f s)",
 						    ss.epoch, (unsigned long long)ss.consistent_seq,
-						    (double)(now_real_ns() - ss.consistent_ns) / 1e9,
+						    (double)(now_real_ns() - ss.uptodate_ns) / 1e9,
 						    ss.rpo_ms / 1e3);
 				else
 					dbuf_printf(b, ", no consistent point yet");
 				if (ss.failing)
-					dbuf_printf(b, ", SHIPPING FAILING (see the log)");
+					dbuf_printf(b, ", SHIPPING FAILING (%s; see the log)",
+						    monitor_store_health_name(monitor_store_health(
+							    st->domains[i].name)));
 				if (ss.stopped)
 					dbuf_printf(b, ", shipping stopped (failed over)");
 			}
 			dbuf_printf(b, "\n");
 		}
 	}
+	snmp_notifier_status_text(b);
 	free(st);
 }
 
@@ -255,6 +267,15 @@ void control_on_accept(struct server *srv)
 				log_info("control: shipping of domain %s stopped", line + 10);
 			dbuf_printf(&b, "%s\n", r == 0 ? "ok" : r == -ENOTSUP
 				    ? "error: no [store] configured: not shipping" : "error: no such domain");
+		} else if (strcmp(line, "trap test") == 0) {
+			/* the notifier answers once every receiver acknowledged or failed */
+			int r = snmp_notifier_test(fd);
+			if (r == 0) {
+				dbuf_release(&b);
+				continue;
+			}
+			dbuf_printf(&b, "error: %s\n", r == -ENOTCONN ? "no [snmp-receiver] configured"
+						     : "a test is already under way");
 		} else if (strcmp(line, "status json") == 0)
 			status_json(srv, &b);
 		else if (strcmp(line, "status") == 0)

@@ -31,6 +31,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "datapath/monitor.h"
 #include "common/banned.h"
 
 int disk_open(struct server *srv, struct disk *d, const struct disk_cfg *cfg, const char *domain)
@@ -231,6 +232,11 @@ static uint64_t backpressure_delay_ns(struct server *srv)
 	       (1000 - BACKPRESSURE_START_PERMILLE);
 }
 
+bool server_backpressure_engaged(struct server *srv)
+{
+	return backpressure_delay_ns(srv) > 0;
+}
+
 static void hold_reply(struct server *srv, struct nbd_op *op, uint64_t delay_ns)
 {
 	op->due_ns = now_mono_ns() + delay_ns;
@@ -280,10 +286,12 @@ static void write_op_end(struct nbd_op *op, int res)
 static void primary_done(struct io_req *io, int res)
 {
 	struct nbd_op *op = io->opaque;
-	if (res < 0)
+	if (res < 0) {
 		log_error("disk %s: primary %s at %llu+%u failed: %s", op->disk->name,
 			  op->req.type == NBD_CMD_READ ? "read" : "write",
 			  (unsigned long long)op->req.offset, op->req.length, strerror(-res));
+		monitor_disk_error(op->disk, op->req.type == NBD_CMD_READ ? "read" : "write", res);
+	}
 	if (is_write_class(op))
 		write_op_end(op, res < 0 ? res : 0);
 	else
@@ -297,6 +305,8 @@ static void flush_done(struct io_req *io, int res)
 	if (res < 0)
 		log_error("disk %s: flush of %s failed: %s", op->disk->name,
 			  io == &op->io ? "primary" : "replication log", strerror(-res));
+	if (res < 0 && io == &op->io)
+		monitor_disk_error(op->disk, "flush", res);
 	/* a whole-server checkpoint needs every primary synced; one export's FLUSH is enough
 	 * only when it is the only one */
 	if (op->parts == 1 && !op->err && res >= 0 && srv->n_disks == 1 &&
@@ -377,6 +387,7 @@ static void log_done(struct replog_append *a, int res)
 	if (r < 0) {
 		log_error("disk %s: zeroing %llu+%u failed: %s", d->name,
 			  (unsigned long long)op->req.offset, op->req.length, strerror(-r));
+		monitor_disk_error(d, "zeroing", r);
 		write_op_end(op, r);
 		return;
 	}

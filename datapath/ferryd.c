@@ -17,11 +17,17 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/notify.h"
+#include "common/snmp-notifier.h"
 #include "common/util.h"
 #include "common/version.h"
+#include "datapath/monitor.h"
 #include "datapath/server.h"
 #include "datapath/shipper.h"
 #include "common/banned.h"
+
+/* at stop, how long pending notifications (ferrydStopping above all) may still take */
+#define SNMP_DRAIN_MS 3000
 
 static void usage(FILE *f)
 {
@@ -147,11 +153,15 @@ static int run(struct server *srv)
 		return -1;
 	if (shipper_start(srv, &srv->shipper) < 0)
 		return -1;
+	if (monitor_init(srv) < 0)
+		return -1;
 
 	srv->started_ns = now_mono_ns();
 	log_info("listening on %s, control socket %s", cfg->nbd_listen, cfg->control_socket);
 	printf("ferryd ready\n");
 	fflush(stdout);
+	notify_event(NOTIFY_FERRYD_STARTED, NULL, "ferryd started: %zu disks in %zu domains",
+		     srv->n_disks, cfg->n_domains);
 
 	return loop_run(srv);
 }
@@ -197,11 +207,18 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if (snmp_notifier_start(&cfg, "ferryd", err, sizeof err) < 0) {
+		fprintf(stderr, "ferryd: %s\n", err);
+		config_release(&cfg);
+		return 2;
+	}
 	struct server srv = { .cfg = &cfg, .epfd = -1, .listen_fd = -1, .control_fd = -1,
 			      .signal_fd = -1, .timer_fd = -1 };
 	int rc = run(&srv);
 
 	shipper_stop(srv.shipper);	/* after the loop: no new records, the point in progress ends */
+	monitor_free();
+	snmp_notifier_stop(SNMP_DRAIN_MS);
 
 	for (size_t i = 0; i < srv.n_disks; i++)
 		disk_close(&srv.disks[i]);

@@ -30,7 +30,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/notify.h"
 #include "common/util.h"
+#include "datapath/monitor.h"
 #include "common/banned.h"
 
 #define SHUTDOWN_GRACE_NS (30ull * 1000000000ull)
@@ -180,6 +182,7 @@ static void on_timer(struct server *srv)
 		disk_update_rates(&srv->disks[i]);
 	if (++srv->ticks % 2 == 0)
 		server_applied_checkpoint(srv);
+	monitor_tick(srv);
 }
 
 static void begin_shutdown(struct server *srv, int sig)
@@ -187,6 +190,7 @@ static void begin_shutdown(struct server *srv, int sig)
 	if (srv->stopping)
 		return;
 	log_info("received %s: stopping (finishing in-flight requests)", strsignal(sig));
+	notify_event(NOTIFY_FERRYD_STOPPING, NULL, "ferryd received %s: stopping", strsignal(sig));
 	srv->stopping = true;
 	if (srv->listen_fd >= 0) {
 		loop_del(srv, srv->listen_fd);

@@ -36,6 +36,7 @@
 #include <sys/uio.h>
 
 #include "common/log.h"
+#include "common/notify.h"
 #include "common/util.h"
 #include "common/banned.h"
 
@@ -166,6 +167,8 @@ static int place(struct replog *log, struct rl_batch *b, struct replog_append *a
 		dom->overflow = true;
 		b->table_dirty = true;
 		log_warn("%s: log full, domain %s enters overflow", log->path, dom->name);
+		notify_event(NOTIFY_OVERFLOW_ENTERED, dom->name, "replication log %s full: writes "
+			     "are tracked in a dirty bitmap until a resync", log->path);
 	}
 	int r = rl_bits_set(log, d, a->offset, a->length, b);
 	return r < 0 ? r : REPLOG_OVERFLOWED;

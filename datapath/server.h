@@ -121,6 +121,8 @@ uint64_t server_applied_seq(const struct server *srv);
 /* Backpressure: reply to every held-back op that is due; return ms until the next one is
  * due, or -1 if none is waiting. */
 int server_release_delayed(struct server *srv);
+/* Whether write replies are being held back now (backpressure, see disk-io.c). */
+bool server_backpressure_engaged(struct server *srv);
 /* Roll the per-second rate counters (called from a 1 s timer). */
 void disk_update_rates(struct disk *d);
 

@@ -39,6 +39,8 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "common/notify.h"
+#include "datapath/monitor.h"
 #include "datapath/point-builder.h"
 #include "datapath/server.h"
 #include "datapath/ship-vms.h"
@@ -65,6 +67,7 @@ struct ship_domain {
 	/* for status (under sh->mu): cut times (CLOCK_REALTIME ns) of the newest point and of
 	 * the newest consistent point (0: none), and whether the last attempt failed */
 	uint64_t last_ns, consistent_ns, consistent_seq;
+	uint64_t idle_ns;	/* a cut found nothing new while the newest point was consistent */
 	bool failing;
 	uint64_t shipped;		/* log sequence shipped up to */
 	enum compress_type ctype;
@@ -74,6 +77,7 @@ struct ship_domain {
 				 * if empty (it makes the domain consistent again) */
 	bool resync_deferred;	/* a records-only point was shipped while in overflow */
 	bool stopped;		/* shipper_stop_domain: no more points (until ferryd restarts) */
+	int last_err;		/* -errno of the last failed cut */
 };
 
 struct shipper {
@@ -286,6 +290,9 @@ static void resync_end(struct shipper *sh, struct ship_domain *d, struct replog_
 			 d->cfg->name);
 	else
 		log_info("domain %s: resync stored; the next point catches up", d->cfg->name);
+	if (r == 0)
+		notify_event(NOTIFY_RESYNC_DONE, d->cfg->name, "resync stored; the next point "
+			     "makes the domain consistent");
 }
 
 /* Whether this cut begins a resync: see the note at the top. */
@@ -310,6 +317,9 @@ static int maybe_begin_resync(struct shipper *sh, struct ship_domain *d, bool ov
 			  strerror(-r));
 		return -1;
 	}
+	if (*rs)
+		notify_event(NOTIFY_RESYNC_STARTED, d->cfg->name, "overflow ended: %" PRIu64
+			     " dirty grains are read again from the primaries", (*rs)->set);
 	return 0;
 }
 
@@ -328,7 +338,7 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 	const void *payload;
 	uint64_t last = d->shipped, records = 0;
 	bool more = false, overflow = false, deferred = false;
-	int rc = -1, r;
+	int rc = -1, r = -EIO;
 	char err[256] = "";
 
 	uint64_t t0 = now_mono_ns(), t_read = 0, t_emit = 0;
@@ -385,6 +395,10 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 			d->shipped = last;
 			replog_reclaim(srv->log);
 		}
+		pthread_mutex_lock(&sh->mu);
+		if (d->consistent_seq == d->last_point)
+			d->idle_ns = cut_ns;
+		pthread_mutex_unlock(&sh->mu);
 		rc = 0;
 		goto out;
 	}
@@ -490,6 +504,8 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 	snprintf(what, whatlen, "ok %" PRIu32 ".%" PRIu64 "\n", done.epoch, done.seq);
 	rc = more ? 1 : 0;
 out:
+	if (rc < 0)
+		d->last_err = r < 0 ? r : -EIO;
 	if (cur)
 		replog_cursor_close(cur);
 	pb_free(pb);
@@ -544,6 +560,7 @@ static void *shipper_main(void *arg)
 
 		uint64_t started = now;
 		int r = cut_point(sh, d, requested, what, sizeof what);
+		monitor_point_result(d->cfg->name, r < 0 ? d->last_err : 0);
 
 		pthread_mutex_lock(&sh->mu);
 		now = now_mono_ns();
@@ -805,6 +822,7 @@ int shipper_domain_state(struct shipper *sh, const char *domain, struct ship_sta
 		out->last_ns = d->last_ns;
 		out->consistent_seq = d->consistent_seq;
 		out->consistent_ns = d->consistent_ns;
+		out->uptodate_ns = MAX(d->consistent_ns, d->idle_ns);
 		out->rpo_ms = d->cfg->rpo_ms;
 		out->failing = d->failing;
 		out->stopped = d->stopped;

@@ -41,6 +41,9 @@ struct ship_state {
 	uint32_t epoch;
 	uint64_t last_seq, last_ns;		/* newest durable point and its cut time */
 	uint64_t consistent_seq, consistent_ns;	/* newest consistent point (0: none yet) */
+	uint64_t uptodate_ns;	/* every write before this time is in a consistent point: the
+				 * newest consistent point's cut, or a later cut that found
+				 * nothing new to ship (an idle domain loses nothing) */
 	uint32_t rpo_ms;
 	bool failing;				/* the last attempt to cut a point failed */
 	bool stopped;				/* shipper_stop_domain */

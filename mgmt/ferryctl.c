@@ -21,6 +21,7 @@
 #include "mgmt/ctl-point.h"
 #include "mgmt/ctl-status.h"
 #include "mgmt/ctl-store.h"
+#include "mgmt/ctl-trap.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "common/banned.h"
@@ -45,6 +46,7 @@ static const struct {
 	{ "store", ctl_store_main, "check a store step by step; copy a repository into it" },
 	{ "plan", ctl_plan_main, "check a recovery plan (validate) or register it with an agent (set)" },
 	{ "failover", ctl_failover_main, "run and watch failovers through ferry-agent" },
+	{ "trap", ctl_trap_main, "send a test notification to every SNMP receiver (trap test)" },
 	{ "prune", ctl_prune_main, "expire points by retention and delete what they alone held" },
 };
 

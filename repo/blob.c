@@ -126,24 +126,13 @@ void chunk_id_to_hex(const uint8_t id[CHUNK_ID_LEN], char *hex)
 	hex[CHUNK_ID_HEX_LEN] = '\0';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int chunk_id_from_hex(const char *hex, uint8_t id[CHUNK_ID_LEN])
 {
 	uint8_t tmp[CHUNK_ID_LEN];
 
 	for (unsigned i = 0; i < CHUNK_ID_LEN; i++) {
-		int hi = hexval(hex[2 * i]);
-		int lo = hi < 0 ? -1 : hexval(hex[2 * i + 1]);
+		int hi = hex_value(hex[2 * i]);
+		int lo = hi < 0 ? -1 : hex_value(hex[2 * i + 1]);
 		if (lo < 0)
 			return -EINVAL;
 		tmp[i] = (uint8_t)(hi << 4 | lo);

@@ -40,7 +40,6 @@
 #include "repo/store-s3.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,9 +48,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "common/secret.h"
 #include "common/util.h"
 #include "repo/s3-http.h"
 #include "repo/s3-sigv4.h"
@@ -65,7 +64,6 @@
 #define OBJECT_MAX ((size_t)4 << 30)	/* whole-object GET */
 #define LOW_SPEED_BYTES 1024L
 #define LOW_SPEED_SECONDS 30L
-#define SECRET_MAX 256
 #define MP_DEFAULT_THRESHOLD ((size_t)64 << 20)
 #define MP_DEFAULT_PART ((size_t)16 << 20)
 #define MP_MIN_PART ((size_t)5 << 20)
@@ -114,43 +112,17 @@ static const char *s3_errdetail(struct store *st)
 
 static void wipe_free(char *s)
 {
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
+	secret_free(s);
 }
 
-/* A credential from a file: the first SECRET_MAX bytes, surrounding whitespace removed. */
+/* A credential from a file: one key, surrounding whitespace removed (common/secret.h). */
 static int read_secret(const char *path, const char *what, char **out)
 {
-	char buf[SECRET_MAX + 1];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-		set_detail("%s %s: %s", what, path, strerror(e));
-		return -e;
-	}
-	ssize_t n = read(fd, buf, SECRET_MAX);
-	int e = errno;
-	close(fd);
-	if (n < 0) {
-		set_detail("%s %s: %s", what, path, strerror(e));
-		return -e;
-	}
-	buf[n] = '\0';
-	char *s = buf, *end = buf + n;
-	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-		s++;
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
-		*--end = '\0';
-	int r = 0;
-	if (!*s || strpbrk(s, " \t\r\n")) {
+	int r = secret_read(path, false, out);
+	if (r == -EINVAL)
 		set_detail("%s %s: expected one key on one line", what, path);
-		r = -EINVAL;
-	} else if (!(*out = strdup(s))) {
-		r = -ENOMEM;
-	}
-	OPENSSL_cleanse(buf, sizeof(buf));
+	else if (r < 0 && r != -ENOMEM)
+		set_detail("%s %s: %s", what, path, strerror(-r));
 	return r;
 }
 

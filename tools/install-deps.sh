@@ -10,7 +10,8 @@ PKGS=(build-essential pkg-config clang libclang-rt-14-dev
       libvirt-dev libext2fs-dev libmicrohttpd-dev libjansson-dev libxml2-dev
       libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients dnsmasq-base iptables
       iproute2 xz-utils ovmf
-      libyaml-dev fdisk libisofs-dev genisoimage netplan.io ifupdown)
+      libyaml-dev fdisk libisofs-dev genisoimage netplan.io ifupdown
+      libsnmp-dev snmp snmpd snmptrapd smitools)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -664,6 +664,121 @@ static void test_agent_and_hypervisor(void **state)
 	expect_error(DOM "[hypervisor]\nuri = a\n", 4, "[hypervisor] has settings but no driver");
 }
 
+/* config_load_any() on a temporary file holding text */
+static int load_any_text(const char *text, struct ferry_config *cfg)
+{
+	char path[] = "/tmp/ferry-config-XXXXXX", err[256];
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write_full(fd, text, strlen(text)), 0);
+	close(fd);
+	int r = config_load_any(path, cfg, err, sizeof err);
+	if (r)
+		print_message("unexpected error: %s\n", err);
+	unlink(path);
+	return r;
+}
+
+#define RCV_V2C "[snmp-receiver n]\naddress = 192.0.2.1\nversion = v2c\ncommunity_file = /c\n"
+
+static void test_snmp_keys(void **state)
+{
+	(void)state;
+	const char *text = DOM "rpo = 10s\nrpo_alarm = 1m\n"
+			   "[snmp]\nengine_id = 0x80007ed904414243\nqueue = 64\n"
+			   "inform_timeout = 500ms\ninform_retry_for = 10m\nlog_interval = 1m\n"
+			   "agentx_socket = tcp:127.0.0.1:705\n"
+			   "[snmp-receiver nms1]\naddress = udp:nms.example.com:1162\nversion = v3\n"
+			   "type = inform\nuser = ferry\nauth_password_file = /a\n"
+			   "priv_password_file = /p\n"
+			   "[snmp-receiver nms2]\naddress = [2001:db8::1]:162\nversion = v2c\n"
+			   "community_file = /c\n"
+			   "[domain e]\ndisk = e0:/d/e0\nrpo = 2s\n";
+	struct ferry_config cfg;
+	char err[256] = "";
+	int r = config_parse("s.conf", text, strlen(text), &cfg, err, sizeof(err));
+	if (r)
+		print_message("unexpected error: %s\n", err);
+	assert_int_equal(r, 0);
+	assert_string_equal(cfg.snmp_engine_id, "0x80007ed904414243");
+	assert_int_equal(cfg.snmp_queue, 64);
+	assert_int_equal(cfg.snmp_timeout_ms, 500);
+	assert_int_equal(cfg.snmp_retry_for_ms, 600000);
+	assert_int_equal(cfg.snmp_log_interval_ms, 60000);
+	assert_string_equal(cfg.snmp_agentx_socket, "tcp:127.0.0.1:705");
+	assert_int_equal(cfg.n_snmp_receivers, 2);
+	const struct snmp_receiver_cfg *a = &cfg.snmp_receivers[0], *b = &cfg.snmp_receivers[1];
+	assert_string_equal(a->name, "nms1");
+	assert_string_equal(a->address, "udp:nms.example.com:1162");
+	assert_int_equal(a->version, SNMP_RCV_V3);
+	assert_int_equal(a->kind, SNMP_RCV_INFORM);
+	assert_string_equal(a->user, "ferry");
+	assert_string_equal(a->auth_password_file, "/a");
+	assert_string_equal(a->priv_password_file, "/p");
+	assert_null(a->community_file);
+	assert_string_equal(b->address, "[2001:db8::1]:162");
+	assert_int_equal(b->version, SNMP_RCV_V2C);
+	assert_int_equal(b->kind, SNMP_RCV_TRAP);	/* the default */
+	assert_string_equal(b->community_file, "/c");
+	assert_int_equal(cfg.domains[0].rpo_alarm_ms, 60000);
+	assert_int_equal(cfg.domains[1].rpo_alarm_ms, 4000);	/* default: 2 * rpo */
+	config_release(&cfg);
+
+	/* defaults, and a recovery site's file with receivers only */
+	text = "[snmp-receiver n]\naddress = nms\nversion = v2c\ncommunity_file = /c\n";
+	assert_int_equal(load_any_text(text, &cfg), 0);
+	assert_null(cfg.snmp_engine_id);
+	assert_int_equal(cfg.snmp_queue, DEFAULT_SNMP_QUEUE);
+	assert_int_equal(cfg.snmp_timeout_ms, DEFAULT_SNMP_TIMEOUT_MS);
+	assert_int_equal(cfg.snmp_retry_for_ms, DEFAULT_SNMP_RETRY_FOR_MS);
+	assert_int_equal(cfg.snmp_log_interval_ms, DEFAULT_SNMP_LOG_INTERVAL_MS);
+	assert_string_equal(cfg.snmp_agentx_socket, DEFAULT_SNMP_AGENTX_SOCKET);
+	config_release(&cfg);
+	assert_int_equal(config_parse("s.conf", DOM, strlen(DOM), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.n_snmp_receivers, 0);
+	assert_int_equal(cfg.domains[0].rpo_alarm_ms, 2 * DEFAULT_RPO_MS);
+	config_release(&cfg);
+
+	expect_error(DOM "[snmp]\nengine_id = 80007ed904\n", 4, "bad snmp.engine_id '80007ed904'");
+	expect_error(DOM "[snmp]\nengine_id = 0x80007ed9\n", 4, "5 to 32 bytes");
+	expect_error(DOM "[snmp]\nengine_id = 0x80007ed9040\n", 4, "bad snmp.engine_id");
+	expect_error(DOM "[snmp]\nengine_id = 0x80007ed904zz\n", 4, "bad snmp.engine_id");
+	expect_error(DOM "[snmp]\nqueue = 0\n", 4, "bad snmp.queue '0'");
+	expect_error(DOM "[snmp]\ninform_timeout = 50ms\n", 4, "at least 100ms");
+	expect_error(DOM "[snmp]\nlog_interval = 0\n", 4, "snmp.log_interval must be at least");
+	expect_error(DOM "[snmp-receiver]\n", 3, "needs a name");
+	expect_error(DOM "[snmp-receiver a/b]\n", 3, "invalid receiver name 'a/b'");
+	expect_error(DOM RCV_V2C RCV_V2C, 7, "duplicate receiver 'n' (first defined at line 3)");
+	expect_error(DOM "[snmp-receiver n]\nversion = v2c\ncommunity_file = /c\n", 3,
+		     "receiver 'n' has no address");
+	expect_error(DOM "[snmp-receiver n]\naddress = nms\ncommunity_file = /c\n", 3,
+		     "receiver 'n' has no version");
+	expect_error(DOM "[snmp-receiver n]\naddress = nms\nversion = v1\n", 5,
+		     "bad snmp-receiver.version 'v1' (expected v2c or v3)");
+	expect_error(DOM "[snmp-receiver n]\naddress = nms\ntype = notification\n", 5,
+		     "bad snmp-receiver.type 'notification' (expected trap or inform)");
+	expect_error(DOM "[snmp-receiver n]\naddress = nms\nversion = v2c\n", 3,
+		     "receiver 'n': v2c needs community_file");
+	expect_error(DOM RCV_V2C "user = u\n", 3, "receiver 'n': user is for v3 only");
+	expect_error(DOM "[snmp-receiver n]\naddress = nms\nversion = v3\nuser = u\n"
+		     "auth_password_file = /a\n", 3, "receiver 'n': v3 needs priv_password_file");
+	expect_error(DOM "[snmp-receiver n]\naddress = nms\nversion = v3\nuser = u\n"
+		     "auth_password_file = /a\npriv_password_file = /p\ncommunity_file = /c\n", 3,
+		     "community_file is for v2c only");
+	static const char *bad_addr[] = { "nms:0", "nms:70000", "nms:", "udp:", "[::1", "[]:162",
+					  "[::1]x", "a b", "udp:nms:x", "nms/x", "[g::1]:162" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad_addr); i++) {
+		char t[256];
+		snprintf(t, sizeof t, DOM "[snmp-receiver n]\naddress = %s\n", bad_addr[i]);
+		expect_error(t, 4, "bad snmp-receiver.address");
+	}
+	/* the receiver's checks run when its section ends, wherever that is */
+	expect_error(DOM "[snmp-receiver n]\naddress = nms\n[log]\nsize = 1G\n", 3,
+		     "has no version");
+	expect_error("[domain d]\ndisk = a:/dev/a\nrpo = 10s\nrpo_alarm = 5s\n", 1,
+		     "domain 'd': rpo_alarm (5000ms) must be at least its rpo (10000ms)");
+}
+
 static void test_small_err_buffer(void **state)
 {
 	(void)state;
@@ -678,6 +793,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_config),
+		cmocka_unit_test(test_snmp_keys),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_syntax_details),
 		cmocka_unit_test(test_errors_syntax),

@@ -1,0 +1,42 @@
+/* ferryd's status as the control socket's "status json" gives it (datapath/control.c),
+ * parsed into what ferry-subagent serves as FERRY-MIB's status: per domain its state, newest
+ * consistent point, current RPO and target, the log's usage and the store's health, and the
+ * notifier's counters. Pure (jansson), fuzzed (tests/fuzz/fuzz-ferryd-status.c). */
+#ifndef FERRY_FERRYD_STATUS_H
+#define FERRY_FERRYD_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FERRYD_STATUS_MAX_DOMAINS 64
+
+/* FERRY-MIB's FerryState and FerryStoreHealth values */
+enum { FS_PROTECTED = 1, FS_OVERFLOW = 2, FS_NOT_SHIPPING = 3 };
+enum { FS_STORE_OK = 1, FS_STORE_UNREACHABLE = 2, FS_STORE_CREDENTIALS = 3, FS_STORE_FAILING = 4,
+       FS_STORE_NONE = 5 };
+
+struct ferryd_domain_status {
+	char name[64];
+	int state;			/* FS_* */
+	char point[48];			/* newest consistent point "EPOCH.SEQ", "" if none */
+	int64_t rpo_s;			/* current RPO in seconds, -1 if no consistent point */
+	uint32_t rpo_target_s;		/* the domain's rpo */
+	int store;			/* FS_STORE_* */
+};
+
+struct ferryd_status {
+	unsigned log_pct;		/* replication log usage, 0..100 */
+	uint64_t sent, acknowledged, dropped, failed;	/* the notifier's, 0 without one */
+	size_t n_domains;
+	struct ferryd_domain_status domains[FERRYD_STATUS_MAX_DOMAINS];
+};
+
+/* Parse len bytes of text. Return 0, or -1 with a reason in err (not JSON, not an object,
+ * a field of the wrong type). Unknown fields are ignored; missing optional ones keep their
+ * defaults (no store: FS_NOT_SHIPPING and FS_STORE_NONE). Domains past the maximum are
+ * ignored. */
+int ferryd_status_parse(const char *text, size_t len, struct ferryd_status *out, char *err,
+			size_t errlen);
+
+#endif

@@ -1,0 +1,159 @@
+/* ferryctl trap: see ctl-trap.h. Exit 0 when every receiver acknowledged (informs) or was
+ * sent the trap, 1 when one failed, 2 on bad usage or configuration. */
+#include "mgmt/ctl-trap.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/ctlsock.h"
+#include "common/dbuf.h"
+#include "common/log.h"
+#include "common/notify.h"
+#include "common/snmp-notifier.h"
+#include "common/util.h"
+#include "common/banned.h"
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: ferryctl trap test -c FILE [--as ferryd|ferry-agent]\n"
+			"       ferryctl trap list\n");
+	return 2;
+}
+
+static int list(void)
+{
+	for (int t = 0; t < NOTIFY_N_TYPES; t++) {
+		const struct notify_type_info *ti = notify_type_info((enum notify_type)t);
+		printf("%-34s .1.3.6.1.4.1.%u.0.%u %s\n", ti->name, FERRY_PEN, ti->arc,
+		       notify_severity_name(ti->severity));
+	}
+	return 0;
+}
+
+/* Print the test's answer lines; return 1 if a receiver failed or ferryd said error. */
+static int print_answer(const char *text, size_t len)
+{
+	int rc = 0, lines = 0;
+	const char *p = text, *end = text + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char name[128], word[32];
+		printf("%.*s\n", (int)n, p);
+		lines++;
+		char line[1024];
+		snprintf(line, sizeof line, "%.*s", (int)MIN(n, sizeof line - 1), p);
+		if (strncmp(line, "error:", 6) == 0 ||
+		    (sscanf(line, "%127s %31s", name, word) == 2 && strcmp(word, "failed") == 0))
+			rc = 1;
+		p += n + 1;
+	}
+	if (!lines) {
+		fprintf(stderr, "ferryctl: no answer to the test\n");
+		rc = 1;
+	}
+	return rc;
+}
+
+/* Through the running ferryd. Return the exit code, or -1 when no ferryd answers. An
+ * inform gets up to 3 attempts of at most inform_timeout (60 s) each. */
+static int via_ferryd(const struct ferry_config *cfg)
+{
+	struct dbuf b = DBUF_INIT(1u << 20);
+	int r = ctlsock_request(cfg->control_socket, "trap test", 200, &b);
+	if (r == -ENOENT || r == -ECONNREFUSED) {
+		dbuf_release(&b);
+		return -1;
+	}
+	int rc = 1;
+	if (r < 0)
+		fprintf(stderr, "ferryctl: ferryd at %s: %s\n", cfg->control_socket, strerror(-r));
+	else
+		rc = print_answer((const char *)b.data, b.len);
+	dbuf_release(&b);
+	return rc;
+}
+
+static int standalone(const struct ferry_config *cfg, const char *as)
+{
+	char err[512];
+	int sv[2];
+	if (snmp_notifier_start(cfg, as, err, sizeof err) < 0) {
+		fprintf(stderr, "ferryctl: %s\n", err);
+		return 2;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		fprintf(stderr, "ferryctl: socketpair: %s\n", strerror(errno));
+		snmp_notifier_stop(0);
+		return 1;
+	}
+	int r = snmp_notifier_test(sv[1]);
+	if (r < 0) {
+		fprintf(stderr, "ferryctl: %s\n", strerror(-r));
+		close(sv[0]);
+		close(sv[1]);
+		snmp_notifier_stop(0);
+		return 1;
+	}
+	struct dbuf b = DBUF_INIT(1u << 20);
+	char buf[4096];
+	ssize_t n;
+	while ((n = read(sv[0], buf, sizeof buf)) > 0 && dbuf_add(&b, buf, (size_t)n) == 0)
+		;
+	close(sv[0]);
+	int rc = print_answer((const char *)b.data, b.len);
+	dbuf_release(&b);
+	snmp_notifier_stop(0);
+	return rc;
+}
+
+static int test(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "as", required_argument, NULL, 'a' },
+		{ 0 },
+	};
+	const char *conf = NULL, *as = "ferryd";
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': conf = optarg; break;
+		case 'a': as = optarg; break;
+		default: return usage();
+		}
+	}
+	if (!conf || optind != argc || (strcmp(as, "ferryd") && strcmp(as, "ferry-agent")))
+		return usage();
+	struct ferry_config cfg;
+	char err[512];
+	if (config_load_any(conf, &cfg, err, sizeof err) < 0) {
+		fprintf(stderr, "ferryctl: %s\n", err);
+		return 2;
+	}
+	if (!cfg.n_snmp_receivers) {
+		fprintf(stderr, "ferryctl: %s: no [snmp-receiver NAME] configured\n", conf);
+		config_release(&cfg);
+		return 2;
+	}
+	int rc = strcmp(as, "ferryd") == 0 ? via_ferryd(&cfg) : -1;
+	if (rc < 0)
+		rc = standalone(&cfg, as);
+	config_release(&cfg);
+	return rc;
+}
+
+int ctl_trap_main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "list") == 0 && argc == 2)
+		return list();
+	if (argc >= 2 && strcmp(argv[1], "test") == 0)
+		return test(argc - 1, argv + 1);
+	return usage();
+}

@@ -1,0 +1,137 @@
+/* ferry-subagent -c FILE: the AgentX subagent (see subagent.h). Connects to the master agent
+ * at [snmp] agentx_socket (reconnecting every 5 s when it is away), reads ferryd's status
+ * from [control] socket once a second, and serves it. Runs in the foreground, logs to
+ * stderr, prints "ferry-subagent ready" once registered; SIGTERM/SIGINT stop it.
+ * Exit: 0 clean stop, 1 failure, 2 bad usage or configuration. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <net-snmp/net-snmp-config.h>
+#include <net-snmp/net-snmp-includes.h>
+#include <net-snmp/agent/net-snmp-agent-includes.h>
+
+#include "common/config.h"
+#include "common/ctlsock.h"
+#include "common/dbuf.h"
+#include "common/ferryd-status.h"
+#include "common/log.h"
+#include "common/snmp-target.h"
+#include "mgmt/subagent/subagent.h"
+#include "common/banned.h"
+
+#define APP "ferry-subagent"
+
+static volatile sig_atomic_t stopping;
+static const struct ferry_config *cfg;
+static bool ferryd_answered = true;	/* to log a change, not every second */
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static void refresh(unsigned reg, void *arg)
+{
+	(void)reg, (void)arg;
+	static struct ferryd_status st;
+	struct dbuf b = DBUF_INIT(4u << 20);
+	char err[256];
+	bool ok = ctlsock_request(cfg->control_socket, "status json", 2, &b) == 0 &&
+		  ferryd_status_parse((const char *)b.data, b.len, &st, err, sizeof err) == 0;
+	dbuf_release(&b);
+	if (ok != ferryd_answered) {
+		if (ok)
+			log_info("ferryd answers at %s", cfg->control_socket);
+		else
+			log_warn("ferryd does not answer at %s: serving no rows", cfg->control_socket);
+		ferryd_answered = ok;
+	}
+	subagent_mib_update(ok ? &st : NULL);
+}
+
+static int run(void)
+{
+	netsnmp_ds_set_boolean(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_ROLE, 1);
+	netsnmp_ds_set_string(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_X_SOCKET,
+			      cfg->snmp_agentx_socket);
+	netsnmp_ds_set_int(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_AGENTX_PING_INTERVAL, 5);
+	snmp_lib_setup();
+
+	if (init_agent(APP) != 0) {
+		log_error("cannot initialise the agent library");
+		return 1;
+	}
+	if (subagent_mib_register() < 0)
+		return 1;
+	init_snmp(APP);
+	refresh(0, NULL);
+	snmp_alarm_register(1, SA_REPEAT, refresh, NULL);
+
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	log_info("serving FERRY-MIB through the master agent at %s", cfg->snmp_agentx_socket);
+	printf(APP " ready\n");
+	fflush(stdout);
+	while (!stopping)
+		agent_check_and_process(1);
+	snmp_shutdown(APP);
+	log_info("stopped");
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: " APP " -c FILE [--exit-with-parent] [-v]\n"
+		   "  -c, --config FILE      ferryd's configuration: [control] socket, [snmp] agentx_socket\n"
+		   "      --exit-with-parent stop when the parent process dies (tests)\n"
+		   "  -v, --verbose          debug logging\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "exit-with-parent", no_argument, NULL, 'P' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *conf = NULL;
+	enum log_level lvl = LOG_LVL_INFO;
+	int c;
+	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': conf = optarg; break;
+		case 'v': lvl = LOG_LVL_DEBUG; break;
+		case 'P':
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			if (getppid() == 1)
+				return 1;
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!conf || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_setup(APP, lvl);
+	static struct ferry_config config;
+	char err[512];
+	if (config_load_any(conf, &config, err, sizeof err) < 0) {
+		fprintf(stderr, APP ": %s\n", err);
+		return 2;
+	}
+	cfg = &config;
+	int rc = run();
+	config_release(&config);
+	return rc;
+}
