@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "agent/op.h"
-#include "common/ctlsock.h"
+#include "common/control-client.h"
 #include "common/util.h"
 #include "common/banned.h"
 
@@ -169,13 +169,14 @@ static void check_datastore(const struct plan *p, const struct vm_set *v, enum p
 
 static void check_protected(const struct plan *p, struct problems *pr)
 {
-	struct dbuf ans = DBUF_INIT(1u << 20);
-	int rc = p->prot_control ? ctlsock_request(p->prot_control, "status", 5, &ans) : 0;
-	dbuf_release(&ans);
+	char *ans = NULL;
+	int rc = p->prot_control ? control_request(p->prot_control, "status", 5, 1u << 20, &ans)
+				 : 0;
+	free(ans);
 	if (rc < 0)
 		problems_add(pr, "[protected] control %s: ferryd cannot be reached (%s): a planned "
 			     "failover needs it; use a forced failover", p->prot_control,
-			     strerror(-rc));
+			     control_strerror(rc));
 }
 
 int plan_check_site(const struct plan *p, const struct vm_set *v,

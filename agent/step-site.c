@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/ctlsock.h"
+#include "common/control-client.h"
 #include "common/util.h"
 #include "common/banned.h"
 
@@ -25,14 +25,14 @@ static int ferryd(struct step_ctx *c, const char *req, unsigned timeout, char *o
 		snprintf(err, errlen, "the plan has no [protected] control (ferryd's socket)");
 		return -EINVAL;
 	}
-	struct dbuf ans = DBUF_INIT(64u << 10);
-	int rc = ctlsock_request(c->plan->prot_control, req, timeout, &ans);
+	char *ans = NULL;
+	int rc = control_request(c->plan->prot_control, req, timeout, 64u << 10, &ans);
 	if (rc < 0)
 		snprintf(err, errlen, "ferryd at %s: %s", c->plan->prot_control,
-			 rc == -ENODATA ? "no answer" : strerror(-rc));
+			 control_strerror(rc));
 	else
-		snprintf(out, n, "%.*s", (int)MIN(ans.len, (size_t)INT32_MAX), (const char *)ans.data);
-	dbuf_release(&ans);
+		snprintf(out, n, "%s", ans);
+	free(ans);
 	out[strcspn(out, "\n")] = 0;
 	return rc;
 }

@@ -46,6 +46,19 @@ static int send_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+const char *control_strerror(int r)
+{
+	switch (r) {
+	case -ENAMETOOLONG: return "socket path too long (at most 107 bytes)";
+	case -ENOENT:
+	case -ECONNREFUSED: return "nothing listens there (is ferryd running?)";
+	case -ETIMEDOUT: return "no answer (timed out)";
+	case -EPROTO: return "ferryd closed the connection without answering";
+	case -EMSGSIZE: return "the answer is too large";
+	default: return strerror(-r);
+	}
+}
+
 int control_request(const char *path, const char *request, unsigned timeout_s, size_t max,
 		    char **answer)
 {

@@ -1,6 +1,8 @@
 /* The client side of ferryd's control socket (the protocol: docs/man/ferryd.8, "CONTROL
  * SOCKET"): one request line per connection, the answer is everything the server writes
- * before it closes the connection. Used by ferryctl status and point.
+ * before it closes the connection. The one client of it: ferryctl status, point and trap
+ * test, ferry-agent (a planned failover's final point and ship-stop, plan validate's
+ * reachability check) and ferry-subagent (status json).
  *
  * Errors are -errno: -ENAMETOOLONG (the path does not fit a unix socket address; never
  * truncated), -ENOENT / -ECONNREFUSED (no ferryd there), -ETIMEDOUT (no complete answer
@@ -16,5 +18,8 @@
  * seconds for each send and receive. 0 or -errno. */
 int control_request(const char *path, const char *request, unsigned timeout_s, size_t max,
 		    char **answer);
+/* A control_request() failure as words for a message after the socket's path, e.g.
+ * "nothing listens there (is ferryd running?)". */
+const char *control_strerror(int r);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/control-client.h"
 #include "common/util.h"
 #include "mgmt/ctl-json.h"
 #include "repo/repo.h"
@@ -99,16 +100,8 @@ int ctl_fail(const struct args *a, int code, const char *fmt, ...)
 
 int ctl_fail_control(const struct args *a, const char *path, int r)
 {
-	if (r == -ENAMETOOLONG)
-		return ctl_fail(a, 2, "control socket path too long (at most 107 bytes): %s", path);
-	if (r == -ENOENT || r == -ECONNREFUSED)
-		return ctl_fail(a, 1, "cannot reach ferryd at %s: %s (is it running?)", path,
-				strerror(-r));
-	if (r == -EPROTO)
-		return ctl_fail(a, 1, "ferryd closed the control connection without answering");
-	if (r == -ETIMEDOUT)
-		return ctl_fail(a, 1, "no answer from ferryd at %s (timed out)", path);
-	return ctl_fail(a, 1, "control socket %s: %s", path, strerror(-r));
+	return ctl_fail(a, r == -ENAMETOOLONG ? 2 : 1, "control socket %s: %s", path,
+			control_strerror(r));
 }
 
 void ctl_notice(const struct args *a, const char *fmt, ...)

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
-#include "common/ctlsock.h"
+#include "common/control-client.h"
 #include "common/dbuf.h"
 #include "common/log.h"
 #include "common/notify.h"
@@ -64,18 +64,17 @@ static int print_answer(const char *text, size_t len)
  * inform gets up to 3 attempts of at most inform_timeout (60 s) each. */
 static int via_ferryd(const struct ferry_config *cfg)
 {
-	struct dbuf b = DBUF_INIT(1u << 20);
-	int r = ctlsock_request(cfg->control_socket, "trap test", 200, &b);
-	if (r == -ENOENT || r == -ECONNREFUSED) {
-		dbuf_release(&b);
+	char *ans = NULL;
+	int r = control_request(cfg->control_socket, "trap test", 200, 1u << 20, &ans);
+	if (r == -ENOENT || r == -ECONNREFUSED)
 		return -1;
-	}
 	int rc = 1;
 	if (r < 0)
-		fprintf(stderr, "ferryctl: ferryd at %s: %s\n", cfg->control_socket, strerror(-r));
+		fprintf(stderr, "ferryctl: ferryd at %s: %s\n", cfg->control_socket,
+			control_strerror(r));
 	else
-		rc = print_answer((const char *)b.data, b.len);
-	dbuf_release(&b);
+		rc = print_answer(ans, strlen(ans));
+	free(ans);
 	return rc;
 }
 

@@ -16,7 +16,7 @@
 #include <net-snmp/agent/net-snmp-agent-includes.h>
 
 #include "common/config.h"
-#include "common/ctlsock.h"
+#include "common/control-client.h"
 #include "common/dbuf.h"
 #include "common/ferryd-status.h"
 #include "common/log.h"
@@ -40,11 +40,10 @@ static void refresh(unsigned reg, void *arg)
 {
 	(void)reg, (void)arg;
 	static struct ferryd_status st;
-	struct dbuf b = DBUF_INIT(4u << 20);
-	char err[256];
-	bool ok = ctlsock_request(cfg->control_socket, "status json", 2, &b) == 0 &&
-		  ferryd_status_parse((const char *)b.data, b.len, &st, err, sizeof err) == 0;
-	dbuf_release(&b);
+	char err[256], *ans = NULL;
+	bool ok = control_request(cfg->control_socket, "status json", 2, 4u << 20, &ans) == 0 &&
+		  ferryd_status_parse(ans, strlen(ans), &st, err, sizeof err) == 0;
+	free(ans);
 	if (ok != ferryd_answered) {
 		if (ok)
 			log_info("ferryd answers at %s", cfg->control_socket);

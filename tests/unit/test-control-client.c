@@ -104,6 +104,13 @@ static void test_errors(void **state)
 	start(&s, "", 0);	/* never answers */
 	assert_int_equal(control_request(s.path, "point dom", 1, 64, &ans), -ETIMEDOUT);
 	stop(&s);
+	/* each failure in words */
+	assert_non_null(strstr(control_strerror(-ENOENT), "is ferryd running?"));
+	assert_non_null(strstr(control_strerror(-ECONNREFUSED), "is ferryd running?"));
+	assert_non_null(strstr(control_strerror(-EPROTO), "without answering"));
+	assert_non_null(strstr(control_strerror(-ENAMETOOLONG), "107 bytes"));
+	assert_non_null(strstr(control_strerror(-ETIMEDOUT), "timed out"));
+	assert_string_equal(control_strerror(-EACCES), strerror(EACCES));
 }
 
 int main(void)
