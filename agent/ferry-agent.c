@@ -8,52 +8,29 @@
  * Reads [agent], [store] and [hypervisor] of FILE (docs/config.md); exit 2 on a bad
  * configuration, 1 when it cannot start. */
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #include "agent/agent.h"
 #include "agent/http.h"
 #include "common/config.h"
+#include "common/daemon-args.h"
 #include "common/log.h"
 #include "common/banned.h"
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: ferry-agent -c FILE [--exit-with-parent] [-v]\n"
-		   "  -c FILE             configuration: [agent], [store], [hypervisor]\n"
-		   "  --exit-with-parent  stop when the parent process dies (tests)\n"
-		   "  -v                  debug logging\n");
-}
-
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "exit-with-parent", no_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	struct daemon_args args = {
+		.name = "ferry-agent",
+		.config_help = "[agent], [store], [hypervisor], [snmp] (docs/config.md)",
 	};
-	const char *conf = NULL;
-	enum log_level lvl = LOG_LVL_INFO;
-	int c;
-	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': conf = optarg; break;
-		case 'P': prctl(PR_SET_PDEATHSIG, SIGTERM); break;
-		case 'v': lvl = LOG_LVL_DEBUG; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (!conf || optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	log_setup("ferry-agent", lvl);
+	int ex = daemon_args_parse(argc, argv, &args);
+	if (ex >= 0)
+		return ex;
+	const char *conf = args.conf;
+	log_setup("ferry-agent", args.level);
 	struct ferry_config cfg;
 	char err[1024];
 	if (config_load_any(conf, &cfg, err, sizeof(err)) < 0) {

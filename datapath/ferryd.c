@@ -6,21 +6,19 @@
  *
  * Exit status: 0 clean stop, 1 runtime failure, 2 bad usage or configuration. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/daemon-args.h"
 #include "common/log.h"
 #include "common/notify.h"
 #include "common/snmp-notifier.h"
 #include "common/util.h"
-#include "common/version.h"
 #include "datapath/monitor.h"
 #include "datapath/server.h"
 #include "datapath/shipper.h"
@@ -28,17 +26,6 @@
 
 /* at stop, how long pending notifications (ferrydStopping above all) may still take */
 #define SNMP_DRAIN_MS 3000
-
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: ferryd -c FILE [--exit-with-parent] [-v]\n"
-		   "  -c, --config FILE      configuration (INI), see docs/config.md\n"
-		   "      --exit-with-parent stop when the parent process dies (tests)\n"
-		   "  -v, --verbose          debug logging\n"
-		   "  -h, --help             this text\n"
-		   "      --version          print the version\n"
-		   "see ferryd(8): man -l docs/man/ferryd.8\n");
-}
 
 static int mkdir_p(const char *path)
 {
@@ -168,37 +155,15 @@ static int run(struct server *srv)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "exit-with-parent", no_argument, NULL, 'P' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
+	struct daemon_args args = {
+		.name = "ferryd",
+		.config_help = "configuration (INI), see docs/config.md and ferryd(8)",
 	};
-	const char *conf = NULL;
-	enum log_level lvl = LOG_LVL_INFO;
-	int c;
-
-	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': conf = optarg; break;
-		case 'v': lvl = LOG_LVL_DEBUG; break;
-		case 'P':
-			prctl(PR_SET_PDEATHSIG, SIGTERM);
-			if (getppid() == 1)
-				return 1;
-			break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("ferryd %s\n", FERRY_VERSION); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (!conf || optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	log_setup("ferryd", lvl);
+	int ex = daemon_args_parse(argc, argv, &args);
+	if (ex >= 0)
+		return ex;
+	const char *conf = args.conf;
+	log_setup("ferryd", args.level);
 
 	struct ferry_config cfg;
 	char err[512];

@@ -3,12 +3,10 @@
  * from [control] socket once a second, and serves it. Runs in the foreground, logs to
  * stderr, prints "ferry-subagent ready" once registered; SIGTERM/SIGINT stop it.
  * Exit: 0 clean stop, 1 failure, 2 bad usage or configuration. */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <net-snmp/net-snmp-config.h>
@@ -19,6 +17,7 @@
 #include "common/control-client.h"
 #include "common/dbuf.h"
 #include "common/ferryd-status.h"
+#include "common/daemon-args.h"
 #include "common/log.h"
 #include "common/snmp-target.h"
 #include "mgmt/subagent/subagent.h"
@@ -85,44 +84,17 @@ static int run(void)
 	return 0;
 }
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: " APP " -c FILE [--exit-with-parent] [-v]\n"
-		   "  -c, --config FILE      ferryd's configuration: [control] socket, [snmp] agentx_socket\n"
-		   "      --exit-with-parent stop when the parent process dies (tests)\n"
-		   "  -v, --verbose          debug logging\n");
-}
-
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "exit-with-parent", no_argument, NULL, 'P' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	struct daemon_args args = {
+		.name = "ferry-subagent",
+		.config_help = "ferryd's configuration: [control] socket, [snmp] agentx_socket",
 	};
-	const char *conf = NULL;
-	enum log_level lvl = LOG_LVL_INFO;
-	int c;
-	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': conf = optarg; break;
-		case 'v': lvl = LOG_LVL_DEBUG; break;
-		case 'P':
-			prctl(PR_SET_PDEATHSIG, SIGTERM);
-			if (getppid() == 1)
-				return 1;
-			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (!conf || optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	log_setup(APP, lvl);
+	int ex = daemon_args_parse(argc, argv, &args);
+	if (ex >= 0)
+		return ex;
+	const char *conf = args.conf;
+	log_setup(APP, args.level);
 	static struct ferry_config config;
 	char err[512];
 	if (config_load_any(conf, &config, err, sizeof err) < 0) {
