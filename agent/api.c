@@ -279,7 +279,7 @@ static void route_domain(struct agent *a, const struct api_req *q, const struct 
 			 struct api_resp *r)
 {
 	const char *dom = rt->parts[2];
-	if (!plan_name_ok(dom)) {
+	if (!name_ok(dom)) {
 		error(r, 400, "bad domain name");
 		return;
 	}

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/atomic-file.h"
 #include "common/util.h"
 #include "common/banned.h"
 
@@ -556,20 +556,6 @@ struct journal {
 	char *path;
 };
 
-static int fsync_parent(const char *path)
-{
-	char *copy = strdup(path);
-	if (!copy)
-		return -ENOMEM;
-	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(copy);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) < 0 ? -errno : 0;
-	close(fd);
-	return rc;
-}
-
 static int read_all(int fd, char **out, size_t *len)
 {
 	struct stat st;
@@ -645,7 +631,7 @@ int journal_open(const char *path, const char *domain, struct journal **out,
 				 JOURNAL_VERSION, domain);
 		rc = append_line(j, head, (size_t)n);
 		if (rc == 0)
-			rc = fsync_parent(path);
+			rc = fsync_parent_dir(path);
 		if (rc == 0)
 			rc = journal_replay(head, (size_t)n, r, &used, err, errlen);
 		else

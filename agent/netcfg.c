@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "common/strnum.h"
 #include "common/util.h"
 #include "common/banned.h"
@@ -21,17 +22,7 @@ void netcfg_splice(struct netcfg_splices *s, size_t off, size_t len, const char 
 {
 	if (s->err)
 		return;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 8;
-		void *p = realloc(s->v, cap * sizeof(*s->v));
-		if (!p) {
-			s->err = -ENOMEM;
-			return;
-		}
-		s->v = p;
-		s->cap = cap;
-	}
-	char *t = malloc(n + 1);
+	char *t = ARRAY_RESERVE(s->v, s->cap, s->n + 1) == 0 ? malloc(n + 1) : NULL;
 	if (!t) {
 		s->err = -ENOMEM;
 		return;

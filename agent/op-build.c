@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "common/util.h"
 #include "common/banned.h"
 
@@ -23,15 +24,9 @@ static size_t add(struct builder *b, const char *kind, const char *vm, const cha
 	if (b->oom)
 		return SIZE_MAX;
 	struct op *op = b->op;
-	if (op->n_steps == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 16;
-		struct step *s = realloc(op->steps, cap * sizeof(*s));
-		if (!s) {
-			b->oom = true;
-			return SIZE_MAX;
-		}
-		op->steps = s;
-		b->cap = cap;
+	if (ARRAY_RESERVE(op->steps, b->cap, op->n_steps + 1) < 0) {
+		b->oom = true;
+		return SIZE_MAX;
 	}
 	struct step *s = &op->steps[op->n_steps];
 	memset(s, 0, sizeof(*s));

@@ -50,18 +50,6 @@ void problems_release(struct problems *p)
 
 /* ---- small value parsers ---- */
 
-bool plan_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > VM_NAME_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
-			return false;
-	return true;
-}
-
 static int ipv4_parse(const char *s, uint32_t *out)
 {
 	struct in_addr a;
@@ -199,7 +187,7 @@ static bool name_list(struct pp *pp, const char *key, const char *val,
 		size_t len = strlen(t);
 		while (len && (t[len - 1] == ' ' || t[len - 1] == '\t'))
 			t[--len] = 0;
-		if (!plan_name_ok(t)) {
+		if (!name_ok(t)) {
 			bad(pp, "%s: '%s' is not a VM name", key, t);
 			ok = false;
 			continue;
@@ -237,7 +225,7 @@ static void key_plan(struct pp *pp, const char *k, const char *v)
 {
 	struct plan *p = pp->p;
 	if (!strcmp(k, "domain")) {
-		if (!plan_name_ok(v))
+		if (!name_ok(v))
 			bad(pp, "domain: '%s' is not a domain name", v);
 		else
 			snprintf(p->domain, sizeof(p->domain), "%s", v);
@@ -253,12 +241,12 @@ static void key_plan(struct pp *pp, const char *k, const char *v)
 		else
 			p->format = f;
 	} else if (!strcmp(k, "vm_prefix")) {
-		if (strlen(v) > 32 || !plan_name_ok(v))
+		if (strlen(v) > 32 || !name_ok(v))
 			bad(pp, "vm_prefix: '%s' (up to 32 of A-Z a-z 0-9 . _ -)", v);
 		else
 			set_str(pp, &p->vm_prefix, v);
 	} else if (!strcmp(k, "test_network")) {
-		if (!plan_name_ok(v))
+		if (!name_ok(v))
 			bad(pp, "test_network: '%s' is not a network name", v);
 		else
 			set_str(pp, &p->test_network, v);
@@ -286,7 +274,7 @@ static void key_networks(struct pp *pp, const char *k, const char *v)
 		bad(pp, "unknown key '%s' in [networks] (expected map = SOURCE -> TARGET)", k);
 		return;
 	}
-	if (arrow_split(v, a, sizeof(a), b, sizeof(b)) < 0 || !plan_name_ok(a) || !plan_name_ok(b)) {
+	if (arrow_split(v, a, sizeof(a), b, sizeof(b)) < 0 || !name_ok(a) || !name_ok(b)) {
 		bad(pp, "map: '%s' (expected SOURCE -> TARGET, two network names)", v);
 		return;
 	}
@@ -430,7 +418,7 @@ static void key_vm(struct pp *pp, const char *k, const char *v)
 static void key_driver(struct pp *pp, struct plan_driver *d, const char *k, const char *v)
 {
 	if (!strcmp(k, "driver")) {
-		if (!plan_name_ok(v))
+		if (!name_ok(v))
 			bad(pp, "driver: '%s' is not a driver name", v);
 		else
 			set_str(pp, &d->driver, v);
@@ -503,7 +491,7 @@ static void open_vm(struct pp *pp, const char *name)
 {
 	struct plan *p = pp->p;
 	pp->sec = S_BAD;
-	if (!name || !plan_name_ok(name)) {
+	if (!name || !name_ok(name)) {
 		bad(pp, "[vm] needs a VM name: [vm NAME]");
 		return;
 	}

@@ -123,8 +123,6 @@ struct plan {
 int plan_parse(const char *file, const char *text, size_t len, struct plan *p,
 	       struct problems *pr);
 void plan_release(struct plan *p);
-/* A domain, VM or network name: 1 to 63 of A-Z a-z 0-9 . _ -, not "." or "..". */
-bool plan_name_ok(const char *s);
 
 /* The [vm NAME] section of a VM, or NULL (a VM without one gets the defaults). */
 const struct plan_vm *plan_vm_find(const struct plan *p, const char *name);

@@ -4,6 +4,7 @@
  * Octet i of a pattern is octet i from the left (10 in 10.1.2.3), bit i of the masks;
  * `*` in FROM matches any octet, `*` in TO keeps the source's octet. */
 #include "agent/reip.h"
+#include "common/errmsg.h"
 #include "common/tokens.h"
 
 #include <errno.h>
@@ -19,18 +20,6 @@
 static uint8_t octet(uint32_t a, int i)
 {
 	return (uint8_t)(a >> (24 - 8 * i));
-}
-
-__attribute__((format(printf, 3, 4)))
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
 }
 
 /* a.b.c.d with `*` octets, optionally /N */
@@ -74,32 +63,41 @@ static int parse_options(const struct token *t, size_t n, struct reip_rule *r, c
 	bool seen_prefix = r->prefix != 0, seen_gw = false, seen_dns = false;
 	for (size_t i = 0; i < n; i += 2) {
 		if (i + 1 == n)
-			return bad(err, errlen, "'%.*s' needs a value", (int)t[i].n, t[i].s);
+			return err_set(err, errlen, -EINVAL, "'%.*s' needs a value", (int)t[i].n,
+				       t[i].s);
 		const struct token *v = &t[i + 1];
 		if (token_is(&t[i], "prefix") && !seen_prefix) {
 			seen_prefix = true;
 			if (vm_prefix_parse(v->s, v->n, &r->prefix) < 0)
-				return bad(err, errlen, "bad prefix '%.*s' (1 to 32)", (int)v->n, v->s);
+				return err_set(err, errlen, -EINVAL, "bad prefix '%.*s' (1 to 32)",
+					       (int)v->n, v->s);
 		} else if (token_is(&t[i], "gw") && !seen_gw) {
 			seen_gw = true;
 			if (parse_addr(v, &r->gw) < 0)
-				return bad(err, errlen, "bad gateway '%.*s'", (int)v->n, v->s);
+				return err_set(err, errlen, -EINVAL, "bad gateway '%.*s'",
+					       (int)v->n, v->s);
 		} else if (token_is(&t[i], "dns") && !seen_dns) {
 			seen_dns = true;
 			const char *b;
 			size_t bn, count = 0;
-			int rc = vm_ipv4_list_parse(v->s, v->n, r->dns, VM_MAX_DNS, &count, &b, &bn);
+			int rc =
+			    vm_ipv4_list_parse(v->s, v->n, r->dns, VM_MAX_DNS, &count, &b, &bn);
 			r->n_dns = (uint8_t)count;
 			if (rc == -E2BIG)
-				return bad(err, errlen, "too many DNS servers (at most %d)", VM_MAX_DNS);
+				return err_set(err, errlen, -EINVAL,
+					       "too many DNS servers (at most %d)", VM_MAX_DNS);
 			if (rc < 0)
-				return bad(err, errlen, "bad DNS server '%.*s'", (int)bn, b);
+				return err_set(err, errlen, -EINVAL, "bad DNS server '%.*s'",
+					       (int)bn, b);
 		} else if (token_is(&t[i], "prefix") || token_is(&t[i], "gw") ||
 			   token_is(&t[i], "dns")) {
-			return bad(err, errlen, "'%.*s' given twice", (int)t[i].n, t[i].s);
+			return err_set(err, errlen, -EINVAL, "'%.*s' given twice", (int)t[i].n,
+				       t[i].s);
 		} else {
-			return bad(err, errlen, "unexpected '%.*s' (expected prefix N, gw G or dns "
-				   "D,...)", (int)t[i].n, t[i].s);
+			return err_set(err, errlen, -EINVAL,
+				       "unexpected '%.*s' (expected prefix N, gw G or dns "
+				       "D,...)",
+				       (int)t[i].n, t[i].s);
 		}
 	}
 	return 0;
@@ -113,16 +111,21 @@ int reip_rule_parse(const char *text, struct reip_rule *r, char *err, size_t err
 	if (err && errlen)
 		err[0] = '\0';
 	if (n < 3 || n > MAX_TOKENS || !token_is(&t[1], "->"))
-		return bad(err, errlen, "expected FROM -> TO [prefix N] [gw G] [dns D,...], e.g. "
-			   "10.1.*.* -> 10.2.*.*");
+		return err_set(err, errlen, -EINVAL,
+			       "expected FROM -> TO [prefix N] [gw G] [dns D,...], e.g. "
+			       "10.1.*.* -> 10.2.*.*");
 	if (parse_pattern(t[0].s, t[0].n, r->from, &r->from_any, &r->from_prefix) < 0)
-		return bad(err, errlen, "bad pattern '%.*s' (four octets, each 0-255 or *, "
-			   "optionally /PREFIX)", (int)t[0].n, t[0].s);
+		return err_set(err, errlen, -EINVAL,
+			       "bad pattern '%.*s' (four octets, each 0-255 or *, "
+			       "optionally /PREFIX)",
+			       (int)t[0].n, t[0].s);
 	if (parse_pattern(t[2].s, t[2].n, r->to, &r->to_keep, &r->prefix) < 0)
-		return bad(err, errlen, "bad target '%.*s' (four octets, each 0-255 or * to keep "
-			   "it, optionally /PREFIX)", (int)t[2].n, t[2].s);
+		return err_set(err, errlen, -EINVAL,
+			       "bad target '%.*s' (four octets, each 0-255 or * to keep "
+			       "it, optionally /PREFIX)",
+			       (int)t[2].n, t[2].s);
 	if (!r->to_keep && !r->to[0] && !r->to[1] && !r->to[2] && !r->to[3])
-		return bad(err, errlen, "target 0.0.0.0 is not an address");
+		return err_set(err, errlen, -EINVAL, "target 0.0.0.0 is not an address");
 	return parse_options(t + 3, n - 3, r, err, errlen);
 }
 

@@ -148,18 +148,6 @@ struct lv_disk {
 	size_t doc;		/* document position */
 };
 
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-	if (!n || n > REPO_NAME_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
-			return false;
-	return true;
-}
-
 static int read_disk(struct ctx *c, const xmlNode *n, struct lv_disk *d)
 {
 	char type[32], buf[32];
@@ -221,7 +209,7 @@ static int map_disk(struct ctx *c, const struct lv_disk *d, char *exp, const cha
 		   d->target, d->source[0] ? d->source : "no source", d->target,
 		   d->source[0] ? d->source : "PATH");
 found:
-	if (!valid_name(exp))
+	if (!name_ok(exp))
 		return bad(c, "disk %s: '%s' is not a valid export name", d->target, exp);
 	for (size_t i = 0; o->cfg && i < o->cfg->n_domains; i++)
 		for (size_t j = 0; j < o->cfg->domains[i].n_disks; j++)
@@ -271,7 +259,7 @@ static int take_disks(struct ctx *c, const xmlNode *devs)
 	if (rc == 0 && !want)
 		rc = bad(c, "which protection domain? give --domain D (or -c FILE whose [domain] "
 			 "has the disks)");
-	if (rc == 0 && !valid_name(want))
+	if (rc == 0 && !name_ok(want))
 		rc = bad(c, "'%s' is not a valid domain name", want);
 	if (rc == 0)
 		snprintf(c->v->domain, sizeof(c->v->domain), "%s", want);
@@ -366,7 +354,7 @@ int vm_import_xml(const char *xml, size_t len, const struct vm_import_opts *o,
 		xmlChar *t = xmlNodeGetContent(child(dom, "name"));
 		snprintf(name, sizeof(name), "%s", o->name ? o->name : t ? (const char *)t : "");
 		xmlFree(t);
-		if (!valid_name(name))
+		if (!name_ok(name))
 			rc = bad(&c, "the VM name '%s' is not a valid name (1-63 of A-Z a-z 0-9 . _ "
 				 "-): give --name", name);
 		else

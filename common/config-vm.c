@@ -4,6 +4,7 @@
  * The values are checked as they come; whatever relates a VM to the rest of the file (its
  * domain, that domain's exports, MACs and addresses of the other VMs) is checked once the
  * file is read, because a [vm] may come before the [domain] it belongs to. */
+#include "common/errmsg.h"
 #include "common/config-vm.h"
 
 #include <errno.h>
@@ -17,44 +18,19 @@
 
 #define VM_MAX_CPUS 4096u
 
-__attribute__((format(printf, 3, 4)))
-static int why_fmt(char *why, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/* the same rules as every other name of the file (config.c) */
-static bool name_ok(const char *s, size_t len)
-{
-	if (len == 0 || len > VM_NAME_MAX || (len == 1 && s[0] == '.') ||
-	    (len == 2 && s[0] == '.' && s[1] == '.'))
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 int config_vm_open(const struct ferry_config *cfg, struct vm_cfg *vm, const char *name,
 		   unsigned line, char *why, size_t n)
 {
 	memset(vm, 0, sizeof(*vm));
 	if (!name)
-		return why_fmt(why, n, "[vm] needs a name: [vm NAME]");
-	if (!name_ok(name, strlen(name)))
-		return why_fmt(why, n, "invalid vm name '%s' (1-%d characters from A-Z a-z 0-9 "
+		return err_set(why, n, -1, "[vm] needs a name: [vm NAME]");
+	if (!name_ok(name))
+		return err_set(why, n, -1, "invalid vm name '%s' (1-%d characters from A-Z a-z 0-9 "
 			       ". _ -, not '.' or '..')", name, VM_NAME_MAX);
 	for (size_t i = 0; i < cfg->n_vms; i++)
 		if (!strcmp(cfg->vms[i].desc.name, name))
-			return why_fmt(why, n, "duplicate vm '%s' (first defined at line %u)", name,
-				       cfg->vms[i].line);
+			return err_set(why, n, -1, "duplicate vm '%s' (first defined at line %u)",
+				       name, cfg->vms[i].line);
 	memcpy(vm->desc.name, name, strlen(name) + 1);
 	vm->desc.cpus = 1;
 	vm->desc.firmware = VM_FIRMWARE_BIOS;
@@ -73,19 +49,20 @@ static int set_disks(struct vm_cfg *vm, const char *val, char *why, size_t n)
 		if (!*p)
 			break;
 		size_t len = strcspn(p, " \t,");
-		if (!name_ok(p, len))
-			return why_fmt(why, n, "invalid export name '%.*s' in vm.disks", (int)len, p);
+		if (!name_ok_n(p, len))
+			return err_set(why, n, -1, "invalid export name '%.*s' in vm.disks",
+				       (int)len, p);
 		for (size_t i = 0; i < d->n_disks; i++)
 			if (strlen(d->disks[i]) == len && !memcmp(d->disks[i], p, len))
-				return why_fmt(why, n, "disk '%.*s' listed twice", (int)len, p);
+				return err_set(why, n, -1, "disk '%.*s' listed twice", (int)len, p);
 		if (d->n_disks == VM_MAX_DISKS)
-			return why_fmt(why, n, "too many disks (at most %d)", VM_MAX_DISKS);
+			return err_set(why, n, -1, "too many disks (at most %d)", VM_MAX_DISKS);
 		memcpy(d->disks[d->n_disks], p, len);
 		d->disks[d->n_disks++][len] = '\0';
 		p += len;
 	}
 	if (d->n_disks == 0)
-		return why_fmt(why, n, "vm.disks needs at least one export name");
+		return err_set(why, n, -1, "vm.disks needs at least one export name");
 	return 0;
 }
 
@@ -94,12 +71,15 @@ static int set_memory(struct vm_cfg *vm, const char *val, char *why, size_t n)
 	uint64_t v;
 	size_t len = strlen(val);
 	if (len && val[len - 1] >= '0' && val[len - 1] <= '9')
-		return why_fmt(why, n, "vm.memory '%s' needs a unit (e.g. 512M, 2G)", val);
+		return err_set(why, n, -1, "vm.memory '%s' needs a unit (e.g. 512M, 2G)", val);
 	if (parse_size(val, &v) < 0)
-		return why_fmt(why, n, "bad size '%s' for vm.memory (expected e.g. 512M, 2G)", val);
+		return err_set(why, n, -1, "bad size '%s' for vm.memory (expected e.g. 512M, 2G)",
+			       val);
 	if (v < (1u << 20) || v % (1u << 20))
-		return why_fmt(why, n, "vm.memory must be a whole number of MiB, at least 1M "
-			       "(got %s)", val);
+		return err_set(why, n, -1,
+			       "vm.memory must be a whole number of MiB, at least 1M "
+			       "(got %s)",
+			       val);
 	vm->desc.memory_mib = v >> 20;
 	return 0;
 }
@@ -111,7 +91,7 @@ static int set_cpus(struct vm_cfg *vm, const char *val, char *why, size_t n)
 	for (; *p >= '0' && *p <= '9' && v <= VM_MAX_CPUS; p++)
 		v = v * 10 + (unsigned)(*p - '0');
 	if (p == val || *p || v < 1 || v > VM_MAX_CPUS)
-		return why_fmt(why, n, "bad vm.cpus '%s' (expected a number from 1 to %u)", val,
+		return err_set(why, n, -1, "bad vm.cpus '%s' (expected a number from 1 to %u)", val,
 			       VM_MAX_CPUS);
 	vm->desc.cpus = v;
 	return 0;
@@ -122,8 +102,8 @@ int config_vm_key(struct vm_cfg *vm, const char *key, const char *val, unsigned 
 {
 	struct vm_desc *d = &vm->desc;
 	if (!strcmp(key, "domain")) {
-		if (!name_ok(val, strlen(val)))
-			return why_fmt(why, n, "invalid domain name '%s' in vm.domain", val);
+		if (!name_ok(val))
+			return err_set(why, n, -1, "invalid domain name '%s' in vm.domain", val);
 		memcpy(d->domain, val, strlen(val) + 1);
 		vm->domain_line = line;
 		return 0;
@@ -138,32 +118,36 @@ int config_vm_key(struct vm_cfg *vm, const char *key, const char *val, unsigned 
 		return set_memory(vm, val, why, n);
 	if (!strcmp(key, "firmware")) {
 		if (strcmp(val, "bios") && strcmp(val, "uefi"))
-			return why_fmt(why, n, "bad vm.firmware '%s' (expected bios or uefi)", val);
+			return err_set(why, n, -1, "bad vm.firmware '%s' (expected bios or uefi)",
+				       val);
 		d->firmware = strcmp(val, "uefi") ? VM_FIRMWARE_BIOS : VM_FIRMWARE_UEFI;
 		return 0;
 	}
 	if (!strcmp(key, "nic")) {
 		char reason[160];
 		if (d->n_nics == VM_MAX_NICS)
-			return why_fmt(why, n, "too many NICs (at most %d)", VM_MAX_NICS);
+			return err_set(why, n, -1, "too many NICs (at most %d)", VM_MAX_NICS);
 		if (vm_nic_parse(val, &d->nics[d->n_nics], reason, sizeof(reason)) < 0)
-			return why_fmt(why, n, "bad vm.nic '%s': %s", val, reason);
+			return err_set(why, n, -1, "bad vm.nic '%s': %s", val, reason);
 		vm->nic_line[d->n_nics++] = line;
 		return 0;
 	}
-	return why_fmt(why, n, "unknown key '%s' in [vm]", key);
+	return err_set(why, n, -1, "unknown key '%s' in [vm]", key);
 }
 
 int config_vm_close(const struct vm_cfg *vm, unsigned *line, char *why, size_t n)
 {
 	*line = vm->line;
 	if (!vm->desc.domain[0])
-		return why_fmt(why, n, "vm '%s' has no domain (add 'domain = NAME')", vm->desc.name);
+		return err_set(why, n, -1, "vm '%s' has no domain (add 'domain = NAME')",
+			       vm->desc.name);
 	if (!vm->desc.n_disks)
-		return why_fmt(why, n, "vm '%s' has no disks (add 'disks = EXPORT, ...' in boot "
-			       "order)", vm->desc.name);
+		return err_set(why, n, -1,
+			       "vm '%s' has no disks (add 'disks = EXPORT, ...' in boot "
+			       "order)",
+			       vm->desc.name);
 	if (!vm->desc.memory_mib)
-		return why_fmt(why, n, "vm '%s' has no memory size (add e.g. 'memory = 2G')",
+		return err_set(why, n, -1, "vm '%s' has no memory size (add e.g. 'memory = 2G')",
 			       vm->desc.name);
 	return 0;
 }
@@ -183,7 +167,7 @@ static int check_disks(const struct ferry_config *cfg, size_t v, unsigned *line,
 	const struct domain_cfg *dom = find_domain(cfg, vm->desc.domain);
 	*line = vm->domain_line;
 	if (!dom)
-		return why_fmt(why, n, "vm '%s': no [domain %s] in this file", vm->desc.name,
+		return err_set(why, n, -1, "vm '%s': no [domain %s] in this file", vm->desc.name,
 			       vm->desc.domain);
 	*line = vm->disks_line;
 	for (size_t i = 0; i < vm->desc.n_disks; i++) {
@@ -192,13 +176,16 @@ static int check_disks(const struct ferry_config *cfg, size_t v, unsigned *line,
 		for (size_t j = 0; j < dom->n_disks && !found; j++)
 			found = !strcmp(dom->disks[j].name, disk);
 		if (!found)
-			return why_fmt(why, n, "vm '%s': disk '%s' is not an export of domain '%s'",
+			return err_set(why, n, -1,
+				       "vm '%s': disk '%s' is not an export of domain '%s'",
 				       vm->desc.name, disk, dom->name);
 		for (size_t o = 0; o < v; o++)
 			for (size_t j = 0; j < cfg->vms[o].desc.n_disks; j++)
 				if (!strcmp(cfg->vms[o].desc.disks[j], disk))
-					return why_fmt(why, n, "disk '%s' already belongs to vm '%s' "
-						       "(line %u)", disk, cfg->vms[o].desc.name,
+					return err_set(why, n, -1,
+						       "disk '%s' already belongs to vm '%s' "
+						       "(line %u)",
+						       disk, cfg->vms[o].desc.name,
 						       cfg->vms[o].disks_line);
 	}
 	return 0;
@@ -217,14 +204,16 @@ static int check_nic(const struct ferry_config *cfg, size_t v, size_t k, unsigne
 			char s[18];
 			if (!memcmp(a->mac, b->mac, 6)) {
 				vm_mac_format(a->mac, s);
-				return why_fmt(why, n, "duplicate MAC %s (first used at line %u)", s,
+				return err_set(why, n, -1,
+					       "duplicate MAC %s (first used at line %u)", s,
 					       other->nic_line[j]);
 			}
 			if (a->mode == VM_NIC_STATIC && b->mode == VM_NIC_STATIC &&
 			    a->addr == b->addr) {
 				vm_ipv4_format(a->addr, s);
-				return why_fmt(why, n, "duplicate address %s (first used at line %u)",
-					       s, other->nic_line[j]);
+				return err_set(why, n, -1,
+					       "duplicate address %s (first used at line %u)", s,
+					       other->nic_line[j]);
 			}
 		}
 	}

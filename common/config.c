@@ -28,11 +28,11 @@
 
 #include "common/config-vm.h"
 #include "common/ini.h"
+#include "common/strnum.h"
 #include "common/util.h"
 #include "common/banned.h"
 
 #define CONFIG_MAX_FILE (1u << 20)
-#define NAME_MAX_LEN 63
 
 #define DEFAULT_STATE_DIR "/var/lib/ferry"
 #define DEFAULT_NBD_LISTEN "127.0.0.1:10809"
@@ -240,20 +240,6 @@ int parse_duration_ms(const char *s, uint64_t *out)
 	return mul_checked(v, mult, out);
 }
 
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > NAME_MAX_LEN || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-		return false;
-	for (; *s; s++) {
-		char c = *s;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 static bool valid_port(const char *s)
 {
 	uint64_t port;
@@ -341,7 +327,7 @@ static int set_addressing(struct parser *p, const struct key_def *k, void *base,
 
 static bool is_hex(char c)
 {
-	return hex_value(c) >= 0;
+	return hex_digit(c) >= 0;
 }
 
 /* 0x followed by 5 to 32 bytes in hex (RFC 3411 SnmpEngineID) */
@@ -532,9 +518,9 @@ static int add_disk(struct parser *p, const struct key_def *k, void *base, const
 		return fail(p, p->line, "bad disk '%s': empty export name (expected EXPORT:PATH)", val);
 	if (!*path)
 		return fail(p, p->line, "bad disk '%s': empty path (expected EXPORT:PATH)", val);
-	if (!valid_name(name))
+	if (!name_ok(name))
 		return fail(p, p->line, "invalid export name '%s' (1-%d characters from A-Z a-z 0-9 "
-			    ". _ -, not '.' or '..')", name, NAME_MAX_LEN);
+			    ". _ -, not '.' or '..')", name, FERRY_NAME_MAX);
 	const struct disk_cfg *other = find_export(p->cfg, name);
 	if (other)
 		return fail(p, p->line, "duplicate export name '%s' (first defined at line %u)", name,
@@ -624,9 +610,9 @@ static int open_domain(struct parser *p, const char *name)
 	struct ferry_config *cfg = p->cfg;
 	if (!name)
 		return fail(p, p->line, "[domain] needs a name: [domain NAME]");
-	if (!valid_name(name))
+	if (!name_ok(name))
 		return fail(p, p->line, "invalid domain name '%s' (1-%d characters from A-Z a-z 0-9 "
-			    ". _ -, not '.' or '..')", name, NAME_MAX_LEN);
+			    ". _ -, not '.' or '..')", name, FERRY_NAME_MAX);
 	for (size_t i = 0; i < cfg->n_domains; i++)
 		if (strcmp(cfg->domains[i].name, name) == 0)
 			return fail(p, p->line, "duplicate domain '%s' (first defined at line %u)",
@@ -653,9 +639,9 @@ static int open_receiver(struct parser *p, const char *name)
 	struct ferry_config *cfg = p->cfg;
 	if (!name)
 		return fail(p, p->line, "[snmp-receiver] needs a name: [snmp-receiver NAME]");
-	if (!valid_name(name))
+	if (!name_ok(name))
 		return fail(p, p->line, "invalid receiver name '%s' (1-%d characters from A-Z a-z "
-			    "0-9 . _ -, not '.' or '..')", name, NAME_MAX_LEN);
+			    "0-9 . _ -, not '.' or '..')", name, FERRY_NAME_MAX);
 	for (size_t i = 0; i < cfg->n_snmp_receivers; i++)
 		if (strcmp(cfg->snmp_receivers[i].name, name) == 0)
 			return fail(p, p->line, "duplicate receiver '%s' (first defined at line %u)",

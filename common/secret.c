@@ -44,7 +44,7 @@ int secret_read(const char *path, bool spaces, char **out)
 	return r;
 }
 
-void secret_wipe(void *p, unsigned long n)
+void secret_wipe(void *p, size_t n)
 {
 	OPENSSL_cleanse(p, n);
 }

@@ -4,6 +4,7 @@
 #define FERRY_SECRET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define SECRET_MAX 256	/* bytes read from a secret file at most */
 
@@ -15,6 +16,6 @@ int secret_read(const char *path, bool spaces, char **out);
 /* Overwrite s with zeroes, then free it. NULL is fine. */
 void secret_free(char *s);
 /* Overwrite n bytes at p with zeroes (the compiler may not drop it). */
-void secret_wipe(void *p, unsigned long n);
+void secret_wipe(void *p, size_t n);
 
 #endif

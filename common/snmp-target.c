@@ -24,6 +24,7 @@
 
 #include "common/log.h"
 #include "common/secret.h"
+#include "common/strnum.h"
 #include "common/util.h"
 #include "common/banned.h"
 
@@ -66,13 +67,7 @@ int snmp_engine_id(const char *hex, const char *app, const char *host,
 		size_t len = (n - 2) / 2;
 		if (len < 5 || len > SNMP_ENGINE_ID_MAX)
 			return -EINVAL;
-		for (size_t i = 0; i < len; i++) {
-			int hi = hex_value(hex[2 + 2 * i]), lo = hex_value(hex[3 + 2 * i]);
-			if (hi < 0 || lo < 0)
-				return -EINVAL;
-			id[i] = (uint8_t)(hi << 4 | lo);
-		}
-		return (int)len;
+		return hex_decode(hex + 2, len, id) < 0 ? -EINVAL : (int)len;
 	}
 	/* RFC 3411: the enterprise number with the top bit set, format 4 (text), 1-27 octets */
 	put_be32(id, 0x80000000u | FERRY_PEN);

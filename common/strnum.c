@@ -54,8 +54,10 @@ int hex_decode(const char *in, size_t n, void *out)
 {
 	unsigned char *b = out;
 	for (size_t i = 0; i < n; i++) {
-		int hi = hex_digit(in[2 * i]), lo = hex_digit(in[2 * i + 1]);
-		if (hi < 0 || lo < 0)
+		/* the second digit is only read after the first: a string that ends early is
+		 * never read past its NUL */
+		int hi = hex_digit(in[2 * i]), lo = hi < 0 ? -1 : hex_digit(in[2 * i + 1]);
+		if (lo < 0)
 			return -EINVAL;
 		b[i] = (unsigned char)(hi << 4 | lo);
 	}

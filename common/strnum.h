@@ -15,7 +15,9 @@ bool parse_u64_str(const char *s, uint64_t *out);
 
 /* n bytes as 2n lowercase hex digits and a NUL (out holds 2n + 1 bytes). */
 void hex_encode(const void *in, size_t n, char *out);
-/* 2n hex digits (either case) into n bytes: 0, or -EINVAL (out then undefined). */
+/* 2n hex digits (either case) into n bytes: 0, or -EINVAL (out then undefined). Reading
+ * stops at the first byte that is not a hex digit, so a shorter NUL-terminated string is
+ * safe to pass. */
 int hex_decode(const char *in, size_t n, void *out);
 /* The value of one hex digit (either case), or -1. */
 int hex_digit(char c);

@@ -110,6 +110,25 @@ int read_full(int fd, void *buf, size_t len)
 	return 0;
 }
 
+bool name_ok_n(const char *s, size_t n)
+{
+	if (n == 0 || n > FERRY_NAME_MAX || (n == 1 && s[0] == '.') ||
+	    (n == 2 && s[0] == '.' && s[1] == '.'))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+bool name_ok(const char *s)
+{
+	return name_ok_n(s, strnlen(s, FERRY_NAME_MAX + 1));
+}
+
 void fmt_bytes(uint64_t b, char *out, size_t n)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };

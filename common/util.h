@@ -41,17 +41,12 @@ static inline uint64_t get_le64(const uint8_t *p) { return get_le32(p) | (uint64
 /* True if all n bytes at p are zero (fast: one memcmp against itself after 16 bytes). */
 bool mem_is_zero(const void *p, size_t n);
 
-/* The value of a hex digit (either case), or -1. */
-static inline int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+/* The names ferry gives things (domains, exports, VMs, networks, receivers...): 1 to
+ * FERRY_NAME_MAX bytes of A-Z a-z 0-9 . _ -, and not "." or ".." (so a name is always a
+ * safe path component and object-key component). name_ok_n: exactly n bytes at s. */
+#define FERRY_NAME_MAX 63
+bool name_ok(const char *s);
+bool name_ok_n(const char *s, size_t n);
 
 /* An on/off switch from the environment: set, non-empty and not "0" means on. */
 bool env_flag(const char *name);

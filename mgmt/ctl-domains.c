@@ -3,7 +3,8 @@
  * consistent point with its age — from the store and the key alone (the recovery site's
  * "review the imported domain" step).
  *
- * One gathering pass builds a JSON document (jansson); --json prints it, otherwise it is
+ * One gathering pass builds a JSON document (jansson; each VM as the agent's API shows
+ * it, agent/vmjson.h, its disks with their sizes); --json prints it, otherwise it is
  * drawn as text. The VMs and disk sizes shown are those of the newest consistent point
  * (what `latest` restores), or of the newest point when none is consistent yet. */
 #include "mgmt/ctl-domains.h"
@@ -18,35 +19,12 @@
 #include <jansson.h>
 
 #include "common/util.h"
+#include "agent/vmjson.h"
 #include "repo/repo.h"
 #include "repo/vmdesc.h"
 #include "common/banned.h"
 
 /* ---- gathering ---- */
-
-static json_t *nic_json(const struct vm_nic *n)
-{
-	char mac[18], a[16], cidr[24];
-	vm_mac_format(n->mac, mac);
-	json_t *o = json_pack("{s:s, s:s, s:s}", "network", n->network, "mac", mac, "mode",
-			      n->mode == VM_NIC_STATIC ? "static" : "dhcp");
-	if (!o || n->mode != VM_NIC_STATIC)
-		return o;
-	vm_ipv4_format(n->addr, a);
-	snprintf(cidr, sizeof(cidr), "%s/%u", a, n->prefix);
-	json_object_set_new(o, "address", json_string(cidr));
-	if (n->gw) {
-		vm_ipv4_format(n->gw, a);
-		json_object_set_new(o, "gateway", json_string(a));
-	}
-	json_t *dns = json_array();
-	for (size_t i = 0; i < n->n_dns; i++) {
-		vm_ipv4_format(n->dns[i], a);
-		json_array_append_new(dns, json_string(a));
-	}
-	json_object_set_new(o, "dns", dns);
-	return o;
-}
 
 /* the size of a disk at the point, or -1 when the point does not have it */
 static json_t *disk_size(struct repo *r, const struct point_info *p, const char *disk)
@@ -60,18 +38,18 @@ static json_t *disk_size(struct repo *r, const struct point_info *p, const char 
 	return v;
 }
 
+/* The VM as the agent's API and journal show it (agent/vmjson.h), its disks with their
+ * sizes at the point. */
 static json_t *vm_json(struct repo *r, const struct point_info *p, const struct vm_desc *v)
 {
-	json_t *disks = json_array(), *nics = json_array();
-	for (size_t i = 0; i < v->n_disks; i++)
+	json_t *o = vm_desc_json(v), *disks = json_array();
+	for (size_t i = 0; disks && i < v->n_disks; i++)
 		json_array_append_new(disks, json_pack("{s:s, s:o}", "name", v->disks[i], "size",
 						       disk_size(r, p, v->disks[i])));
-	for (size_t i = 0; i < v->n_nics; i++)
-		json_array_append_new(nics, nic_json(&v->nics[i]));
-	return json_pack("{s:s, s:I, s:I, s:s, s:o, s:o}", "name", v->name, "cpus",
-			 (json_int_t)v->cpus, "memory_mib", (json_int_t)v->memory_mib, "firmware",
-			 v->firmware == VM_FIRMWARE_UEFI ? "uefi" : "bios", "disks", disks, "nics",
-			 nics);
+	if (o && disks && json_object_set_new(o, "disks", disks) == 0)
+		return o;
+	json_decref(o);
+	return NULL;
 }
 
 static json_t *point_json(const struct point_info *p, uint64_t now)
@@ -180,9 +158,10 @@ static void print_nic(const json_t *n)
 	printf("    nic  %s %s %s", json_string_value(json_object_get(n, "network")),
 	       json_string_value(json_object_get(n, "mac")),
 	       json_string_value(json_object_get(n, "mode")));
-	json_t *a = json_object_get(n, "address"), *gw = json_object_get(n, "gateway");
+	json_t *a = json_object_get(n, "addr"), *gw = json_object_get(n, "gw");
 	if (a)
-		printf(" %s", json_string_value(a));
+		printf(" %s/%" JSON_INTEGER_FORMAT, json_string_value(a),
+		       json_integer_value(json_object_get(n, "prefix")));
 	if (gw)
 		printf(" gw %s", json_string_value(gw));
 	size_t i;

@@ -76,18 +76,6 @@ struct progress {
 	bool started, drawn;
 };
 
-static void human(uint64_t b, char *out, size_t n)
-{
-	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)b;
-	size_t i = 0;
-	while (v >= 1024 && i + 1 < ARRAY_SIZE(u)) {
-		v /= 1024;
-		i++;
-	}
-	snprintf(out, n, i ? "%.1f %s" : "%.0f %s", v, u[i]);
-}
-
 static void progress_show(struct progress *pg, uint64_t done, uint64_t total, bool final)
 {
 	uint64_t now = now_mono_ns();
@@ -114,8 +102,8 @@ static void progress_show(struct progress *pg, uint64_t done, uint64_t total, bo
 		return;
 	}
 	char a[32], b[32];
-	human(done, a, sizeof(a));
-	human(total, b, sizeof(b));
+	fmt_bytes(done, a, sizeof(a));
+	fmt_bytes(total, b, sizeof(b));
 	fprintf(stderr, "\rrestoring %s: %s of %s (%.0f%%), %.1f MB/s, ETA %.0f s   ", pg->disk,
 		a, b, total ? 100.0 * (double)done / (double)total : 100.0, rate / 1e6,
 		eta < 0 ? 0 : eta);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mgmt/ctl-args.h"
 #include "common/util.h"
 #include "common/banned.h"
 
@@ -27,14 +28,6 @@ static uint64_t u(json_t *o, const char *k)
 {
 	json_int_t v = json_integer_value(json_object_get(o, k));
 	return v > 0 ? (uint64_t)v : 0;
-}
-
-static void fmt_time(uint64_t ns, char *out, size_t n)
-{
-	time_t t = (time_t)(ns / 1000000000u);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 static void print_step(FILE *f, json_t *st, bool live)
@@ -80,7 +73,7 @@ static void print_op(FILE *f, json_t *op, bool live)
 {
 	uint64_t start = u(op, "start"), end = u(op, "end");
 	char t0[32];
-	fmt_time(start, t0, sizeof(t0));
+	ctl_fmt_time(start, t0, sizeof(t0));
 	fprintf(f, "operation %" PRIu64 ": %s", u(op, "id"), s(op, "action"));
 	if (s(op, "point")[0])
 		fprintf(f, " at point %s", s(op, "point"));
@@ -110,7 +103,7 @@ void watch_print_domain(FILE *f, json_t *dom, bool live)
 {
 	char since[32] = "";
 	if (u(dom, "since"))
-		fmt_time(u(dom, "since"), since, sizeof(since));
+		ctl_fmt_time(u(dom, "since"), since, sizeof(since));
 	fprintf(f, "domain %s: %s%s%s", s(dom, "domain"), s(dom, "state"), since[0] ? " since " : "",
 		since);
 	if (s(dom, "return_state")[0])
@@ -161,7 +154,7 @@ static void print_changes(const char *domain, json_t *op, struct seen *sn)
 			continue;
 		snprintf(sn->states[i], sizeof(sn->states[i]), "%s", state);
 		char t[32];
-		fmt_time(now_real_ns(), t, sizeof(t));
+		ctl_fmt_time(now_real_ns(), t, sizeof(t));
 		printf("%s %s: %-8s %s%s%s\n", t, domain, state, s(st, "name"),
 		       s(st, "detail")[0] && strcmp(state, "running") ? ": " : "",
 		       strcmp(state, "running") ? s(st, "detail") : "");

@@ -21,6 +21,7 @@
 #include <openssl/rand.h>
 
 #include "common/crc32c.h"
+#include "common/strnum.h"
 #include "common/util.h"
 #include "repo/blob.h"
 #include "common/banned.h"
@@ -117,27 +118,14 @@ int chunk_id(struct blob_ctx *cx, const void *data, size_t len, uint8_t id[CHUNK
 
 void chunk_id_to_hex(const uint8_t id[CHUNK_ID_LEN], char *hex)
 {
-	static const char dig[] = "0123456789abcdef";
-
-	for (unsigned i = 0; i < CHUNK_ID_LEN; i++) {
-		hex[2 * i] = dig[id[i] >> 4];
-		hex[2 * i + 1] = dig[id[i] & 15];
-	}
-	hex[CHUNK_ID_HEX_LEN] = '\0';
+	hex_encode(id, CHUNK_ID_LEN, hex);
 }
 
 int chunk_id_from_hex(const char *hex, uint8_t id[CHUNK_ID_LEN])
 {
 	uint8_t tmp[CHUNK_ID_LEN];
 
-	for (unsigned i = 0; i < CHUNK_ID_LEN; i++) {
-		int hi = hex_value(hex[2 * i]);
-		int lo = hi < 0 ? -1 : hex_value(hex[2 * i + 1]);
-		if (lo < 0)
-			return -EINVAL;
-		tmp[i] = (uint8_t)(hi << 4 | lo);
-	}
-	if (hex[CHUNK_ID_HEX_LEN] != '\0')
+	if (hex_decode(hex, CHUNK_ID_LEN, tmp) < 0 || hex[CHUNK_ID_HEX_LEN] != '\0')
 		return -EINVAL;
 	memcpy(id, tmp, CHUNK_ID_LEN);
 	return 0;

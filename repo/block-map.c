@@ -63,7 +63,7 @@ int repo_list_points(struct repo *r, const char *domain, struct point_info **out
 	struct list_ctx lc = { 0 };
 	*out = NULL;
 	*n = 0;
-	if (!repo_name_ok(domain))
+	if (!name_ok(domain))
 		return -EINVAL;
 	snprintf(prefix, sizeof(prefix), "domains/%s/epochs/", domain);
 	lc.plen = strlen(prefix);
@@ -118,7 +118,7 @@ static int collect_domain(void *arg, const char *key, uint64_t size)
 	if (dl->n && strlen(dl->v[dl->n - 1]) == len && !strncmp(dl->v[dl->n - 1], d, len))
 		return 0;
 	char *name = strndup(d, len);
-	if (name && !repo_name_ok(name)) {
+	if (name && !name_ok(name)) {
 		free(name);
 		return 0;
 	}
@@ -286,7 +286,7 @@ int repo_disk_map(struct repo *r, const struct point_info *p, const char *disk,
 {
 	struct chain c;
 	*out = NULL;
-	if (!repo_name_ok(disk) || !repo_name_ok(p->domain)) {
+	if (!name_ok(disk) || !name_ok(p->domain)) {
 		repo_err(err, errlen, "bad disk or domain name");
 		return -EINVAL;
 	}
@@ -349,7 +349,7 @@ int repo_point_disks(struct repo *r, const struct point_info *p, char ***names, 
 	size_t cap = 0;
 	*names = NULL;
 	*n = 0;
-	if (!repo_name_ok(p->domain))
+	if (!name_ok(p->domain))
 		return -EINVAL;
 	int rc = load_chain(r, p, &c, NULL, 0);
 	for (size_t i = 0; i < c.n && rc == 0; i++)

@@ -19,6 +19,7 @@
 #include "common/atomic-file.h"
 #include "common/strnum.h"
 #include "repo/keys.h"
+#include "common/secret.h"
 #include "common/banned.h"
 
 #define WRAP_MAGIC "FKEY"
@@ -36,11 +37,6 @@
 #define WRAP_TAG_LEN 16
 
 _Static_assert(WRAP_TAG_OFF + WRAP_TAG_LEN == KEYS_WRAPPED_LEN, "wrapped record layout");
-
-void keys_wipe(void *p, size_t len)
-{
-	OPENSSL_cleanse(p, len);
-}
 
 /* ---- key file ---- */
 
@@ -61,7 +57,7 @@ int key_file_create(const char *path, uint8_t key[KEY_LEN])
 	char hex[2 * KEY_LEN + 1];
 	hex_encode(k, KEY_LEN, hex);
 	memcpy(text, hex, 2 * KEY_LEN);
-	keys_wipe(hex, sizeof hex);
+	secret_wipe(hex, sizeof hex);
 	text[KEY_FILE_LEN - 1] = '\n';
 	r = fchmod(fd, 0600) < 0 ? -errno : 0;
 	if (!r)
@@ -77,8 +73,8 @@ int key_file_create(const char *path, uint8_t key[KEY_LEN])
 	else
 		memcpy(key, k, KEY_LEN);
 out:
-	keys_wipe(k, sizeof k);
-	keys_wipe(text, sizeof text);
+	secret_wipe(k, sizeof k);
+	secret_wipe(text, sizeof text);
 	return r;
 }
 
@@ -118,21 +114,21 @@ int key_file_load(const char *path, uint8_t key[KEY_LEN], bool *too_open)
 	}
 	if (hex_decode(text, KEY_LEN, key) < 0) {
 		r = -EINVAL;
-		keys_wipe(key, KEY_LEN);
+		secret_wipe(key, KEY_LEN);
 		goto out;
 	}
 	if (too_open)
 		*too_open = (st.st_mode & 077) != 0;
 out:
 	close(fd);
-	keys_wipe(text, sizeof text);
+	secret_wipe(text, sizeof text);
 	return r;
 }
 
 int keys_generate(struct repo_keys *k)
 {
 	if (RAND_bytes(k->data_key, KEY_LEN) != 1 || RAND_bytes(k->id_key, KEY_LEN) != 1) {
-		keys_wipe(k, sizeof(*k));
+		secret_wipe(k, sizeof(*k));
 		return -EIO;
 	}
 	return 0;
@@ -203,7 +199,7 @@ int keys_wrap(const uint8_t master[KEY_LEN], const uint8_t data_key[KEY_LEN],
 	memcpy(keys, data_key, KEY_LEN);
 	memcpy(keys + KEY_LEN, id_key, KEY_LEN);
 	r = wrap_gcm(true, master, out, keys);
-	keys_wipe(keys, sizeof keys);
+	secret_wipe(keys, sizeof keys);
 	if (r < 0)
 		memset(out, 0, KEYS_WRAPPED_LEN);
 	return r < 0 ? -EIO : 0;
@@ -234,6 +230,6 @@ int keys_unwrap(const uint8_t master[KEY_LEN], const void *in, size_t len,
 		memcpy(k->data_key, keys, KEY_LEN);
 		memcpy(k->id_key, keys + KEY_LEN, KEY_LEN);
 	}
-	keys_wipe(keys, sizeof keys);
+	secret_wipe(keys, sizeof keys);
 	return r;
 }

@@ -10,7 +10,8 @@
  * (--encryption none) has no wrapped keys: chunk ids are plain SHA-256.
  *
  * Secrets: nothing here logs, and every temporary copy of key material is wiped
- * (OPENSSL_cleanse). Callers wipe their own copies with keys_wipe(). No global state. */
+ * (OPENSSL_cleanse). Callers wipe their own copies with secret_wipe() (common/secret.h).
+ * No global state. */
 #ifndef FERRY_KEYS_H
 #define FERRY_KEYS_H
 
@@ -40,9 +41,6 @@ int key_file_load(const char *path, uint8_t key[KEY_LEN], bool *too_open);
 
 /* Fill both repository keys with random bytes. 0 or -EIO (no randomness). */
 int keys_generate(struct repo_keys *k);
-
-/* Wipe key material (never optimised away). */
-void keys_wipe(void *p, size_t len);
 
 /* Wrapped keys record: the repository keys encrypted under the key file's key.
  * KEYS_WRAPPED_LEN bytes, layout in docs/repo-format.md. */

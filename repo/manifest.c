@@ -132,7 +132,7 @@ static int take_name(struct rd *r, char *out)
 		return -EBADMSG;	/* names are exact: no embedded NUL */
 	memcpy(out, s, *n);
 	out[*n] = '\0';
-	return repo_name_ok(out) ? 0 : -EBADMSG;
+	return name_ok(out) ? 0 : -EBADMSG;
 }
 
 static int decode_header(struct rd *r, struct point_info *pi, uint8_t *version)

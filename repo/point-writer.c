@@ -319,7 +319,7 @@ int repo_point_begin(struct repo *r, const struct point_info *meta,
 	char prefix[STORE_KEY_MAX];
 	uint64_t newest = 0;
 	*out = NULL;
-	if (!repo_name_ok(meta->domain) || meta->seq == 0 || meta->parent_seq + 1 != meta->seq)
+	if (!name_ok(meta->domain) || meta->seq == 0 || meta->parent_seq + 1 != meta->seq)
 		return -EINVAL;
 	snprintf(prefix, sizeof(prefix), "domains/%s/epochs/%" PRIu32 "/points/", meta->domain,
 		 meta->epoch);
@@ -364,7 +364,7 @@ int repo_point_disk(struct repo_point_writer *w, const char *disk, uint64_t disk
 {
 	if (w->err)
 		return w->err;
-	if (!repo_name_ok(disk))
+	if (!name_ok(disk))
 		return -EINVAL;
 	for (size_t i = 0; i < w->ndisks; i++)
 		if (!strcmp(w->disks[i].name, disk)) {

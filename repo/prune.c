@@ -157,7 +157,7 @@ static bool parse_point_key(const char *key, char *dom, uint32_t *epoch, uint64_
 	const char *s;
 	if (sscanf(key, "domains/%64[^/]/epochs/%llu/points/%llu%n", d, &e, &q, &n) != 3 ||
 	    key[n] || e > UINT32_MAX || !(s = strrchr(key, '/')) || strlen(s + 1) != 16 ||
-	    !repo_name_ok(d))
+	    !name_ok(d))
 		return false;
 	memcpy(dom, d, strlen(d) + 1);
 	*epoch = (uint32_t)e;
@@ -581,7 +581,7 @@ int repo_prune(struct repo *r, const struct prune_opts *o, struct prune_stats *s
 	if (err && errlen)
 		err[0] = '\0';
 	for (size_t i = 0; i < o->n_policies; i++)
-		if (!repo_name_ok(o->policies[i].domain)) {
+		if (!name_ok(o->policies[i].domain)) {
 			repo_err(err, errlen, "bad domain name '%s'", o->policies[i].domain);
 			return -EINVAL;
 		}

@@ -119,7 +119,6 @@ int repo_get_meta(struct repo *r, const char *key, void **plain, size_t *len);
 /* Decode a metadata blob held in memory (as repo_get_meta after the GET). */
 int repo_decode_meta(struct repo *r, const void *blob, size_t blen, void **plain, size_t *len);
 int repo_add_problem(struct repo *r, const char *key, const char *what);
-bool repo_name_ok(const char *s);	/* 1..63 of [A-Za-z0-9._-], not "." or ".." */
 
 /* Config object (repo.c). */
 struct repo_config {

@@ -23,6 +23,7 @@
 
 #include "common/config.h"
 #include "common/crc32c.h"
+#include "common/secret.h"
 #include "common/util.h"
 #include "common/banned.h"
 
@@ -40,19 +41,7 @@ void repo_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-bool repo_name_ok(const char *s)
-{
-	size_t n = strnlen(s, REPO_NAME_MAX + 1);
-	if (n == 0 || n > REPO_NAME_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
-		return false;
-	for (; *s; s++) {
-		char c = *s;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
+_Static_assert(REPO_NAME_MAX == FERRY_NAME_MAX, "repository names are ferry's names");
 
 /* ---- config object ---- */
 
@@ -173,8 +162,8 @@ int repo_create_with_store(const struct repo_create_opts *o, const struct store_
 			if (r < 0)
 				repo_err(err, errlen, "cannot make repository keys: %s", strerror(-r));
 		}
-		keys_wipe(master, sizeof(master));
-		keys_wipe(&k, sizeof(k));
+		secret_wipe(master, sizeof(master));
+		secret_wipe(&k, sizeof(k));
 		if (r < 0) {
 			store_close(st);
 			return r;
@@ -282,7 +271,7 @@ int repo_open_opts(const char *url, const char *key_file, const struct store_opt
 			goto fail;
 		}
 		r = keys_unwrap(master, c.wrapped, KEYS_WRAPPED_LEN, &rp->keys);
-		keys_wipe(master, sizeof(master));
+		secret_wipe(master, sizeof(master));
 		if (r < 0) {
 			repo_err(err, errlen, "%s", r == -EKEYREJECTED ?
 				 "wrong key file for this repository" : r == -EPROTO ?
@@ -318,7 +307,7 @@ void repo_close(struct repo *r)
 	if (r->st)
 		store_close(r->st);
 	pthread_mutex_destroy(&r->cx_lock);
-	keys_wipe(&r->keys, sizeof(r->keys));
+	secret_wipe(&r->keys, sizeof(r->keys));
 	free(r);
 }
 

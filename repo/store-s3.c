@@ -51,6 +51,7 @@
 #include <openssl/evp.h>
 
 #include "common/secret.h"
+#include "common/strnum.h"
 #include "common/util.h"
 #include "repo/s3-http.h"
 #include "repo/s3-sigv4.h"
@@ -109,11 +110,6 @@ static const char *s3_errdetail(struct store *st)
 }
 
 /* ---- open / close ---- */
-
-static void wipe_free(char *s)
-{
-	secret_free(s);
-}
 
 /* A credential from a file: one key, surrounding whitespace removed (common/secret.h). */
 static int read_secret(const char *path, const char *what, char **out)
@@ -209,9 +205,9 @@ static void s3_free(struct s3 *s)
 	free(s->endpoint);
 	free(s->host);
 	free(s->region);
-	wipe_free(s->ak);
-	wipe_free(s->sk);
-	wipe_free(s->token);
+	secret_free(s->ak);
+	secret_free(s->sk);
+	secret_free(s->token);
 	free(s);
 }
 
@@ -494,7 +490,7 @@ static int s3_call(struct s3 *s, const struct s3_op *op, struct s3_http_resp *rs
 	if (r < 0 && !detail[0])
 		set_detail("%s %s at %s: %s", op->method, op->what, s->endpoint,
 			   rs->error[0] ? rs->error : strerror(-r));
-	wipe_free(h_tok);
+	secret_free(h_tok);
 	return r;
 }
 
@@ -548,11 +544,7 @@ static void md5_hex(const void *data, size_t len, char out[33])
 	out[0] = '\0';
 	if (!EVP_Digest(data, len, md, &n, EVP_md5(), NULL) || n != 16)
 		return;
-	for (unsigned i = 0; i < 16; i++) {
-		out[2 * i] = "0123456789abcdef"[md[i] >> 4];
-		out[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
-	}
-	out[32] = '\0';
+	hex_encode(md, 16, out);
 }
 
 /* ---- multipart upload ---- */
@@ -573,12 +565,6 @@ struct mp {
 	char err_detail[sizeof(detail)];
 };
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* The ETag S3 gives a completed multipart object: MD5 of the parts' binary MD5s, "-N".
  * "" if a part's ETag is not an MD5 (then nothing can be compared). */
 static void mp_etag(const struct mp *m, char *out, size_t outlen)
@@ -590,14 +576,8 @@ static void mp_etag(const struct mp *m, char *out, size_t outlen)
 		return;
 	for (unsigned i = 0; i < m->n; i++) {
 		const char *e = m->etags[i];
-		if (strlen(e) != 32)
+		if (strlen(e) != 32 || hex_decode(e, 16, md + i * 16) < 0)
 			goto out;
-		for (unsigned j = 0; j < 16; j++) {
-			int hi = hexval(e[2 * j]), lo = hexval(e[2 * j + 1]);
-			if (hi < 0 || lo < 0)
-				goto out;
-			md[i * 16 + j] = (unsigned char)(hi << 4 | lo);
-		}
 	}
 	md5_hex(md, (size_t)m->n * 16, hex);
 	if (hex[0])

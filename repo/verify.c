@@ -182,9 +182,9 @@ static bool parse_point_key(const char *key, char *dom, uint32_t *epoch, uint64_
 	int n = 0;
 	char d[REPO_NAME_MAX + 2];
 	if (sscanf(key, "domains/%64[^/]/epochs/%llu/points/%llu%n", d, &e, &q, &n) != 3 ||
-	    key[n] || e > UINT32_MAX || strlen(strrchr(key, '/') + 1) != 16 || !repo_name_ok(d))
+	    key[n] || e > UINT32_MAX || strlen(strrchr(key, '/') + 1) != 16 || !name_ok(d))
 		return false;
-	memcpy(dom, d, strlen(d) + 1);	/* repo_name_ok: at most REPO_NAME_MAX */
+	memcpy(dom, d, strlen(d) + 1);	/* name_ok: at most REPO_NAME_MAX */
 	*epoch = (uint32_t)e;
 	*seq = q;
 	return true;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/errmsg.h"
 #include "common/tokens.h"
 #include "common/strnum.h"
 #include "common/util.h"
@@ -101,31 +102,20 @@ int vm_ipv4_list_parse(const char *s, size_t n, uint32_t *out, size_t max, size_
 
 /* ---- nic = NETWORK MAC [static ADDR/PREFIX [gw GW] [dns D[,D...]] | dhcp] ---- */
 
-__attribute__((format(printf, 3, 4)))
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
 /* ADDR/PREFIX */
 static int parse_cidr(const struct token *t, uint32_t *addr, uint8_t *prefix, char *err,
 		      size_t errlen)
 {
 	const char *slash = memchr(t->s, '/', t->n);
 	if (!slash)
-		return bad(err, errlen, "static address '%.*s' needs a prefix length "
+		return err_set(err, errlen, -EINVAL, "static address '%.*s' needs a prefix length "
 			   "(ADDR/PREFIX, e.g. 10.1.0.11/24)", (int)t->n, t->s);
 	size_t an = (size_t)(slash - t->s), pn = t->n - an - 1;
 	if (vm_ipv4_parse(t->s, an, addr) < 0 || *addr == 0)
-		return bad(err, errlen, "bad IPv4 address '%.*s'", (int)an, t->s);
+		return err_set(err, errlen, -EINVAL, "bad IPv4 address '%.*s'", (int)an, t->s);
 	if (vm_prefix_parse(slash + 1, pn, prefix) < 0)
-		return bad(err, errlen, "bad prefix length '%.*s' (1 to 32)", (int)pn, slash + 1);
+		return err_set(err, errlen, -EINVAL, "bad prefix length '%.*s' (1 to 32)", (int)pn,
+			       slash + 1);
 	return 0;
 }
 
@@ -136,10 +126,13 @@ static int parse_dns(const struct token *t, struct vm_nic *nic, char *err, size_
 	int rc = vm_ipv4_list_parse(t->s, t->n, nic->dns, VM_MAX_DNS, &count, &b, &bn);
 	nic->n_dns = (uint8_t)count;
 	if (rc == -E2BIG)
-		return bad(err, errlen, "too many DNS servers (at most %d)", VM_MAX_DNS);
+		return err_set(err, errlen, -EINVAL, "too many DNS servers (at most %d)",
+			       VM_MAX_DNS);
 	if (rc < 0)
-		return bad(err, errlen, "bad DNS server '%.*s' (a comma-separated list of IPv4 "
-			   "addresses)", (int)bn, b);
+		return err_set(err, errlen, -EINVAL,
+			       "bad DNS server '%.*s' (a comma-separated list of IPv4 "
+			       "addresses)",
+			       (int)bn, b);
 	return 0;
 }
 
@@ -147,24 +140,27 @@ static int parse_static(const struct token *t, size_t n, struct vm_nic *nic, cha
 			size_t errlen)
 {
 	if (n == 0)
-		return bad(err, errlen, "'static' needs ADDR/PREFIX");
+		return err_set(err, errlen, -EINVAL, "'static' needs ADDR/PREFIX");
 	if (parse_cidr(&t[0], &nic->addr, &nic->prefix, err, errlen) < 0)
 		return -EINVAL;
 	bool seen_gw = false, seen_dns = false;
 	for (size_t i = 1; i < n; i += 2) {
 		bool gw = token_is(&t[i], "gw"), dns = token_is(&t[i], "dns");
 		if (!gw && !dns)
-			return bad(err, errlen, "unexpected '%.*s' (expected gw GW or dns D[,D...])",
-				   (int)t[i].n, t[i].s);
+			return err_set(err, errlen, -EINVAL,
+				       "unexpected '%.*s' (expected gw GW or dns D[,D...])",
+				       (int)t[i].n, t[i].s);
 		if ((gw && seen_gw) || (dns && seen_dns))
-			return bad(err, errlen, "'%.*s' given twice", (int)t[i].n, t[i].s);
+			return err_set(err, errlen, -EINVAL, "'%.*s' given twice", (int)t[i].n,
+				       t[i].s);
 		if (i + 1 == n)
-			return bad(err, errlen, "'%.*s' needs a value", (int)t[i].n, t[i].s);
+			return err_set(err, errlen, -EINVAL, "'%.*s' needs a value", (int)t[i].n,
+				       t[i].s);
 		if (gw) {
 			seen_gw = true;
 			if (vm_ipv4_parse(t[i + 1].s, t[i + 1].n, &nic->gw) < 0 || nic->gw == 0)
-				return bad(err, errlen, "bad gateway '%.*s'", (int)t[i + 1].n,
-					   t[i + 1].s);
+				return err_set(err, errlen, -EINVAL, "bad gateway '%.*s'",
+					       (int)t[i + 1].n, t[i + 1].s);
 		} else {
 			seen_dns = true;
 			if (parse_dns(&t[i + 1], nic, err, errlen) < 0)
@@ -182,27 +178,33 @@ int vm_nic_parse(const char *text, struct vm_nic *nic, char *err, size_t errlen)
 	if (err && errlen)
 		err[0] = '\0';
 	if (n < 2 || n > 16)
-		return bad(err, errlen, "expected NETWORK MAC [static ADDR/PREFIX [gw GW] "
-			   "[dns D,...] | dhcp]");
+		return err_set(err, errlen, -EINVAL,
+			       "expected NETWORK MAC [static ADDR/PREFIX [gw GW] "
+			       "[dns D,...] | dhcp]");
 	if (t[0].n > VM_NAME_MAX)
-		return bad(err, errlen, "network name too long (at most %d characters)", VM_NAME_MAX);
+		return err_set(err, errlen, -EINVAL,
+			       "network name too long (at most %d characters)", VM_NAME_MAX);
 	memcpy(nic->network, t[0].s, t[0].n);
-	if (!repo_name_ok(nic->network))
-		return bad(err, errlen, "invalid network name '%s' (1-%d characters from A-Z a-z "
-			   "0-9 . _ -)", nic->network, VM_NAME_MAX);
+	if (!name_ok(nic->network))
+		return err_set(err, errlen, -EINVAL,
+			       "invalid network name '%s' (1-%d characters from A-Z a-z "
+			       "0-9 . _ -)",
+			       nic->network, VM_NAME_MAX);
 	if (vm_mac_parse(t[1].s, t[1].n, nic->mac) < 0)
-		return bad(err, errlen, "bad MAC '%.*s' (expected six hex pairs like "
+		return err_set(err, errlen, -EINVAL, "bad MAC '%.*s' (expected six hex pairs like "
 			   "52:54:00:12:34:56)", (int)t[1].n, t[1].s);
 	if (nic->mac[0] & 1)
-		return bad(err, errlen, "MAC '%.*s' is a multicast address (the first octet must "
-			   "be even)", (int)t[1].n, t[1].s);
+		return err_set(err, errlen, -EINVAL,
+			       "MAC '%.*s' is a multicast address (the first octet must "
+			       "be even)",
+			       (int)t[1].n, t[1].s);
 	if (n == 2 || (n == 3 && token_is(&t[2], "dhcp"))) {
 		nic->mode = VM_NIC_DHCP;
 		return 0;
 	}
 	if (!token_is(&t[2], "static"))
-		return bad(err, errlen, "unexpected '%.*s' (expected static or dhcp)", (int)t[2].n,
-			   t[2].s);
+		return err_set(err, errlen, -EINVAL, "unexpected '%.*s' (expected static or dhcp)",
+			       (int)t[2].n, t[2].s);
 	nic->mode = VM_NIC_STATIC;
 	return parse_static(t + 3, n - 3, nic, err, errlen);
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "common/util.h"
 #include "repo/repo-internal.h"
 #include "common/banned.h"
@@ -63,7 +64,7 @@ static int put_ip(struct dbuf *b, uint32_t v)
 
 static bool nic_ok(const struct vm_nic *n)
 {
-	if (!repo_name_ok(n->network) || (n->mac[0] & 1) || n->n_dns > VM_MAX_DNS)
+	if (!name_ok(n->network) || (n->mac[0] & 1) || n->n_dns > VM_MAX_DNS)
 		return false;
 	if (n->mode == VM_NIC_DHCP)
 		return !n->addr && !n->prefix && !n->gw && !n->n_dns;
@@ -77,11 +78,11 @@ static bool nic_ok(const struct vm_nic *n)
 
 static bool vm_ok(const struct vm_desc *v)
 {
-	if (!repo_name_ok(v->name) || v->cpus == 0 || v->memory_mib == 0 ||
+	if (!name_ok(v->name) || v->cpus == 0 || v->memory_mib == 0 ||
 	    v->firmware > VM_FIRMWARE_UEFI || v->n_disks > VM_MAX_DISKS || v->n_nics > VM_MAX_NICS)
 		return false;
 	for (size_t i = 0; i < v->n_disks; i++)
-		if (!repo_name_ok(v->disks[i]))
+		if (!name_ok(v->disks[i]))
 			return false;
 	for (size_t i = 0; i < v->n_nics; i++)
 		if (!nic_ok(&v->nics[i]))
@@ -147,7 +148,7 @@ static int encode_vm(struct dbuf *b, const struct vm_desc *v)
 int vmset_encode(const struct vm_set *s, uint64_t prev_ns, struct dbuf *out)
 {
 	uint8_t hdr[HDR_FIXED] = { 0 };
-	if (!repo_name_ok(s->domain) || s->n > VMSET_MAX_VMS || !s->time_ns ||
+	if (!name_ok(s->domain) || s->n > VMSET_MAX_VMS || !s->time_ns ||
 	    prev_ns >= s->time_ns || !set_unique(s))
 		return -EINVAL;
 	for (size_t i = 0; i < s->n; i++)
@@ -223,7 +224,7 @@ static void get_name(struct rd *r, char *out)
 	}
 	memcpy(out, p, n);
 	out[n] = '\0';
-	if (strlen(out) != n || !repo_name_ok(out))	/* no NUL inside: canonical */
+	if (strlen(out) != n || !name_ok(out))	/* no NUL inside: canonical */
 		r->bad = true;
 }
 
@@ -368,7 +369,7 @@ bool vmset_parse_key(const char *key, char *domain, uint64_t *time_ns)
 		return false;
 	memcpy(domain, d, (size_t)(slash - d));
 	domain[slash - d] = '\0';
-	if (!repo_name_ok(domain))
+	if (!name_ok(domain))
 		return false;
 	*time_ns = v;
 	return true;
@@ -388,16 +389,7 @@ static int collect_time(void *arg, const char *key, uint64_t size)
 	(void)size;
 	if (!vmset_parse_key(key, dom, &ns) || strcmp(dom, t->domain))
 		return 0;	/* other keys under the prefix are not sets */
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		void *p = realloc(t->v, cap * sizeof(*t->v));
-		if (!p)
-			return -ENOMEM;
-		t->v = p;
-		t->cap = cap;
-	}
-	t->v[t->n++] = ns;
-	return 0;
+	return ARRAY_PUSH(t->v, t->n, t->cap, ns);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -412,7 +404,7 @@ int vmset_list(struct repo *r, const char *domain, uint64_t **times, size_t *n)
 	struct times t = { .domain = domain };
 	*times = NULL;
 	*n = 0;
-	if (!repo_name_ok(domain))
+	if (!name_ok(domain))
 		return -EINVAL;
 	snprintf(prefix, sizeof(prefix), "domains/%s/vms/", domain);
 	int rc = store_list(repo_store(r), prefix, collect_time, &t);

@@ -54,7 +54,7 @@ db, web = dom["vms"]
 assert (db["name"], db["cpus"], db["memory_mib"], db["firmware"]) == ("db", 2, 2048, "uefi"), db
 assert db["disks"] == [{"name": "db-os", "size": 24 << 20}, {"name": "db-data", "size": 8 << 20}], db
 assert db["nics"][0] == {"network": "prod-net", "mac": "52:54:00:12:34:56", "mode": "static",
-    "address": "10.1.0.11/24", "gateway": "10.1.0.1", "dns": ["10.1.0.2", "8.8.8.8"]}, db["nics"]
+    "addr": "10.1.0.11", "prefix": 24, "gw": "10.1.0.1", "dns": ["10.1.0.2", "8.8.8.8"]}, db["nics"]
 assert db["nics"][1] == {"network": "backup-net", "mac": "52:54:00:12:34:57", "mode": "dhcp"}
 assert (web["name"], web["cpus"], web["memory_mib"], web["firmware"]) == ("web", 1, 512, "bios")
 assert web["disks"] == [{"name": "web-os", "size": 16 << 20}]

@@ -24,6 +24,7 @@
 
 #include "agent/guest.h"
 #include "common/util.h"
+#include "tests/unit/unit-sh.h"
 #include "common/banned.h"
 
 static char dir[64], pbuf[256];
@@ -32,18 +33,6 @@ static const char *P(const char *name)
 {
 	snprintf(pbuf, sizeof(pbuf), "%s/%s", dir, name);
 	return pbuf;
-}
-
-__attribute__((format(printf, 1, 2)))
-static int sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	int r = system(cmd);
-	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
 }
 
 static int setup(void **state)

@@ -20,6 +20,7 @@
 
 #include "common/util.h"
 #include "repo/keys.h"
+#include "common/secret.h"
 #include "common/banned.h"
 
 static char tmpdir[64];
@@ -181,7 +182,7 @@ static void test_generate(void **state)
 	assert_memory_not_equal(a.data_key, b.data_key, KEY_LEN);
 	assert_memory_not_equal(a.id_key, b.id_key, KEY_LEN);
 	assert_memory_not_equal(a.data_key, a.id_key, KEY_LEN);
-	keys_wipe(&a, sizeof a);
+	secret_wipe(&a, sizeof a);
 	for (size_t i = 0; i < sizeof a; i++)
 		assert_int_equal(((uint8_t *)&a)[i], 0);
 }

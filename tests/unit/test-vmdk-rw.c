@@ -22,6 +22,7 @@
 
 #include "common/util.h"
 #include "image/vmdk.h"
+#include "tests/unit/unit-sh.h"
 #include "common/banned.h"
 
 #define MiB (1024ull * 1024)
@@ -34,18 +35,6 @@ static const char *P(const char *name)
 {
 	snprintf(pathbuf, sizeof(pathbuf), "%s/%s", dir, name);
 	return pathbuf;
-}
-
-__attribute__((format(printf, 1, 2)))
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	int r = system(cmd);
-	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
 }
 
 static int setup(void **state)
