@@ -1,5 +1,5 @@
 /* Hypervisor drivers: how ferry-agent defines, starts, stops and watches VMs and networks
- * at the recovery site (DESIGN.md section 5). One table of functions, one implementation
+ * at the recovery site (docs/design.md section 4). One table of functions, one implementation
  * per file:
  *
  *   driver-libvirt.c   libvirt's C API (qemu with TCG here; any libvirt hypervisor in the

@@ -1,4 +1,4 @@
-/* ferry-agent: the recovery site's management agent (DESIGN.md sections 5 and 6). Runs in
+/* ferry-agent: the recovery site's management agent (docs/design.md sections 4 and 6). Runs in
  * the foreground, logs to stderr, prints "ferry-agent ready" on stdout once its API
  * answers. SIGTERM/SIGINT stop it; running operations stay in their journals and go on
  * at the next start.
@@ -24,7 +24,7 @@ int main(int argc, char **argv)
 {
 	struct daemon_args args = {
 		.name = "ferry-agent",
-		.config_help = "[agent], [store], [hypervisor], [snmp] (docs/config.md)",
+		.config_help = "[agent], [store], [hypervisor] (docs/config.md)",
 	};
 	int ex = daemon_args_parse(argc, argv, &args);
 	if (ex >= 0)

@@ -1,5 +1,5 @@
-/* Recovery plans: how a protection domain's VMs come up at the recovery site (DESIGN.md
- * section 5, syntax and every check in docs/plan.md).
+/* Recovery plans: how a protection domain's VMs come up at the recovery site
+ * (docs/design.md section 4; syntax and every check in docs/plan.md).
  *
  *   [plan]       domain, datastore, format, vm_prefix, test_network, test_address,
  *                test_datastore, interval

@@ -1,5 +1,5 @@
 /* Re-IP: a recovery plan's address rules, and applying them inside a guest's own disk
- * before its first boot at the recovery site (DESIGN.md section 5; the rules in full:
+ * before its first boot at the recovery site (docs/design.md section 4; the rules in full:
  * docs/reip.md).
  *
  * Rules: `FROM -> TO [prefix N] [gw G] [dns D,...]`, e.g. `10.1.*.* -> 10.2.*.*`: `*` in

@@ -1,5 +1,5 @@
 /* Per-domain states of the recovery site and the one pure function that moves between them
- * (DESIGN.md section 5; docs/failover.md "States").
+ * (docs/design.md section 4; docs/failover.md "States").
  *
  *   Protected ──plan──> RecoveryReady ──start planned|forced──> FailingOver ──done──> FailedOver
  *                            │  │                                   ▲

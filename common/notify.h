@@ -93,7 +93,7 @@ enum notify_type {
 	NOTIFY_N_TYPES
 };
 
-/* ferry-agent's operations and their phases (DESIGN.md section 5). */
+/* ferry-agent's operations and their phases (docs/design.md section 4). */
 enum notify_op { NOTIFY_OP_FAILOVER, NOTIFY_OP_TEST_FAILOVER, NOTIFY_OP_FAILBACK,
 		 NOTIFY_OP_COMMIT, NOTIFY_OP_UNDO, NOTIFY_OP_PERMANENT_FAILOVER };
 enum notify_op_phase { NOTIFY_PHASE_STARTED, NOTIFY_PHASE_STEP_DONE, NOTIFY_PHASE_STEP_FAILED,

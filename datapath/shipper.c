@@ -589,7 +589,7 @@ static void *shipper_main(void *arg)
 /* compression = auto: after each point, compare the time the workers spent encoding with
  * the time spent uploading packs. Upload-bound (a slow or remote store): zstd level 3,
  * which stores less for more CPU. CPU-bound (a fast local store): ISA-L igzip level 1,
- * the fastest codec (measured on vm-a, DESIGN.md section 3). A point too small to tell
+ * the fastest codec (measured when this choice was made). A point too small to tell
  * (under 10 ms of either) keeps the current choice. Incompressible chunks are stored as
  * they are in every case. */
 static void auto_pick_codec(struct shipper *sh, struct ship_domain *d)

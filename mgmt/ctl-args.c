@@ -25,6 +25,7 @@ struct optdef {
 	char short_name;	/* 0: none */
 	const char *value;	/* the value's name in messages; NULL: a flag */
 	size_t field;		/* offsetof(struct args, ...): const char * or bool */
+	size_t list;		/* offsetof(struct args, ...) of its struct ctl_list; 0: none */
 };
 
 #define VAL(f) offsetof(struct args, f)
@@ -32,8 +33,8 @@ static const struct optdef defs[CO_COUNT] = {
 	[CO_STORE] = { "store", 0, "URL", VAL(store) },
 	[CO_KEY] = { "key-file", 0, "PATH", VAL(key) },
 	[CO_CONF] = { "config", 'c', "FILE", VAL(conf) },
-	[CO_DOMAIN] = { "domain", 0, "D", VAL(domain) },
-	[CO_DISK] = { "disk", 0, "NAME", VAL(disk) },
+	[CO_DOMAIN] = { "domain", 0, "D", VAL(domain), VAL(domains) },
+	[CO_DISK] = { "disk", 0, "NAME", VAL(disk), VAL(disks) },
 	[CO_POINT] = { "point", 0, "P", VAL(point) },
 	[CO_FORMAT] = { "format", 0, "F", VAL(format) },
 	[CO_OUT] = { "output", 'o', "PATH", VAL(out) },
@@ -63,7 +64,20 @@ static const struct optdef defs[CO_COUNT] = {
 	[CO_FROM] = { "from", 0, "URL", VAL(from) },
 	[CO_FROM_CONFIG] = { "from-config", 0, "FILE", VAL(from_conf) },
 	[CO_THREADS] = { "threads", 0, "N", VAL(threads) },
+	[CO_AGENT] = { "agent", 'a', "AGENT", VAL(agent) },
+	[CO_PLAN] = { "plan", 'p', "PLAN", VAL(plan), VAL(plans) },
+	[CO_MODE] = { "mode", 0, "M", VAL(mode) },
+	[CO_WATCH] = { "watch", 0, NULL, VAL(watch) },
+	[CO_LIBVIRT] = { "libvirt", 0, "URI", VAL(libvirt) },
+	[CO_NAME] = { "name", 0, "VM", VAL(name) },
+	[CO_NIC] = { "nic", 0, "NIC", VAL(nic), VAL(nics) },
+	[CO_RULE] = { "rule", 0, "RULE", VAL(rule), VAL(rules) },
+	[CO_IMAGE] = { "image", 0, "PATH", VAL(image) },
+	[CO_CIDATA] = { "cidata", 0, "SEED.iso", VAL(cidata) },
+	[CO_VM] = { "vm", 0, "NAME", VAL(vm) },
+	[CO_AS] = { "as", 0, "PROGRAM", VAL(as) },
 };
+_Static_assert(CO_COUNT <= 64, "option bits fit a uint64_t");
 #undef VAL
 
 /* ---- errors and remarks ---- */
@@ -192,7 +206,7 @@ static int store_from_config(struct args *a)
 	}
 	if (a->ca_file)
 		a->so.ca_file = a->ca_file;
-	if (!a->store)
+	if (!a->store && !a->store_optional)
 		return ctl_usage(a, "missing --store URL (or -c FILE with a [store] url)");
 	return 0;
 }
@@ -245,17 +259,33 @@ int ctl_parse(int argc, char **argv, uint64_t allowed, uint64_t required, struct
 				 i < 0 ? "?" : defs[i].name, a->cmd);
 			return ctl_usage(a, why);
 		}
+		if ((seen & (1ull << i)) && !(a->repeat & (1ull << i))) {
+			snprintf(why, sizeof(why), "option --%s given twice", defs[i].name);
+			return ctl_usage(a, why);
+		}
 		seen |= 1ull << i;
 		char *field = (char *)a + defs[i].field;
 		if (defs[i].value)
 			*(const char **)(void *)field = optarg;
 		else
 			*(bool *)(void *)field = true;
+		if (defs[i].list) {
+			struct ctl_list *l = (struct ctl_list *)(void *)((char *)a + defs[i].list);
+			if (l->n == CTL_LIST_MAX) {
+				snprintf(why, sizeof(why), "option --%s given more than %d times",
+					 defs[i].name, CTL_LIST_MAX);
+				return ctl_usage(a, why);
+			}
+			l->v[l->n++] = optarg;
+		}
 	}
-	if (optind != argc) {
+	for (; optind < argc; optind++) {
 		char why[160];
-		snprintf(why, sizeof(why), "unexpected argument '%s'", argv[optind]);
-		return ctl_usage(a, why);
+		if (a->n_pos == a->max_pos || a->n_pos == CTL_POS_MAX) {
+			snprintf(why, sizeof(why), "unexpected argument '%s'", argv[optind]);
+			return ctl_usage(a, why);
+		}
+		a->pos[a->n_pos++] = argv[optind];
 	}
 	if (allowed & OPT(STORE)) {
 		int rc = store_from_config(a);
@@ -266,6 +296,28 @@ int ctl_parse(int argc, char **argv, uint64_t allowed, uint64_t required, struct
 	if ((seen & required) != required)
 		return missing(a, required & ~seen);
 	return 0;
+}
+
+int ctl_dispatch(const char *cmd, const char *usage, const struct ctl_sub *subs, size_t n,
+		 int argc, char **argv)
+{
+	struct args a = { .cmd = cmd, .usage = usage };
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: ferryctl %s\n", usage);
+		return CTL_HELP_SHOWN;
+	}
+	for (size_t i = 0; argc >= 2 && i < n; i++)
+		if (!strcmp(argv[1], subs[i].name))
+			return subs[i].main(argc - 1, argv + 1);
+	char why[256];
+	size_t len = (size_t)snprintf(why, sizeof(why), "%s (expected ", argc < 2 ?
+				      "missing subcommand" : "unknown subcommand");
+	for (size_t i = 0; i < n && len < sizeof(why); i++)
+		len += (size_t)snprintf(why + len, sizeof(why) - len, "%s'%s'", i ? ", " : "",
+					subs[i].name);
+	if (len < sizeof(why))
+		snprintf(why + len, sizeof(why) - len, ")");
+	return ctl_usage(&a, why);
 }
 
 void ctl_args_release(struct args *a)

@@ -2,133 +2,110 @@
  * agent-less dry run of a plan.
  *
  *   failover start     -a AGENT -p PLAN [-p PLAN...] --mode M [--point P] [--wait] [--json]
- *   failover complete  -a AGENT (-p PLAN | --domain D) [--point P] [--wait] [--json]
- *   failover test-stop -a AGENT (-p PLAN | --domain D) [--wait] [--json]
- *   failover status    -a AGENT (-p PLAN | --domain D) [--watch] [--json]
- *   failover report    -a AGENT (-p PLAN | --domain D) [--json]
+ *   failover complete  -a AGENT (-p PLAN | --domain D)... [--point P] [--wait] [--json]
+ *   failover test-stop -a AGENT (-p PLAN | --domain D)... [--wait] [--json]
+ *   failover status    -a AGENT (-p PLAN | --domain D)... [--watch] [--json]
+ *   failover report    -a AGENT (-p PLAN | --domain D)... [--json]
  *   plan validate      -p PLAN [--mode M] [--json] (-a AGENT | -c FILE | --store URL --key-file P)
  *   plan set           -a AGENT -p PLAN [--json]      register it: the domain is RecoveryReady
  *
- * -a is the agent's unix socket or URL; without it, -c FILE's [agent] socket. The plan
- * files are read here and their text sent to the agent (it may run elsewhere). */
+ * Options go through ferryctl's one parser (ctl-args.h): --help, unknown options, exit
+ * codes and --json errors as every command has them. -a is the agent's unix socket or URL;
+ * without it, -c FILE's [agent] socket. The plan files are read here and their text sent
+ * to the agent (it may run elsewhere). With --json, stdout has one JSON object per line,
+ * each with an "event", ending with one "result" (the API's answer, e.g. the domains and
+ * their journals for status) or "error" object (an API error's problems included). */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent/plan.h"
 #include "agent/validate.h"
 #include "common/config.h"
 #include "mgmt/agent-client.h"
+#include "mgmt/ctl-args.h"
 #include "mgmt/ctl-failover.h"
 #include "mgmt/ctl-watch.h"
 #include "common/banned.h"
 
-#define MAX_PLANS 64
+#define AGENT_OPTS (OPT(AGENT) | OPT(CONF) | OPT(JSON))
+#define TARGET_OPTS (AGENT_OPTS | OPT(PLAN) | OPT(DOMAIN))
 
-struct fo_args {
-	const char *cmd, *sub, *agent, *conf, *mode, *point, *store, *key;
-	const char *plans[MAX_PLANS];
-	size_t n_plans;
-	const char *domains[MAX_PLANS];
-	size_t n_domains;
-	bool wait, watch, json;
-	struct ferry_config cfg;
-	bool have_cfg;
-};
+#define U_START "failover start -a AGENT -p PLAN [-p PLAN...] " \
+	"--mode planned|forced|test|continuous [--point ID|latest|TIME] [--wait] [--json]"
+#define U_COMPLETE "failover complete -a AGENT (-p PLAN | --domain D)... [--point P] [--wait] " \
+	"[--json]"
+#define U_TEST_STOP "failover test-stop -a AGENT (-p PLAN | --domain D)... [--wait] [--json]"
+#define U_STATUS "failover status -a AGENT (-p PLAN | --domain D)... [--watch] [--json]"
+#define U_REPORT "failover report -a AGENT (-p PLAN | --domain D)... [--json]"
+#define U_VALIDATE "plan validate -p PLAN [--mode M] [--json] " \
+	"(-a AGENT | -c FILE | --store URL --key-file PATH)"
+#define U_SET "plan set -a AGENT -p PLAN [--json]"
+#define U_MORE "\n       ferryctl "
 
-static int usage(const char *why)
+/* ---- errors ---- */
+
+/* A failure and its problem lines: on stderr the message, then each problem on a line of
+ * its own; with --json one error object with a "problems" array. Returns code. */
+static int fail_problems(const struct args *a, int code, const char *msg, const json_t *problems)
 {
-	fprintf(stderr, "ferryctl: %s\n"
-		"usage: ferryctl failover start -a AGENT -p PLAN [-p PLAN...] --mode planned|forced|test|continuous [--point ID|latest|TIME] [--wait] [--json]\n"
-		"       ferryctl failover complete|test-stop|status|report -a AGENT (-p PLAN | --domain D) [--point P] [--wait] [--watch] [--json]\n"
-		"       ferryctl plan validate -p PLAN [--mode M] [--json] (-a AGENT | -c FILE | --store URL --key-file P)\n"
-		"       ferryctl plan set -a AGENT -p PLAN [--json]\n"
-		"       (-a AGENT: the agent's unix socket or http://HOST:PORT; or -c FILE with [agent])\n",
-		why);
-	return 2;
-}
-
-static int parse(int argc, char **argv, struct fo_args *a)
-{
-	enum { O_MODE = 256, O_POINT, O_WAIT, O_WATCH, O_JSON, O_DOMAIN, O_STORE, O_KEY };
-	static const struct option opts[] = {
-		{ "agent", required_argument, NULL, 'a' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "plan", required_argument, NULL, 'p' },
-		{ "mode", required_argument, NULL, O_MODE },
-		{ "point", required_argument, NULL, O_POINT },
-		{ "wait", no_argument, NULL, O_WAIT },
-		{ "watch", no_argument, NULL, O_WATCH },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "domain", required_argument, NULL, O_DOMAIN },
-		{ "store", required_argument, NULL, O_STORE },
-		{ "key-file", required_argument, NULL, O_KEY },
-		{ 0 },
-	};
-	memset(a, 0, sizeof(*a));
-	a->cmd = argv[0];
-	if (argc < 2)
-		return usage("which subcommand?");
-	a->sub = argv[1];
-	optind = 2;
-	opterr = 0;
-	int ch;
-	while ((ch = getopt_long(argc, argv, "a:c:p:", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'a': a->agent = optarg; break;
-		case 'c': a->conf = optarg; break;
-		case 'p':
-			if (a->n_plans == MAX_PLANS)
-				return usage("too many plans");
-			a->plans[a->n_plans++] = optarg;
-			break;
-		case O_DOMAIN:
-			if (a->n_domains == MAX_PLANS)
-				return usage("too many domains");
-			a->domains[a->n_domains++] = optarg;
-			break;
-		case O_MODE: a->mode = optarg; break;
-		case O_POINT: a->point = optarg; break;
-		case O_WAIT: a->wait = true; break;
-		case O_WATCH: a->watch = true; break;
-		case O_JSON: a->json = true; break;
-		case O_STORE: a->store = optarg; break;
-		case O_KEY: a->key = optarg; break;
-		default: return usage("bad option");
+	size_t n = json_array_size(problems);
+	if (!a->json) {
+		if (msg)
+			fprintf(stderr, "ferryctl %s: %s\n", a->cmd, msg);
+		for (size_t i = 0; i < n; i++) {
+			const char *p = json_string_value(json_array_get(problems, i));
+			if (p && (!msg || strcmp(msg, p)))
+				fprintf(stderr, "%s\n", p);
 		}
+		return code;
 	}
-	if (optind != argc)
-		return usage("unexpected argument");
-	if (a->conf) {
-		char err[512];
-		if (config_load_any(a->conf, &a->cfg, err, sizeof(err)) < 0) {
-			fprintf(stderr, "ferryctl: %s\n", err);
-			return 2;
-		}
-		a->have_cfg = true;
-	}
-	return 0;
+	json_t *o = json_pack("{ss ss sO sI}", "command", a->cmd, "error", msg ? msg :
+			      n ? json_string_value(json_array_get(problems, 0)) : "?",
+			      "problems", problems ? problems : json_array(), "exit",
+			      (json_int_t)code);
+	watch_print_json("error", o);
+	return code;
 }
 
-static void release(struct fo_args *a)
+static int fail_list(const struct args *a, int code, const struct problems *pr)
 {
-	if (a->have_cfg)
-		config_release(&a->cfg);
+	json_t *v = json_array();
+	for (size_t i = 0; i < pr->n; i++)
+		json_array_append_new(v, json_string(pr->v[i]));
+	int rc = fail_problems(a, code, NULL, v);
+	json_decref(v);
+	return rc;
 }
 
-/* The whole file (at most PLAN_MAX_TEXT bytes), NUL-terminated; NULL with a message. */
-static char *read_plan(const char *path)
+/* An answer of the API that is not 2xx: its message and problems; 2 for a 400, else 1. */
+static int api_error(const struct args *a, long status, json_t *resp)
+{
+	const char *msg = json_string_value(json_object_get(resp, "error"));
+	json_t *pr = json_object_get(resp, "problems");
+	if (json_array_size(pr) > 1)
+		msg = NULL;	/* the problems say it, one per line */
+	char buf[64];
+	if (!msg && !json_array_size(pr)) {
+		snprintf(buf, sizeof(buf), "the agent answered %ld", status);
+		msg = buf;
+	}
+	return fail_problems(a, status == 400 ? 2 : 1, msg, pr);
+}
+
+/* ---- plans and the agent ---- */
+
+/* The whole file (at most PLAN_MAX_TEXT bytes), NUL-terminated; NULL after the message. */
+static char *read_plan(const struct args *a, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		fprintf(stderr, "ferryctl: %s: %s\n", path, strerror(errno));
+		ctl_fail(a, 1, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	char *buf = malloc(PLAN_MAX_TEXT + 2);
@@ -137,28 +114,29 @@ static char *read_plan(const char *path)
 	while (buf && len <= PLAN_MAX_TEXT &&
 	       (n = read(fd, buf + len, PLAN_MAX_TEXT + 1 - len)) > 0)
 		len += (size_t)n;
+	int e = errno;
 	close(fd);
 	if (!buf || n < 0 || len > PLAN_MAX_TEXT) {
-		fprintf(stderr, "ferryctl: %s: %s\n", path, !buf ? "out of memory" : n < 0
-			? strerror(errno) : "too large for a plan");
+		ctl_fail(a, 1, "%s: %s", path, !buf ? "out of memory" : n < 0 ? strerror(e) :
+			 "too large for a plan");
 		free(buf);
 		return NULL;
 	}
 	buf[len] = 0;
 	if (strlen(buf) != len) {
-		fprintf(stderr, "ferryctl: %s: a NUL byte in a plan\n", path);
+		ctl_fail(a, 1, "%s: a NUL byte in a plan", path);
 		free(buf);
 		return NULL;
 	}
 	return buf;
 }
 
-/* The domain a plan file names (parsed here, only for its name). */
-static int plan_domain(const char *path, char *out, size_t n)
+/* The domain a plan file names (parsed here, only for its name). 0 or the exit code. */
+static int plan_domain(const struct args *a, const char *path, char *out, size_t n)
 {
-	char *text = read_plan(path);
+	char *text = read_plan(a, path);
 	if (!text)
-		return -1;
+		return 1;
 	struct plan p;
 	struct problems pr = { 0 };
 	int rc = plan_parse(path, text, strlen(text), &p, &pr);
@@ -166,265 +144,279 @@ static int plan_domain(const char *path, char *out, size_t n)
 		snprintf(out, n, "%s", p.domain);
 		plan_release(&p);
 	} else {
-		for (size_t i = 0; i < pr.n; i++)
-			fprintf(stderr, "ferryctl: %s\n", pr.v[i]);
+		rc = fail_list(a, 1, &pr);
 	}
 	problems_release(&pr);
 	free(text);
 	return rc;
 }
 
-static int open_agent(struct fo_args *a, struct agent_client **c)
+/* -c FILE: ferry-agent's configuration, for its [agent] socket. */
+static int load_conf(struct args *a)
 {
-	const char *target = a->agent ? a->agent : a->have_cfg ? a->cfg.agent_socket : NULL;
-	if (!target)
-		return usage("give -a AGENT (socket or URL) or -c FILE with an [agent] section");
 	char err[512];
-	if (agent_client_open(target, c, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ferryctl: %s\n", err);
-		return 1;
-	}
+	if (!a->conf || a->have_cfg)
+		return 0;
+	if (config_load_any(a->conf, &a->cfg, err, sizeof(err)) < 0)
+		return ctl_fail(a, 2, "%s", err);
+	a->have_cfg = true;
 	return 0;
 }
 
-/* Print an API error answer: its message and every problem, one per line. */
-static void print_api_error(long status, json_t *resp)
+static int open_agent(struct args *a, struct agent_client **c)
 {
-	const char *msg = json_string_value(json_object_get(resp, "error"));
-	json_t *pr = json_object_get(resp, "problems");
-	if (json_array_size(pr) > 1 || (json_array_size(pr) == 1 && !msg))
-		msg = NULL;
-	if (msg)
-		fprintf(stderr, "ferryctl: %s\n", msg);
-	for (size_t i = 0; i < json_array_size(pr); i++)
-		if (!msg || strcmp(msg, json_string_value(json_array_get(pr, i)) ?: ""))
-			fprintf(stderr, "%s\n", json_string_value(json_array_get(pr, i)) ?: "?");
-	if (!msg && !json_array_size(pr))
-		fprintf(stderr, "ferryctl: the agent answered %ld\n", status);
+	int rc = load_conf(a);
+	if (rc)
+		return rc;
+	const char *target = a->agent ? a->agent : a->have_cfg ? a->cfg.agent_socket : NULL;
+	if (!target)
+		return ctl_usage(a, "give -a AGENT (socket or URL) or -c FILE with an [agent] "
+				 "section");
+	char err[512];
+	if (agent_client_open(target, c, err, sizeof(err)) < 0)
+		return ctl_fail(a, 1, "%s", err);
+	return 0;
 }
 
-/* One API call; 0 with *resp on a 2xx answer, else the exit code after printing why. */
-static int call(struct agent_client *c, const char *method, const char *path, json_t *body,
-		json_t **resp)
+/* One API call; 0 with *resp on a 2xx answer, else the exit code after saying why. */
+static int call(const struct args *a, struct agent_client *c, const char *method,
+		const char *path, json_t *body, json_t **resp)
 {
 	long status = 0;
 	char err[512];
 	int rc = agent_call(c, method, path, body, &status, resp, err, sizeof(err));
 	json_decref(body);
-	if (rc < 0) {
-		fprintf(stderr, "ferryctl: %s\n", err);
-		return 1;
-	}
+	if (rc < 0)
+		return ctl_fail(a, 1, "%s", err);
 	if (status / 100 != 2) {
-		print_api_error(status, *resp);
+		rc = api_error(a, status, *resp);
 		json_decref(*resp);
 		*resp = NULL;
-		return status == 400 ? 2 : 1;
+		return rc;
 	}
 	return 0;
 }
 
-/* The domains of the command: --domain names and the plans' domains. */
-static int domains(struct fo_args *a, char names[][REPO_NAME_MAX + 1], size_t *n)
+/* The domains of the command: --domain names, then the plans' domains. */
+static int domains(const struct args *a, char names[][REPO_NAME_MAX + 1], size_t *n)
 {
 	*n = 0;
-	for (size_t i = 0; i < a->n_domains; i++)
-		snprintf(names[(*n)++], REPO_NAME_MAX + 1, "%s", a->domains[i]);
-	for (size_t i = 0; i < a->n_plans; i++)
-		if (plan_domain(a->plans[i], names[(*n)++], REPO_NAME_MAX + 1) < 0)
-			return 1;
+	for (size_t i = 0; i < a->domains.n; i++)
+		snprintf(names[(*n)++], REPO_NAME_MAX + 1, "%s", a->domains.v[i]);
+	for (size_t i = 0; i < a->plans.n; i++) {
+		int rc = plan_domain(a, a->plans.v[i], names[(*n)++], REPO_NAME_MAX + 1);
+		if (rc)
+			return rc;
+	}
 	if (*n == 0)
-		return usage("give -p PLAN or --domain D");
+		return ctl_usage(a, "give -p PLAN or --domain D");
 	return 0;
 }
 
-static void print_json(json_t *v)
+/* Parse a subcommand's options and reach the agent. 0, or the exit code. */
+static int begin(int argc, char **argv, struct args *a, uint64_t allowed, uint64_t required,
+		 struct agent_client **c)
 {
-	watch_print_json(v);
+	a->repeat = OPT(PLAN) | OPT(DOMAIN);
+	int rc = ctl_parse(argc, argv, allowed, required, a);
+	return rc ? rc : open_agent(a, c);
 }
 
-/* ---- subcommands ---- */
+/* ---- failover ---- */
 
-static int cmd_start(struct fo_args *a, struct agent_client *c)
+static int fo_start(int argc, char **argv)
 {
-	if (!a->mode || a->n_plans == 0 || a->n_domains || a->watch)
-		return usage("failover start needs --mode and -p PLAN (no --domain, no --watch)");
-	json_t *plans = json_array(), *resp;
-	for (size_t i = 0; i < a->n_plans; i++) {
-		char *t = read_plan(a->plans[i]);
-		if (!t) {
-			json_decref(plans);
-			return 1;
-		}
-		json_array_append_new(plans, json_string(t));
+	struct args a = { .cmd = "failover start", .usage = U_START, .repeat = OPT(PLAN) };
+	struct agent_client *c = NULL;
+	json_t *plans = json_array(), *resp = NULL;
+	enum plan_mode mode;
+	int rc = ctl_parse(argc, argv, AGENT_OPTS | OPT(PLAN) | OPT(MODE) | OPT(POINT) |
+			   OPT(WAIT), OPT(PLAN) | OPT(MODE), &a);
+	if (rc == 0 && plan_mode_parse(a.mode, &mode) < 0) {
+		char why[160];
+		snprintf(why, sizeof(why), "bad --mode: '%.64s' (planned, forced, test or "
+			 "continuous)", a.mode);
+		rc = ctl_usage(&a, why);
+	}
+	for (size_t i = 0; rc == 0 && i < a.plans.n; i++) {
+		char *t = read_plan(&a, a.plans.v[i]);
+		if (!t)
+			rc = 1;
+		else
+			json_array_append_new(plans, json_string(t));
 		free(t);
 	}
-	json_t *body = json_pack("{ssso}", "mode", a->mode, "plans", plans);
-	if (body && a->point)
-		json_object_set_new(body, "point", json_string(a->point));
-	int rc = call(c, "POST", "/v1/failover", body, &resp);
-	if (rc)
-		return rc;
+	if (rc || (rc = open_agent(&a, &c)))
+		goto out;
+	json_t *body = json_pack("{ssso}", "mode", a.mode, "plans", plans);
+	plans = NULL;
+	if (body && a.point)
+		json_object_set_new(body, "point", json_string(a.point));
+	if ((rc = call(&a, c, "POST", "/v1/failover", body, &resp)))
+		goto out;
 	json_t *ops = json_object_get(resp, "operations");
-	struct watch_target t[MAX_PLANS];
+	struct watch_target t[CTL_LIST_MAX];
 	size_t n = 0;
-	for (size_t i = 0; i < json_array_size(ops) && n < MAX_PLANS; i++) {
+	for (size_t i = 0; i < json_array_size(ops) && n < CTL_LIST_MAX; i++) {
 		json_t *o = json_array_get(ops, i);
 		snprintf(t[n].domain, sizeof(t[n].domain), "%s",
 			 json_string_value(json_object_get(o, "domain")) ?: "?");
 		t[n].op = (uint32_t)json_integer_value(json_object_get(o, "op"));
-		if (!a->json)
-			printf("%s failover of %s started (operation %u)\n", a->mode, t[n].domain,
+		if (!a.json)
+			printf("%s failover of %s started (operation %u)\n", a.mode, t[n].domain,
 			       t[n].op);
 		n++;
 	}
-	if (a->json && !a->wait)
-		print_json(resp);
+	if (a.wait)
+		rc = watch_ops(&a, c, t, n, WATCH_WAIT);
+	else if (a.json)
+		watch_print_json("result", json_incref(resp));
+out:
+	json_decref(plans);
 	json_decref(resp);
-	return a->wait ? watch_ops(c, t, n, WATCH_WAIT | (a->json ? WATCH_JSON : 0)) : 0;
+	agent_client_close(c);
+	ctl_args_release(&a);
+	return rc;
 }
 
-static int cmd_followup(struct fo_args *a, struct agent_client *c, bool complete)
+/* complete and test-stop: one request per domain, then (--wait) their operations */
+static int followup(int argc, char **argv, bool complete)
 {
-	char names[MAX_PLANS][REPO_NAME_MAX + 1];
-	size_t n;
-	int rc = domains(a, names, &n);
-	if (rc)
-		return rc;
-	if (a->mode || a->watch || (a->point && !complete))
-		return usage(complete ? "complete takes --point, --wait, --json"
-				      : "test-stop takes --wait, --json");
-	struct watch_target t[MAX_PLANS];
-	for (size_t i = 0; i < n; i++) {
+	struct args a = { .cmd = complete ? "failover complete" : "failover test-stop",
+			  .usage = complete ? U_COMPLETE : U_TEST_STOP };
+	struct agent_client *c = NULL;
+	char names[2 * CTL_LIST_MAX][REPO_NAME_MAX + 1];
+	struct watch_target t[2 * CTL_LIST_MAX];
+	json_t *started = json_array();
+	size_t n = 0;
+	int rc = begin(argc, argv, &a, TARGET_OPTS | OPT(WAIT) | (complete ? OPT(POINT) : 0), 0,
+		       &c);
+	if (rc || (rc = domains(&a, names, &n)))
+		goto out;
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		char path[256];
+		json_t *body = json_object(), *resp;
 		snprintf(path, sizeof(path), "/v1/domains/%s/%s", names[i],
 			 complete ? "complete" : "test-stop");
-		json_t *body = json_object(), *resp;
-		if (a->point)
-			json_object_set_new(body, "point", json_string(a->point));
-		if ((rc = call(c, "POST", path, body, &resp)))
-			return rc;
+		if (a.point)
+			json_object_set_new(body, "point", json_string(a.point));
+		if ((rc = call(&a, c, "POST", path, body, &resp)))
+			break;
 		snprintf(t[i].domain, sizeof(t[i].domain), "%.63s", names[i]);
 		t[i].op = (uint32_t)json_integer_value(json_object_get(resp, "op"));
-		if (!a->json)
-			printf("%s of %s started (operation %u)\n", complete ? "complete" : "test-stop",
-			       names[i], t[i].op);
-		else if (!a->wait)
-			print_json(resp);
-		json_decref(resp);
+		if (!a.json)
+			printf("%s of %s started (operation %u)\n",
+			       complete ? "complete" : "test-stop", names[i], t[i].op);
+		json_object_set_new(resp, "domain", json_string(names[i]));
+		json_array_append_new(started, resp);
 	}
-	return a->wait ? watch_ops(c, t, n, WATCH_WAIT | (a->json ? WATCH_JSON : 0)) : 0;
+	if (rc == 0 && a.wait)
+		rc = watch_ops(&a, c, t, n, WATCH_WAIT);
+	else if (rc == 0 && a.json)
+		watch_print_json("result", json_pack("{sO}", "operations", started));
+out:
+	json_decref(started);
+	agent_client_close(c);
+	ctl_args_release(&a);
+	return rc;
 }
 
-static void print_domain(json_t *v)
+static int fo_complete(int argc, char **argv)
 {
-	watch_print_domain(stdout, v, false);
+	return followup(argc, argv, true);
 }
 
-static void print_report(json_t *v)
+static int fo_test_stop(int argc, char **argv)
 {
-	watch_print_report(stdout, v);
+	return followup(argc, argv, false);
 }
 
-/* GET /v1/domains/NAME + suffix for each domain; show each answer. */
-static int get_each(struct fo_args *a, struct agent_client *c, char names[][REPO_NAME_MAX + 1],
-		    size_t n, const char *suffix, void (*show)(json_t *))
+/* status and report: GET /v1/domains/NAME + suffix for each domain, each shown; with
+ * --json one result holding every answer (under key) */
+static int show(int argc, char **argv, bool report)
 {
-	for (size_t i = 0; i < n; i++) {
+	struct args a = { .cmd = report ? "failover report" : "failover status",
+			  .usage = report ? U_REPORT : U_STATUS };
+	struct agent_client *c = NULL;
+	char names[2 * CTL_LIST_MAX][REPO_NAME_MAX + 1];
+	json_t *all = json_array();
+	size_t n = 0;
+	int rc = begin(argc, argv, &a, TARGET_OPTS | (report ? 0 : OPT(WATCH)), 0, &c);
+	if (rc || (rc = domains(&a, names, &n)))
+		goto out;
+	if (a.watch) {
+		struct watch_target t[2 * CTL_LIST_MAX];
+		for (size_t i = 0; i < n; i++) {
+			snprintf(t[i].domain, sizeof(t[i].domain), "%.63s", names[i]);
+			t[i].op = 0;	/* the newest */
+		}
+		rc = watch_ops(&a, c, t, n, 0);
+		goto out;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		char path[256];
-		snprintf(path, sizeof(path), "/v1/domains/%s%s", names[i], suffix);
+		snprintf(path, sizeof(path), "/v1/domains/%s%s", names[i], report ? "/report" :
+			 a.json ? "?operations=all" : "");
 		json_t *resp;
-		int rc = call(c, "GET", path, NULL, &resp);
-		if (rc)
-			return rc;
-		(a->json ? print_json : show)(resp);
+		if ((rc = call(&a, c, "GET", path, NULL, &resp)))
+			break;
+		if (a.json)
+			json_array_append(all, resp);
+		else if (report)
+			watch_print_report(stdout, resp);
+		else
+			watch_print_domain(stdout, resp, false);
 		json_decref(resp);
 	}
-	return 0;
+	if (rc == 0 && a.json)
+		watch_print_json("result", json_pack("{sO}", report ? "reports" : "domains", all));
+out:
+	json_decref(all);
+	agent_client_close(c);
+	ctl_args_release(&a);
+	return rc;
 }
 
-static int cmd_status(struct fo_args *a, struct agent_client *c)
+static int fo_status(int argc, char **argv)
 {
-	char names[MAX_PLANS][REPO_NAME_MAX + 1];
-	size_t n;
-	int rc = domains(a, names, &n);
-	if (rc)
-		return rc;
-	if (a->mode || a->point || a->wait)
-		return usage("status takes --watch and --json");
-	if (!a->watch)
-		return get_each(a, c, names, n, a->json ? "?operations=all" : "", print_domain);
-	struct watch_target t[MAX_PLANS];
-	for (size_t i = 0; i < n; i++) {
-		snprintf(t[i].domain, sizeof(t[i].domain), "%.63s", names[i]);
-		t[i].op = 0;	/* the newest */
-	}
-	return watch_ops(c, t, n, a->json ? WATCH_JSON : 0);
+	return show(argc, argv, false);
 }
 
-static int cmd_report(struct fo_args *a, struct agent_client *c)
+static int fo_report(int argc, char **argv)
 {
-	char names[MAX_PLANS][REPO_NAME_MAX + 1];
-	size_t n;
-	int rc = domains(a, names, &n);
-	if (rc)
-		return rc;
-	if (a->mode || a->point || a->wait || a->watch)
-		return usage("report takes --json");
-	return get_each(a, c, names, n, "/report", print_report);
+	return show(argc, argv, true);
 }
 
 int ctl_failover_main(int argc, char **argv)
 {
-	struct fo_args a;
-	int rc = parse(argc, argv, &a);
-	if (rc)
-		return rc;
-	struct agent_client *c = NULL;
-	static const char *const subs[] = { "start", "complete", "test-stop", "status", "report" };
-	bool known = false;
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		known |= !strcmp(a.sub, subs[i]);
-	if (!known)
-		rc = usage("unknown failover subcommand");
-	else if (a.store || a.key)
-		rc = usage("--store and --key-file are for plan validate");
-	else
-		rc = open_agent(&a, &c);
-	if (rc == 0) {
-		if (!strcmp(a.sub, "start"))
-			rc = cmd_start(&a, c);
-		else if (!strcmp(a.sub, "complete"))
-			rc = cmd_followup(&a, c, true);
-		else if (!strcmp(a.sub, "test-stop"))
-			rc = cmd_followup(&a, c, false);
-		else if (!strcmp(a.sub, "status"))
-			rc = cmd_status(&a, c);
-		else
-			rc = cmd_report(&a, c);
-	}
-	agent_client_close(c);
-	release(&a);
-	return rc;
+	static const struct ctl_sub subs[] = {
+		{ "start", fo_start }, { "complete", fo_complete }, { "test-stop", fo_test_stop },
+		{ "status", fo_status }, { "report", fo_report },
+	};
+	return ctl_dispatch("failover", U_START U_MORE U_COMPLETE U_MORE U_TEST_STOP U_MORE
+			    U_STATUS U_MORE U_REPORT "\n  (-a AGENT: the agent's unix socket or "
+			    "http://HOST:PORT; or -c FILE with an [agent] socket)", subs,
+			    sizeof(subs) / sizeof(subs[0]), argc, argv);
 }
 
-/* ---- plan validate ---- */
+/* ---- plan validate, plan set ---- */
 
-static int print_problems(const char *path, const struct plan_checked *pc, int rc,
-			  const struct problems *pr, bool json)
+static int print_problems(const struct args *a, const char *path, const struct plan_checked *pc,
+			  int rc, const struct problems *pr)
 {
-	if (json) {
+	if (a->json) {
 		json_t *p = json_array(), *boot = json_array();
 		for (size_t i = 0; i < pr->n; i++)
 			json_array_append_new(p, json_string(pr->v[i]));
-		for (size_t i = 0; rc == 0 && pc->have_view && i < pc->view.n; i++)
-			json_array_append_new(boot, json_string(pc->view.vms[pc->view.boot[i]].desc->name));
+		for (size_t i = 0; rc == 0 && pc->have_view && i < pc->view.n; i++) {
+			const struct vm_desc *vm = pc->view.vms[pc->view.boot[i]].desc;
+			json_array_append_new(boot, json_string(vm->name));
+		}
 		json_t *o = json_pack("{sssbsoso}", "plan", path, "ok", rc == 0, "problems", p,
 				      "boot_order", boot);
 		if (o && pc->have_plan)
 			json_object_set_new(o, "domain", json_string(pc->plan.domain));
-		print_json(o);
-		json_decref(o);
+		watch_print_json("result", o);
 	} else if (rc == 0) {
 		printf("%s: plan of domain %s is valid; boot order:", path, pc->plan.domain);
 		for (size_t i = 0; i < pc->view.n; i++)
@@ -437,37 +429,31 @@ static int print_problems(const char *path, const struct plan_checked *pc, int r
 	return rc == 0 ? 0 : 1;
 }
 
-static int validate_local(struct fo_args *a, const char *path, const char *text,
+static int validate_local(struct args *a, const char *path, const char *text,
 			  enum plan_mode mode)
 {
-	const char *url = a->store ? a->store : a->have_cfg ? a->cfg.store_url : NULL;
-	const char *key = a->key ? a->key : a->have_cfg ? a->cfg.store_key_file : NULL;
-	if (!url)
-		return usage("plan validate needs the store: -c FILE, --store URL --key-file P, or "
-			     "-a AGENT");
-	struct store_opts so, *sop = NULL;
-	if (a->have_cfg) {
-		repo_store_opts(&a->cfg, &so);
-		sop = &so;
-	}
+	if (!a->store)
+		return ctl_usage(a, "plan validate needs the store: -c FILE, --store URL "
+				 "--key-file PATH, or -a AGENT");
 	struct repo *r = NULL;
 	struct problems pr = { 0 };
 	struct plan_checked pc = { 0 };
 	char err[512] = "";
-	int rc = repo_open_opts(url, key, sop, &r, err, sizeof(err));
+	a->so.read_only = true;
+	int rc = repo_open_opts(a->store, a->key, &a->so, &r, err, sizeof(err));
 	if (rc < 0)
-		problems_add(&pr, "store %s: %s", url, err[0] ? err : strerror(-rc));
+		problems_add(&pr, "store %s: %s", a->store, err[0] ? err : strerror(-rc));
 	else
-		rc = plan_validate(path, text, a->have_cfg ? &a->cfg : NULL, r, mode, NULL, &pc, &pr);
-	rc = print_problems(path, &pc, rc, &pr, a->json);
+		rc = plan_validate(path, text, a->have_cfg ? &a->cfg : NULL, r, mode, NULL, &pc,
+				   &pr);
+	rc = print_problems(a, path, &pc, rc, &pr);
 	plan_checked_release(&pc);
 	problems_release(&pr);
-	if (r)
-		repo_close(r);
+	repo_close(r);
 	return rc;
 }
 
-static int validate_remote(struct fo_args *a, const char *path, const char *text)
+static int validate_remote(struct args *a, const char *path, const char *text)
 {
 	struct agent_client *c;
 	int rc = open_agent(a, &c);
@@ -481,86 +467,83 @@ static int validate_remote(struct fo_args *a, const char *path, const char *text
 	rc = agent_call(c, "POST", "/v1/plans/validate", body, &status, &resp, err, sizeof(err));
 	json_decref(body);
 	agent_client_close(c);
-	if (rc < 0) {
-		fprintf(stderr, "ferryctl: %s\n", err);
-		return 1;
-	}
+	if (rc < 0)
+		return ctl_fail(a, 1, "%s", err);
 	json_t *pr = json_object_get(resp, "problems");
 	if (status == 200 || (status == 422 && pr)) {
-		struct problems p = { 0 };
-		for (size_t i = 0; i < json_array_size(pr); i++)
-			problems_add(&p, "%s", json_string_value(json_array_get(pr, i)) ?: "?");
-		if (status == 422 && !p.n)
-			problems_add(&p, "%s", json_string_value(json_object_get(resp, "error")) ?: "?");
+		rc = status == 200 ? 0 : 1;
 		if (a->json) {
 			json_object_set_new(resp, "plan", json_string(path));
-			print_json(resp);
-			rc = status == 200 ? 0 : 1;
+			watch_print_json("result", resp);
+			resp = NULL;
 		} else {
-			for (size_t i = 0; i < p.n; i++)
-				printf("%s\n", p.v[i]);
+			for (size_t i = 0; i < json_array_size(pr); i++)
+				printf("%s\n", json_string_value(json_array_get(pr, i)) ?: "?");
+			const char *e = json_string_value(json_object_get(resp, "error"));
+			if (status == 422 && !json_array_size(pr))
+				printf("%s\n", e ? e : "?");
 			if (status == 200)
 				printf("%s: valid\n", path);
-			rc = status == 200 ? 0 : 1;
 		}
-		problems_release(&p);
 	} else {
-		print_api_error(status, resp);
-		rc = status == 400 ? 2 : 1;
+		rc = api_error(a, status, resp);
 	}
 	json_decref(resp);
+	return rc;
+}
+
+static int plan_validate_main(int argc, char **argv)
+{
+	struct args a = { .cmd = "plan validate", .usage = U_VALIDATE, .store_optional = true };
+	enum plan_mode mode = PLAN_ANY;
+	char *text = NULL;
+	int rc = ctl_parse(argc, argv, AGENT_OPTS | OPT(PLAN) | OPT(MODE) | OPT(STORE) | OPT(KEY) |
+			   OPT_S3, OPT(PLAN), &a);
+	if (rc == 0 && a.mode && plan_mode_parse(a.mode, &mode) < 0)
+		rc = ctl_usage(&a, "bad --mode (planned, forced, test or continuous)");
+	if (rc == 0 && !(text = read_plan(&a, a.plan)))
+		rc = 1;
+	if (rc == 0)
+		rc = a.agent ? validate_remote(&a, a.plan, text)
+			     : validate_local(&a, a.plan, text, mode);
+	free(text);
+	ctl_args_release(&a);
 	return rc;
 }
 
 /* plan set: register the plan with the agent (PUT /v1/domains/D/plan): RecoveryReady */
-static int plan_set(struct fo_args *a, const char *path, const char *text)
+static int plan_set_main(int argc, char **argv)
 {
-	char dom[REPO_NAME_MAX + 1], url[256];
-	struct agent_client *c;
-	if (plan_domain(path, dom, sizeof(dom)) < 0)
-		return 1;
-	int rc = open_agent(a, &c);
-	if (rc)
-		return rc;
+	struct args a = { .cmd = "plan set", .usage = U_SET };
+	struct agent_client *c = NULL;
+	char dom[REPO_NAME_MAX + 1], url[256], *text = NULL;
+	json_t *resp = NULL;
+	int rc = ctl_parse(argc, argv, AGENT_OPTS | OPT(PLAN), OPT(PLAN), &a);
+	if (rc == 0 && !(text = read_plan(&a, a.plan)))
+		rc = 1;
+	if (rc || (rc = plan_domain(&a, a.plan, dom, sizeof(dom))) ||
+	    (rc = open_agent(&a, &c)))
+		goto out;
 	snprintf(url, sizeof(url), "/v1/domains/%s/plan", dom);
-	json_t *resp;
-	rc = call(c, "PUT", url, json_pack("{ss}", "plan", text), &resp);
-	agent_client_close(c);
-	if (rc)
-		return rc;
-	if (a->json)
-		print_json(resp);
+	if ((rc = call(&a, c, "PUT", url, json_pack("{ss}", "plan", text), &resp)))
+		goto out;
+	if (a.json)
+		watch_print_json("result", json_incref(resp));
 	else
 		printf("plan of domain %s registered\n", dom);
+out:
 	json_decref(resp);
-	return 0;
+	free(text);
+	agent_client_close(c);
+	ctl_args_release(&a);
+	return rc;
 }
 
 int ctl_plan_main(int argc, char **argv)
 {
-	struct fo_args a;
-	int rc = parse(argc, argv, &a);
-	if (rc)
-		return rc;
-	enum plan_mode mode = PLAN_ANY;
-	bool set = !strcmp(a.sub, "set");
-	if (strcmp(a.sub, "validate") && !set)
-		rc = usage("unknown plan subcommand (plan validate, plan set)");
-	else if (set && (a.n_plans != 1 || !a.agent || a.mode || a.n_domains || a.point || a.wait ||
-			 a.watch))
-		rc = usage("plan set takes -a AGENT and one -p PLAN");
-	else if (a.n_plans != 1 || a.n_domains || a.point || a.wait || a.watch)
-		rc = usage("plan validate takes one -p PLAN, --mode, --json and where to look");
-	else if (a.mode && plan_mode_parse(a.mode, &mode) < 0)
-		rc = usage("--mode planned|forced|test|continuous");
-	char *text = rc ? NULL : read_plan(a.plans[0]);
-	if (!rc && !text)
-		rc = 1;
-	if (!rc)
-		rc = set ? plan_set(&a, a.plans[0], text)
-		     : a.agent ? validate_remote(&a, a.plans[0], text)
-			       : validate_local(&a, a.plans[0], text, mode);
-	free(text);
-	release(&a);
-	return rc;
+	static const struct ctl_sub subs[] = {
+		{ "validate", plan_validate_main }, { "set", plan_set_main },
+	};
+	return ctl_dispatch("plan", U_VALIDATE U_MORE U_SET, subs, sizeof(subs) / sizeof(subs[0]),
+			    argc, argv);
 }

@@ -282,15 +282,8 @@ out:
 
 int ctl_store_main(int argc, char **argv)
 {
-	struct args a = { .cmd = "store", .usage = USAGE };
-	if (argc >= 2 && !strcmp(argv[1], "check"))
-		return store_check(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "copy"))
-		return store_copy_main(argc - 1, argv + 1);
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: ferryctl %s\n", a.usage);
-		return CTL_HELP_SHOWN;
-	}
-	return ctl_usage(&a, argc < 2 ? "expected 'check' or 'copy'" : "unknown subcommand "
-			 "(expected 'check' or 'copy')");
+	static const struct ctl_sub subs[] = {
+		{ "check", store_check }, { "copy", store_copy_main },
+	};
+	return ctl_dispatch("store", USAGE, subs, 2, argc, argv);
 }

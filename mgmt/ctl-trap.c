@@ -3,7 +3,6 @@
 #include "mgmt/ctl-trap.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,17 +15,18 @@
 #include "common/notify.h"
 #include "common/snmp-notifier.h"
 #include "common/util.h"
+#include "mgmt/ctl-args.h"
 #include "common/banned.h"
 
-static int usage(void)
-{
-	fprintf(stderr, "usage: ferryctl trap test -c FILE [--as ferryd|ferry-agent]\n"
-			"       ferryctl trap list\n");
-	return 2;
-}
+#define U_TEST "trap test -c FILE [--as ferryd|ferry-agent]"
+#define U_LIST "trap list"
 
-static int list(void)
+static int list(int argc, char **argv)
 {
+	struct args a = { .cmd = "trap list", .usage = U_LIST };
+	int rc = ctl_parse(argc, argv, 0, 0, &a);
+	if (rc)
+		return rc;
 	for (int t = 0; t < NOTIFY_N_TYPES; t++) {
 		const struct notify_type_info *ti = notify_type_info((enum notify_type)t);
 		printf("%-34s .1.3.6.1.4.1.%u.0.%u %s\n", ti->name, FERRY_PEN, ti->arc,
@@ -54,7 +54,7 @@ static int print_answer(const char *text, size_t len)
 		p += n + 1;
 	}
 	if (!lines) {
-		fprintf(stderr, "ferryctl: no answer to the test\n");
+		fprintf(stderr, "ferryctl trap test: no answer to the test\n");
 		rc = 1;
 	}
 	return rc;
@@ -70,7 +70,7 @@ static int via_ferryd(const struct ferry_config *cfg)
 		return -1;
 	int rc = 1;
 	if (r < 0)
-		fprintf(stderr, "ferryctl: ferryd at %s: %s\n", cfg->control_socket,
+		fprintf(stderr, "ferryctl trap test: ferryd at %s: %s\n", cfg->control_socket,
 			control_strerror(r));
 	else
 		rc = print_answer(ans, strlen(ans));
@@ -83,17 +83,17 @@ static int standalone(const struct ferry_config *cfg, const char *as)
 	char err[512];
 	int sv[2];
 	if (snmp_notifier_start(cfg, as, err, sizeof err) < 0) {
-		fprintf(stderr, "ferryctl: %s\n", err);
+		fprintf(stderr, "ferryctl trap test: %s\n", err);
 		return 2;
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		fprintf(stderr, "ferryctl: socketpair: %s\n", strerror(errno));
+		fprintf(stderr, "ferryctl trap test: socketpair: %s\n", strerror(errno));
 		snmp_notifier_stop(0);
 		return 1;
 	}
 	int r = snmp_notifier_test(sv[1]);
 	if (r < 0) {
-		fprintf(stderr, "ferryctl: %s\n", strerror(-r));
+		fprintf(stderr, "ferryctl trap test: %s\n", strerror(-r));
 		close(sv[0]);
 		close(sv[1]);
 		snmp_notifier_stop(0);
@@ -113,35 +113,22 @@ static int standalone(const struct ferry_config *cfg, const char *as)
 
 static int test(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "as", required_argument, NULL, 'a' },
-		{ 0 },
-	};
-	const char *conf = NULL, *as = "ferryd";
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': conf = optarg; break;
-		case 'a': as = optarg; break;
-		default: return usage();
-		}
-	}
-	if (!conf || optind != argc || (strcmp(as, "ferryd") && strcmp(as, "ferry-agent")))
-		return usage();
+	struct args a = { .cmd = "trap test", .usage = U_TEST };
+	int rc = ctl_parse(argc, argv, OPT(CONF) | OPT(AS), OPT(CONF), &a);
+	if (rc)
+		return rc;
+	const char *as = a.as ? a.as : "ferryd";
+	if (strcmp(as, "ferryd") && strcmp(as, "ferry-agent"))
+		return ctl_usage(&a, "bad --as (ferryd or ferry-agent)");
 	struct ferry_config cfg;
 	char err[512];
-	if (config_load_any(conf, &cfg, err, sizeof err) < 0) {
-		fprintf(stderr, "ferryctl: %s\n", err);
-		return 2;
-	}
+	if (config_load_any(a.conf, &cfg, err, sizeof err) < 0)
+		return ctl_fail(&a, 2, "%s", err);
 	if (!cfg.n_snmp_receivers) {
-		fprintf(stderr, "ferryctl: %s: no [snmp-receiver NAME] configured\n", conf);
 		config_release(&cfg);
-		return 2;
+		return ctl_fail(&a, 2, "%s: no [snmp-receiver NAME] configured", a.conf);
 	}
-	int rc = strcmp(as, "ferryd") == 0 ? via_ferryd(&cfg) : -1;
+	rc = strcmp(as, "ferryd") == 0 ? via_ferryd(&cfg) : -1;
 	if (rc < 0)
 		rc = standalone(&cfg, as);
 	config_release(&cfg);
@@ -150,9 +137,6 @@ static int test(int argc, char **argv)
 
 int ctl_trap_main(int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "list") == 0 && argc == 2)
-		return list();
-	if (argc >= 2 && strcmp(argv[1], "test") == 0)
-		return test(argc - 1, argv + 1);
-	return usage();
+	static const struct ctl_sub subs[] = { { "test", test }, { "list", list } };
+	return ctl_dispatch("trap", U_TEST "\n       ferryctl " U_LIST, subs, 2, argc, argv);
 }

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,18 +18,12 @@
 #include "agent/vm-import.h"
 #include "common/config.h"
 #include "common/util.h"
+#include "mgmt/ctl-args.h"
 #include "common/banned.h"
 
 #define USAGE "vm import --libvirt URI NAME [-c FILE] [--domain D] [--name VM] " \
 	      "[--disk TARGET=EXPORT]... [--nic MAC='static ADDR/PREFIX [gw GW] [dns D,...]']... " \
 	      "[-o FILE]"
-#define MAX_ARGS 16
-
-static int usage(const char *why)
-{
-	fprintf(stderr, "ferryctl vm: %s\nusage: ferryctl " USAGE "\n", why);
-	return 2;
-}
 
 static void quiet(void *arg, virErrorPtr e)
 {
@@ -38,121 +31,84 @@ static void quiet(void *arg, virErrorPtr e)
 	(void)e;
 }
 
-/* The domain's XML from libvirt; *xml malloc'd. Prints the reason on failure. */
-static int fetch_xml(const char *uri, const char *name, char **xml)
+/* The domain's XML from libvirt; *xml malloc'd. 0, or the exit code after the reason. */
+static int fetch_xml(const struct args *a, const char *uri, const char *name, char **xml)
 {
 	virSetErrorFunc(NULL, quiet);
 	virConnectPtr conn = virConnectOpenReadOnly(uri);
-	if (!conn) {
-		fprintf(stderr, "ferryctl vm import: cannot connect to %s: %s\n", uri,
-			virGetLastErrorMessage());
-		return 1;
-	}
+	if (!conn)
+		return ctl_fail(a, 1, "cannot connect to %s: %s", uri, virGetLastErrorMessage());
 	virDomainPtr dom = virDomainLookupByName(conn, name);
 	*xml = dom ? virDomainGetXMLDesc(dom, 0) : NULL;
 	if (!*xml)
-		fprintf(stderr, "ferryctl vm import: domain '%s' on %s: %s\n", name, uri,
-			virGetLastErrorMessage());
+		ctl_fail(a, 1, "domain '%s' on %s: %s", name, uri, virGetLastErrorMessage());
 	if (dom)
 		virDomainFree(dom);
 	virConnectClose(conn);
 	return *xml ? 0 : 1;
 }
 
-static int write_out(const char *path, const struct dbuf *b)
+static int write_out(const struct args *a, const char *path, const struct dbuf *b)
 {
 	if (!path) {
 		fwrite(b->data, 1, b->len, stdout);
 		return fflush(stdout) ? 1 : 0;
 	}
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		fprintf(stderr, "ferryctl vm import: %s: %s%s\n", path, strerror(errno),
-			errno == EEXIST ? " (not overwritten; append the section yourself)" : "");
-		return 1;
-	}
+	if (fd < 0)
+		return ctl_fail(a, 1, "%s: %s%s", path, strerror(errno), errno == EEXIST ?
+				" (not overwritten; append the section yourself)" : "");
 	int rc = pwrite_full(fd, b->data, b->len, 0);
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;
 	close(fd);
 	if (rc < 0) {
-		fprintf(stderr, "ferryctl vm import: %s: %s\n", path, strerror(-rc));
 		unlink(path);
-		return 1;
+		return ctl_fail(a, 1, "%s: %s", path, strerror(-rc));
 	}
 	return 0;
 }
 
 static int import(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "libvirt", required_argument, NULL, 'L' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "domain", required_argument, NULL, 'D' },
-		{ "name", required_argument, NULL, 'N' },
-		{ "disk", required_argument, NULL, 'k' },
-		{ "nic", required_argument, NULL, 'n' },
-		{ "output", required_argument, NULL, 'o' },
-		{ 0 },
+	struct args a = { .cmd = "vm import", .usage = USAGE, .max_pos = 1,
+			  .repeat = OPT(DISK) | OPT(NIC) };
+	int rc = ctl_parse(argc, argv, OPT(LIBVIRT) | OPT(CONF) | OPT(DOMAIN) | OPT(NAME) |
+			   OPT(DISK) | OPT(NIC) | OPT(OUT), OPT(LIBVIRT), &a);
+	if (rc)
+		return rc;
+	if (a.n_pos != 1)
+		return ctl_usage(&a, "the libvirt domain's NAME is required");
+	const char *name = a.pos[0];
+	struct vm_import_opts o = {
+		.domain = a.domain, .name = a.name,
+		.disk_map = a.disks.v, .n_disk_map = a.disks.n,
+		.nic_ip = a.nics.v, .n_nic_ip = a.nics.n,
 	};
-	const char *uri = NULL, *conf = NULL, *out = NULL, *disks[MAX_ARGS], *nics[MAX_ARGS];
-	struct vm_import_opts o = { .disk_map = disks, .nic_ip = nics };
-	int ch;
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "c:o:", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'L': uri = optarg; break;
-		case 'c': conf = optarg; break;
-		case 'D': o.domain = optarg; break;
-		case 'N': o.name = optarg; break;
-		case 'o': out = optarg; break;
-		case 'k':
-			if (o.n_disk_map == MAX_ARGS)
-				return usage("too many --disk");
-			disks[o.n_disk_map++] = optarg;
-			break;
-		case 'n':
-			if (o.n_nic_ip == MAX_ARGS)
-				return usage("too many --nic");
-			nics[o.n_nic_ip++] = optarg;
-			break;
-		default: return usage("bad option");
-		}
-	}
-	if (!uri || optind + 1 != argc)
-		return usage("--libvirt URI and the libvirt domain's NAME are required");
 	struct ferry_config cfg;
 	char err[512];
-	if (conf && config_load_any(conf, &cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ferryctl vm import: %s\n", err);
-		return 2;
-	}
-	o.cfg = conf ? &cfg : NULL;
+	if (a.conf && config_load_any(a.conf, &cfg, err, sizeof(err)) < 0)
+		return ctl_fail(&a, 2, "%s", err);
+	o.cfg = a.conf ? &cfg : NULL;
 	char *xml = NULL;
-	int rc = fetch_xml(uri, argv[optind], &xml);
+	rc = fetch_xml(&a, a.libvirt, name, &xml);
 	struct vm_desc v;
 	struct dbuf b = DBUF_INIT(1 << 20);
-	if (rc == 0 && vm_import_xml(xml, strlen(xml), &o, &v, &b, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ferryctl vm import: %s: %s\n", argv[optind], err);
-		rc = 1;
-	}
-	if (rc == 0 && vm_desc_format_section(&v, &b) < 0) {
-		fprintf(stderr, "ferryctl vm import: out of memory\n");
-		rc = 1;
-	}
+	if (rc == 0 && vm_import_xml(xml, strlen(xml), &o, &v, &b, err, sizeof(err)) < 0)
+		rc = ctl_fail(&a, 1, "%s: %s", name, err);
+	if (rc == 0 && vm_desc_format_section(&v, &b) < 0)
+		rc = ctl_fail(&a, 1, "out of memory");
 	if (rc == 0)
-		rc = write_out(out, &b);
+		rc = write_out(&a, a.out, &b);
 	dbuf_release(&b);
 	free(xml);
-	if (conf)
+	if (a.conf)
 		config_release(&cfg);
 	return rc;
 }
 
 int ctl_vm_main(int argc, char **argv)
 {
-	if (argc < 2 || strcmp(argv[1], "import"))
-		return usage(argc < 2 ? "which action? (import)" : "unknown action");
-	return import(argc - 1, argv + 1);
+	static const struct ctl_sub subs[] = { { "import", import } };
+	return ctl_dispatch("vm", USAGE, subs, 1, argc, argv);
 }

@@ -180,9 +180,10 @@ static void sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-int watch_ops(struct agent_client *c, const struct watch_target *t, size_t n, unsigned flags)
+int watch_ops(const struct args *a, struct agent_client *c, const struct watch_target *t,
+	      size_t n, unsigned flags)
 {
-	bool wait = flags & WATCH_WAIT, json = flags & WATCH_JSON;
+	bool wait = flags & WATCH_WAIT, json = a->json;
 	bool redraw = !wait && !json && isatty(STDOUT_FILENO);
 	struct seen *sn = calloc(n, sizeof(*sn));
 	bool *done = calloc(n, sizeof(bool));
@@ -200,9 +201,8 @@ int watch_ops(struct agent_client *c, const struct watch_target *t, size_t n, un
 			long status = 0;
 			if (agent_call(c, "GET", path, NULL, &status, &dom, err, sizeof(err)) < 0 ||
 			    status != 200) {
-				fprintf(stderr, "ferryctl: %s\n", status ? s(dom, "error") : err);
+				rc = ctl_fail(a, 1, "%s", status ? s(dom, "error") : err);
 				json_decref(dom);
-				rc = 1;
 				break;
 			}
 			json_t *op = find_op(dom, t[i].op);
@@ -217,7 +217,7 @@ int watch_ops(struct agent_client *c, const struct watch_target *t, size_t n, un
 					failed++;
 				json_t *rh = json_object_get(dom, "rehydration");
 				if (json)
-					watch_print_json(dom);
+					watch_print_json("domain", json_incref(dom));
 				else if (!redraw && op && !strcmp(s(op, "result"), "running") && rh)
 					printf("%s: %s: disks at point %s, following the newest points\n",
 					       t[i].domain, s(op, "action"), s(rh, "point"));
@@ -237,15 +237,23 @@ int watch_ops(struct agent_client *c, const struct watch_target *t, size_t n, un
 		free(sn[i].states);
 	free(sn);
 	free(done);
+	if (rc == 0 && json)
+		watch_print_json("result", json_pack("{sbsi}", "ok", failed == 0, "failed", failed));
 	return rc ? rc : failed ? 1 : 0;
 }
 
-void watch_print_json(json_t *v)
+void watch_print_json(const char *event, json_t *v)
 {
-	char *text = json_dumps(v, JSON_COMPACT);
+	char *text = NULL;
+	json_t *o = json_pack("{ss}", "event", event);	/* the event first, as jobj does */
+	if (o && v && json_object_update(o, v) == 0)
+		text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (text)
 		printf("%s\n", text);
+	fflush(stdout);
 	free(text);
+	json_decref(o);
+	json_decref(v);
 }
 
 /* ---- report ---- */

@@ -1,6 +1,6 @@
 /* VM descriptions: what a recovery site needs to know about each VM of a protection domain
  * besides its disks — CPUs, memory, firmware, disks in boot order, and one NIC per source
- * network with its MAC and IP configuration (DESIGN.md section 5).
+ * network with its MAC and IP configuration (docs/design.md section 4).
  *
  * The protected site declares them in ferry.conf (`[vm NAME]` sections, parsed in
  * common/config-vm.c with vm_nic_parse below); ferryd stores each domain's set in the

@@ -7,7 +7,12 @@
 require timeout
 
 CMDS=(status point "log stat" "log dump" "log verify" "log replay" "log dirty" log init points
-      restore import rehydrate verify "store check" "store copy" store prune)
+      restore import rehydrate verify "store check" "store copy" store prune domains
+      "vm import" vm reip "plan validate" "plan set" plan "failover start" "failover complete"
+      "failover test-stop" "failover status" "failover report" failover "trap test"
+      "trap list" trap)
+# the commands made of subcommands: their subcommands are checked for unknown options
+DISPATCH=" log store vm plan failover trap "
 for c in "${CMDS[@]}"; do
 	for h in --help -h; do
 		rc=0; timeout 10 ferryctl $c $h >"$T/out" 2>"$T/err" || rc=$?
@@ -16,7 +21,7 @@ for c in "${CMDS[@]}"; do
 		grep -q "^usage: ferryctl $c" "$T/out" || fail "ferryctl $c $h: stdout: $(cat "$T/out")"
 		[ -s "$T/err" ] && fail "ferryctl $c $h wrote on stderr: $(cat "$T/err")"
 	done
-	[ "$c" = log ] || [ "$c" = store ] && continue
+	[[ "$DISPATCH" == *" $c "* ]] && continue
 	rc=0; timeout 10 ferryctl $c --no-such-option >"$T/out" 2>"$T/err" || rc=$?
 	[ $rc = 2 ] || fail "ferryctl $c --no-such-option: exit $rc, expected 2"
 	grep -q "^ferryctl $c: unknown option '--no-such-option'" "$T/err" ||
@@ -39,5 +44,22 @@ rc=0; ferryctl point -c x --domain d extra 2>"$T/err" || rc=$?
 [ $rc = 2 ] && grep -q "unexpected argument 'extra'" "$T/err" || fail "stray argument: $(cat "$T/err")"
 rc=0; ferryctl nosuchcommand 2>"$T/err" || rc=$?
 [ $rc = 2 ] && grep -q "unknown command 'nosuchcommand'" "$T/err" || fail "unknown command: $(cat "$T/err")"
+# every command ferryctl lists is in CMDS (a new one gets its checks here)
+for c in $(ferryctl --help | awk '/^  [a-z]/ { print $1 }'); do
+	printf '%s\n' "${CMDS[@]}" | grep -qx "$c" || fail "ferryctl $c is not checked here (CMDS)"
+done
+# a subcommand's unknown option is named with the subcommand; a repeated option that may not
+# repeat is refused; a missing subcommand names the choices
+rc=0; ferryctl failover start --bogus 2>"$T/err" || rc=$?
+[ $rc = 2 ] && grep -q "^ferryctl failover start: unknown option '--bogus'" "$T/err" ||
+	fail "failover start --bogus: $(cat "$T/err")"
+rc=0; ferryctl failover status -a x --domain d --json --bogus >"$T/out" 2>"$T/err" || rc=$?
+[ $rc = 2 ] && [ ! -s "$T/err" ] && grep -q '"event":"error".*unknown option' "$T/out" ||
+	fail "failover status --json --bogus: $(cat "$T/out" "$T/err")"
+rc=0; ferryctl restore --store file:///x --domain d --disk a --disk b -o y 2>"$T/err" || rc=$?
+[ $rc = 2 ] && grep -q "option --disk given twice" "$T/err" || fail "--disk twice: $(cat "$T/err")"
+rc=0; ferryctl failover 2>"$T/err" || rc=$?
+[ $rc = 2 ] && grep -q "missing subcommand (expected 'start', 'complete'" "$T/err" ||
+	fail "failover without a subcommand: $(cat "$T/err")"
 ferryctl --help | grep -q "^  restore " || fail "ferryctl --help does not list restore"
 pass

@@ -51,7 +51,7 @@ rc=0; ferryctl failover start -a "$AGENT_SOCK" -p "$T/plan.conf" --mode forced 2
 	fail "second failover: exit $rc: $(cat "$T/err")"
 ferryctl failover status -a "$AGENT_SOCK" --domain "$SITE_DOMAIN" --json >"$T/journal.json" ||
 	fail "status --json"
-python3 -c "import json; d=json.load(open('$T/journal.json')); assert d['operations'][0]['steps'][0]['name']=='networks'" ||
+python3 -c "import json; d=json.load(open('$T/journal.json')); assert d['event']=='result' and d['domains'][0]['operations'][0]['steps'][0]['name']=='networks'" ||
 	fail "status --json is not the journal"
 agent_stop
 

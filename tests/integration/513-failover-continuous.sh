@@ -49,7 +49,7 @@ ferryctl failover complete -a "$AGENT_SOCK" -p "$T/plan.conf" --wait ||
 ferryctl failover status -a "$AGENT_SOCK" -p "$T/plan.conf" | tee "$T/status" >&2
 grep -q "^domain $SITE_DOMAIN: FailedOver" "$T/status" || fail "not FailedOver"
 grep -q "complete at point $P3 (latest)" "$T/status" || fail "complete not at $P3"
-op=$(python3 -c "import json; print(json.load(open('/dev/stdin'))['operations'][-1]['id'])" \
+op=$(python3 -c "import json; print(json.load(open('/dev/stdin'))['domains'][0]['operations'][-1]['id'])" \
 	< <(ferryctl failover status -a "$AGENT_SOCK" -p "$T/plan.conf" --json))
 assert_boot_order "$op"
 assert_answers 10.2.0
