@@ -164,9 +164,6 @@ Gateway=10.5.0.254
 [Route]
 Gateway=10.5.0.1
 EOF
-put nd1 /etc/network/interfaces <<'EOF'
-iface eth0 inet dhcp
-EOF
 check nd1 "networkd /etc/systemd/network/10-mine.network 10.5.0.5/32 10.5.0.1 10.5.0.53"
 
 put nd2 /etc/systemd/network/20-dhcp.network <<'EOF'
@@ -219,6 +216,75 @@ iface eth0 inet manual
 iface eth0 inet dhcp
 EOF
 check if3 "ifupdown /etc/network/interfaces dhcp none none"
+
+# precedence, per NIC, as Re-IP's (docs/reip.md): netplan > ifupdown > NetworkManager >
+# networkd, the first format with a stanza for the NIC deciding
+put pr1 /etc/netplan/50-other.yaml <<'EOF'
+network:
+  ethernets:
+    other:
+      match:
+        macaddress: 52:54:00:aa:00:99
+      addresses: [10.9.0.9/24]
+EOF
+put pr1 /etc/network/interfaces <<'EOF'
+iface eth0 inet static
+  address 10.1.1.1/24
+EOF
+check pr1 "ifupdown /etc/network/interfaces 10.1.1.1/24 none none"
+put pr2 /etc/network/interfaces <<'EOF'
+iface eth0 inet static
+  address 10.2.2.2/24
+EOF
+put pr2 /etc/NetworkManager/system-connections/eth0.nmconnection <<'EOF'
+[connection]
+type=ethernet
+[ipv4]
+method=manual
+address1=10.2.2.3/24
+EOF
+check pr2 "ifupdown /etc/network/interfaces 10.2.2.2/24 none none"
+put pr3 /etc/NetworkManager/system-connections/other.nmconnection <<'EOF'
+[connection]
+type=ethernet
+[ethernet]
+mac-address=52:54:00:aa:00:99
+[ipv4]
+method=manual
+address1=10.9.9.9/24
+EOF
+put pr3 /etc/systemd/network/10-eth.network <<'EOF'
+[Network]
+Address=10.3.3.3/24
+EOF
+put pr3 /etc/network/interfaces <<'EOF'
+auto lo
+iface lo inet loopback
+EOF
+check pr3 "networkd /etc/systemd/network/10-eth.network 10.3.3.3/24 none none"
+# netplan's directories: /run hides /etc's file of the same name (its eth0 is another
+# MAC's), /lib's other files count
+put pr4 /etc/netplan/50-net.yaml <<'EOF'
+network:
+  ethernets:
+    eth0:
+      addresses: [10.4.4.4/24]
+EOF
+put pr4 /run/netplan/50-net.yaml <<'EOF'
+network:
+  ethernets:
+    eth0:
+      match:
+        macaddress: 52:54:00:aa:00:99
+      addresses: [10.9.9.9/24]
+EOF
+put pr4 /lib/netplan/60-lib.yaml <<'EOF'
+network:
+  ethernets:
+    lib0:
+      addresses: [10.4.4.5/24]
+EOF
+check pr4 "netplan /lib/netplan/60-lib.yaml 10.4.4.5/24 none none"
 
 # garbage: every format's file full of random bytes still gives five fields
 for f in /etc/netplan/x.yaml /etc/NetworkManager/system-connections/x.nmconnection \
