@@ -55,6 +55,9 @@ struct agent {
 /* The domain, creating its directory and journal when create; NULL (err says why). */
 struct domain *agent_domain(struct agent *a, const char *name, bool create, char *err,
 			    size_t errlen);
+/* The observer that sends the SNMP notifications (agent/notify-observer.c). */
+extern const struct agent_observer agent_notifier;
+
 /* Journal a record for d (lock held); tells the observers. Takes rec. */
 int dom_write(struct agent *a, struct domain *d, json_t *rec, char *err, size_t errlen);
 /* The repository, opened on first use. */

@@ -257,8 +257,11 @@ int agent_open(const struct ferry_config *cfg, struct agent **out, char *err, si
 	pthread_mutex_init(&a->repo_lock, NULL);
 	const char *k = getenv("FERRY_AGENT_KILL_AT");
 	a->kill_at = k ? strtoull(k, NULL, 10) : 0;
+	/* the log and the SNMP notifications see every record, from the resumed operations'
+	 * on: they are there before the journals are read */
 	static const struct agent_observer logger = { log_state, log_step, log_op, NULL };
 	agent_add_observer(a, &logger);
+	agent_add_observer(a, &agent_notifier);
 	pthread_mutex_lock(&a->lock);
 	int rc = load_domains(a, err, errlen);
 	if (rc == 0)

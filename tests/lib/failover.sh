@@ -6,7 +6,9 @@
 #   failover_site [--no-dr-net]         # a store ($T/store, $T/key), the protected site on
 #                                       # it (SITE_VMS=1 site_start), and dr-net 10.2.0.1/24
 #   agent_start [NAME]                  # ferry-agent NAME (default "agent"), ready; sets
-#                                       # AGENT_SOCK, AGENT_DIR, AGENT_PID
+#                                       # AGENT_SOCK, AGENT_DIR, AGENT_PID; the file
+#                                       # AGENT_CONF_EXTRA, when set, is appended to its
+#                                       # configuration (e.g. [snmp-receiver] sections)
 #   agent_stop                          # SIGTERM, exit 0 expected
 #   write_plan FILE [extra lines...]    # the site's plan: dr-net, Re-IP 10.1.0.* -> 10.2.0.*,
 #                                       # the boot order, tcp checks; env: FORMAT, PREFIX,
@@ -40,6 +42,7 @@ key_file = $T/key
 [hypervisor]
 $(guest_driver_settings)
 EOF
+	[ -z "${AGENT_CONF_EXTRA:-}" ] || cat "$AGENT_CONF_EXTRA" >>"$T/$name.conf"
 	: >"$T/$name.log"
 	"$BIN/ferry-agent" -c "$T/$name.conf" >>"$T/$name.log" 2>&1 &
 	AGENT_PID=$!
