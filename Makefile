@@ -40,7 +40,7 @@ CTL_SRC  := $(wildcard mgmt/*.c)
 CTL_OBJ  := $(CTL_SRC:%.c=$(O)/obj/%.o)
 # the AgentX subagent: its own binary, so only it links net-snmp's agent library
 SUBAGENT_SRC := $(wildcard mgmt/subagent/*.c)
-SUBAGENT_OBJ := $(SUBAGENT_SRC:%.c=$(O)/obj/%.o)
+SUBAGENT_OBJ := $(SUBAGENT_SRC:%.c=$(O)/obj/%.o) $(O)/obj/mgmt/agent-client.o
 SUBAGENT_LIBS := -lnetsnmpagent $(shell pkg-config --libs jansson 2>/dev/null)
 UNIT_SRC := $(wildcard tests/unit/test-*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)

@@ -104,3 +104,61 @@ out:
 	json_decref(root);
 	return rc;
 }
+
+/* ---- ferry-agent's domains ---- */
+
+static int agent_state(const char *s)
+{
+	static const char *const names[] = {	/* agent/state.c's names, in FerryState order */
+		[FS_PROTECTED] = "Protected", [FS_RECOVERY_READY] = "RecoveryReady",
+		[FS_REHYDRATING] = "Rehydrating", [FS_FAILING_OVER] = "FailingOver",
+		[FS_FAILED_OVER] = "FailedOver", [FS_TESTING_FAILOVER] = "TestingFailover",
+		[FS_FAILING_BACK] = "FailingBack", [FS_READY_FOR_FAILBACK] = "ReadyForFailback",
+		[FS_ERROR] = "Error",
+	};
+	for (size_t i = 0; s && i < ARRAY_SIZE(names); i++)
+		if (names[i] && strcmp(s, names[i]) == 0)
+			return (int)i;
+	return 0;
+}
+
+int agent_status_merge(const json_t *answer, struct ferryd_status *st, char *err, size_t errlen)
+{
+	const json_t *doms = json_object_get(answer, "domains");
+	if (!json_is_object(answer) || !json_is_array(doms)) {
+		snprintf(err, errlen, "not the agent's domains (no \"domains\" array)");
+		return -1;
+	}
+	bool store_ok = !json_object_get(answer, "store_error");
+	for (size_t i = 0; i < json_array_size(doms); i++) {
+		const json_t *d = json_array_get(doms, i);
+		const char *name = json_string_value(json_object_get(d, "domain"));
+		int state = agent_state(json_string_value(json_object_get(d, "state")));
+		if (!json_is_object(d) || !name || !*name || strlen(name) >= sizeof st->domains[0].name ||
+		    !state)
+			continue;
+		struct ferryd_domain_status *o = NULL;
+		for (size_t k = 0; k < st->n_domains && !o; k++)
+			if (strcmp(st->domains[k].name, name) == 0)
+				o = &st->domains[k];
+		if (o) {
+			if (state != FS_PROTECTED)
+				o->state = state;
+			continue;
+		}
+		if (st->n_domains == FERRYD_STATUS_MAX_DOMAINS)
+			break;
+		o = &st->domains[st->n_domains++];
+		memset(o, 0, sizeof *o);
+		memcpy(o->name, name, strlen(name) + 1);
+		o->state = state;
+		o->store = store_ok ? FS_STORE_OK : FS_STORE_FAILING;
+		o->rpo_s = -1;
+		const json_t *rh = json_object_get(d, "rehydration");
+		copy_str(o->point, sizeof o->point, json_object_get(rh, "point"));
+		const json_t *rpo = json_object_get(rh, "rpo_s");
+		if (o->point[0] && json_is_number(rpo) && json_number_value(rpo) >= 0)
+			o->rpo_s = (int64_t)MIN(json_number_value(rpo), (double)INT32_MAX);
+	}
+	return 0;
+}

@@ -18,6 +18,7 @@ struct agent_client {
 	CURL *curl;
 	char *base;		/* "http://HOST:PORT" or "http://ferry-agent" over the socket */
 	char *socket;		/* or NULL */
+	long timeout_s;
 };
 
 int agent_client_open(const char *target, struct agent_client **out, char *err, size_t errlen)
@@ -31,6 +32,7 @@ int agent_client_open(const char *target, struct agent_client **out, char *err, 
 	c->base = strdup(url ? target : "http://ferry-agent");
 	c->socket = url ? NULL : strdup(target);
 	c->curl = curl_easy_init();
+	c->timeout_s = 600;
 	if (!c->base || (!url && !c->socket) || !c->curl) {
 		snprintf(err, errlen, "out of memory");
 		agent_client_close(c);
@@ -41,6 +43,11 @@ int agent_client_open(const char *target, struct agent_client **out, char *err, 
 		c->base[n - 1] = 0;
 	*out = c;
 	return 0;
+}
+
+void agent_client_set_timeout(struct agent_client *c, long seconds)
+{
+	c->timeout_s = seconds;
 }
 
 void agent_client_close(struct agent_client *c)
@@ -87,8 +94,8 @@ int agent_call(struct agent_client *c, const char *method, const char *path, con
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &ans);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 600L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->timeout_s < 10 ? c->timeout_s : 10L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout_s);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	CURLcode cc = curl_easy_perform(h);
 	int rc = 0;

@@ -13,6 +13,9 @@ struct agent_client;
  * ("unix:" prefix allowed). 0 or -errno with the reason in err. */
 int agent_client_open(const char *target, struct agent_client **out, char *err, size_t errlen);
 void agent_client_close(struct agent_client *c);
+/* The longest one request may take, in seconds (default 600: a failover's requests can be
+ * slow; a poller wants a few). */
+void agent_client_set_timeout(struct agent_client *c, long seconds);
 
 /* One request: method ("GET", "POST", "PUT"), path ("/v1/..."), body (NULL: none).
  * 0 with the HTTP status in *status and the parsed JSON answer in *resp (the caller's),

@@ -1,6 +1,7 @@
 /* ferry-subagent -c FILE: the AgentX subagent (see subagent.h). Connects to the master agent
  * at [snmp] agentx_socket (reconnecting every 5 s when it is away), reads ferryd's status
- * from [control] socket once a second, and serves it. Runs in the foreground, logs to
+ * from [control] socket once a second, and ferry-agent's domains from [agent] socket every
+ * 5 s (a recovery site's states: RecoveryReady, FailedOver, ...), and serves them. Runs in the foreground, logs to
  * stderr, prints "ferry-subagent ready" once registered; SIGTERM/SIGINT stop it.
  * Exit: 0 clean stop, 1 failure, 2 bad usage or configuration. */
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include "common/daemon-args.h"
 #include "common/log.h"
 #include "common/snmp-target.h"
+#include "mgmt/agent-client.h"
 #include "mgmt/subagent/subagent.h"
 #include "common/banned.h"
 
@@ -29,10 +31,46 @@ static volatile sig_atomic_t stopping;
 static const struct ferry_config *cfg;
 static bool ferryd_answered = true;	/* to log a change, not every second */
 
+#define AGENT_POLL_S 5
+static json_t *agent_domains;		/* ferry-agent's last answer, or NULL */
+static bool agent_answered;
+static unsigned agent_age = AGENT_POLL_S - 1;	/* asked at the first refresh */
+
 static void on_signal(int sig)
 {
 	(void)sig;
 	stopping = 1;
+}
+
+/* ferry-agent's domains (GET /v1/domains), asked every AGENT_POLL_S refreshes only: its
+ * answer lists the store's domains, which costs a LIST request of the store */
+static void poll_agent(void)
+{
+	if (++agent_age < AGENT_POLL_S)
+		return;
+	agent_age = 0;
+	struct agent_client *c;
+	json_t *resp = NULL;
+	long status = 0;
+	char err[256];
+	bool ok = agent_client_open(cfg->agent_socket, &c, err, sizeof err) == 0;
+	if (ok) {
+		agent_client_set_timeout(c, 2);
+		ok = agent_call(c, "GET", "/v1/domains", NULL, &status, &resp, err, sizeof err) == 0 &&
+		     status == 200;
+		agent_client_close(c);
+	}
+	json_decref(agent_domains);
+	agent_domains = ok ? resp : NULL;
+	if (!ok)
+		json_decref(resp);
+	if (ok != agent_answered) {
+		if (ok)
+			log_info("ferry-agent answers at %s: serving its domains' states", cfg->agent_socket);
+		else
+			log_warn("ferry-agent does not answer at %s any more", cfg->agent_socket);
+		agent_answered = ok;
+	}
 }
 
 static void refresh(unsigned reg, void *arg)
@@ -47,10 +85,16 @@ static void refresh(unsigned reg, void *arg)
 		if (ok)
 			log_info("ferryd answers at %s", cfg->control_socket);
 		else
-			log_warn("ferryd does not answer at %s: serving no rows", cfg->control_socket);
+			log_warn("ferryd does not answer at %s: serving no rows of it",
+				 cfg->control_socket);
 		ferryd_answered = ok;
 	}
-	subagent_mib_update(ok ? &st : NULL);
+	if (!ok)
+		memset(&st, 0, sizeof st);
+	poll_agent();
+	if (agent_domains && agent_status_merge(agent_domains, &st, err, sizeof err) < 0)
+		log_debug("ferry-agent's domains: %s", err);
+	subagent_mib_update(ok || agent_domains ? &st : NULL);
 }
 
 static int run(void)
@@ -80,6 +124,7 @@ static int run(void)
 	while (!stopping)
 		agent_check_and_process(1);
 	snmp_shutdown(APP);
+	json_decref(agent_domains);
 	log_info("stopped");
 	return 0;
 }

@@ -3,9 +3,10 @@
 # configuration and AgentX socket) reads FERRY-MIB's status that ferry-subagent serves from
 # ferryd: one row per domain with its name, state, newest consistent point, current RPO and
 # target, the log's usage and the store's health, and the notifier's counters. The values
-# follow ferryd (a point cut, the counters after a test notification), the table empties
-# when ferryd stops and fills again when it returns, and the subagent reconnects to a
-# restarted snmpd.
+# follow ferryd (a point cut, the counters after a test notification); ferry-agent's states
+# are served too (a plan registered makes the domain recoveryReady); the table empties
+# when ferryd and the agent stop and fills again when ferryd returns, and the subagent
+# reconnects to a restarted snmpd.
 . "$(dirname "$0")/../lib/functions.sh"
 . "$(dirname "$0")/../lib/snmp.sh"
 require qemu-io python3
@@ -22,6 +23,10 @@ sed -i 's/^\[domain dom\]$/[domain dom]\nrpo = 1h/' "$T/ferry.conf"
 printf '[domain capture]\ndisk = cap0:%s\n' "$T/cap0.raw" >>"$T/ferry.conf"
 truncate -s 16M "$T/cap0.raw"
 printf '[snmp]\nagentx_socket = %s\n' "$T/agentx.sock" >>"$T/ferry.conf"
+# the VM of domain dom (for a recovery plan), and where ferry-agent answers
+printf '[vm v0]\ndomain = dom\ndisks = vm0\nmemory = 256M\nnic = prod-net 52:54:00:00:07:40 dhcp\n' \
+	>>"$T/ferry.conf"
+printf '[agent]\nsocket = %s\n' "$T/agent.sock" >>"$T/ferry.conf"
 snmp_receiver "$T/ferry.conf" nms "udp:127.0.0.1:$TRAPD_PORT" v2c inform
 
 SNMPD_PORT=$(free_udp_port)
@@ -88,10 +93,45 @@ wait_for 10 acked || fail "ferryNotifyAcknowledged: $(get FERRY-MIB::ferryNotify
 expect ferryNotifyDropped.0 0
 expect ferryNotifyFailed.0 0
 
+# ferry-agent's states: dom's plan registered, its row says recoveryReady
+cat >"$T/drv.sh" <<'EOF'
+#!/bin/sh
+# a hypervisor that has every network and runs nothing: enough for a plan to be valid
+exit 0
+EOF
+chmod +x "$T/drv.sh"
+cat >"$T/agent.conf" <<EOF
+[agent]
+state_dir = $T/agent
+socket = $T/agent.sock
+[store]
+url = $STORE
+key_file = $KEY
+[hypervisor]
+driver = script
+command = $T/drv.sh
+EOF
+"$BIN/ferry-agent" -c "$T/agent.conf" --exit-with-parent >"$T/agent.log" 2>&1 &
+AGENT=$!
+_pids+=("$AGENT")
+wait_for 20 grep -q '^ferry-agent ready$' "$T/agent.log" || fail "ferry-agent not ready: $(cat "$T/agent.log")"
+printf '[plan]\ndomain = dom\ndatastore = %s/dr\n[networks]\nmap = prod-net -> dr-net\n' "$T" \
+	>"$T/dom.plan"
+ferryctl plan set -a "$T/agent.sock" -p "$T/dom.plan" >/dev/null || fail "plan set"
+ready() { [ "$(get FERRY-MIB::ferryDomainState.1)" = recoveryReady ]; }
+wait_for 20 ready || fail "ferryDomainState.1 is $(get FERRY-MIB::ferryDomainState.1), not recoveryReady"
+expect ferryDomainName.1 dom
+expect ferryDomainNewestPoint.1 "$p2"	# ferryd's columns stay
+expect ferryDomainState.2 protected	# the agent has no plan for capture
+grep -q 'ferry-agent answers at' "$T/subagent.log" || fail "the subagent did not log the agent"
+info "ferryDomainState.1 follows ferry-agent: recoveryReady"
+kill -TERM "$AGENT"
+wait "$AGENT" || fail "ferry-agent exited with $? on SIGTERM"
+
 # ferryd away: no rows; back: rows again
 stop_ferryd
 no_rows() { walk >"$T/walk" && ! grep -q 'ferryDomainName' "$T/walk"; }
-wait_for 10 no_rows || fail "rows are still served without ferryd"
+wait_for 20 no_rows || fail "rows are still served without ferryd and the agent"
 grep -q 'ferryd does not answer' "$T/subagent.log" || fail "the subagent did not log ferryd's absence"
 start_ferryd "$T/ferry.conf"
 wait_for 10 has_rows || fail "rows do not come back with ferryd"

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "common/ferryd-status.h"
 #include "common/banned.h"
@@ -82,11 +83,58 @@ static void test_minimal_and_errors(void **state)
 	}
 }
 
+/* ferry-agent's domains: a state beyond Protected wins over ferryd's row of the same name;
+ * others are added, with their rehydration's point and RPO; junk entries are skipped */
+static void test_agent_merge(void **state)
+{
+	(void)state;
+	struct ferryd_status fs;
+	char err[256];
+	const char *fd = "{\"log\":{\"used_pct\":10,\"domains\":[{\"name\":\"a\",\"store\":\"ok\"},"
+			 "{\"name\":\"b\",\"store\":\"ok\"}]}}";
+	assert_int_equal(ferryd_status_parse(fd, strlen(fd), &fs, err, sizeof err), 0);
+	json_t *ans = json_loads("{\"domains\":["
+		"{\"domain\":\"a\",\"state\":\"Protected\"},"
+		"{\"domain\":\"b\",\"state\":\"FailedOver\"},"
+		"{\"domain\":\"c\",\"state\":\"Rehydrating\","
+		" \"rehydration\":{\"point\":\"1.7\",\"rpo_s\":12.6}},"
+		"{\"domain\":\"d\",\"state\":\"Error\"},"
+		"{\"domain\":\"e\",\"state\":\"Sideways\"}, 7, {\"state\":\"Error\"}]}", 0, NULL);
+	assert_non_null(ans);
+	assert_int_equal(agent_status_merge(ans, &fs, err, sizeof err), 0);
+	assert_int_equal(fs.n_domains, 4);
+	assert_int_equal(fs.domains[0].state, FS_PROTECTED);	/* ferryd's row stays */
+	assert_int_equal(fs.domains[1].state, FS_FAILED_OVER);
+	assert_string_equal(fs.domains[2].name, "c");
+	assert_int_equal(fs.domains[2].state, FS_REHYDRATING);
+	assert_string_equal(fs.domains[2].point, "1.7");
+	assert_int_equal(fs.domains[2].rpo_s, 12);
+	assert_int_equal(fs.domains[2].store, FS_STORE_OK);
+	assert_string_equal(fs.domains[3].name, "d");
+	assert_int_equal(fs.domains[3].state, FS_ERROR);
+	assert_int_equal(fs.domains[3].rpo_s, -1);
+	assert_string_equal(fs.domains[3].point, "");
+	json_decref(ans);
+	ans = json_loads("{\"domains\":[{\"domain\":\"x\",\"state\":\"RecoveryReady\"}],"
+			 "\"store_error\":\"down\"}", 0, NULL);
+	memset(&fs, 0, sizeof fs);
+	assert_int_equal(agent_status_merge(ans, &fs, err, sizeof err), 0);
+	assert_int_equal(fs.n_domains, 1);
+	assert_int_equal(fs.domains[0].state, FS_RECOVERY_READY);
+	assert_int_equal(fs.domains[0].store, FS_STORE_FAILING);
+	json_decref(ans);
+	ans = json_loads("[1]", 0, NULL);
+	assert_int_equal(agent_status_merge(ans, &fs, err, sizeof err), -1);
+	assert_non_null(strstr(err, "domains"));
+	json_decref(ans);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_minimal_and_errors),
+		cmocka_unit_test(test_agent_merge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
