@@ -42,8 +42,10 @@ static void parse_domain(const json_t *d, struct ferryd_domain_status *o)
 	bool overflow = json_is_string(state) && strcmp(json_string_value(state), "overflow") == 0;
 	const json_t *store = json_object_get(d, "store");
 	o->store = json_is_string(store) ? store_health(json_string_value(store)) : FS_STORE_NONE;
-	o->state = overflow ? FS_OVERFLOW : o->store == FS_STORE_NONE ? FS_NOT_SHIPPING
-								    : FS_PROTECTED;
+	const json_t *ship = json_object_get(d, "shipping");
+	bool stopped = json_is_string(ship) && strcmp(json_string_value(ship), "stopped") == 0;
+	o->state = overflow ? FS_OVERFLOW : o->store == FS_STORE_NONE || stopped ?
+		   FS_NOT_SHIPPING : FS_PROTECTED;
 	o->rpo_s = -1;
 	if (get_u64(d, "consistent_time_ns"))
 		copy_str(o->point, sizeof o->point, json_object_get(d, "consistent_point"));

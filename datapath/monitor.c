@@ -5,7 +5,8 @@
  * Backpressure is "on" while ferryd delays write replies (the log above 75 % with [log]
  * backpressure set) and "off" after 5 s without. RPO: exceeded when the newest consistent
  * point is older than the domain's rpo_alarm; before the first point, the age counts from
- * ferryd's start. */
+ * ferryd's start; a domain whose shipping a planned failover stopped (ship-stop) is not
+ * watched. */
 #include "datapath/monitor.h"
 
 #include <errno.h>
@@ -210,6 +211,8 @@ static void tick_rpo(struct server *srv, struct mon_domain *d, uint64_t now)
 	struct ship_state ss;
 	if (!srv->shipper || shipper_domain_state(srv->shipper, d->cfg->name, &ss) < 0)
 		return;
+	if (ss.stopped)
+		return;	/* a planned failover stopped it (ship-stop): its RPO grows on purpose */
 	uint64_t since = ss.uptodate_ns ? ss.uptodate_ns : m.start_real_ns;
 	uint64_t age_ms = now > since ? (now - since) / 1000000u : 0;
 	bool over = age_ms > d->cfg->rpo_alarm_ms;

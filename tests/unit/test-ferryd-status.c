@@ -36,14 +36,17 @@ static void test_full(void **state)
 		"\"store\":\"credentials_refused\"},"
 		"{\"name\":\"idle\",\"state\":\"ok\",\"consistent_point\":\"2.7\","
 		"\"consistent_time_ns\":9,\"rpo_ms\":15000,\"current_rpo_ms\":0,\"store\":\"ok\"},"
-		"{\"name\":\"capture\",\"state\":\"ok\",\"store\":\"none\"}]},"
+		"{\"name\":\"capture\",\"state\":\"ok\",\"store\":\"none\"},"
+		"{\"name\":\"moved\",\"state\":\"ok\",\"consistent_point\":\"1.9\","
+		"\"consistent_time_ns\":9,\"rpo_ms\":15000,\"current_rpo_ms\":900000,"
+		"\"shipping\":\"stopped\",\"store\":\"ok\"}]},"
 		"\"snmp\":{\"sent\":14,\"acknowledged\":3,\"dropped\":1,\"failed\":2}}"), 0);
 	assert_int_equal(st.log_pct, 76);
 	assert_int_equal(st.sent, 14);
 	assert_int_equal(st.acknowledged, 3);
 	assert_int_equal(st.dropped, 1);
 	assert_int_equal(st.failed, 2);
-	assert_int_equal(st.n_domains, 4);
+	assert_int_equal(st.n_domains, 5);
 	const struct ferryd_domain_status *d = st.domains;
 	assert_string_equal(d[0].name, "dom");
 	assert_int_equal(d[0].state, FS_OVERFLOW);
@@ -61,6 +64,7 @@ static void test_full(void **state)
 	assert_int_equal(d[3].state, FS_NOT_SHIPPING);
 	assert_int_equal(d[3].store, FS_STORE_NONE);
 	assert_int_equal(d[3].rpo_s, -1);
+	assert_int_equal(d[4].state, FS_NOT_SHIPPING);	/* failed over: shipping stopped */
 }
 
 static void test_minimal_and_errors(void **state)
