@@ -5,11 +5,11 @@
 #include "repo/store.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "repo/repo-internal.h"
 #include "common/banned.h"
 
 struct scheme {
@@ -22,20 +22,6 @@ static const struct scheme schemes[] = {
 	{ "file", &store_file_ops, NULL },
 	{ "s3", &store_s3_ops, NULL },
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int key_char_ok(unsigned char c)
 {
@@ -93,12 +79,12 @@ int store_open_opts(const char *url, const struct store_opts *o, struct store **
 
 	*out = NULL;
 	if (!url || !*url) {
-		set_err(err, errlen, "empty store URL (expected file:///abs/dir or s3://bucket/prefix)");
+		repo_err(err, errlen, "empty store URL (expected file:///abs/dir or s3://bucket/prefix)");
 		return -1;
 	}
 	sep = strstr(url, "://");
 	if (!sep || sep == url) {
-		set_err(err, errlen, "store URL '%s' has no scheme (expected file:///abs/dir or "
+		repo_err(err, errlen, "store URL '%s' has no scheme (expected file:///abs/dir or "
 			"s3://bucket/prefix)", url);
 		return -1;
 	}
@@ -108,17 +94,17 @@ int store_open_opts(const char *url, const struct store_opts *o, struct store **
 			sc = &schemes[i];
 	}
 	if (!sc) {
-		set_err(err, errlen, "unknown store URL scheme '%.*s' in '%s' (expected file or s3)",
+		repo_err(err, errlen, "unknown store URL scheme '%.*s' in '%s' (expected file or s3)",
 			(int)(sep - url), url, url);
 		return -1;
 	}
 	if (!sc->ops) {
-		set_err(err, errlen, "%s", sc->missing);
+		repo_err(err, errlen, "%s", sc->missing);
 		return -1;
 	}
 	const char *loc = sep + 3;
 	if (sc->ops == &store_file_ops && loc[0] != '/') {
-		set_err(err, errlen, "store URL '%s' must name an absolute directory "
+		repo_err(err, errlen, "store URL '%s' must name an absolute directory "
 			"(file:///abs/dir)", url);
 		return -1;
 	}
@@ -126,7 +112,7 @@ int store_open_opts(const char *url, const struct store_opts *o, struct store **
 	st = calloc(1, sizeof(*st));
 	if (!st || !(st->url = strdup(url))) {
 		free(st);
-		set_err(err, errlen, "store %s: out of memory", url);
+		repo_err(err, errlen, "store %s: out of memory", url);
 		return -1;
 	}
 	st->ops = sc->ops;
@@ -134,7 +120,7 @@ int store_open_opts(const char *url, const struct store_opts *o, struct store **
 	r = st->ops->open(st, loc);
 	st->opts = NULL;
 	if (r < 0) {
-		set_err(err, errlen, "store %s: %s", url, store_strerror(st, r));
+		repo_err(err, errlen, "store %s: %s", url, store_strerror(st, r));
 		free(st->url);
 		free(st);
 		return -1;
