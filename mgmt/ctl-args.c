@@ -310,8 +310,8 @@ int ctl_dispatch(const char *cmd, const char *usage, const struct ctl_sub *subs,
 		if (!strcmp(argv[1], subs[i].name))
 			return subs[i].main(argc - 1, argv + 1);
 	char why[256];
-	size_t len = (size_t)snprintf(why, sizeof(why), "%s (expected ", argc < 2 ?
-				      "missing subcommand" : "unknown subcommand");
+	size_t len = argc < 2 ? (size_t)snprintf(why, sizeof(why), "missing subcommand (expected ") :
+		(size_t)snprintf(why, sizeof(why), "unknown subcommand '%.64s' (expected ", argv[1]);
 	for (size_t i = 0; i < n && len < sizeof(why); i++)
 		len += (size_t)snprintf(why + len, sizeof(why) - len, "%s'%s'", i ? ", " : "",
 					subs[i].name);

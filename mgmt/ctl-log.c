@@ -421,8 +421,11 @@ static int parse_args(int argc, char **argv, struct args *a, size_t *which)
 	for (*which = 0; *which < ARRAY_SIZE(subs); (*which)++)
 		if (!strcmp(subs[*which].name, argv[1]))
 			break;
-	if (*which == ARRAY_SIZE(subs))
-		return bad_usage("unknown subcommand");
+	if (*which == ARRAY_SIZE(subs)) {
+		char why[128];
+		snprintf(why, sizeof(why), "unknown subcommand '%.64s'", argv[1]);
+		return bad_usage(why);
+	}
 	a->cmd = subs[*which].cmd;
 	a->usage = subs[*which].usage;
 	return ctl_parse(argc - 1, argv + 1, subs[*which].allowed, subs[*which].required, a);

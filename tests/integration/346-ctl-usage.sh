@@ -2,7 +2,7 @@
 # ferryctl's command line (issue 12 items 5 and 6, issue 11's one option parser): every
 # subcommand knows --help and -h (its usage on stdout, exit 0, at once: `import --help` used
 # to spin forever); an unknown option exits 2 naming the option; a missing required option
-# is named; a stray argument is named.
+# is named; a stray argument is named; so is an unknown subcommand.
 . "$(dirname "$0")/../lib/functions.sh"
 require timeout
 
@@ -61,5 +61,11 @@ rc=0; ferryctl restore --store file:///x --domain d --disk a --disk b -o y 2>"$T
 rc=0; ferryctl failover 2>"$T/err" || rc=$?
 [ $rc = 2 ] && grep -q "missing subcommand (expected 'start', 'complete'" "$T/err" ||
 	fail "failover without a subcommand: $(cat "$T/err")"
+# an unknown subcommand is named
+for c in $DISPATCH; do
+	rc=0; ferryctl $c no-such-sub 2>"$T/err" || rc=$?
+	[ $rc = 2 ] && grep -q "^ferryctl $c: unknown subcommand 'no-such-sub'" "$T/err" ||
+		fail "ferryctl $c no-such-sub: exit $rc, $(cat "$T/err")"
+done
 ferryctl --help | grep -q "^  restore " || fail "ferryctl --help does not list restore"
 pass

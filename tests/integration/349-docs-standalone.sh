@@ -3,7 +3,8 @@
 # outside .ci cites a document outside the repository (the build machine's notes beside
 # the clone, or any absolute /work path; `git grep` for them finds nothing), README's
 # first code block is the two set-up commands a root user on a fresh Debian 12 types (no
-# sudo), docs/design.md exists, and every file path the docs name exists.
+# sudo), docs/design.md exists and is the design cited (never the upper-case name), and every file
+# path the docs name exists.
 . "$(dirname "$0")/../lib/functions.sh"
 cd "$TOP"
 if git rev-parse --git-dir >/dev/null 2>&1; then
@@ -23,6 +24,10 @@ block=$(awk '/^```/ { n++; next } n == 1 { print } n >= 2 { exit }' README.md)
 for c in tools/demo.sh tools/check.sh; do [ -x "$c" ] || fail "$c is not executable"; done
 
 [ -s docs/design.md ] || fail "docs/design.md is missing"
+d=DESIGN	# the build machine's design notes: the tree's own is docs/design.md
+hits=$(grep -n "$d\.md" $files 2>/dev/null || true)
+[ -z "$hits" ] || fail "$d.md cited where docs/design.md is meant:
+$hits"
 missing=
 for f in README.md docs/*.md image/README.md appliance/README.md; do
 	for p in $(grep -oE '\b(common|datapath|repo|image|restore|agent|mgmt|tests|tools|docs|appliance)/[A-Za-z0-9_./-]+\.(c|h|md|sh|py|bin|[1-8])\b' "$f" | sort -u); do
