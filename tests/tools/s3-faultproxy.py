@@ -3,7 +3,11 @@
 (http://127.0.0.1:PORT) and it forwards each request to the real server (Ceph RGW).
 
 With probability --rate, seeded by --seed, a request meets one fault instead of a clean
-exchange:
+exchange; besides, with --fault-parts N the first N part uploads (PUT ...?partNumber=...)
+the proxy sees are faulted whatever the draw. The first faults take the kinds in turn, each
+once (in --faults order), and only then at random: a run with at least as many faults as
+kinds has had every kind, and a test's guarantees do not depend on the seed's luck. The
+kinds:
   drop-before  the connection is closed before the request body was forwarded (half of the
                body read); the server never sees the request
   drop-after   the request is forwarded and answered by the server, then the connection is
@@ -54,6 +58,7 @@ class Proxy:
                 sys.exit(f"s3-faultproxy: unknown fault {k} (known: {','.join(KINDS)})")
         self.lock = threading.Lock()
         self.n = 0
+        self.parts_faulted = 0
         self.counts = {k: 0 for k in KINDS}
         self.mode = "faults"
         self.conns = set()
@@ -63,13 +68,22 @@ class Proxy:
         with self.lock:
             self.logf.write(f"{time.time():.3f} {line}\n")
 
-    def decide(self):
+    def decide(self, method, target):
         with self.lock:
             self.n += 1
             n = self.n
             kind = None
-            if self.mode == "faults" and self.rng.random() < self.args.rate:
-                kind = self.rng.choice(self.kinds)
+            hit = self.rng.random() < self.args.rate
+            part = method == "PUT" and "partNumber=" in target
+            if self.mode == "faults" and part and self.parts_faulted < self.args.fault_parts:
+                self.parts_faulted += 1
+                hit = True
+            if self.mode == "faults" and hit:
+                done = sum(self.counts.values())
+                if done < len(self.kinds):
+                    kind = self.kinds[done]
+                else:
+                    kind = self.rng.choice(self.kinds)
                 self.counts[kind] += 1
         return n, kind
 
@@ -150,7 +164,7 @@ def serve_conn(px, c):
                 return
             if px.mode == "down":
                 return
-            n, kind = px.decide()
+            n, kind = px.decide(method, target)
             if kind:
                 px.log(f"fault {n} {kind} {method} {target}")
             if kind == "drop-before":
@@ -238,6 +252,7 @@ def main():
     ap.add_argument("--rate", type=float, default=0.2)
     ap.add_argument("--faults", default=",".join(KINDS))
     ap.add_argument("--stall", type=float, default=5.0)
+    ap.add_argument("--fault-parts", type=int, default=0)
     ap.add_argument("--log")
     ap.add_argument("--control")
     args = ap.parse_args()
@@ -252,7 +267,7 @@ def main():
             f.write(f"{port}\n")
         os.rename(args.port_file + ".tmp", args.port_file)
     px.log(f"listening on 127.0.0.1:{port}, upstream {args.upstream}, seed {args.seed}, "
-           f"rate {args.rate}, faults {','.join(px.kinds)}")
+           f"rate {args.rate}, faults {','.join(px.kinds)}, fault-parts {args.fault_parts}")
     while not stop.is_set():
         if args.control:
             try:
