@@ -20,12 +20,18 @@
  *                 order: done head advances, every append's done() is called.
  *
  * Locks (order: sb_lock -> meta_lock -> lock; never held across done() callbacks):
- *   sb_lock    serializes superblock writes (reclaim, close); held across pwrite+fdatasync.
+ *   sb_lock    serializes superblock writes (reclaim, close, applied points); held across
+ *              pwrite+fdatasync. The event loop only ever try-locks it: replog_set_applied
+ *              stores the point in memory and writes it only if sb_lock is free; otherwise
+ *              the holder writes it as it lets go (rl_sb_unlock). So no guest write waits
+ *              for a reclaim's fdatasync.
  *   meta_lock  serializes metadata-table and bitmap-clear writes; held across the I/O.
- *   lock       the in-memory state: head/tail/done head, domain/disk tables, bitmaps. Only
- *              ever held for memory work, so the event loop never waits for an fdatasync
- *              on it (except the rare synchronous table write when entering overflow,
- *              which takes meta_lock). */
+ *   lock       the in-memory state: head/tail/done head, domain/disk tables, bitmaps, the
+ *              applied point, and the copy of the newest superblock (log->sb is assigned
+ *              under sb_lock and lock both, so either one is enough to read it). Only ever
+ *              held for memory work, so the event loop never waits for an fdatasync on it
+ *              (except the rare synchronous table write when entering overflow, which takes
+ *              meta_lock). */
 #ifndef FERRY_REPLOG_INTERNAL_H
 #define FERRY_REPLOG_INTERNAL_H
 
@@ -186,7 +192,8 @@ struct replog {
 	char *path;
 	pthread_mutex_t sb_lock, meta_lock, lock;
 
-	struct rl_sb sb;		/* the newest superblock on disk (as read or written) */
+	struct rl_sb sb;		/* the newest superblock on disk (as read or written);
+					 * assigned under sb_lock + lock, read under either */
 	uint64_t ring;			/* data_size */
 	uint32_t open_gen;		/* stamped on records written now */
 
@@ -223,6 +230,19 @@ int rl_sb_decode(const uint8_t *blk, struct rl_sb *sb, char *why, size_t whylen)
 int rl_sb_write(struct replog *log, struct rl_sb *sb);
 /* durable=false: pwrite only (for hints that may safely be stale after a power loss). */
 int rl_sb_write_opt(struct replog *log, struct rl_sb *sb, bool durable);
+/* Release sb_lock, then write any applied point that was set while it was held. Every
+ * holder of sb_lock lets go with this. */
+void rl_sb_unlock(struct replog *log);
+/* The applied point a superblock about to be written should carry: the newer of sb's and
+ * the one in memory. Takes lock. */
+uint64_t rl_applied_for_sb(struct replog *log, const struct rl_sb *sb);
+
+/* Test hooks (unit tests only; all NULL in ferryd). sb_sync runs just before a durable
+ * superblock write's fdatasync, with sb_lock held. */
+struct rl_test_hooks {
+	void (*sb_sync)(struct replog *log);
+};
+extern struct rl_test_hooks rl_test_hooks;
 uint64_t rl_ring_used(const struct replog *log);	/* caller holds lock */
 
 /* ---- replog-meta.c ---- */

@@ -11,7 +11,8 @@
  * The walk reads headers through the windowed reader without holding the log mutex: the
  * bytes between the tail and the done head are stable until the tail moves, and only this
  * function (serialized by sb_lock) moves it. The superblock fdatasync happens under sb_lock,
- * not under the append mutex, so the event loop is never stalled by it. */
+ * which the event loop never waits for: its applied points are handed over in memory and
+ * written by whoever holds sb_lock as it lets go (rl_sb_unlock in replog.c). */
 #include "datapath/replog-internal.h"
 
 #include <errno.h>
@@ -124,10 +125,11 @@ int64_t replog_reclaim(struct replog *log)
 
 	int r = walk_shipped(log, &w, end_seq, end_off, max_gen, shipped, n_domains);
 	if (r < 0 || w.freed == 0) {
-		pthread_mutex_unlock(&log->sb_lock);
+		rl_sb_unlock(log);
 		return r;
 	}
 	struct rl_sb sb = log->sb;
+	sb.applied_seq = rl_applied_for_sb(log, &sb);	/* made durable with the tail */
 	sb.tail_seq = w.seq;
 	sb.tail_off = w.off;
 	if (sb.head_seq < w.seq) {	/* the recorded head must never lag the tail */
@@ -141,6 +143,6 @@ int64_t replog_reclaim(struct replog *log)
 		log->tail_off = w.off;
 		pthread_mutex_unlock(&log->lock);
 	}
-	pthread_mutex_unlock(&log->sb_lock);
+	rl_sb_unlock(log);
 	return r < 0 ? r : (int64_t)w.freed;
 }

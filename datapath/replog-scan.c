@@ -394,10 +394,8 @@ int replog_verify(struct replog *log, uint64_t *bad_off, char *why, size_t whyle
 	uint32_t max_gen;
 	struct rl_sb sb;
 
-	pthread_mutex_lock(&log->sb_lock);
-	sb = log->sb;
-	pthread_mutex_unlock(&log->sb_lock);
 	pthread_mutex_lock(&log->lock);
+	sb = log->sb;
 	tail_seq = log->tail_seq;
 	tail_off = log->tail_off;
 	max_gen = log->open_gen;

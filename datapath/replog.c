@@ -129,11 +129,67 @@ int rl_sb_write_opt(struct replog *log, struct rl_sb *sb, bool durable)
 	rl_sb_encode(sb, blk);
 	r = pwrite_full(log->fd, blk, REPLOG_BLOCK, (sb->gen & 1) ? RL_SB_A_OFF : RL_SB_B_OFF);
 	free(blk);
+	if (!r && durable && rl_test_hooks.sb_sync)
+		rl_test_hooks.sb_sync(log);
 	if (!r && durable && fdatasync(log->fd) < 0)
 		r = -errno;
-	if (!r)
+	if (!r) {
+		pthread_mutex_lock(&log->lock);
 		log->sb = *sb;
+		pthread_mutex_unlock(&log->lock);
+	}
 	return r;
+}
+
+struct rl_test_hooks rl_test_hooks;
+
+/* Is there an applied point in memory that the superblock does not have yet? */
+static bool applied_pending(struct replog *log)
+{
+	pthread_mutex_lock(&log->lock);
+	bool p = log->applied_tracking && log->applied_seq > log->sb.applied_seq;
+	pthread_mutex_unlock(&log->lock);
+	return p;
+}
+
+/* Write the applied point into the superblock (pwrite only), unless another thread is
+ * writing the superblock: then that thread does it as it lets go (rl_sb_unlock). Never
+ * waits for sb_lock, so the event loop never waits for a reclaim's fdatasync. The loop
+ * ends when nothing is pending after letting go: a point set while we held the lock (its
+ * setter's trylock failed) is seen by that check. */
+static int publish_applied(struct replog *log)
+{
+	int r = 0;
+	while (applied_pending(log) && pthread_mutex_trylock(&log->sb_lock) == 0) {
+		pthread_mutex_lock(&log->lock);
+		struct rl_sb sb = log->sb;
+		uint64_t a = log->applied_seq;
+		pthread_mutex_unlock(&log->lock);
+		if (a > sb.applied_seq) {
+			sb.applied_seq = a;
+			r = rl_sb_write_opt(log, &sb, false);
+		}
+		pthread_mutex_unlock(&log->sb_lock);
+		if (r < 0)
+			break;
+	}
+	return r;
+}
+
+void rl_sb_unlock(struct replog *log)
+{
+	pthread_mutex_unlock(&log->sb_lock);
+	if (!log->readonly)
+		publish_applied(log);
+}
+
+uint64_t rl_applied_for_sb(struct replog *log, const struct rl_sb *sb)
+{
+	pthread_mutex_lock(&log->lock);
+	uint64_t a = log->applied_tracking && log->applied_seq > sb->applied_seq
+		? log->applied_seq : sb->applied_seq;
+	pthread_mutex_unlock(&log->lock);
+	return a;
 }
 
 uint64_t rl_ring_used(const struct replog *log)
@@ -479,7 +535,7 @@ void replog_close(struct replog *log, bool clean)
 		sb.applied_seq = log->done_seq - 1;	/* the caller synced the primaries */
 		pthread_mutex_unlock(&log->lock);
 		int r = rl_sb_write(log, &sb);
-		pthread_mutex_unlock(&log->sb_lock);
+		rl_sb_unlock(log);
 		if (r < 0)
 			log_error("%s: writing clean superblock: %s", log->path, strerror(-r));
 	}
@@ -492,23 +548,14 @@ void replog_close(struct replog *log, bool clean)
 
 int replog_set_applied(struct replog *log, uint64_t applied_seq)
 {
-	int r = 0;
 	if (log->readonly)
 		return -EROFS;
-	pthread_mutex_lock(&log->sb_lock);
 	pthread_mutex_lock(&log->lock);
 	log->applied_tracking = true;
 	if (applied_seq > log->applied_seq)
 		log->applied_seq = applied_seq;
-	applied_seq = log->applied_seq;
 	pthread_mutex_unlock(&log->lock);
-	if (applied_seq > log->sb.applied_seq) {
-		struct rl_sb sb = log->sb;
-		sb.applied_seq = applied_seq;
-		r = rl_sb_write_opt(log, &sb, false);
-	}
-	pthread_mutex_unlock(&log->sb_lock);
-	return r;
+	return publish_applied(log);
 }
 
 unsigned replog_usage_permille(struct replog *log)
@@ -559,7 +606,7 @@ static uint64_t popcount_bytes(const uint8_t *p, uint64_t n)
 int replog_get_stat(struct replog *log, struct replog_stat *st)
 {
 	memset(st, 0, sizeof(*st));
-	pthread_mutex_lock(&log->sb_lock);
+	pthread_mutex_lock(&log->lock);
 	memcpy(st->uuid, log->sb.uuid, 16);
 	st->version = REPLOG_VERSION;
 	st->meta_off = log->sb.meta_off;
@@ -569,9 +616,6 @@ int replog_get_stat(struct replog *log, struct replog_stat *st)
 	st->sb_gen = log->sb.gen;
 	st->clean = log->readonly ? log->sb.clean : log->was_clean;
 	st->applied_seq = log->sb.applied_seq;
-	pthread_mutex_unlock(&log->sb_lock);
-
-	pthread_mutex_lock(&log->lock);
 	st->open_gen = log->open_gen;
 	st->tail_seq = log->tail_seq;
 	st->tail_off = log->tail_off;

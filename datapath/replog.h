@@ -27,7 +27,8 @@
  * before a crash). That is the head.
  *
  * Locking: one mutex inside struct replog guards head/tail/domain state, so the consumer
- * calls are safe from another thread while the event loop appends. */
+ * calls are safe from another thread while the event loop appends; the calls the event loop
+ * makes never wait for another thread's superblock fdatasync (replog-internal.h). */
 #ifndef FERRY_REPLOG_H
 #define FERRY_REPLOG_H
 
@@ -77,9 +78,11 @@ void replog_set_engine(struct replog *log, struct io_engine *eng);
  * there); ferryd re-applies records from it to the head, syncs the primaries, then calls
  * replog_set_applied(head - 1).
  * replog_set_applied: every record with seq <= applied_seq is durable in its primary.
- * Stored in the superblock without fdatasync (it becomes durable with the next log flush; a
- * stale value only means more redo). Monotonic. From the first call on, replog_reclaim
- * never frees a record past it. Return 0 or -errno. */
+ * Kept in memory at once, and stored in the superblock without fdatasync (it becomes
+ * durable with the next log flush; a stale value only means more redo) — by this call when
+ * no other thread is writing the superblock, else by that thread when it is done: it never
+ * waits for a reclaim's fdatasync (the event loop calls it). Monotonic. From the first call
+ * on, replog_reclaim never frees a record past it. Return 0 or -errno. */
 uint64_t replog_redo_from(struct replog *log);
 int replog_set_applied(struct replog *log, uint64_t applied_seq);
 

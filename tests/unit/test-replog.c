@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1062,6 +1064,102 @@ static void test_golden(void **state)
 	replog_close(log, true);
 }
 
+/* ---- the event loop never waits for a reclaim's fdatasync ---- */
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool in_sync, release, timed_out;
+} hold = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false, false };
+
+/* sb_sync hook: sit "inside" the superblock fdatasync until released (10 s at most). */
+static void hold_in_sync(struct replog *log)
+{
+	(void)log;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&hold.mu);
+	hold.in_sync = true;
+	pthread_cond_broadcast(&hold.cv);
+	while (!hold.release && !hold.timed_out)
+		if (pthread_cond_timedwait(&hold.cv, &hold.mu, &until) == ETIMEDOUT)
+			hold.timed_out = true;
+	pthread_mutex_unlock(&hold.mu);
+}
+
+static void *reclaim_thread(void *arg)
+{
+	return (void *)(intptr_t)replog_reclaim(arg);
+}
+
+/* With reclaim held inside its superblock fdatasync (sb_lock held), everything the event
+ * loop calls still completes: appends and their commit, applied points, stat, usage. The
+ * applied point set meanwhile reaches the superblock when reclaim lets go. */
+static void test_reclaim_sync_never_blocks_loop(void **state)
+{
+	(void)state;
+	uint8_t pay[4096];
+	struct tapp t[16];
+	uint32_t d1, d2;
+	struct replog *log = open_log("rb.log", 256 * K, 128 * K, true, false);
+
+	register_two(log, &d1, &d2);
+	for (int i = 0; i < 8; i++) {
+		fill(pay, sizeof pay, (uint64_t)i);
+		app(log, &t[i], d1, REPLOG_REC_WRITE, (uint64_t)i * 4096, sizeof pay, pay, false);
+	}
+	commit_wait(log, t, 8);
+	assert_int_equal(replog_set_applied(log, t[7].a.seq), 0);
+	assert_int_equal(replog_mark_shipped(log, 1, t[7].a.seq), 0);
+
+	rl_test_hooks.sb_sync = hold_in_sync;
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, reclaim_thread, log), 0);
+	pthread_mutex_lock(&hold.mu);
+	while (!hold.in_sync && !hold.timed_out)
+		pthread_cond_wait(&hold.cv, &hold.mu);
+	pthread_mutex_unlock(&hold.mu);
+
+	/* the event loop's calls, while reclaim holds sb_lock in its fdatasync */
+	uint64_t last = 0;
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < 4; i++) {
+			fill(pay, sizeof pay, (uint64_t)(round * 4 + i));
+			app(log, &t[i], d1, REPLOG_REC_WRITE, (uint64_t)(round * 4 + i) * 4096,
+			    sizeof pay, pay, round == 3);
+		}
+		commit_wait(log, t, 4);
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(t[i].res, REPLOG_LOGGED);
+		last = t[3].a.seq;
+		assert_int_equal(replog_set_applied(log, last), 0);
+		struct replog_stat st;
+		assert_int_equal(replog_get_stat(log, &st), 0);
+		assert_true(replog_usage_permille(log) < 1000);
+	}
+	pthread_mutex_lock(&hold.mu);
+	bool was_held = hold.in_sync && !hold.timed_out;
+	hold.release = true;
+	pthread_cond_broadcast(&hold.cv);
+	pthread_mutex_unlock(&hold.mu);
+	void *freed;
+	pthread_join(th, &freed);
+	rl_test_hooks.sb_sync = NULL;
+	assert_true(was_held);	/* the calls above finished while reclaim was held */
+	assert_true((intptr_t)freed > 0);
+
+	/* the applied point set during the hold was written when reclaim let go */
+	struct replog_stat st;
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_int_equal(st.applied_seq, last);
+	replog_close(log, false);
+	log = open_log("rb.log", 0, 0, false, true);
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_int_equal(st.applied_seq, last);
+	replog_close(log, false);
+}
+
 /* ---- main ---- */
 
 static int setup_all(void **state)
@@ -1080,7 +1178,7 @@ static int teardown_all(void **state)
 {
 	(void)state;
 	static const char *const names[] = { "c.log", "a.log", "w.log", "t.log", "g.log",
-					     "o.log", "v.log", "r.log", "rs.log", "rx.log" };
+					     "o.log", "v.log", "r.log", "rs.log", "rx.log", "rb.log" };
 	char p[128];
 	io_engine_free(eng);
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -1107,6 +1205,7 @@ int main(void)
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_rec_align),
 		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_reclaim_sync_never_blocks_loop),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
