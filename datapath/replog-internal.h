@@ -225,8 +225,12 @@ struct replog {
 void rl_sb_encode(const struct rl_sb *sb, uint8_t *blk);
 /* Return 0, or -1 with a reason in why. */
 int rl_sb_decode(const uint8_t *blk, struct rl_sb *sb, char *why, size_t whylen);
-/* Write sb (gen = log->sb.gen + 1) to the slot of its parity and fdatasync. Caller holds
- * sb_lock. On success log->sb = *sb. Return 0 or -errno. */
+/* Write len bytes at off and make exactly them durable (pwritev2 RWF_DSYNC: the kernel
+ * writes back and flushes that range only, not every dirty page of the ring, which is what
+ * a whole-file fdatasync would wait for). Return 0 or -errno. */
+int rl_pwrite_sync(struct replog *log, const void *buf, size_t len, uint64_t off);
+/* Write sb (gen = log->sb.gen + 1) durably (rl_pwrite_sync) to the slot of its parity.
+ * Caller holds sb_lock. On success log->sb = *sb. Return 0 or -errno. */
 int rl_sb_write(struct replog *log, struct rl_sb *sb);
 /* durable=false: pwrite only (for hints that may safely be stale after a power loss). */
 int rl_sb_write_opt(struct replog *log, struct rl_sb *sb, bool durable);
@@ -238,7 +242,7 @@ void rl_sb_unlock(struct replog *log);
 uint64_t rl_applied_for_sb(struct replog *log, const struct rl_sb *sb);
 
 /* Test hooks (unit tests only; all NULL in ferryd). sb_sync runs just before a durable
- * superblock write's fdatasync, with sb_lock held. */
+ * superblock write (where it waits for the disk), with sb_lock held. */
 struct rl_test_hooks {
 	void (*sb_sync)(struct replog *log);
 };
@@ -254,7 +258,8 @@ int rl_meta_decode(const uint8_t *buf, uint64_t meta_size, struct rl_meta *m, ch
 int rl_meta_load(struct replog *log, char *why, size_t whylen);
 /* Write an empty table (gen 1) at create. */
 int rl_meta_format(int fd, uint64_t meta_off);
-/* Write the in-memory table to the next slot, fdatasync. Caller holds meta_lock only. */
+/* Write the in-memory table to the next slot durably (rl_pwrite_sync). Caller holds
+ * meta_lock only. */
 int rl_meta_persist(struct replog *log);
 void rl_meta_free(struct replog *log);
 struct rl_disk *rl_disk_by_id(struct replog *log, uint32_t disk_id);

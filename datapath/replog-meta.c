@@ -20,9 +20,12 @@
  * domain overflowed again after the begin (tracked by an in-memory handover generation,
  * since only a begin can end an overflow).
  *
- * Table writes are synchronous (pwrite + fdatasync) and serialized by meta_lock; they happen
- * at registration (startup), when the shipper marks progress, when a domain enters overflow
- * (rare) and when a resync begins or ends. */
+ * Table writes are synchronous and serialized by meta_lock; they happen at registration
+ * (startup), when the shipper marks progress, when a domain enters overflow (rare) and when
+ * a resync begins or ends. They sync only the bytes they write (pwritev2 RWF_DSYNC), never
+ * the whole file: a whole-file fdatasync waits for every dirty page of the ring, which on
+ * the event loop (entering overflow) stalled guest writes for milliseconds. Nothing they
+ * write depends on ring data being durable. */
 #include "datapath/replog-internal.h"
 
 #include <errno.h>
@@ -276,9 +279,7 @@ int rl_meta_persist(struct replog *log)
 	pthread_mutex_unlock(&log->lock);
 
 	uint64_t off = log->sb.meta_off + ((gen & 1) ? 0 : RL_TABLE_SIZE);
-	int r = pwrite_full(log->fd, buf, RL_TABLE_SIZE, off);
-	if (!r && fdatasync(log->fd) < 0)
-		r = -errno;
+	int r = rl_pwrite_sync(log, buf, RL_TABLE_SIZE, off);
 	free(buf);
 	if (r < 0) {
 		/* not durable: the next write reuses this generation and slot */
@@ -475,7 +476,7 @@ int replog_register_disk(struct replog *log, const char *domain, const char *dis
 	pthread_mutex_unlock(&log->lock);
 	/* a new bitmap area may hold old bytes on a reused device: zero it first */
 	if (!r && is_new)
-		r = pwrite_full(log->fd, d->bits, d->bitmap_bytes, log->sb.meta_off + d->bitmap_off);
+		r = rl_pwrite_sync(log, d->bits, d->bitmap_bytes, log->sb.meta_off + d->bitmap_off);
 	if (!r && changed)
 		r = rl_meta_persist(log);
 	if (r < 0 && changed) {
@@ -643,7 +644,7 @@ static bool domain_has_bits(const struct replog *log, uint32_t domain_id)
 	return false;
 }
 
-/* Write the changed 4 KiB blocks of each disk's bitmap from live memory, then fdatasync. */
+/* Write the changed 4 KiB blocks of each disk's bitmap from live memory, durably. */
 static int write_cleared(struct replog *log, const struct replog_resync *rs, const size_t *lo,
 			 const size_t *hi)
 {
@@ -653,12 +654,12 @@ static int write_cleared(struct replog *log, const struct replog_resync *rs, con
 		struct rl_disk *d = rl_disk_by_id(log, rs->disks[i].disk_id);
 		uint64_t first = lo[i] / REPLOG_BLOCK * REPLOG_BLOCK;
 		uint64_t end = ROUND_UP((uint64_t)hi[i], REPLOG_BLOCK);
-		int r = pwrite_full(log->fd, d->bits + first, end - first,
-				    log->sb.meta_off + d->bitmap_off + first);
+		int r = rl_pwrite_sync(log, d->bits + first, end - first,
+				       log->sb.meta_off + d->bitmap_off + first);
 		if (r < 0)
 			return r;
 	}
-	return fdatasync(log->fd) < 0 ? -errno : 0;
+	return 0;
 }
 
 int replog_dirty_end_resync(struct replog *log, uint32_t domain_id,

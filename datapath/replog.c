@@ -127,12 +127,12 @@ int rl_sb_write_opt(struct replog *log, struct rl_sb *sb, bool durable)
 	if (posix_memalign((void **)&blk, REPLOG_BLOCK, REPLOG_BLOCK))
 		return -ENOMEM;
 	rl_sb_encode(sb, blk);
-	r = pwrite_full(log->fd, blk, REPLOG_BLOCK, (sb->gen & 1) ? RL_SB_A_OFF : RL_SB_B_OFF);
-	free(blk);
-	if (!r && durable && rl_test_hooks.sb_sync)
+	uint64_t off = (sb->gen & 1) ? RL_SB_A_OFF : RL_SB_B_OFF;
+	if (durable && rl_test_hooks.sb_sync)
 		rl_test_hooks.sb_sync(log);
-	if (!r && durable && fdatasync(log->fd) < 0)
-		r = -errno;
+	r = durable ? rl_pwrite_sync(log, blk, REPLOG_BLOCK, off)
+		    : pwrite_full(log->fd, blk, REPLOG_BLOCK, off);
+	free(blk);
 	if (!r) {
 		pthread_mutex_lock(&log->lock);
 		log->sb = *sb;
@@ -142,6 +142,22 @@ int rl_sb_write_opt(struct replog *log, struct rl_sb *sb, bool durable)
 }
 
 struct rl_test_hooks rl_test_hooks;
+
+int rl_pwrite_sync(struct replog *log, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		struct iovec iov = { (void *)(uintptr_t)p, len };
+		ssize_t n = pwritev2(log->fd, &iov, 1, (off_t)off, RWF_DSYNC);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n, len -= (size_t)n, off += (uint64_t)n;
+	}
+	return 0;
+}
 
 /* Is there an applied point in memory that the superblock does not have yet? */
 static bool applied_pending(struct replog *log)
@@ -524,6 +540,9 @@ void replog_close(struct replog *log, bool clean)
 		}
 	}
 	if (clean && !log->readonly && !log->fifo_head) {
+		/* the records before the clean head must be durable before it is */
+		if (fdatasync(log->fd) < 0)
+			log_error("%s: fdatasync at close: %m", log->path);
 		pthread_mutex_lock(&log->sb_lock);
 		pthread_mutex_lock(&log->lock);
 		struct rl_sb sb = log->sb;
