@@ -206,8 +206,9 @@ static bool transient(int r)
 
 static bool wants_inline(const struct io_engine *eng, const struct io_req *req)
 {
+	/* RWF_DSYNC waits for the device: never on the driving thread */
 	return eng->inline_buffered && req->may_inline && req->op != IO_OP_FDATASYNC &&
-	       check_req(req) == 0;
+	       !(req->rw_flags & RWF_DSYNC) && check_req(req) == 0;
 }
 
 /* Run a may_inline request now; its completion is delivered by io_reap. */

@@ -17,8 +17,9 @@
  * synchronously inside io_submit. On a 2-core appliance the worker wake-ups cost more than
  * the copy into the page cache, so requests marked may_inline are run right away with
  * preadv2/pwritev2 inside io_submit_pending, and their done() is called from the next
- * io_reap like any other completion. Block devices, O_DIRECT files and fdatasync always go
- * through the kernel engine. Set FERRY_NO_INLINE=1 to send everything through the engine.
+ * io_reap like any other completion. Block devices, O_DIRECT files, fdatasync and
+ * RWF_DSYNC (FUA) writes, which wait for the device, always go through the kernel engine.
+ * Set FERRY_NO_INLINE=1 to send everything through the engine.
  *
  * To add an engine: 1. write ioengine-NAME.c with a `const struct io_engine_ops` table;
  * 2. declare it below; 3. choose it in io_engine_create(). */
