@@ -301,7 +301,7 @@ static bool handle_request_header(struct conn *c, const uint8_t *hdr)
 	op->disk = c->disk;
 	op->req = req;
 	if ((req.type == NBD_CMD_READ || req.type == NBD_CMD_WRITE) && req.length) {
-		op->buf = malloc(req.length);
+		op->buf = replog_payload_alloc(req.length);
 		if (!op->buf) {
 			free(op);
 			if (req.type == NBD_CMD_WRITE) {

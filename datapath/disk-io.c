@@ -99,7 +99,7 @@ void disk_update_rates(struct disk *d)
 
 void op_free(struct nbd_op *op)
 {
-	free(op->buf);
+	replog_payload_free(op->buf);
 	free(op);
 }
 
@@ -317,6 +317,12 @@ static void flush_done(struct io_req *io, int res)
 	op_part_done(op, res);
 }
 
+/* Larger primary reads and writes go to the kernel engine's workers instead of running
+ * inline on the event loop: copying a MiB into or out of the page cache takes long enough
+ * that the loop is better off receiving the next request meanwhile (the second core does
+ * the copy). */
+#define PRIMARY_INLINE_MAX (64u << 10)
+
 static void queue_primary(struct nbd_op *op, enum io_op kind, int rw_flags)
 {
 	struct server *srv = op->disk->srv;
@@ -329,7 +335,7 @@ static void queue_primary(struct nbd_op *op, enum io_op kind, int rw_flags)
 		.iovcnt = 1,
 		.offset = op->req.offset,
 		.rw_flags = rw_flags,
-		.may_inline = !op->disk->is_blockdev,
+		.may_inline = !op->disk->is_blockdev && op->req.length < PRIMARY_INLINE_MAX,
 		.done = kind == IO_OP_FDATASYNC && op->req.type == NBD_CMD_FLUSH ? flush_done
 										: primary_done,
 		.opaque = op,

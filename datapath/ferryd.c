@@ -6,6 +6,7 @@
  *
  * Exit status: 0 clean stop, 1 runtime failure, 2 bad usage or configuration. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,10 +117,11 @@ static int run(struct server *srv)
 	{
 		struct replog_stat *st = calloc(1, sizeof *st);
 		if (st && replog_get_stat(srv->log, st) == 0)
-			log_info("replication log %s: %llu bytes ring, seq %llu..%llu, %llu bytes in use",
-				 cfg->log_path, (unsigned long long)st->data_size,
+			log_info("replication log %s: %llu bytes ring, seq %llu..%llu, %llu bytes in use, "
+				 "large writes %s", cfg->log_path, (unsigned long long)st->data_size,
 				 (unsigned long long)st->tail_seq, (unsigned long long)st->head_seq,
-				 (unsigned long long)st->used_bytes);
+				 (unsigned long long)st->used_bytes,
+				 st->direct ? "O_DIRECT" : "through the page cache");
 		free(st);
 	}
 
@@ -164,6 +166,11 @@ int main(int argc, char **argv)
 		return ex;
 	const char *conf = args.conf;
 	log_setup("ferryd", args.level);
+	/* request buffers up to 32 MiB (NBD_MAX_PAYLOAD) come from the heap and are reused,
+	 * instead of a fresh mmap per large request: each one cost page faults and zeroing on
+	 * the event loop (measured: 5% of its time under 1 MiB writes) */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 
 	struct ferry_config cfg;
 	char err[512];

@@ -205,6 +205,11 @@ struct replog {
 
 	bool was_clean;			/* read-write open: the previous close was clean */
 	bool is_file;			/* regular file: buffered writes may run inline */
+	/* O_DIRECT descriptor of the same file for the whole pages inside large records
+	 * (replog-append.c), or -1; and the memory alignment it needs */
+	int dfd;
+	uint32_t dio_mem_align;
+	bool use_direct;		/* dfd is open and the kernel has not refused it */
 	/* under lock: set by replog_set_applied; reclaim never passes it once tracking */
 	uint64_t applied_seq;
 	bool applied_tracking;

@@ -6,7 +6,8 @@
  * boundary; nothing is ever freed, so "bitmap_end" in the table is all the allocator needs.
  * They live in memory for the whole session: setting a bit is a memory operation on the
  * append path, and replog_commit writes the 4 KiB blocks that changed straight from this
- * live memory. The log fd is never O_DIRECT, so a buffered write copies the block at the
+ * live memory. Bitmap blocks are always written through log->fd (never the O_DIRECT
+ * descriptor of large records), so a buffered write copies the block at the
  * moment it lands in the page cache: two in-flight writes of the same block cannot lose a
  * bit, since whichever lands last was copied from memory after the earlier one's bits were
  * set. The same holds for the clearing write of replog_dirty_end_resync: it clears in memory

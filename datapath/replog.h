@@ -8,7 +8,8 @@
  *
  * Writers (ferryd's event loop, one thread): replog_append() queues a record,
  * replog_commit() (once per loop iteration) writes every queued record with one pwritev
- * through the io engine — group commit — and then calls each append's done(). When a record
+ * through the io engine — group commit; the whole pages of large payloads with O_DIRECT
+ * from the caller's buffer — and then calls each append's done(). When a record
  * does not fit in the ring the disk's domain enters overflow: its writes are no longer
  * logged, their extents are set in the domain's dirty bitmaps, which are written to the
  * metadata region before done() is called. Overflow ends when the consumer begins a resync
@@ -124,6 +125,13 @@ struct replog_append {
 	uint8_t hdr[REPLOG_REC_HDR_SIZE];
 };
 
+/* Buffers for WRITE payloads (NULL on failure; free with replog_payload_free). Their
+ * address phase lets replog_commit write the whole 4 KiB pages of a large payload straight
+ * from the buffer with O_DIRECT (no copy into the page cache); any other buffer works too,
+ * it is just written buffered. */
+void *replog_payload_alloc(size_t len);
+void replog_payload_free(void *p);
+
 /* Queue a record. Nothing is written until replog_commit(). */
 void replog_append(struct replog *log, struct replog_append *a);
 /* Write everything queued since the last commit as one batch through the engine (the
@@ -226,6 +234,7 @@ struct replog_stat {
 	uint64_t head_seq, head_off;	/* next sequence to write, and where */
 	uint64_t used_bytes;
 	uint64_t records;	/* records between tail and head (PAD included) */
+	bool direct;		/* large records' whole pages are written with O_DIRECT */
 	size_t n_domains, n_disks;
 	struct replog_domain_stat domains[REPLOG_MAX_DOMAINS];
 	struct replog_disk_stat disks[REPLOG_MAX_DISKS];

@@ -2,9 +2,10 @@
  * and records every write the server acknowledged, and a checker for those records.
  *
  *   nbd-ackwriter write URI SEED FIRST_SLOT SLOTS ACKFILE [QD [RATE]]
- *       The disk is cut into 64 KiB slots; slots [FIRST_SLOT, FIRST_SLOT+SLOTS) are each
- *       written once, in a seeded random order, with a 4 KiB-aligned extent of 4-64 KiB
- *       inside the slot (some with FUA), QD requests in flight (default 32), at most RATE
+ *       The disk is cut into 64 KiB slots (FERRY_ACK_SLOT_KIB=N: N KiB, a multiple of 64,
+ *       for every subcommand); slots [FIRST_SLOT, FIRST_SLOT+SLOTS) are each written once,
+ *       in a seeded random order, with an extent of 1-16 sixteenths of the slot, aligned to
+ *       a sixteenth, inside the slot (some with FUA), QD requests in flight (default 32), at most RATE
  *       writes issued per second (default: no limit). Every acknowledged write is appended
  *       to ACKFILE as "OFFSET LENGTH SEED" the moment its reply arrives. Exit 0 when all
  *       were written, 3 when the connection was lost (the expected outcome when the server
@@ -33,7 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SLOT (64u << 10)
+static uint32_t SLOT = 64u << 10;	/* bytes per slot (FERRY_ACK_SLOT_KIB) */
 
 static uint64_t rng_state;
 static uint64_t rng(void)
@@ -128,8 +129,8 @@ static int do_write(int argc, char **argv)
 			struct wr *w = calloc(1, sizeof *w);
 			uint32_t blocks = 1 + (uint32_t)(rng() % 16);
 			uint32_t start = (uint32_t)(rng() % (16 - blocks + 1));
-			w->off = order[next++] * SLOT + start * 4096u;
-			w->len = blocks * 4096u;
+			w->off = order[next++] * SLOT + start * (SLOT / 16);
+			w->len = blocks * (SLOT / 16);
 			w->buf = malloc(w->len);
 			w->ackfd = ackfd;
 			w->seed = seed;
@@ -245,8 +246,7 @@ static int do_pcheck(int argc, char **argv)
 		perror("open");
 		return 2;
 	}
-	uint8_t *want = malloc(SLOT), *got = malloc(SLOT);
-	static const uint8_t zero[SLOT];
+	uint8_t *want = malloc(SLOT), *got = malloc(SLOT), *zero = calloc(1, SLOT);
 	uint64_t off, seed, n = 0, present = 0;
 	unsigned len;
 	int rc = 0;
@@ -297,6 +297,7 @@ static int do_pcheck(int argc, char **argv)
 	}
 	if (rc == 0)
 		printf("%" PRIu64 " of %" PRIu64 " acknowledged writes in %s\n", present, n, file);
+	free(zero);
 	free(want);
 	free(got);
 	free(seeds);
@@ -307,6 +308,15 @@ static int do_pcheck(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	const char *slot = getenv("FERRY_ACK_SLOT_KIB");
+	if (slot) {
+		unsigned long k = strtoul(slot, NULL, 10);
+		if (k < 64 || k % 64 || k > 65536) {
+			fprintf(stderr, "FERRY_ACK_SLOT_KIB must be a multiple of 64 up to 65536\n");
+			return 2;
+		}
+		SLOT = (uint32_t)k << 10;
+	}
 	if (argc >= 2 && !strcmp(argv[1], "write"))
 		return do_write(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "check"))
