@@ -127,6 +127,7 @@ check: tests
 
 bench-datapath: all $(TOOL_BIN)
 	tests/bench/bench-datapath.sh
+	tests/bench/bench-latency.sh
 
 bench-pipeline: all
 	tests/bench/bench-pipeline.sh

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -170,6 +171,12 @@ static void on_accept(struct server *srv)
 		}
 		conn_new(srv, fd, peer);
 	}
+}
+
+void server_background_thread(const char *what)
+{
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), BACKGROUND_NICE) < 0)
+		log_warn("%s thread: cannot lower its priority: %m", what);
 }
 
 static void on_timer(struct server *srv)

@@ -217,6 +217,11 @@ struct server {
 	uint64_t delayed_acks;
 };
 
+/* Called first thing by threads beside the event loop (the shipper; the threads it starts
+ * inherit it): lower the calling thread's CPU priority by BACKGROUND_NICE, so on a small
+ * appliance guest I/O wins the CPU and shipping uses what is left. */
+#define BACKGROUND_NICE 5
+void server_background_thread(const char *what);
 /* Register/modify/remove fd in epoll with a kind tag and a pointer. Return 0 or -1 (logged). */
 int loop_add(struct server *srv, int fd, uint32_t events, enum ev_kind kind, void *ptr);
 int loop_mod(struct server *srv, int fd, uint32_t events, enum ev_kind kind, void *ptr);

@@ -539,6 +539,8 @@ static void *shipper_main(void *arg)
 	struct shipper *sh = arg;
 	char what[128];
 
+	server_background_thread("shipper");
+
 	pthread_mutex_lock(&sh->mu);
 	while (!sh->stop) {
 		uint64_t now = now_mono_ns(), wake;

@@ -22,12 +22,10 @@ mkdir -p "$W"
 # most 40G, and at most a third of the free space (the disk is shared)
 avail=$(df --output=avail -B1 "$W" | tail -1)
 LOGSIZE=${LOG_SIZE:-$(( (avail / 3 < 40 << 30 ? avail / 3 : 40 << 30) >> 30 ))G}
-FERRYD=${FERRYD:-build/bin/ferryd}
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$W"; }
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$W"; }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-waitport() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+. tests/bench/bench-lib.sh
 
 for f in ferry nbdkit qemu plain; do rm -f "$W/$f.img"; fallocate -l "$FSIZE" "$W/$f.img"; done
 echo "bench dir $W, files $FSIZE, log $LOGSIZE, ${RUNTIME}s per run, $REPEAT rounds, $(nproc) cores, free $((avail >> 30)) GiB"
@@ -36,24 +34,9 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 start_ferryd() {
 	FP=$(port)
 	rm -f "$W/replog"
-	cat >"$W/ferry.conf" <<CONF
-[appliance]
-state_dir = $W/state
-[nbd]
-listen = 127.0.0.1:$FP
-[log]
-path = $W/replog
-size = $LOGSIZE
-metadata_size = 4M
-[control]
-socket = $W/ferryd.sock
-[domain bench]
-disk = exp:$W/ferry.img
-CONF
-	"$FERRYD" -c "$W/ferry.conf" >"$W/ferryd.log" 2>&1 &
-	FPID=$!; PIDS+=($FPID)
-	for _ in $(seq 600); do grep -q '^ferryd ready$' "$W/ferryd.log" && return 0; sleep 0.1; done
-	cat "$W/ferryd.log"; exit 1
+	bench_ferryd_conf "$FP" "$LOGSIZE" bench "exp:$W/ferry.img"
+	bench_start_ferryd || exit 1
+	PIDS+=($FPID)
 }
 
 run_fio() {	# name uri-or-file engine rw bs qd -> prints "iops bw_bytes"

@@ -15,30 +15,13 @@ W=$(mktemp -d /var/tmp/ferry-rpo.XXXXXX)
 PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; }
 trap cleanup EXIT
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+. tests/bench/bench-lib.sh
+PORT=$(port)
 truncate -s "$DISK" "$W/d.raw"
 build/bin/ferryctl init --store "file://$W/store" --key-file "$W/k" >/dev/null
-cat >"$W/ferry.conf" <<CONF
-[appliance]
-state_dir = $W/state
-[nbd]
-listen = 127.0.0.1:$PORT
-[log]
-path = $W/replog
-size = 8G
-metadata_size = 4M
-[control]
-socket = $W/ferryd.sock
-[store]
-url = file://$W/store
-key_file = $W/k
-[domain rpo]
-disk = d0:$W/d.raw
-rpo = 5s
-CONF
-build/bin/ferryd -c "$W/ferry.conf" >"$W/ferryd.log" 2>&1 &
-PID=$!
-for _ in $(seq 100); do grep -q '^ferryd ready$' "$W/ferryd.log" && break; sleep 0.1; done
+bench_ferryd_conf "$PORT" 8G rpo "d0:$W/d.raw" 5s
+bench_start_ferryd || exit 1
+PID=$FPID
 build/bin/ferryctl point -c "$W/ferry.conf" --domain rpo --wait >/dev/null	# seed + catch-up
 fio --name=rpo --ioengine=nbd --uri="nbd://127.0.0.1:$PORT/d0" --rw=randwrite --bs=4k \
 	--iodepth=8 --rate="$RATE" --size="$DISK" --time_based --runtime="$RUN" \
