@@ -1,26 +1,45 @@
-/* ferryd's server core: private header shared by loop.c, conn.c, disk-io.c, control.c and
- * ferryd.c. Everything here runs on one thread, the event loop, so there are no locks: the
- * loop owns every connection, disk and request. The replication log's consumer side (the
- * shipper, a later issue) is the only other thread and talks to struct replog, which has its
- * own mutex.
+/* ferryd's server core: private header shared by loop.c, conn.c, disk-io.c, redo.c,
+ * control.c and ferryd.c. Everything declared here runs on one thread, the event loop, so
+ * there are no locks: the loop owns every connection, disk and request. The shipper
+ * (shipper.c, its own thread) reads the replication log through struct replog, which has
+ * its own locks; the event loop never waits on them for I/O (replog-internal.h).
  *
- * Request flow (one NBD WRITE):
+ * One NBD WRITE, as the code does it (write-ahead: log first, primary second):
  *
- *   socket --recv--> conn.c: header + payload decoded into a struct nbd_op
- *       -> disk-io.c: op_dispatch(): overlap check (waits behind any in-flight write-class op
- *          on an overlapping range, so primary order == log sequence order)
- *          -> primary pwritev queued on the io engine (RWF_DSYNC if FUA)
- *          -> replog_append() (sequence number assigned now, same order)
- *       -> end of loop iteration: replog_commit() writes every appended record as one batch
- *          (group commit), io_submit_pending() hands all I/O to the kernel in one call
- *       -> completions (io_reap): primary done + log done -> op_finish() -> reply queued
- *       -> end of iteration: conn_flush_output() writev()s all queued replies.
+ *   conn.c      conn_read: 28-byte header -> nbd_request_decode/validate; the payload is
+ *               read into op->buf (replog_payload_alloc), straight from the socket when
+ *               large
+ *   disk-io.c   op_dispatch -> overlap check: an op that overlaps a write-class op still
+ *               active on the disk waits in the disk's FIFO (wait_queue_kick starts it
+ *               later), so overlapping writes reach the log and the primary in one order
+ *               -> op_start: replog_append (sequence number and ring place assigned now,
+ *               or, in overflow, the extent's dirty bits set) and redo_track
+ *   loop.c      post_phase, end of every loop iteration:
+ *                 replog_commit      every record appended this iteration in one batch
+ *                                    (group commit; large payloads' whole pages O_DIRECT)
+ *                 io_submit_pending  all queued I/O to the kernel in one call (small
+ *                                    buffered writes run inline, see ioengine.h)
+ *                 io_reap            completions
+ *                 conn_flush_all     one writev of queued replies per connection
+ *   disk-io.c   log batch done (replog calls done() in sequence order) -> log_done:
+ *               queue_primary (pwritev on the primary, RWF_DSYNC when FUA) -> primary_done
+ *               -> write_op_end: redo_untrack, wake overlapping waiters, backpressure may
+ *               hold the reply -> conn_reply (queued, sent by conn_flush_all)
  *
- * READ: pread via the engine, reply with the data (structured OFFSET_DATA chunk when
- * negotiated). FLUSH: fdatasync of the export's primary and of the log through the engine;
- * both are file-wide, so a FLUSH covers every write completed on any connection, which is
- * what makes NBD_FLAG_CAN_MULTI_CONN true. TRIM / WRITE_ZEROES: fallocate on the primary
- * (synchronous: it only touches extent maps) and a ZERO record in the log. */
+ * A failed log write fails the request with EIO before the primary is touched; a failed
+ * primary write fails it with the primary's errno. TRIM and WRITE_ZEROES log a ZERO record
+ * the same way, then zero the primary with fallocate (disk_zero_range, synchronous).
+ *
+ * READ: preadv via the engine, reply with the data (a structured OFFSET_DATA chunk when
+ * negotiated); reads never wait for writes (NBD orders nothing between them). FLUSH:
+ * fdatasync of the export's primary and of the log through the engine; both are
+ * file-wide, so a FLUSH covers every write completed on any connection, which is what
+ * makes NBD_FLAG_CAN_MULTI_CONN true. CACHE: nothing to do (the reply only).
+ *
+ * Crash consistency (redo.c): every record below the oldest op still on the redo list is
+ * in its primary; a 2 s checkpoint syncs the primaries and records that "applied" point in
+ * the log's superblock (replog_set_applied), and ferryd's start-up re-applies the records
+ * after it. */
 #ifndef FERRY_SERVER_H
 #define FERRY_SERVER_H
 
