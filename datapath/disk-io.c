@@ -77,14 +77,18 @@ err:
 	return -1;
 }
 
-void disk_close(struct disk *d)
+int disk_close(struct disk *d)
 {
+	int r = 0;
 	if (d->fd >= 0) {
-		if (fdatasync(d->fd) < 0)
+		if (fdatasync(d->fd) < 0) {
 			log_error("disk %s: fdatasync at close: %m", d->name);
+			r = -1;
+		}
 		close(d->fd);
 	}
 	d->fd = -1;
+	return r;
 }
 
 void disk_update_rates(struct disk *d)
@@ -262,11 +266,46 @@ int server_release_delayed(struct server *srv)
 	return (int)((srv->delayed_head->due_ns - now) / 1000000u) + 1;
 }
 
+static void mark_done(struct replog_append *a, int res)
+{
+	struct nbd_op *op = a->opaque;
+	if (res < 0)
+		log_error("disk %s: recording %llu+%u as dirty in the replication log failed: %s; "
+			  "the next point may hold data the primary lacks", op->disk->name,
+			  (unsigned long long)op->req.offset, op->req.length, strerror(-res));
+	op_part_done(op, 0);
+}
+
+/* A write-class op failed on the primary after its record was logged (the event where a
+ * primary write fails). The record must not reach the replica: its extent is marked dirty
+ * (the bits are set before this returns, and before the op settles, so no point reads the
+ * record without them), and the next point re-reads it from the primary. */
+static void primary_write_failed(struct nbd_op *op, int res)
+{
+	struct disk *d = op->disk;
+	if (!op->la.seq)
+		return;		/* overflowed: its extent is dirty already */
+	log_warn("disk %s: %llu+%u marked dirty: the next point re-reads it from the primary "
+		 "(its logged write failed there: %s)", d->name, (unsigned long long)op->req.offset,
+		 op->req.length, strerror(-res));
+	op->mark = (struct replog_append){
+		.disk_id = d->disk_id,
+		.type = REPLOG_MARK_DIRTY,
+		.offset = op->req.offset,
+		.length = op->req.length,
+		.done = mark_done,
+		.opaque = op,
+	};
+	op->parts++;
+	replog_append(d->srv->log, &op->mark);
+}
+
 /* The write-class op is finished with the primary: let overlapping waiters go, reply. */
 static void write_op_end(struct nbd_op *op, int res)
 {
 	struct server *srv = op->disk->srv;
 	redo_untrack(op);
+	replog_set_settled(srv->log, server_applied_seq(srv));
 	if (op->overflowed) {
 		atomic_fetch_sub(&srv->overflow_inflight[op->disk->domain_id], 1);
 		op->overflowed = false;
@@ -292,10 +331,13 @@ static void primary_done(struct io_req *io, int res)
 			  (unsigned long long)op->req.offset, op->req.length, strerror(-res));
 		monitor_disk_error(op->disk, op->req.type == NBD_CMD_READ ? "read" : "write", res);
 	}
-	if (is_write_class(op))
+	if (is_write_class(op)) {
+		if (res < 0)
+			primary_write_failed(op, res);
 		write_op_end(op, res < 0 ? res : 0);
-	else
+	} else {
 		op_part_done(op, res < 0 ? res : 0);
+	}
 }
 
 static void flush_done(struct io_req *io, int res)
@@ -394,6 +436,7 @@ static void log_done(struct replog_append *a, int res)
 		log_error("disk %s: zeroing %llu+%u failed: %s", d->name,
 			  (unsigned long long)op->req.offset, op->req.length, strerror(-r));
 		monitor_disk_error(d, "zeroing", r);
+		primary_write_failed(op, r);
 		write_op_end(op, r);
 		return;
 	}

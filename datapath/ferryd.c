@@ -192,10 +192,16 @@ int main(int argc, char **argv)
 	monitor_free();
 	snmp_notifier_stop(SNMP_DRAIN_MS);
 
+	bool synced = true;
 	for (size_t i = 0; i < srv.n_disks; i++)
-		disk_close(&srv.disks[i]);
-	if (srv.log)
-		replog_close(srv.log, rc == 0);
+		if (disk_close(&srv.disks[i]) < 0)
+			synced = false;
+	if (srv.log) {
+		if (rc == 0 && !synced)
+			log_warn("a primary could not be synced: leaving the log unclean, the next "
+				 "start re-applies its records");
+		replog_close(srv.log, rc == 0 && synced);
+	}
 	control_close(&srv);
 	if (srv.unix_listen_path) {
 		unlink(srv.unix_listen_path);

@@ -133,13 +133,31 @@ static bool ring_fits(const struct replog *log, uint64_t rs, uint64_t *pad)
 	return *pad + rs <= free_bytes;
 }
 
+/* A REPLOG_MARK_DIRTY append (under the mutex): bits set now, "resync pending" recorded in
+ * the table at commit. The handover generation moves, so a resync already begun keeps
+ * every bit when it ends (it may have read the extent before the primary write failed). */
+static int mark_dirty(struct replog *log, struct rl_batch *b, struct rl_disk *d,
+		      struct rl_domain *dom, const struct replog_append *a)
+{
+	int r = rl_bits_set(log, d, a->offset, a->length, b);
+	if (r < 0)
+		return r;
+	if (!dom->resync) {
+		dom->resync = true;
+		b->table_dirty = true;
+	}
+	dom->resync_gen++;
+	return REPLOG_MARKED;
+}
+
 struct placed {
 	bool logged;
 	uint64_t pad_seq, pad_len, pad_off;
 };
 
 /* Under the mutex: sequence number and position, or overflow. Return the status for a
- * non-logged append (REPLOG_OVERFLOWED or -errno), or 0 when placed in the ring. */
+ * non-logged append (REPLOG_OVERFLOWED, REPLOG_MARKED or -errno), or 0 when placed in the
+ * ring. */
 static int place(struct replog *log, struct rl_batch *b, struct replog_append *a,
 		 struct placed *pl)
 {
@@ -147,6 +165,8 @@ static int place(struct replog *log, struct rl_batch *b, struct replog_append *a
 	if (!d)
 		return -ENOENT;
 	struct rl_domain *dom = rl_domain_by_id(log, d->domain_id);
+	if (a->type == REPLOG_MARK_DIRTY)
+		return mark_dirty(log, b, d, dom, a);
 	if (!dom->overflow) {
 		uint64_t pad, rs = a->type == REPLOG_REC_WRITE && a->length > RL_MAX_PAYLOAD ?
 			UINT64_MAX : rl_rec_size(a->type, a->length);
@@ -192,7 +212,8 @@ void replog_append(struct replog *log, struct replog_append *a)
 		st = -EROFS;
 	else if (log->failed)
 		st = log->failed;
-	else if ((a->type != REPLOG_REC_WRITE && a->type != REPLOG_REC_ZERO) ||
+	else if ((a->type != REPLOG_REC_WRITE && a->type != REPLOG_REC_ZERO &&
+		  a->type != REPLOG_MARK_DIRTY) ||
 		 (a->type == REPLOG_REC_WRITE && a->length && !a->payload))
 		st = -EINVAL;
 	else {
@@ -513,15 +534,20 @@ static void req_done(struct io_req *req, int res)
 	}
 }
 
-static int persist_overflow(struct replog *log)
+static int persist_table(struct replog *log)
 {
 	pthread_mutex_lock(&log->meta_lock);
 	int r = rl_meta_persist(log);
 	pthread_mutex_unlock(&log->meta_lock);
 	if (r < 0)
-		log_error("%s: recording overflow in the metadata table: %s", log->path,
+		log_error("%s: recording overflow or resync in the metadata table: %s", log->path,
 			  strerror(-r));
 	return r;
+}
+
+void replog_set_settled(struct replog *log, uint64_t settled_seq)
+{
+	atomic_store(&log->settled_seq, settled_seq);
 }
 
 void replog_commit(struct replog *log)
@@ -533,7 +559,7 @@ void replog_commit(struct replog *log)
 		return;
 	log->cur = NULL;
 	if (b->table_dirty)
-		b->err = persist_overflow(log);
+		b->err = persist_table(log);
 	if (!b->err && (b->has_logged || b->n_blocks)) {
 		n = log->eng ? build_io(log, b) : -EINVAL;
 		if (n < 0) {

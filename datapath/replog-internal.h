@@ -36,6 +36,7 @@
 #define FERRY_REPLOG_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -157,7 +158,7 @@ struct rl_batch {
 	struct replog_append *first, *last;
 	bool has_logged;		/* at least one record goes to the ring */
 	bool fua;
-	bool table_dirty;		/* a domain entered overflow in this batch */
+	bool table_dirty;		/* a domain entered overflow or resync pending */
 	bool complete;
 	bool has_pad;
 	int err;
@@ -210,6 +211,8 @@ struct replog {
 	int dfd;
 	uint32_t dio_mem_align;
 	bool use_direct;		/* dfd is open and the kernel has not refused it */
+	/* cursors stop after this (replog_set_settled); UINT64_MAX until the first call */
+	_Atomic uint64_t settled_seq;
 	/* under lock: set by replog_set_applied; reclaim never passes it once tracking */
 	uint64_t applied_seq;
 	bool applied_tracking;

@@ -364,7 +364,9 @@ int replog_cursor_next(struct replog_cursor *c, struct replog_record *rec,
 	cur_snapshot(c->log, &s);
 	if (c->seq < s.tail_seq)
 		return -ERANGE;		/* reclaimed under our feet */
-	while (c->seq < s.head_seq) {
+	uint64_t settled = atomic_load(&c->log->settled_seq);
+	uint64_t stop = settled < s.head_seq ? settled + 1 : s.head_seq;
+	while (c->seq < stop) {
 		const uint8_t *pl;
 		int r = cur_step(c, &s, rec, &pl);
 		if (r < 0)

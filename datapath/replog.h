@@ -104,6 +104,16 @@ int replog_register_disk(struct replog *log, const char *domain, const char *dis
 /* res passed to replog_append.done */
 #define REPLOG_LOGGED 0		/* the record is in the ring */
 #define REPLOG_OVERFLOWED 1	/* not logged: extent marked in the dirty bitmap instead */
+#define REPLOG_MARKED 2		/* a REPLOG_MARK_DIRTY append: the bits are set */
+
+/* replog_append type besides REPLOG_REC_WRITE and REPLOG_REC_ZERO: no record; set the dirty
+ * bits of [offset, offset + length) and mark the disk's domain "resync pending", so the
+ * next point re-reads the extent from the primary (the records of it that are in the log
+ * lose to what the primary holds). For a write whose record is logged but whose primary
+ * write then failed: the replica must not keep data the primary does not have. The bits
+ * are set in memory before replog_append returns; done(REPLOG_MARKED) once they are
+ * written. */
+#define REPLOG_MARK_DIRTY 0x100
 
 struct replog_append;
 typedef void replog_done_fn(struct replog_append *a, int res);
@@ -138,6 +148,13 @@ void replog_append(struct replog *log, struct replog_append *a);
  * caller then runs io_submit_pending). Cheap when nothing is queued. */
 void replog_commit(struct replog *log);
 
+/* Every record with seq <= settled_seq has finished its primary I/O: written, or failed and
+ * its extent marked with REPLOG_MARK_DIRTY. From the first call on, cursors stop after the
+ * settled point (not only at the written head), so a consumer never reads a record whose
+ * primary write might still fail before that failure is marked. Monotonic; any thread
+ * (an atomic store). */
+void replog_set_settled(struct replog *log, uint64_t settled_seq);
+
 /* ---- consumer interface (any thread, or offline) ---- */
 
 struct replog_cursor;
@@ -145,7 +162,7 @@ struct replog_cursor;
 int replog_cursor_open(struct replog *log, uint64_t from_seq, struct replog_cursor **out);
 /* Next record in sequence order, skipping PAD records. For WRITE records *payload points to
  * rec->length bytes valid until the next call (CRC checked). Return 1 with a record, 0 at
- * the head (nothing more now), or -errno (-EBADMSG: corrupt record). */
+ * the head or the settled point (nothing more now), or -errno (-EBADMSG: corrupt record). */
 int replog_cursor_next(struct replog_cursor *cur, struct replog_record *rec,
 		       const void **payload);
 void replog_cursor_close(struct replog_cursor *cur);

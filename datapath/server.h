@@ -107,6 +107,7 @@ struct nbd_op {
 	struct io_req io;	/* primary read/write/fdatasync */
 	struct io_req io2;	/* FLUSH: the log's fdatasync */
 	struct replog_append la;
+	struct replog_append mark;	/* the primary write failed: its extent marked dirty */
 	int parts;		/* completions still expected */
 	int err;		/* first negative errno */
 	struct nbd_op *next;	/* disk active list / wait queue */
@@ -122,7 +123,9 @@ struct nbd_op {
 
 int disk_open(struct server *srv, struct disk *d, const struct disk_cfg *cfg,
 	      const char *domain);
-void disk_close(struct disk *d);
+/* Sync and close the primary. Return 0, or -1 (logged) if the sync failed: then the log
+ * must not be closed clean, so the next start re-applies its records. */
+int disk_close(struct disk *d);
 /* Zero a range of the primary: a hole where allowed, allocated zeroes otherwise. Return 0
  * or -errno. */
 int disk_zero_range(struct disk *d, uint64_t off, uint64_t len, bool may_punch);

@@ -76,6 +76,24 @@ write_config() {
 	NBD_URI_BASE=nbd://127.0.0.1:$PORT
 }
 
+# store_config CONF [RPO]: init an encrypted file:// store at $T/store (key $T/store.key,
+# sets STORE and KEY) and add it to CONF; with RPO, domain dom gets that rpo.
+store_config() {
+	STORE=file://$T/store KEY=$T/store.key
+	ferryctl init --store "$STORE" --key-file "$KEY" >/dev/null || fail "ferryctl init"
+	printf '[store]\nurl = %s\nkey_file = %s\n' "$STORE" "$KEY" >>"$1"
+	[ -n "${2:-}" ] && sed -i "s/^\[domain dom\]\$/[domain dom]\nrpo = $2/" "$1"
+	return 0
+}
+
+# newest_point_consistent CONF: ask for a point of domain dom and wait for it; true when
+# the newest point of the store ($STORE, $KEY) is consistent ($T/points.json holds them all).
+newest_point_consistent() {
+	ferryctl point -c "$1" --domain dom --wait >/dev/null 2>&1 || return 1
+	ferryctl points --store "$STORE" --key-file "$KEY" --domain dom --json >"$T/points.json" || return 1
+	python3 -c 'import json, sys; p = json.load(open(sys.argv[1])); sys.exit(0 if p[-1]["consistent"] else 1)' "$T/points.json"
+}
+
 # start_ferryd CONFIG [LOGFILE]: start in the background, wait up to 20 s for the ready line.
 start_ferryd() {
 	local conf=$1 log=${2:-$T/ferryd.log}

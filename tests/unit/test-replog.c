@@ -1136,6 +1136,84 @@ static void test_direct_records(void **state)
 	replog_close(log, false);
 }
 
+/* A primary write that failed after its record was logged: REPLOG_MARK_DIRTY sets the
+ * extent's bits and "resync pending" (the next point re-reads it from the primary); the
+ * settled point keeps cursors from reading a record before its primary write has ended;
+ * a resync begun before the mark keeps every bit when it ends. */
+static void test_mark_dirty_settled(void **state)
+{
+	(void)state;
+	static uint8_t pay[3][4096];
+	struct tapp t[4];
+	uint32_t d1, d2;
+	struct replog *log = open_log("md.log", 256 * K, 128 * K, true, false);
+	struct replog_cursor *c;
+	struct replog_record rec;
+	const void *pl;
+
+	register_two(log, &d1, &d2);
+	for (int i = 0; i < 3; i++) {
+		fill(pay[i], sizeof pay[i], (uint64_t)i);
+		app(log, &t[i], d1, REPLOG_REC_WRITE, (uint64_t)i * 65536, sizeof pay[i], pay[i],
+		    false);
+	}
+	commit_wait(log, t, 3);
+	/* only the first record's primary write has ended: cursors stop after it */
+	replog_set_settled(log, t[0].a.seq);
+	assert_int_equal(replog_cursor_open(log, 0, &c), 0);
+	assert_int_equal(replog_cursor_next(c, &rec, &pl), 1);
+	assert_int_equal(rec.seq, t[0].a.seq);
+	assert_int_equal(replog_cursor_next(c, &rec, &pl), 0);
+
+	/* a resync handed out before the failure (nothing dirty yet: none) */
+	struct replog_resync *early = NULL;
+	assert_int_equal(replog_dirty_begin_resync(log, 1, &early), 0);
+
+	/* the second record's primary write failed: mark, then settle */
+	app(log, &t[3], d1, REPLOG_MARK_DIRTY, 65536, 4096, NULL, false);
+	assert_int_equal(t[3].a.seq, 0);
+	commit_wait(log, &t[3], 1);
+	assert_int_equal(t[3].res, REPLOG_MARKED);
+	replog_set_settled(log, t[2].a.seq);
+	assert_int_equal(replog_cursor_next(c, &rec, &pl), 1);
+	assert_int_equal(rec.seq, t[1].a.seq);
+	assert_int_equal(replog_cursor_next(c, &rec, &pl), 1);
+	assert_int_equal(replog_cursor_next(c, &rec, &pl), 0);
+	replog_cursor_close(c);
+
+	uint8_t *bits;
+	uint64_t nbits;
+	uint32_t grain;
+	static const uint64_t want[] = { 1 };
+	assert_int_equal(replog_dirty_take(log, d1, &bits, &nbits, &grain), 0);
+	assert_int_equal(grain, 65536);
+	check_bits(bits, nbits, want, 1);
+	free(bits);
+
+	/* the next point's resync gets the extent; a failure during it keeps the bits */
+	struct replog_resync *rs = NULL;
+	assert_int_equal(replog_dirty_begin_resync(log, 1, &rs), 1);
+	assert_int_equal(rs->set, 1);
+	app(log, &t[3], d1, REPLOG_MARK_DIRTY, 65536, 4096, NULL, false);
+	commit_wait(log, &t[3], 1);
+	assert_int_equal(replog_dirty_end_resync(log, 1, rs), 1);	/* superseded: kept */
+	replog_resync_free(rs);
+	assert_int_equal(replog_dirty_begin_resync(log, 1, &rs), 1);
+	assert_int_equal(replog_dirty_end_resync(log, 1, rs), 0);
+	replog_resync_free(rs);
+	assert_int_equal(replog_dirty_begin_resync(log, 1, &rs), 0);	/* clean again */
+
+	/* "resync pending" and the bits survive a crash */
+	app(log, &t[3], d1, REPLOG_MARK_DIRTY, 3 * 65536, 4096, NULL, false);
+	commit_wait(log, &t[3], 1);
+	replog_close(log, false);
+	log = open_log("md.log", 0, 0, false, false);
+	assert_int_equal(replog_dirty_begin_resync(log, 1, &rs), 1);
+	assert_int_equal(rs->set, 1);
+	replog_resync_free(rs);
+	replog_close(log, false);
+}
+
 /* ---- the event loop never waits for a reclaim's fdatasync ---- */
 
 static struct {
@@ -1250,7 +1328,7 @@ static int teardown_all(void **state)
 {
 	(void)state;
 	static const char *const names[] = { "c.log", "a.log", "w.log", "t.log", "g.log",
-					     "o.log", "v.log", "r.log", "rs.log", "rx.log", "rb.log", "dx.log" };
+					     "o.log", "v.log", "r.log", "rs.log", "rx.log", "rb.log", "dx.log", "md.log" };
 	char p[128];
 	io_engine_free(eng);
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -1279,6 +1357,7 @@ int main(void)
 		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_reclaim_sync_never_blocks_loop),
 		cmocka_unit_test(test_direct_records),
+		cmocka_unit_test(test_mark_dirty_settled),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
