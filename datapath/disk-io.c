@@ -70,6 +70,8 @@ int disk_open(struct server *srv, struct disk *d, const struct disk_cfg *cfg, co
 		log_error("disk %s: %s is empty (size 0)", cfg->name, cfg->path);
 		goto err;
 	}
+	if (disk_lock(srv, d) < 0)
+		goto err;
 	return 0;
 err:
 	close(d->fd);

@@ -1,5 +1,5 @@
-/* ferryd's server core: private header shared by loop.c, conn.c, disk-io.c, redo.c,
- * control.c and ferryd.c. Everything declared here runs on one thread, the event loop, so
+/* ferryd's server core: private header shared by loop.c, conn.c, disk-io.c, disk-lock.c,
+ * redo.c, control.c and ferryd.c. Everything declared here runs on one thread, the event loop, so
  * there are no locks: the loop owns every connection, disk and request. The shipper
  * (shipper.c, its own thread) reads the replication log through struct replog, which has
  * its own locks; the event loop never waits on them for I/O (replog-internal.h).
@@ -123,6 +123,10 @@ struct nbd_op {
 
 int disk_open(struct server *srv, struct disk *d, const struct disk_cfg *cfg,
 	      const char *domain);
+/* disk-lock.c: refuse a primary that another disk of this configuration or another ferryd
+ * serves (OFD write lock on the whole file or device, held until close). Return 0, or -1
+ * (logged, naming both owners). */
+int disk_lock(struct server *srv, struct disk *d);
 /* Sync and close the primary. Return 0, or -1 (logged) if the sync failed: then the log
  * must not be closed clean, so the next start re-applies its records. */
 int disk_close(struct disk *d);

@@ -5,7 +5,7 @@
 # point equals the primary byte for byte.
 # (EIO, a file system shut down under the primary: 171-primary-eio.sh.)
 . "$(dirname "$0")/../lib/functions.sh"
-require qemu-io qemu-img python3
+require qemu-io python3
 [ "$(id -u)" = 0 ] || skip "needs root to mount a small tmpfs"
 mkdir -p "$T/small"
 mount -t tmpfs -o size=8M ferry-test "$T/small" || skip "cannot mount a tmpfs here"
@@ -29,7 +29,7 @@ qemu-io -f raw -c "write -P 0x33 32M 1M" "$URI" >/dev/null || fail "a write afte
 wait_for 60 newest_point_consistent "$T/ferry.conf" || { cat "$T/points.json" >&2; fail "no consistent point in 60 s"; }
 ferryctl restore --store "$STORE" --key-file "$KEY" --domain dom --disk vm0 --format raw \
 	-o "$T/r.raw" || fail "restore"
-qemu-img compare -f raw -F raw "$T/r.raw" "$T/small/vm0.raw" >&2 ||
+cmp "$T/r.raw" "$T/small/vm0.raw" >&2 ||
 	fail "the newest consistent point differs from the primary"
 # no consistent point holds data the primary never had: [4M, 20M) (written only by the
 # failed write) is in each as it was before (zeroes) or as it is in the primary now
