@@ -1,8 +1,10 @@
 /* ferryd: the protected-site datapath daemon. Serves every configured disk as an NBD
  * export and captures each write into the replication log (see server.h for the request
- * flow). Runs in the foreground, logs to stderr, prints "ferryd ready" on stdout once every
- * export accepts connections, and on SIGTERM/SIGINT finishes in-flight requests, flushes
- * the disks and the log, and writes a clean superblock before exiting 0.
+ * flow). Runs in the foreground, logs to stderr (or --log-file), prints "ferryd ready" on
+ * stdout once every export accepts connections, and on SIGTERM/SIGINT finishes in-flight
+ * requests, flushes the disks and the log, and writes a clean superblock before exiting 0.
+ * SIGHUP reopens the log file and reloads what can change while running; what every other
+ * signal does is in signals.c.
  *
  * Exit status: 0 clean stop, 1 runtime failure, 2 bad usage or configuration. */
 #include <errno.h>
@@ -160,12 +162,22 @@ int main(int argc, char **argv)
 	struct daemon_args args = {
 		.name = "ferryd",
 		.config_help = "configuration (INI), see docs/config.md and ferryd(8)",
+		.log_file_option = true,
 	};
 	int ex = daemon_args_parse(argc, argv, &args);
 	if (ex >= 0)
 		return ex;
 	const char *conf = args.conf;
 	log_setup("ferryd", args.level);
+	struct server srv = { .epfd = -1, .listen_fd = -1, .control_fd = -1, .signal_fd = -1,
+			      .timer_fd = -1 };
+	if (signals_setup(&srv.signal_mask) < 0)
+		return 1;
+	int r;
+	if (args.log_file && (r = log_file_open(args.log_file)) < 0) {
+		fprintf(stderr, "ferryd: --log-file %s: %s\n", args.log_file, strerror(-r));
+		return 2;
+	}
 	/* request buffers up to 32 MiB (NBD_MAX_PAYLOAD) come from the heap and are reused,
 	 * instead of a fresh mmap per large request: each one cost page faults and zeroing on
 	 * the event loop (measured: 5% of its time under 1 MiB writes) */
@@ -184,8 +196,7 @@ int main(int argc, char **argv)
 		config_release(&cfg);
 		return 2;
 	}
-	struct server srv = { .cfg = &cfg, .epfd = -1, .listen_fd = -1, .control_fd = -1,
-			      .signal_fd = -1, .timer_fd = -1 };
+	srv.cfg = &cfg;
 	int rc = run(&srv);
 
 	shipper_stop(srv.shipper);	/* after the loop: no new records, the point in progress ends */

@@ -1,5 +1,5 @@
 /* ferryd's event loop: one thread, one epoll set holding the NBD listener, every
- * connection, the io engine's completion eventfd, a signalfd (SIGTERM/SIGINT), a 1 s
+ * connection, the io engine's completion eventfd, a signalfd (SIGTERM/SIGINT/SIGHUP), a 1 s
  * timerfd (rate counters) and the control socket.
  *
  * Each iteration handles the ready fds, then runs the "post" phase until it makes no more
@@ -210,8 +210,12 @@ static void begin_shutdown(struct server *srv, int sig)
 static void on_signal(struct server *srv)
 {
 	struct signalfd_siginfo si;
-	while (read(srv->signal_fd, &si, sizeof si) == sizeof si)
-		begin_shutdown(srv, (int)si.ssi_signo);
+	while (read(srv->signal_fd, &si, sizeof si) == sizeof si) {
+		if (si.ssi_signo == SIGHUP)
+			server_hangup(srv);
+		else
+			begin_shutdown(srv, (int)si.ssi_signo);
+	}
 }
 
 /* Commit, submit, reap and reply until nothing moves. */
@@ -327,19 +331,14 @@ int loop_run(struct server *srv)
 
 int loop_setup_fds(struct server *srv)
 {
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
+	signals_remove_at_exit(srv->control_fd >= 0 ? srv->cfg->control_socket : NULL,
+			       srv->unix_listen_path);
 	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (srv->epfd < 0) {
 		log_error("epoll_create1: %m");
 		return -1;
 	}
-	srv->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	srv->signal_fd = signalfd(-1, &srv->signal_mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (srv->signal_fd < 0) {
 		log_error("signalfd: %m");
 		return -1;

@@ -43,6 +43,7 @@
 #ifndef FERRY_SERVER_H
 #define FERRY_SERVER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -220,6 +221,7 @@ struct server {
 	size_t n_disks;
 	struct nbd_export_info *exports;	/* parallel to disks */
 	int epfd, listen_fd, control_fd, signal_fd, timer_fd;
+	sigset_t signal_mask;		/* read through signal_fd (signals_setup) */
 	char *unix_listen_path;		/* to unlink at exit */
 	struct conn *conns;		/* all connections */
 	unsigned n_conns, next_conn_id;
@@ -248,16 +250,31 @@ struct server {
  * appliance guest I/O wins the CPU and shipping uses what is left. */
 #define BACKGROUND_NICE 5
 void server_background_thread(const char *what);
+/* ---- signals.c: what ferryd does with each signal ---- */
+
+/* First thing in main, before any thread: ignore SIGPIPE and SIGXFSZ, log one line for
+ * every other fatal signal, and block SIGTERM, SIGINT and SIGHUP (returned in loop_mask)
+ * for the event loop's signalfd. Return 0 or -1 (logged). */
+int signals_setup(sigset_t *loop_mask);
+/* Sockets a fatal signal removes on its way out (NULL: none). */
+void signals_remove_at_exit(const char *control_socket, const char *unix_listen);
+/* --log-file: send stderr (the log) to path, reopened on SIGHUP. Return 0 or -errno. */
+int log_file_open(const char *path);
+/* SIGHUP on the loop thread: reopen the log file, reload what can change while running,
+ * log what was done. */
+void server_hangup(struct server *srv);
+
 /* Register/modify/remove fd in epoll with a kind tag and a pointer. Return 0 or -1 (logged). */
 int loop_add(struct server *srv, int fd, uint32_t events, enum ev_kind kind, void *ptr);
 int loop_mod(struct server *srv, int fd, uint32_t events, enum ev_kind kind, void *ptr);
 void loop_del(struct server *srv, int fd);
 /* Open the listening socket ("host:port" or "unix:/path"). Return fd or -1 (logged). */
 int listen_open(struct server *srv, const char *spec);
-/* Block SIGTERM/SIGINT into a signalfd, create epoll and the timer, register the listener,
- * engine, signal, timer and control fds (listen_fd, control_fd and eng set before). */
+/* Create the signalfd (srv->signal_mask, blocked by signals_setup), epoll and the timer;
+ * register the listener, engine, signal, timer and control fds (listen_fd, control_fd and
+ * eng set before). */
 int loop_setup_fds(struct server *srv);
-/* Run until SIGTERM/SIGINT, then drain. Return 0 on a clean stop, -1 on a fatal error. */
+/* Run until SIGTERM/SIGINT (SIGHUP: server_hangup), then drain. Return 0 on a clean stop, -1 on a fatal error. */
 int loop_run(struct server *srv);
 
 #endif

@@ -1,5 +1,6 @@
 /* Unit tests of the daemons' command line (common/daemon-args.h): -c is required, -v turns
- * on debug logging, --help and --version end with 0, anything else with 2. */
+ * on debug logging, --help and --version end with 0, --log-file only where asked for,
+ * anything else with 2. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,10 +41,27 @@ static void test_args(void **state)
 	assert_int_equal(parse(&a, stray, (int)ARRAY_SIZE(stray)), 2);
 }
 
+/* --log-file only where the daemon takes it (ferryd), refused elsewhere */
+static void test_log_file(void **state)
+{
+	(void)state;
+	struct daemon_args a;
+	char *lf[] = { "ferry-test", "-c", "f", "--log-file", "/var/log/f.log" };
+	assert_int_equal(parse(&a, lf, (int)ARRAY_SIZE(lf)), 2);
+	a = (struct daemon_args){ .name = "ferry-test", .config_help = "tests",
+				  .log_file_option = true };
+	assert_int_equal(daemon_args_parse((int)ARRAY_SIZE(lf), lf, &a), -1);
+	assert_string_equal(a.log_file, "/var/log/f.log");
+	char *none[] = { "ferry-test", "-c", "f" };
+	assert_int_equal(daemon_args_parse((int)ARRAY_SIZE(none), none, &a), -1);
+	assert_null(a.log_file);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_args),
+		cmocka_unit_test(test_log_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
