@@ -4,12 +4,12 @@
  * disk and in memory is merged into it (a restore's extents are mostly back to back), up
  * to BW_MERGE_MAX. Submitting cuts every entry into at most three pieces (an unaligned
  * head, an aligned middle for the O_DIRECT descriptor if there is one, an unaligned tail)
- * and puts the pieces, a batch, on the ring at once. Up to BW_BATCHES batches are in
- * flight (direct writes are synchronous for the device: with one at a time the disk idles
- * while the caller produces the next window); each batch has its own piece array, so a
- * completion always finds its piece. A short completion is finished with pwrite rather
- * than failed, since regular files only return short on real errors, which pwrite then
- * reports. */
+ * and hands the pieces, a batch, to the I/O engine (common/ioengine.h: io_uring, or libaio
+ * where io_uring is disabled) at once. Up to BW_BATCHES batches are in flight (direct
+ * writes are synchronous for the device: with one at a time the disk idles while the
+ * caller produces the next window); each batch has its own piece array, so a completion
+ * always finds its piece. The engine finishes short writes itself. Without any engine
+ * (neither io_uring nor libaio can be set up) every piece is written with pwrite. */
 #include "common/batch-write.h"
 
 #include <errno.h>
@@ -20,8 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <liburing.h>
-
+#include "common/ioengine.h"
 #include "common/util.h"
 #include "common/banned.h"
 
@@ -34,25 +33,25 @@ struct bw_ent {
 };
 
 struct bw_batch;
+struct batch_writer;
 
 struct bw_piece {
-	const uint8_t *buf;
-	size_t len;
-	uint64_t off;
+	struct io_req req;	/* first: the completion finds its piece from the request */
+	struct iovec iov;
 	bool direct;
+	struct batch_writer *w;
 	struct bw_batch *batch;
 };
 
 struct bw_batch {
 	struct bw_piece *pc;	/* 3 per queue entry */
-	unsigned pending;	/* pieces on the ring */
+	unsigned pending;	/* pieces handed to the engine, not yet done */
 };
 
 struct batch_writer {
 	int fd, dfd;		/* dfd: O_DIRECT, or -1 (also once the kernel refused it) */
 	int dfd_owned;		/* the O_DIRECT descriptor to close, or -1 */
-	bool uring;
-	struct io_uring ring;
+	struct io_engine *eng;	/* NULL: pwrite */
 	unsigned depth;
 	struct bw_ent *q;	/* queued, not submitted */
 	unsigned n;
@@ -76,15 +75,15 @@ int bw_open(int fd, unsigned depth, struct batch_writer **out)
 		bw_close(w);
 		return -ENOMEM;
 	}
-	if (!env_flag("FERRY_DISABLE_URING"))
-		w->uring = io_uring_queue_init(3 * BW_BATCHES * w->depth, &w->ring, 0) == 0;
+	if (io_engine_create(ENGINE_AUTO, 3 * BW_BATCHES * w->depth, &w->eng, NULL, 0) < 0)
+		w->eng = NULL;
 	*out = w;
 	return 0;
 }
 
 const char *bw_engine(const struct batch_writer *w)
 {
-	return w->uring ? "io_uring" : "pwrite";
+	return w->eng ? w->eng->ops->name : "pwrite";
 }
 
 void bw_set_direct(struct batch_writer *w, int dfd)
@@ -105,6 +104,16 @@ static bool aligned(uint64_t x)
 	return x % BW_DIRECT_ALIGN == 0;
 }
 
+static void piece_set(struct bw_piece *p, struct batch_writer *w, struct bw_batch *b,
+		      const uint8_t *buf, size_t len, uint64_t off, bool direct)
+{
+	p->w = w;
+	p->batch = b;
+	p->direct = direct;
+	p->iov = (struct iovec){ (void *)(uintptr_t)buf, len };
+	p->req = (struct io_req){ .op = IO_OP_WRITE, .iov = &p->iov, .iovcnt = 1, .offset = off };
+}
+
 /* Cut the queue into pieces of batch b; returns how many. */
 static unsigned cut_pieces(struct batch_writer *w, struct bw_batch *b)
 {
@@ -114,15 +123,15 @@ static unsigned cut_pieces(struct batch_writer *w, struct bw_batch *b)
 		size_t head = (size_t)(ROUND_UP(e->off, BW_DIRECT_ALIGN) - e->off);
 		size_t mid = head < e->len ? (e->len - head) / BW_DIRECT_ALIGN * BW_DIRECT_ALIGN : 0;
 		if (w->dfd < 0 || !mid || !aligned((uintptr_t)(e->buf + head))) {
-			b->pc[np++] = (struct bw_piece){ e->buf, e->len, e->off, false, b };
+			piece_set(&b->pc[np++], w, b, e->buf, e->len, e->off, false);
 			continue;
 		}
 		if (head)
-			b->pc[np++] = (struct bw_piece){ e->buf, head, e->off, false, b };
-		b->pc[np++] = (struct bw_piece){ e->buf + head, mid, e->off + head, true, b };
+			piece_set(&b->pc[np++], w, b, e->buf, head, e->off, false);
+		piece_set(&b->pc[np++], w, b, e->buf + head, mid, e->off + head, true);
 		if (head + mid < e->len)
-			b->pc[np++] = (struct bw_piece){ e->buf + head + mid, e->len - head - mid,
-							 e->off + head + mid, false, b };
+			piece_set(&b->pc[np++], w, b, e->buf + head + mid, e->len - head - mid,
+				  e->off + head + mid, false);
 	}
 	w->n = 0;
 	return np;
@@ -139,38 +148,59 @@ static void note_err(struct batch_writer *w, int rc)
 		w->err = rc;
 }
 
-/* The end of a piece whose write returned res: its error, or the rest written through the
- * buffered descriptor (a short write; a direct write the file system refused). */
-static void piece_finish(struct batch_writer *w, const struct bw_piece *p, int res)
+/* A direct write the file system refused (EINVAL: it wants another alignment) is redone
+ * through the buffered descriptor, and direct writes stop. */
+static bool redo_buffered(struct batch_writer *w, struct bw_piece *p, int res)
 {
-	if (res == -EINVAL && p->direct) {
-		w->dfd = -1;	/* this file system wants other alignment: stay buffered */
-		res = 0;
-	}
-	if (res >= 0 && (size_t)res < p->len)
-		res = pwrite_full(w->fd, p->buf + res, p->len - (size_t)res, p->off + (uint64_t)res);
-	note_err(w, res);
+	if (res != -EINVAL || !p->direct || p->req.fd == w->fd)
+		return false;
+	w->dfd = -1;
+	p->direct = false;
+	p->req.fd = w->fd;
+	return true;
 }
 
-/* Reap completions until batch b has none pending. */
+static void piece_done(struct io_req *req, int res)
+{
+	struct bw_piece *p = (struct bw_piece *)req;	/* req is the first member */
+	struct batch_writer *w = p->w;
+	if (redo_buffered(w, p, res)) {
+		io_queue(w->eng, req);
+		return;
+	}
+	p->batch->pending--;
+	note_err(w, res < 0 ? res : 0);
+}
+
+static void write_sync(struct batch_writer *w, struct bw_piece *p)
+{
+	p->req.fd = piece_fd(w, p);
+	int r = pwrite_full(p->req.fd, p->iov.iov_base, p->iov.iov_len, p->req.offset);
+	if (redo_buffered(w, p, r))
+		r = pwrite_full(w->fd, p->iov.iov_base, p->iov.iov_len, p->req.offset);
+	note_err(w, r);
+}
+
+/* The engine failed as a whole: it fails what it holds (-ECANCELED, through piece_done),
+ * and the writer goes on with pwrite. */
+static void engine_broken(struct batch_writer *w, int r)
+{
+	note_err(w, r);
+	io_engine_free(w->eng);
+	w->eng = NULL;
+	for (unsigned i = 0; i < BW_BATCHES; i++)
+		w->b[i].pending = 0;
+}
+
+/* Drive the engine until batch b has nothing pending. */
 static void wait_batch(struct batch_writer *w, struct bw_batch *b)
 {
-	while (b->pending) {
-		struct io_uring_cqe *cqe;
-		int r = io_uring_wait_cqe(&w->ring, &cqe);
-		if (r == -EINTR)
-			continue;
-		if (r < 0) {	/* the ring is broken: fail the restore */
-			note_err(w, r);
-			for (unsigned i = 0; i < BW_BATCHES; i++)
-				w->b[i].pending = 0;
-			return;
-		}
-		struct bw_piece *p = io_uring_cqe_get_data(cqe);
-		int res = cqe->res;
-		io_uring_cqe_seen(&w->ring, cqe);
-		p->batch->pending--;
-		piece_finish(w, p, res);
+	while (w->eng && b->pending) {
+		int r = io_submit_pending(w->eng);
+		if (r >= 0)
+			r = io_reap(w->eng, true);
+		if (r < 0 && r != -EINTR)
+			engine_broken(w, r);
 	}
 }
 
@@ -185,36 +215,26 @@ static void wait_all(struct batch_writer *w)
 static int submit_all(struct batch_writer *w, bool wait)
 {
 	struct bw_batch *b = &w->b[w->next];
-	if (w->uring)
-		wait_batch(w, b);
+	wait_batch(w, b);
 	unsigned np = cut_pieces(w, b);
-	if (!w->uring) {
-		for (unsigned i = 0; i < np; i++) {
-			const struct bw_piece *p = &b->pc[i];
-			ssize_t r = pwrite(piece_fd(w, p), p->buf, p->len, (off_t)p->off);
-			piece_finish(w, p, r < 0 ? -errno : (int)MIN((size_t)r, (size_t)INT_MAX));
+	for (unsigned i = 0; i < np; i++) {
+		struct bw_piece *p = &b->pc[i];
+		if (!w->eng) {
+			write_sync(w, p);
+			continue;
 		}
-	} else if (np) {
-		for (unsigned i = 0; i < np; i++) {
-			const struct bw_piece *p = &b->pc[i];
-			struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
-			io_uring_prep_write(sqe, piece_fd(w, p), p->buf, (unsigned)p->len, p->off);
-			io_uring_sqe_set_data(sqe, &b->pc[i]);
-		}
-		int in = io_uring_submit(&w->ring);
-		b->pending = in > 0 ? (unsigned)in : 0;
-		w->next = (w->next + 1) % BW_BATCHES;
-		if (in != (int)np) {
-			/* not all went in (the first `in` did, in order): finish those, write the
-			 * rest the slow way, and stay off the ring from now on */
-			wait_all(w);
-			io_uring_queue_exit(&w->ring);
-			w->uring = false;
-			for (unsigned i = in > 0 ? (unsigned)in : 0; i < np; i++)
-				note_err(w, pwrite_full(w->fd, b->pc[i].buf, b->pc[i].len, b->pc[i].off));
-		}
+		p->req.fd = piece_fd(w, p);
+		p->req.done = piece_done;
+		b->pending++;
+		io_queue(w->eng, &p->req);
 	}
-	if (wait && w->uring)
+	w->next = (w->next + 1) % BW_BATCHES;
+	if (w->eng) {
+		int r = io_submit_pending(w->eng);
+		if (r < 0)
+			engine_broken(w, r);
+	}
+	if (wait)
 		wait_all(w);
 	int rc = w->err;
 	w->err = 0;
@@ -267,10 +287,8 @@ void bw_close(struct batch_writer *w)
 {
 	if (!w)
 		return;
-	if (w->uring) {
-		wait_all(w);	/* the kernel must be done with the caller's buffers */
-		io_uring_queue_exit(&w->ring);
-	}
+	wait_all(w);	/* the kernel must be done with the caller's buffers */
+	io_engine_free(w->eng);
 	if (w->dfd_owned >= 0)
 		close(w->dfd_owned);
 	free(w->q);

@@ -1,7 +1,8 @@
-/* Batched file writes through io_uring: queue many writes (adjacent ones merged), then
- * flush them all at once. For restores and rehydration, which write a window of extents
- * at a time from buffers that stay valid until the flush. Falls back to pwrite when
- * io_uring cannot be set up (old kernel, seccomp, FERRY_DISABLE_URING=1).
+/* Batched file writes through the I/O engine (common/ioengine.h: io_uring, or libaio where
+ * io_uring cannot be set up: old kernel, seccomp, FERRY_DISABLE_URING=1): queue many writes
+ * (adjacent ones merged), then flush them all at once. For restores and rehydration, which
+ * write a window of extents at a time from buffers that stay valid until the flush. Falls
+ * back to pwrite when neither engine can be set up.
  *
  * With a second, O_DIRECT descriptor of the same file (bw_set_direct), the aligned part of
  * every write skips the page cache. A restore writes gigabytes nobody reads back soon;
@@ -44,7 +45,7 @@ void bw_set_direct(struct batch_writer *w, int dfd);
  * if that fails (a file system without direct I/O: the writer stays buffered) or
  * FERRY_DISABLE_DIRECT is set. */
 void bw_use_direct(struct batch_writer *w, const char *path);
-/* "io_uring" or "pwrite": which path this writer uses. */
+/* "io_uring", "libaio" or "pwrite": which path this writer uses. */
 const char *bw_engine(const struct batch_writer *w);
 void bw_close(struct batch_writer *w);	/* waits for writes in flight, writes nothing queued; NULL is fine */
 

@@ -37,7 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "datapath/ioengine.h"
+#include "common/ioengine.h"
 #include "datapath/replog-format.h"
 
 struct replog;

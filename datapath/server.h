@@ -18,7 +18,7 @@
  *                 replog_commit      every record appended this iteration in one batch
  *                                    (group commit; large payloads' whole pages O_DIRECT)
  *                 io_submit_pending  all queued I/O to the kernel in one call (small
- *                                    buffered writes run inline, see ioengine.h)
+ *                                    buffered writes run inline, see common/ioengine.h)
  *                 io_reap            completions
  *                 conn_flush_all     one writev of queued replies per connection
  *   disk-io.c   log batch done (replog calls done() in sequence order) -> log_done:
@@ -50,7 +50,7 @@
 
 #include "common/config.h"
 #include "common/dbuf.h"
-#include "datapath/ioengine.h"
+#include "common/ioengine.h"
 #include "datapath/nbd-proto.h"
 #include "datapath/replog.h"
 

@@ -1,8 +1,9 @@
 /* The batch writer (common/batch-write.h): random writes of every alignment (aligned runs
  * that go O_DIRECT, unaligned heads and tails, neighbours that merge, neighbours in memory
  * that are not neighbours on disk), handed in window by window with bw_submit and finished
- * with bw_flush, leave the file byte for byte equal to a model, through io_uring and
- * through pwrite, with and without a direct descriptor. Buffers are reused only as the
+ * with bw_flush, leave the file byte for byte equal to a model, through io_uring, libaio
+ * (FERRY_DISABLE_URING) and pwrite (no engine at all), with and without a direct
+ * descriptor. Buffers are reused only as the
  * contract allows (BW_BATCHES submits later). A direct descriptor that cannot write
  * (EBADF) makes the flush fail: errors are reported, never lost. The file lives under
  * /var/tmp, not /tmp, which may be a tmpfs without O_DIRECT. */
@@ -48,10 +49,19 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Windows of random writes; returns how many writes were direct-eligible (aligned). */
-static unsigned run(bool uring, bool direct, unsigned seed)
+enum eng { URING, AIO, PWRITE };
+static const char *const eng_name[] = { "io_uring", "libaio", "pwrite" };
+
+static void use_engine(enum eng e)
 {
-	setenv("FERRY_DISABLE_URING", uring ? "0" : "1", 1);
+	setenv("FERRY_DISABLE_URING", e == URING ? "0" : "1", 1);
+	setenv("FERRY_DISABLE_AIO", e == PWRITE ? "1" : "0", 1);
+}
+
+/* Windows of random writes; returns how many writes were direct-eligible (aligned). */
+static unsigned run(enum eng e, bool direct, unsigned seed)
+{
+	use_engine(e);
 	srand(seed);
 	uint8_t *model = calloc(1, FILE_SIZE), *got = malloc(FILE_SIZE), *buf[NBUF];
 	assert_non_null(model);
@@ -63,7 +73,7 @@ static unsigned run(bool uring, bool direct, unsigned seed)
 	assert_int_equal(ftruncate(fd, FILE_SIZE), 0);
 	struct batch_writer *w;
 	assert_int_equal(bw_open(fd, 16, &w), 0);
-	assert_string_equal(bw_engine(w), uring ? "io_uring" : "pwrite");
+	assert_string_equal(bw_engine(w), eng_name[e]);
 	if (direct)
 		bw_use_direct(w, path);
 	unsigned aligned = 0;
@@ -110,27 +120,34 @@ static unsigned run(bool uring, bool direct, unsigned seed)
 static void test_uring_direct(void **state)
 {
 	(void)state;
-	assert_true(run(true, true, 1) > 0);
-	run(true, true, 2);
+	assert_true(run(URING, true, 1) > 0);
+	run(URING, true, 2);
 }
 
 static void test_uring_buffered(void **state)
 {
 	(void)state;
-	run(true, false, 3);
+	run(URING, false, 3);
+}
+
+static void test_aio_direct(void **state)
+{
+	(void)state;
+	assert_true(run(AIO, true, 5) > 0);
+	run(AIO, false, 6);
 }
 
 static void test_pwrite_direct(void **state)
 {
 	(void)state;
-	run(false, true, 4);
+	run(PWRITE, true, 4);
 }
 
 static void test_direct_error_is_reported(void **state)
 {
 	(void)state;
-	for (int uring = 0; uring < 2; uring++) {
-		setenv("FERRY_DISABLE_URING", uring ? "0" : "1", 1);
+	for (enum eng e = URING; e <= PWRITE; e++) {
+		use_engine(e);
 		int fd = open(path, O_RDWR | O_TRUNC | O_CLOEXEC);
 		int bad = open(path, O_RDONLY | O_CLOEXEC);	/* writes fail with EBADF */
 		assert_true(fd >= 0 && bad >= 0);
@@ -157,6 +174,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uring_direct),
 		cmocka_unit_test(test_uring_buffered),
+		cmocka_unit_test(test_aio_direct),
 		cmocka_unit_test(test_pwrite_direct),
 		cmocka_unit_test(test_direct_error_is_reported),
 	};

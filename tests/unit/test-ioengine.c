@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "common/util.h"
-#include "datapath/ioengine.h"
+#include "common/ioengine.h"
 #include "common/banned.h"
 
 #define BLK 4096

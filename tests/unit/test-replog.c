@@ -23,7 +23,7 @@
 
 #include "common/crc32c.h"
 #include "common/util.h"
-#include "datapath/ioengine.h"
+#include "common/ioengine.h"
 #include "datapath/replog-internal.h"
 #include "datapath/replog.h"
 #include "common/banned.h"

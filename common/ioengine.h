@@ -1,7 +1,8 @@
 /* Asynchronous disk I/O behind one small interface, with two implementations:
  * ioengine-uring.c (liburing, the default) and ioengine-aio.c (libaio, the fallback).
  *
- * The engine is driven by one thread (ferryd's event loop). Requests are queued with
+ * An engine is driven by one thread: ferryd's event loop, or a restore's batch writer
+ * (batch-write.c), each with its own engine. Requests are queued with
  * io_queue(), pushed to the kernel with io_submit_pending() (once per loop iteration, so
  * one system call carries a whole batch), and completed with io_reap(), which calls each
  * request's done() callback from the driving thread. The engine exposes an eventfd that
@@ -10,6 +11,9 @@
  * Short reads and writes are finished by the generic layer (ioengine.c): done() sees
  * either the full byte count or a negative errno, never a partial transfer. A read that
  * hits EOF completes with -EIO.
+ *
+ * FERRY_DISABLE_URING=1 makes io_uring unavailable (as kernel.io_uring_disabled or a
+ * container's seccomp profile would), FERRY_DISABLE_AIO=1 the same for libaio (tests).
  *
  * Buffered writes to regular files: many filesystems (ext4 among them, measured on Debian's
  * and newer kernels) cannot do them without blocking (pwritev2(RWF_NOWAIT) fails with

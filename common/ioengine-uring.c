@@ -17,7 +17,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "datapath/ioengine.h"
+#include "common/ioengine.h"
 #include "common/util.h"
 #include "common/banned.h"
 

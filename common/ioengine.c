@@ -18,7 +18,7 @@
  *
  * Not handled here: ordering between overlapping requests (the caller's business), and
  * cancellation (io_engine_free() waits for what is in flight and fails what is queued). */
-#include "datapath/ioengine.h"
+#include "common/ioengine.h"
 
 #include <errno.h>
 #include <limits.h>

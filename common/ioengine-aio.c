@@ -19,7 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "datapath/ioengine.h"
+#include "common/ioengine.h"
+#include "common/util.h"
 #include "common/banned.h"
 
 #define REAP_BATCH 64
@@ -43,6 +44,8 @@ static void aio_free_state(struct aio_state *st)
 
 static int aio_setup_engine(struct io_engine *eng, unsigned depth)
 {
+	if (env_flag("FERRY_DISABLE_AIO"))
+		return -EPERM;
 	struct aio_state *st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
