@@ -15,7 +15,7 @@ ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
-LIBS    := -luring -laio -lisal -lzstd -lcrypto -lcurl -lnetsnmp -lpthread
+LIBS    := -luring -laio -lisal -lzstd -lssl -lcrypto -lcurl -lnetsnmp -lpthread
 # the recovery side's agent library (agent/): hypervisor drivers, Re-IP, orchestration
 AGENT_PKGS := libvirt ext2fs com_err libmicrohttpd jansson libxml-2.0 yaml-0.1 libisofs-1
 AGENT_LIBS := $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null)

@@ -68,7 +68,7 @@ struct section_def {
 };
 
 static key_set_fn set_string, set_size, set_duration_u32, set_engine, set_listen, set_socket,
-	set_addressing, set_u32, add_disk, set_vm, set_tcp_listen, add_hv_setting,
+	set_addressing, set_u32, set_tls, add_disk, set_vm, set_tcp_listen, add_hv_setting,
 	set_engine_id, set_snmp_address, set_rcv_version, set_rcv_kind;
 static section_open_fn open_domain, open_vm, open_receiver;
 
@@ -94,6 +94,11 @@ static const struct key_def keys[] = {
 	{ "appliance", "state_dir", set_string, CFG(state_dir), 0, 0, 0 },
 	{ "nbd", "listen", set_listen, CFG(nbd_listen), 0, 0, 0 },
 	{ "nbd", "engine", set_engine, CFG(engine), 0, 0, 0 },
+	{ "nbd", "tls", set_tls, CFG(tls), 0, 0, 0 },
+	{ "nbd", "tls_cert_file", set_string, CFG(tls_cert_file), 0, 0, 0 },
+	{ "nbd", "tls_key_file", set_string, CFG(tls_key_file), 0, 0, 0 },
+	{ "nbd", "tls_ca_file", set_string, CFG(tls_ca_file), 0, 0, 0 },
+	{ "nbd", "tls_psk_file", set_string, CFG(tls_psk_file), 0, 0, 0 },
 	{ "log", "path", set_string, CFG(log_path), 0, 0, 0 },
 	{ "log", "size", set_size, CFG(log_size), 1ull << 20, 0, KEY_ALIGN4K },
 	{ "log", "metadata_size", set_size, CFG(log_metadata_size), 64ull << 10, 0, KEY_ALIGN4K },
@@ -313,6 +318,21 @@ static int set_engine(struct parser *p, const struct key_def *k, void *base, con
 		*dst = ENGINE_AIO;
 	else
 		return fail(p, p->line, "bad %s.%s '%s' (expected auto, uring or aio)", k->section,
+			    k->key, val);
+	return 0;
+}
+
+static int set_tls(struct parser *p, const struct key_def *k, void *base, const char *val)
+{
+	enum tls_choice *dst = (enum tls_choice *)((char *)base + k->off);
+	if (strcmp(val, "off") == 0)
+		*dst = TLS_OFF;
+	else if (strcmp(val, "on") == 0)
+		*dst = TLS_ON;
+	else if (strcmp(val, "require") == 0)
+		*dst = TLS_REQUIRE;
+	else
+		return fail(p, p->line, "bad %s.%s '%s' (expected off, on or require)", k->section,
 			    k->key, val);
 	return 0;
 }
@@ -795,6 +815,24 @@ static int default_string(struct parser *p, char **dst, const char *val)
 	return *dst ? 0 : oom(p);
 }
 
+/* The [nbd] TLS keys fit together: credentials when TLS is on, a key with a certificate. */
+static int check_tls(struct parser *p)
+{
+	const struct ferry_config *c = p->cfg;
+	unsigned line = 1;
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++)
+		if (!strcmp(sections[i].name, "nbd") && p->section_line[i])
+			line = p->section_line[i];
+	if (!c->tls_cert_file != !c->tls_key_file)
+		return fail(p, line, "nbd.tls_cert_file and nbd.tls_key_file go together");
+	if (c->tls_ca_file && !c->tls_cert_file)
+		return fail(p, line, "nbd.tls_ca_file (client certificates) needs nbd.tls_cert_file");
+	if (c->tls != TLS_OFF && !c->tls_cert_file && !c->tls_psk_file)
+		return fail(p, line, "nbd.tls = %s needs nbd.tls_cert_file and nbd.tls_key_file, "
+			    "or nbd.tls_psk_file", c->tls == TLS_ON ? "on" : "require");
+	return 0;
+}
+
 static int fill_defaults(struct parser *p)
 {
 	struct ferry_config *cfg = p->cfg;
@@ -876,6 +914,8 @@ static int parse(const char *file, const char *text, size_t len, struct ferry_co
 	}
 	if (rc == 0 && need_domains && cfg->n_domains == 0)
 		rc = fail(p, 1, "no [domain] section (at least one protected domain is required)");
+	if (rc == 0)
+		rc = check_tls(p);
 	if (rc == 0)
 		rc = fill_defaults(p);
 
@@ -976,6 +1016,10 @@ void config_release(struct ferry_config *cfg)
 	free(cfg->file);
 	free(cfg->state_dir);
 	free(cfg->nbd_listen);
+	free(cfg->tls_cert_file);
+	free(cfg->tls_key_file);
+	free(cfg->tls_ca_file);
+	free(cfg->tls_psk_file);
 	free(cfg->log_path);
 	free(cfg->control_socket);
 	free(cfg->store_url);

@@ -16,6 +16,8 @@
 #include "repo/vmdesc.h"
 
 enum engine_choice { ENGINE_AUTO, ENGINE_URING, ENGINE_AIO };
+/* [nbd] tls: STARTTLS refused, offered, or required before anything else */
+enum tls_choice { TLS_OFF, TLS_ON, TLS_REQUIRE };
 
 struct disk_cfg {
 	char *name;		/* NBD export name, unique across the file */
@@ -82,6 +84,11 @@ struct ferry_config {
 	/* [nbd] */
 	char *nbd_listen;		/* "host:port" or "unix:/path"; default 127.0.0.1:10809 */
 	enum engine_choice engine;	/* default ENGINE_AUTO */
+	enum tls_choice tls;		/* default TLS_OFF; on/require need cert+key or a PSK file */
+	char *tls_cert_file;		/* server certificate (PEM, may hold the chain) */
+	char *tls_key_file;		/* its private key (PEM) */
+	char *tls_ca_file;		/* CA to verify client certificates with (then required) */
+	char *tls_psk_file;		/* PSK identities, "identity:hexkey" lines */
 	/* [log] */
 	char *log_path;			/* default <state_dir>/replog */
 	uint64_t log_size;		/* data region bytes; default 8G; multiple of 4096 */

@@ -40,6 +40,12 @@ static inline uint64_t get_le64(const uint8_t *p) { return get_le32(p) | (uint64
 
 /* True if all n bytes at p are zero (fast: one memcmp against itself after 16 bytes). */
 bool mem_is_zero(const void *p, size_t n);
+/* The value of one hex digit (either case), or -1. */
+static inline int hex_nibble(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
 
 /* The names ferry gives things (domains, exports, VMs, networks, receivers...): 1 to
  * FERRY_NAME_MAX bytes of A-Z a-z 0-9 . _ -, and not "." or ".." (so a name is always a

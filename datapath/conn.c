@@ -9,7 +9,14 @@
  * without reading cannot make the server buffer without bound.
  *
  * A connection that dies with requests in flight stays allocated (phase CONN_DEAD) until
- * the last of them completes, because completions point at it. */
+ * the last of them completes, because completions point at it.
+ *
+ * TLS (STARTTLS): once the STARTTLS reply has gone out, the connection runs the TLS
+ * handshake on its socket (conn_tls_step, driven by the same epoll events), then reads and
+ * writes through tls.c instead of recv/sendmsg; everything above that is unchanged.
+ * Decrypted bytes OpenSSL holds are invisible to epoll, so a connection that stops reading
+ * with some of them left goes on the server's read_again list, served after the loop's
+ * events. */
 #include "datapath/server.h"
 
 #include <errno.h>
@@ -22,6 +29,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "datapath/tls.h"
 #include "common/banned.h"
 
 static void conn_read(struct conn *c);
@@ -32,11 +40,71 @@ static void conn_update_events(struct conn *c)
 	uint32_t ev = 0;
 	if (c->phase == CONN_DEAD)
 		return;
-	if (c->reading)
+	if (c->reading || c->tls_wait_read)
 		ev |= EPOLLIN | EPOLLRDHUP;
 	if (c->writing)
 		ev |= EPOLLOUT;
 	loop_mod(c->srv, c->fd, ev, EV_CONN, c);
+}
+
+/* ---- transport: the socket, or TLS over it ---- */
+
+static ssize_t conn_recv(struct conn *c, void *buf, size_t len)
+{
+	return c->tls ? tls_conn_recv(c->tls, buf, len) : recv(c->fd, buf, len, 0);
+}
+
+static ssize_t conn_sendv(struct conn *c, struct iovec *iov, int n)
+{
+	if (c->tls)
+		return tls_conn_sendv(c->tls, iov, n);
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+	return sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+}
+
+/* Wait for the socket the way the last TLS EAGAIN asked (writable, or readable). */
+static void conn_tls_wait(struct conn *c)
+{
+	bool w = tls_conn_wants_write(c->tls);
+	if (c->writing != w || c->tls_wait_read == w) {
+		c->writing = w;
+		c->tls_wait_read = !w;
+		conn_update_events(c);
+	}
+}
+
+/* After STARTTLS was acknowledged: once the reply is out, run the TLS handshake; when it
+ * is done, option haggling goes on inside TLS. */
+static void conn_tls_step(struct conn *c)
+{
+	char why[256];
+	if (c->out_head)
+		return;		/* the STARTTLS reply first, in the clear */
+	if (!c->tls) {
+		if (c->rpos != c->rlen) {
+			conn_close(c, "client sent data after STARTTLS before the TLS handshake");
+			return;
+		}
+		if (!c->srv->tls || !(c->tls = tls_conn_new(c->srv->tls, c->fd))) {
+			conn_close(c, "cannot start TLS");
+			return;
+		}
+	}
+	int r = tls_conn_handshake(c->tls, why, sizeof why);
+	if (r < 0) {
+		conn_close(c, why);
+		return;
+	}
+	if (r == 0) {
+		conn_tls_wait(c);
+		return;
+	}
+	nbd_hs_tls_done(&c->hs);
+	c->tls_wait_read = false;
+	c->writing = false;
+	conn_update_events(c);
+	log_info("conn %u (%s): TLS %s", c->id, c->peer, tls_conn_describe(c->tls, why, sizeof why));
+	conn_read(c);
 }
 
 static void conn_free(struct conn *c)
@@ -115,6 +183,7 @@ void conn_new(struct server *srv, int fd, const char *peer)
 	snprintf(c->peer, sizeof c->peer, "%s", peer);
 	c->phase = CONN_HANDSHAKE;
 	nbd_hs_init(&c->hs, srv->exports, srv->n_disks);
+	c->hs.tls_mode = srv->tls_mode;
 	c->next_all = srv->conns;
 	if (srv->conns)
 		srv->conns->prev_all = c;
@@ -141,6 +210,8 @@ void conn_close(struct conn *c, const char *why)
 		log_info("conn %u (%s%s%s): closed: %s", c->id, c->peer, c->disk ? ", export " : "",
 			 c->disk ? c->disk->name : "", why);
 	loop_del(c->srv, c->fd);
+	tls_conn_free(c->tls);
+	c->tls = NULL;
 	close(c->fd);
 	c->fd = -1;
 	if (c->disk)
@@ -196,7 +267,8 @@ void conn_reply(struct conn *c, struct nbd_op *op)
 	it->iovcnt = 1;
 	if (op->err) {
 		uint32_t e = nbd_errno_to_wire(op->err);
-		if (structured && op->req.type == NBD_CMD_READ)
+		if (structured && (op->req.type == NBD_CMD_READ ||
+				   op->req.type == NBD_CMD_BLOCK_STATUS))
 			it->iov[0].iov_len = nbd_reply_error_chunk(op->rhdr, cookie, e, NULL);
 		else
 			it->iov[0].iov_len = nbd_reply_simple(op->rhdr, e, cookie);
@@ -211,6 +283,8 @@ void conn_reply(struct conn *c, struct nbd_op *op)
 			it->iov[1].iov_len = op->req.length;
 			it->iovcnt = op->req.length ? 2 : 1;
 		}
+	} else if (op->req.type == NBD_CMD_BLOCK_STATUS) {
+		it->iov[0] = op->iov;	/* the whole chunk, built by disk_block_status */
 	} else {
 		it->iov[0].iov_len = nbd_reply_simple(op->rhdr, 0, cookie);
 	}
@@ -358,6 +432,8 @@ static bool process_input(struct conn *c)
 				c->eof = true;
 				return false;
 			}
+			if (c->hs.state == NBD_HS_STARTTLS)
+				return false;	/* the TLS handshake comes next (conn_tls_step) */
 			return true;	/* need more bytes */
 		}
 
@@ -403,19 +479,28 @@ static void conn_set_reading(struct conn *c, bool on)
 
 static void conn_read(struct conn *c)
 {
+	if (c->hs.state == NBD_HS_STARTTLS) {
+		conn_tls_step(c);
+		return;
+	}
 	/* At most 16 receives per call so one busy client cannot starve the others; epoll is
 	 * level-triggered, so what is left in the socket brings us back. Whatever was received
 	 * is always processed before returning. */
 	for (int rounds = 0;; rounds++) {
 		if (!process_input(c))
 			break;
-		if (c->phase == CONN_DEAD || rounds == 16)
+		if (c->phase == CONN_DEAD)
 			return;
+		if (rounds == 16) {
+			if (c->tls && tls_conn_pending(c->tls))
+				conn_read_later(c);
+			return;
+		}
 		/* need more bytes */
 		ssize_t n;
 		if (c->rd_op && c->rpos == c->rlen &&
 		    c->rd_op->req.length - c->rd_got >= CONN_RBUF_SIZE / 2) {
-			n = recv(c->fd, c->rd_op->buf + c->rd_got, c->rd_op->req.length - c->rd_got, 0);
+			n = conn_recv(c, c->rd_op->buf + c->rd_got, c->rd_op->req.length - c->rd_got);
 			if (n > 0) {
 				c->rd_got += (size_t)n;
 				continue;
@@ -428,7 +513,7 @@ static void conn_read(struct conn *c)
 				c->rlen -= c->rpos;
 				c->rpos = 0;
 			}
-			n = recv(c->fd, c->rbuf + c->rlen, CONN_RBUF_SIZE - c->rlen, 0);
+			n = conn_recv(c, c->rbuf + c->rlen, CONN_RBUF_SIZE - c->rlen);
 			if (n > 0) {
 				c->rlen += (size_t)n;
 				continue;
@@ -440,8 +525,13 @@ static void conn_read(struct conn *c)
 				c->hs.close_reason = "client closed the connection mid-message";
 			break;
 		}
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if (c->tls && tls_conn_wants_write(c->tls)) {
+				c->tls_read_blocked = true;
+				conn_tls_wait(c);
+			}
 			return;
+		}
 		if (errno == EINTR)
 			continue;
 		c->hs.close_reason = "receive error";
@@ -483,11 +573,14 @@ static void conn_write(struct conn *c)
 				iov[n++] = v;
 			}
 		}
-		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
-		ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		ssize_t w = conn_sendv(c, iov, n);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
+			if (c->tls && errno == EAGAIN) {
+				conn_tls_wait(c);
+				return;
+			}
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				if (!c->writing) {
 					c->writing = true;
@@ -518,9 +611,17 @@ static void conn_write(struct conn *c)
 	}
 	if (c->phase == CONN_DEAD)
 		return;
-	if (c->writing) {
-		c->writing = false;
+	if (c->writing || c->tls_wait_read) {
+		c->writing = c->tls_wait_read = false;
 		conn_update_events(c);
+	}
+	if (c->hs.state == NBD_HS_STARTTLS) {
+		conn_tls_step(c);	/* the STARTTLS reply is out */
+		return;
+	}
+	if (c->tls_read_blocked) {	/* a TLS read waited for the socket to be writable */
+		c->tls_read_blocked = false;
+		conn_read_later(c);
 	}
 	if (c->eof) {
 		conn_maybe_finish(c);
@@ -530,6 +631,28 @@ static void conn_write(struct conn *c)
 	if (!c->reading && !conn_throttled(c) && !c->srv->stopping) {
 		conn_set_reading(c, true);
 		conn_read(c);
+	}
+}
+
+void conn_read_later(struct conn *c)
+{
+	if (c->read_again || c->phase == CONN_DEAD)
+		return;
+	c->read_again = true;
+	c->next_again = c->srv->read_again;
+	c->srv->read_again = c;
+}
+
+void conn_read_again_all(struct server *srv)
+{
+	struct conn *list = srv->read_again;
+	srv->read_again = NULL;
+	while (list) {
+		struct conn *c = list;
+		list = c->next_again;
+		c->read_again = false;
+		if (c->phase != CONN_DEAD && c->reading)
+			conn_read(c);
 	}
 }
 
@@ -556,7 +679,7 @@ void conn_on_events(struct conn *c, uint32_t events)
 		conn_close(c, "socket error");
 		return;
 	}
-	if (events & EPOLLOUT)
+	if (events & EPOLLOUT || (c->tls_wait_read && events & (EPOLLIN | EPOLLHUP)))
 		conn_write(c);
 	if (c->phase != CONN_DEAD && (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) && c->reading)
 		conn_read(c);

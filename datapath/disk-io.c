@@ -388,8 +388,9 @@ static void queue_primary(struct nbd_op *op, enum io_op kind, int rw_flags)
 }
 
 /* Zero a range of the primary. Holes where allowed (TRIM, WRITE_ZEROES without NO_HOLE),
- * allocated zeroes otherwise; falls back to writing zero buffers where fallocate cannot. */
-int disk_zero_range(struct disk *d, uint64_t off, uint64_t len, bool may_punch)
+ * allocated zeroes otherwise; falls back to writing zero buffers where fallocate cannot,
+ * unless fast (FAST_ZERO): then -EOPNOTSUPP, and the disk is known to zero slowly. */
+int disk_zero_range(struct disk *d, uint64_t off, uint64_t len, bool may_punch, bool fast)
 {
 	int mode = may_punch ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
 			     : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
@@ -400,6 +401,9 @@ int disk_zero_range(struct disk *d, uint64_t off, uint64_t len, bool may_punch)
 	if (may_punch && fallocate(d->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off,
 				   (off_t)len) == 0)
 		return 0;
+	d->zero_slow = true;
+	if (fast)
+		return -EOPNOTSUPP;
 	static const uint8_t zeroes[65536];
 	while (len) {
 		size_t n = (size_t)MIN(len, sizeof zeroes);
@@ -433,7 +437,8 @@ static void log_done(struct replog_append *a, int res)
 	}
 	bool trim = op->req.type == NBD_CMD_TRIM;
 	int r = disk_zero_range(d, op->req.offset, op->req.length,
-			     trim || !(op->req.flags & NBD_CMD_FLAG_NO_HOLE));
+				trim || !(op->req.flags & NBD_CMD_FLAG_NO_HOLE),
+				(op->req.flags & NBD_CMD_FLAG_FAST_ZERO) != 0);
 	if (r < 0) {
 		log_error("disk %s: zeroing %llu+%u failed: %s", d->name,
 			  (unsigned long long)op->req.offset, op->req.length, strerror(-r));
@@ -525,11 +530,24 @@ void op_dispatch(struct nbd_op *op)
 		io_queue(d->srv->eng, &op->io2);
 		return;
 	case NBD_CMD_CACHE:
+		disk_cache(op);
 		op->parts = 1;
 		op_part_done(op, 0);
 		return;
-	case NBD_CMD_WRITE:
+	case NBD_CMD_BLOCK_STATUS:
+		op->parts = 1;
+		op_part_done(op, disk_block_status(op));
+		return;
 	case NBD_CMD_WRITE_ZEROES:
+		if ((op->req.flags & NBD_CMD_FLAG_FAST_ZERO) &&
+		    !disk_zero_is_fast(d, !(op->req.flags & NBD_CMD_FLAG_NO_HOLE))) {
+			op->err = -EOPNOTSUPP;	/* refused before logging: nothing changed */
+			op->parts = 1;
+			op_part_done(op, 0);
+			return;
+		}
+		/* fall through */
+	case NBD_CMD_WRITE:
 	case NBD_CMD_TRIM:
 		if (op->req.length == 0) {
 			op->parts = 1;

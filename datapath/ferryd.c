@@ -25,6 +25,7 @@
 #include "datapath/monitor.h"
 #include "datapath/server.h"
 #include "datapath/shipper.h"
+#include "datapath/tls.h"
 #include "common/banned.h"
 
 /* at stop, how long pending notifications (ferrydStopping above all) may still take */
@@ -197,6 +198,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	srv.cfg = &cfg;
+	if (server_tls_setup(&srv, &cfg) < 0) {
+		config_release(&cfg);
+		return 2;
+	}
 	int rc = run(&srv);
 
 	shipper_stop(srv.shipper);	/* after the loop: no new records, the point in progress ends */
@@ -225,6 +230,7 @@ int main(int argc, char **argv)
 	free(srv.disks);
 	free(srv.exports);
 	free(srv.redo_reqs);
+	tls_server_put(srv.tls);
 	config_release(&cfg);
 	if (rc == 0)
 		log_info("stopped cleanly");

@@ -233,9 +233,10 @@ static int post_phase(struct server *srv)
 			log_error("io reap failed: %s", strerror(-done));
 			return -1;
 		}
-		bool had_output = srv->flush_list != NULL;
+		bool had_output = srv->flush_list != NULL, had_input = srv->read_again != NULL;
+		conn_read_again_all(srv);
 		conn_flush_all(srv);
-		if (done == 0 && !had_output && srv->flush_list == NULL)
+		if (done == 0 && !had_output && !had_input && srv->flush_list == NULL)
 			break;
 	}
 	conn_reap_dead(srv);
@@ -278,6 +279,8 @@ int loop_run(struct server *srv)
 		int timeout = server_release_delayed(srv);
 		if (srv->stopping && (timeout < 0 || timeout > 100))
 			timeout = 100;
+		if (srv->read_again)
+			timeout = 0;	/* decrypted input is waiting where epoll cannot see it */
 		if (timeout >= 0 && post_phase(srv) < 0)	/* replies just released */
 			return -1;
 		int n = epoll_wait(srv->epfd, evs, (int)ARRAY_SIZE(evs), timeout);

@@ -6,11 +6,16 @@
  * option length is checked against NBD_MAX_OPTION_LEN as soon as the header is there, so
  * a client announcing a huge option is dropped before the caller buffers its data.
  *
- * Policy (ferryd serves a fixed set of exports, no TLS, no meta contexts):
+ * Policy (ferryd serves a fixed set of exports):
  * GO/INFO answer INFO_EXPORT, NAME/DESCRIPTION when asked, BLOCK_SIZE always, then ACK;
  * EXPORT_NAME cannot report errors, so a bad name closes; LIST, ABORT, STRUCTURED_REPLY
- * as in the spec; STARTTLS -> ERR_POLICY; anything else -> ERR_UNSUP. Error replies carry
- * a short human-readable message (clients such as qemu print it). */
+ * as in the spec; LIST_META_CONTEXT and SET_META_CONTEXT know one context,
+ * base:allocation (SET needs structured replies first, and the selection holds only for
+ * the export it named); STARTTLS -> ERR_POLICY when TLS is off, else ACK and the caller
+ * runs the TLS handshake (NBD_HS_STARTTLS), after which everything is negotiated afresh;
+ * with TLS required, every option but STARTTLS and ABORT gets ERR_TLS_REQD before it
+ * (EXPORT_NAME, which cannot carry an error, closes); anything else -> ERR_UNSUP. Error
+ * replies carry a short human-readable message (clients such as qemu print it). */
 #include "datapath/nbd-proto.h"
 
 #include <string.h>
@@ -39,7 +44,8 @@ void nbd_hs_greeting(uint8_t out[18])
 uint16_t nbd_export_tflags(const struct nbd_export_info *e, bool structured)
 {
 	uint16_t f = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA |
-		     NBD_FLAG_SEND_TRIM | NBD_FLAG_SEND_WRITE_ZEROES;
+		     NBD_FLAG_SEND_TRIM | NBD_FLAG_SEND_WRITE_ZEROES | NBD_FLAG_SEND_CACHE |
+		     NBD_FLAG_SEND_FAST_ZERO;
 
 	if (structured)
 		f |= NBD_FLAG_SEND_DF;
@@ -118,6 +124,17 @@ static void emit_info(struct nbd_handshake *hs, struct dbuf *out, uint32_t opt,
 		emit(hs, out, body, len);
 }
 
+/* The export is chosen; a meta context selected for another export does not hold. */
+static void enter_transmission(struct nbd_handshake *hs, const struct nbd_export_info *e,
+			       uint16_t tflags)
+{
+	hs->state = NBD_HS_TRANSMISSION;
+	hs->chosen = e;
+	hs->tflags = tflags;
+	if (hs->meta_export != e)
+		hs->meta_alloc = false;
+}
+
 /* GO and INFO: u32 namelen, name, u16 n, n x u16 info requests. */
 static void opt_go_info(struct nbd_handshake *hs, uint32_t opt, const uint8_t *d,
 			uint32_t len, struct dbuf *out)
@@ -172,11 +189,8 @@ static void opt_go_info(struct nbd_handshake *hs, uint32_t opt, const uint8_t *d
 	put_be32(b + 8, NBD_MAX_PAYLOAD);
 	emit_info(hs, out, opt, NBD_INFO_BLOCK_SIZE, b, 12);
 	emit_reply(hs, out, opt, NBD_REP_ACK, NULL, 0);
-	if (opt == NBD_OPT_GO && hs->state != NBD_HS_CLOSE) {
-		hs->state = NBD_HS_TRANSMISSION;
-		hs->chosen = e;
-		hs->tflags = tflags;
-	}
+	if (opt == NBD_OPT_GO && hs->state != NBD_HS_CLOSE)
+		enter_transmission(hs, e, tflags);
 }
 
 /* Legacy EXPORT_NAME: no option reply; errors can only close. */
@@ -199,11 +213,8 @@ static void opt_export_name(struct nbd_handshake *hs, const uint8_t *d, uint32_t
 	put_be64(b, e->size);
 	put_be16(b + 8, tflags);
 	emit(hs, out, b, hs->no_zeroes ? 10 : sizeof(b));
-	if (hs->state != NBD_HS_CLOSE) {
-		hs->state = NBD_HS_TRANSMISSION;
-		hs->chosen = e;
-		hs->tflags = tflags;
-	}
+	if (hs->state != NBD_HS_CLOSE)
+		enter_transmission(hs, e, tflags);
 }
 
 static void opt_list(struct nbd_handshake *hs, uint32_t len, struct dbuf *out)
@@ -228,9 +239,107 @@ static void opt_list(struct nbd_handshake *hs, uint32_t len, struct dbuf *out)
 	emit_reply(hs, out, NBD_OPT_LIST, NBD_REP_ACK, NULL, 0);
 }
 
+/* REP_META_CONTEXT for base:allocation. */
+static void emit_meta_alloc(struct nbd_handshake *hs, struct dbuf *out, uint32_t opt)
+{
+	uint8_t b[4 + sizeof NBD_META_BASE_ALLOCATION - 1];
+	put_be32(b, NBD_META_ID_ALLOCATION);
+	memcpy(b + 4, NBD_META_BASE_ALLOCATION, sizeof NBD_META_BASE_ALLOCATION - 1);
+	emit_reply(hs, out, opt, NBD_REP_META_CONTEXT, b, sizeof b);
+}
+
+static bool query_is(const uint8_t *q, uint32_t qlen, const char *s)
+{
+	return qlen == strlen(s) && memcmp(q, s, qlen) == 0;
+}
+
+/* LIST_META_CONTEXT and SET_META_CONTEXT: u32 namelen, name, u32 n, n x (u32 len, query).
+ * The only context is base:allocation: LIST with no query, "base:" or "base:allocation"
+ * names it; SET selects it with "base:allocation" (other queries select nothing). */
+static void opt_meta_context(struct nbd_handshake *hs, uint32_t opt, const uint8_t *d,
+			     uint32_t len, struct dbuf *out)
+{
+	bool set = opt == NBD_OPT_SET_META_CONTEXT;
+	if (set && !hs->structured) {
+		emit_error(hs, out, opt, NBD_REP_ERR_INVALID,
+			   "SET_META_CONTEXT needs structured replies first");
+		return;
+	}
+	if (len < 8 || get_be32(d) > NBD_MAX_NAME_LEN || get_be32(d) > len - 8) {
+		emit_error(hs, out, opt, NBD_REP_ERR_INVALID, "bad export name length");
+		return;
+	}
+	uint32_t namelen = get_be32(d);
+	const uint8_t *name = d + 4, *p = d + 8 + namelen, *end = d + len;
+	uint32_t nq = get_be32(d + 4 + namelen);
+	bool alloc = false, all = nq == 0 && !set;
+	for (uint32_t i = 0; i < nq; i++) {
+		if (end - p < 4 || get_be32(p) > (uint64_t)(end - p - 4)) {
+			emit_error(hs, out, opt, NBD_REP_ERR_INVALID, "bad query length");
+			return;
+		}
+		uint32_t qlen = get_be32(p);
+		const uint8_t *q = p + 4;
+		if (query_is(q, qlen, NBD_META_BASE_ALLOCATION) ||
+		    (!set && query_is(q, qlen, "base:")))
+			alloc = true;
+		p += 4 + qlen;
+	}
+	if (p != end) {
+		emit_error(hs, out, opt, NBD_REP_ERR_INVALID, "bad query count");
+		return;
+	}
+	const struct nbd_export_info *e = find_export(hs, name, namelen);
+	if (!e) {
+		emit_error(hs, out, opt, NBD_REP_ERR_UNKNOWN, "unknown export");
+		return;
+	}
+	if (alloc || all)
+		emit_meta_alloc(hs, out, opt);
+	emit_reply(hs, out, opt, NBD_REP_ACK, NULL, 0);
+	if (set) {
+		hs->meta_alloc = alloc;
+		hs->meta_export = e;
+	}
+}
+
+static void opt_starttls(struct nbd_handshake *hs, uint32_t len, struct dbuf *out)
+{
+	if (len != 0)
+		emit_error(hs, out, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID, "STARTTLS takes no data");
+	else if (hs->tls)
+		emit_error(hs, out, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID, "TLS is already active");
+	else if (hs->tls_mode == NBD_TLS_OFF)
+		emit_error(hs, out, NBD_OPT_STARTTLS, NBD_REP_ERR_POLICY,
+			   "TLS is not enabled on this server");
+	else {
+		emit_reply(hs, out, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL, 0);
+		if (hs->state != NBD_HS_CLOSE)
+			hs->state = NBD_HS_STARTTLS;
+	}
+}
+
+void nbd_hs_tls_done(struct nbd_handshake *hs)
+{
+	hs->state = NBD_HS_OPTIONS;
+	hs->tls = true;
+	hs->structured = false;
+	hs->meta_alloc = false;
+	hs->meta_export = NULL;
+}
+
 static void do_option(struct nbd_handshake *hs, uint32_t opt, const uint8_t *d,
 		      uint32_t len, struct dbuf *out)
 {
+	if (hs->tls_mode == NBD_TLS_REQUIRE && !hs->tls && opt != NBD_OPT_STARTTLS &&
+	    opt != NBD_OPT_ABORT) {
+		if (opt == NBD_OPT_EXPORT_NAME)
+			hs_close(hs, "EXPORT_NAME without TLS, which this server requires");
+		else
+			emit_error(hs, out, opt, NBD_REP_ERR_TLS_REQD,
+				   "this server requires TLS: send STARTTLS first");
+		return;
+	}
 	switch (opt) {
 	case NBD_OPT_GO:
 	case NBD_OPT_INFO:
@@ -256,7 +365,11 @@ static void do_option(struct nbd_handshake *hs, uint32_t opt, const uint8_t *d,
 		hs->structured = true;
 		break;
 	case NBD_OPT_STARTTLS:
-		emit_error(hs, out, opt, NBD_REP_ERR_POLICY, "TLS is not available");
+		opt_starttls(hs, len, out);
+		break;
+	case NBD_OPT_LIST_META_CONTEXT:
+	case NBD_OPT_SET_META_CONTEXT:
+		opt_meta_context(hs, opt, d, len, out);
 		break;
 	default:
 		emit_error(hs, out, opt, NBD_REP_ERR_UNSUP, "unsupported option");

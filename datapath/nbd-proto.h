@@ -6,9 +6,12 @@
  *
  * Server flow (ferryd's conn.c):
  *   send greeting (nbd_hs_greeting) -> feed client bytes to nbd_hs_feed, send what it
- *   appends to out, until state is NBD_HS_TRANSMISSION (export chosen) or NBD_HS_CLOSE ->
+ *   appends to out, until state is NBD_HS_TRANSMISSION (export chosen) or NBD_HS_CLOSE;
+ *   NBD_HS_STARTTLS means: send out, run the TLS handshake on the socket, then call
+ *   nbd_hs_tls_done and go on feeding (decrypted bytes) ->
  *   then per request: 28-byte header -> nbd_request_decode -> nbd_request_validate ->
- *   payload (WRITE) -> do it -> reply (simple, or structured chunks for READ if negotiated). */
+ *   payload (WRITE) -> do it -> reply (simple, or structured chunks for READ if negotiated;
+ *   BLOCK_STATUS always structured). */
 #ifndef FERRY_NBD_PROTO_H
 #define FERRY_NBD_PROTO_H
 
@@ -56,6 +59,7 @@
 #define NBD_REP_ACK		1u
 #define NBD_REP_SERVER		2u
 #define NBD_REP_INFO		3u
+#define NBD_REP_META_CONTEXT	4u
 #define NBD_REP_ERR_UNSUP	0x80000001u
 #define NBD_REP_ERR_POLICY	0x80000002u
 #define NBD_REP_ERR_INVALID	0x80000003u
@@ -83,6 +87,7 @@
 #define NBD_FLAG_SEND_DF	(1u << 7)
 #define NBD_FLAG_CAN_MULTI_CONN	(1u << 8)
 #define NBD_FLAG_SEND_CACHE	(1u << 10)
+#define NBD_FLAG_SEND_FAST_ZERO	(1u << 11)
 
 /* commands */
 #define NBD_CMD_READ		0
@@ -106,7 +111,14 @@
 #define NBD_REPLY_TYPE_NONE	0
 #define NBD_REPLY_TYPE_OFFSET_DATA 1
 #define NBD_REPLY_TYPE_OFFSET_HOLE 2
+#define NBD_REPLY_TYPE_BLOCK_STATUS 5
 #define NBD_REPLY_TYPE_ERROR	0x8001u
+
+/* meta contexts: ferryd offers base:allocation, always with this context id */
+#define NBD_META_BASE_ALLOCATION "base:allocation"
+#define NBD_META_ID_ALLOCATION	1u
+#define NBD_STATE_HOLE		(1u << 0)	/* base:allocation: not allocated */
+#define NBD_STATE_ZERO		(1u << 1)	/* base:allocation: reads as zeroes */
 
 /* error values on the wire (never send a host errno) */
 #define NBD_EPERM	1u
@@ -127,17 +139,28 @@ struct nbd_export_info {
 	bool multi_conn;		/* FLUSH on one connection covers all of them */
 };
 
+/* TLS policy (the [nbd] tls setting): off (STARTTLS refused), on (offered), require
+ * (every option but STARTTLS and ABORT refused before TLS). */
+enum nbd_tls_mode { NBD_TLS_OFF, NBD_TLS_ON, NBD_TLS_REQUIRE };
+
 enum nbd_hs_state {
 	NBD_HS_CLIENT_FLAGS,	/* waiting for the client's 4 flag bytes */
 	NBD_HS_OPTIONS,		/* option haggling */
+	NBD_HS_STARTTLS,	/* STARTTLS acknowledged: send out, then the TLS handshake, then
+				 * nbd_hs_tls_done (feeding consumes nothing meanwhile) */
 	NBD_HS_TRANSMISSION,	/* export chosen (GO or EXPORT_NAME): send out, then serve */
 	NBD_HS_CLOSE,		/* send out (if anything), then close the connection */
 };
 
 struct nbd_handshake {
 	enum nbd_hs_state state;
+	enum nbd_tls_mode tls_mode;	/* set by the caller after nbd_hs_init (default off) */
+	bool tls;		/* the TLS handshake is done: options go through TLS now */
 	bool no_zeroes;		/* client set C_NO_ZEROES */
 	bool structured;	/* STRUCTURED_REPLY negotiated */
+	/* SET_META_CONTEXT selected base:allocation for meta_export (void if GO names another) */
+	bool meta_alloc;
+	const struct nbd_export_info *meta_export;
 	const struct nbd_export_info *exports;
 	size_t n_exports;
 	const struct nbd_export_info *chosen;	/* set in NBD_HS_TRANSMISSION */
@@ -154,6 +177,9 @@ void nbd_hs_greeting(uint8_t out[18]);
  * again with more). Never reads past len; malformed input leads to NBD_HS_CLOSE with a
  * reason, never to a crash. */
 size_t nbd_hs_feed(struct nbd_handshake *hs, const uint8_t *in, size_t len, struct dbuf *out);
+/* The TLS handshake after STARTTLS succeeded: back to option haggling, inside TLS, with
+ * everything negotiated before forgotten (as the protocol requires). */
+void nbd_hs_tls_done(struct nbd_handshake *hs);
 /* Transmission flags for an export given what was negotiated. */
 uint16_t nbd_export_tflags(const struct nbd_export_info *e, bool structured);
 
@@ -175,9 +201,10 @@ enum nbd_verdict {
 	NBD_REQ_DISC,		/* NBD_CMD_DISC: finish in-flight requests, close, no reply */
 };
 /* Check a request against the negotiated export: command known and advertised, flags
- * known, offset+length inside the export (write class -> ENOSPC, read -> EINVAL), payload
- * length within NBD_MAX_PAYLOAD (WRITE over it -> DISCONNECT with EINVAL; READ -> EOVERFLOW
- * when DF else EINVAL), read-only export (EPERM). CACHE is accepted as a no-op. */
+ * known, offset+length inside the export (write class -> ENOSPC, read, CACHE and
+ * BLOCK_STATUS -> EINVAL), payload length within NBD_MAX_PAYLOAD (WRITE over it ->
+ * DISCONNECT with EINVAL; READ -> EOVERFLOW when DF else EINVAL), read-only export (EPERM).
+ * BLOCK_STATUS needs base:allocation negotiated and a length > 0. */
 enum nbd_verdict nbd_request_validate(const struct nbd_request *req,
 				      const struct nbd_handshake *hs, uint32_t *error);
 
@@ -190,6 +217,16 @@ size_t nbd_reply_read_chunk(uint8_t out[NBD_CHUNK_HDR_SIZE + 8], uint64_t cookie
 size_t nbd_reply_error_chunk(uint8_t *out, uint64_t cookie, uint32_t error, const char *msg);
 /* Structured NONE chunk with DONE (20 bytes). */
 size_t nbd_reply_none_chunk(uint8_t out[NBD_CHUNK_HDR_SIZE], uint64_t cookie);
+
+/* One base:allocation extent: length bytes with NBD_STATE_* flags. */
+struct nbd_extent {
+	uint32_t length;
+	uint32_t flags;
+};
+/* Structured BLOCK_STATUS chunk with DONE for context id: header, id, n descriptors. out
+ * must hold NBD_CHUNK_HDR_SIZE + 4 + 8 * n bytes. */
+size_t nbd_reply_block_status(uint8_t *out, uint64_t cookie, uint32_t id,
+			      const struct nbd_extent *ext, size_t n);
 
 /* Map a negative errno from the I/O path to an NBD error. */
 uint32_t nbd_errno_to_wire(int neg_errno);

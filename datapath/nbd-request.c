@@ -5,9 +5,9 @@
  * cheaply, so it is checked first and disconnects; every other WRITE error still lets
  * the caller read and discard the payload, keeping the stream in sync. Bounds errors
  * follow the protocol's server guidance (NBD doc/proto.md): write class (WRITE, TRIM,
- * WRITE_ZEROES) -> ENOSPC, READ/CACHE -> EINVAL. FLUSH and DISC ignore offset and
- * length, as common servers do. BLOCK_STATUS needs a meta context, which ferryd never
- * negotiates, so it is an unknown command here. */
+ * WRITE_ZEROES) -> ENOSPC, READ/CACHE/BLOCK_STATUS -> EINVAL. FLUSH and DISC ignore offset
+ * and length, as common servers do. BLOCK_STATUS is an unknown command unless
+ * base:allocation was negotiated (which needs structured replies). */
 #include "datapath/nbd-proto.h"
 
 #include <errno.h>
@@ -62,8 +62,15 @@ enum nbd_verdict nbd_request_validate(const struct nbd_request *req,
 			allowed |= NBD_CMD_FLAG_DF;
 		break;
 	case NBD_CMD_WRITE_ZEROES:
-		allowed |= NBD_CMD_FLAG_NO_HOLE;
+		allowed |= NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_FAST_ZERO;
 		write_class = true;
+		break;
+	case NBD_CMD_BLOCK_STATUS:
+		if (!hs->structured || !hs->meta_alloc)
+			return fail(error, NBD_EINVAL);
+		if (req->length == 0)
+			return fail(error, NBD_EINVAL);
+		allowed |= NBD_CMD_FLAG_REQ_ONE;
 		break;
 	case NBD_CMD_TRIM:
 		write_class = true;
@@ -134,6 +141,19 @@ size_t nbd_reply_none_chunk(uint8_t out[NBD_CHUNK_HDR_SIZE], uint64_t cookie)
 {
 	chunk_hdr(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, cookie, 0);
 	return NBD_CHUNK_HDR_SIZE;
+}
+
+size_t nbd_reply_block_status(uint8_t *out, uint64_t cookie, uint32_t id,
+			      const struct nbd_extent *ext, size_t n)
+{
+	chunk_hdr(out, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS, cookie,
+		  (uint32_t)(4 + 8 * n));
+	put_be32(out + NBD_CHUNK_HDR_SIZE, id);
+	for (size_t i = 0; i < n; i++) {
+		put_be32(out + NBD_CHUNK_HDR_SIZE + 4 + 8 * i, ext[i].length);
+		put_be32(out + NBD_CHUNK_HDR_SIZE + 8 + 8 * i, ext[i].flags);
+	}
+	return NBD_CHUNK_HDR_SIZE + 4 + 8 * n;
 }
 
 uint32_t nbd_errno_to_wire(int neg_errno)

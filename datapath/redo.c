@@ -67,7 +67,7 @@ int server_redo(struct server *srv)
 		if (rec.type == REPLOG_REC_WRITE)
 			r = pwrite_full(d->fd, payload, rec.length, rec.offset);
 		else
-			r = disk_zero_range(d, rec.offset, rec.length, true);
+			r = disk_zero_range(d, rec.offset, rec.length, true, false);
 		if (r < 0) {
 			log_error("redo: applying record %" PRIu64 " to %s: %s", rec.seq, d->name,
 				  strerror(-r));

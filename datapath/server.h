@@ -34,7 +34,12 @@
  * negotiated); reads never wait for writes (NBD orders nothing between them). FLUSH:
  * fdatasync of the export's primary and of the log through the engine; both are
  * file-wide, so a FLUSH covers every write completed on any connection, which is what
- * makes NBD_FLAG_CAN_MULTI_CONN true. CACHE: nothing to do (the reply only).
+ * makes NBD_FLAG_CAN_MULTI_CONN true. CACHE (readahead) and BLOCK_STATUS
+ * (SEEK_DATA/SEEK_HOLE on the primary) are answered inline (disk-status.c). A FAST_ZERO
+ * WRITE_ZEROES that could only be done by writing zeroes is refused before it is logged.
+ *
+ * TLS: after STARTTLS the connection's bytes go through tls.c (conn.c's transport);
+ * nothing above it changes.
  *
  * Crash consistency (redo.c): every record below the oldest op still on the redo list is
  * in its primary; a 2 s checkpoint syncs the primaries and records that "applied" point in
@@ -79,6 +84,7 @@ struct disk {
 	const char *domain;
 	int fd;
 	bool is_blockdev;
+	bool zero_slow;		/* fallocate cannot zero it: zeroing writes zeroes */
 	uint64_t size;
 	uint32_t domain_id, disk_id;	/* in the replication log's registry */
 	unsigned connections;
@@ -133,7 +139,18 @@ int disk_lock(struct server *srv, struct disk *d);
 int disk_close(struct disk *d);
 /* Zero a range of the primary: a hole where allowed, allocated zeroes otherwise. Return 0
  * or -errno. */
-int disk_zero_range(struct disk *d, uint64_t off, uint64_t len, bool may_punch);
+int disk_zero_range(struct disk *d, uint64_t off, uint64_t len, bool may_punch, bool fast);
+/* ---- disk-status.c: the requests that only ask about a disk ----
+ * Could a WRITE_ZEROES with FAST_ZERO be done without writing zeroes? (A block device
+ * only punches quickly; zeroing allocated blocks may write.) Decided before the request
+ * is logged, so a refusal changes nothing. */
+bool disk_zero_is_fast(const struct disk *d, bool may_punch);
+/* NBD_CMD_BLOCK_STATUS for base:allocation: fill op->buf with the whole structured reply
+ * (op->iov says where and how long). Holes and data from SEEK_HOLE/SEEK_DATA on a file; a
+ * block device is all data. Return 0 or -errno. */
+int disk_block_status(struct nbd_op *op);
+/* NBD_CMD_CACHE: start reading the range into the page cache (POSIX_FADV_WILLNEED). */
+void disk_cache(struct nbd_op *op);
 /* Crash recovery at start-up: re-apply the log records from replog_redo_from() to the
  * primaries, sync them, record the new applied point. Return 0 or -1 (logged). */
 int server_redo(struct server *srv);
@@ -183,6 +200,12 @@ struct conn {
 	bool writing;		/* EPOLLOUT registered */
 	bool flush_listed;	/* on srv->flush_list */
 	struct conn *next_flush;
+	/* TLS (conn.c): after STARTTLS, reads and writes go through it */
+	struct tls_conn *tls;
+	bool tls_wait_read;	/* a TLS write waits for the socket to be readable */
+	bool tls_read_blocked;	/* a TLS read waits for the socket to be writable */
+	bool read_again;	/* on srv->read_again: decrypted input is waiting */
+	struct conn *next_again;
 	unsigned inflight;	/* ops dispatched, not yet replied */
 };
 
@@ -194,6 +217,10 @@ void conn_on_events(struct conn *c, uint32_t events);
 void conn_reply(struct conn *c, struct nbd_op *op);
 /* Write queued output of every connection that has some (end of each loop iteration). */
 void conn_flush_all(struct server *srv);
+/* Read c again after this round of events (TLS input epoll cannot see), and do it for
+ * every connection so listed (loop.c's post phase). */
+void conn_read_later(struct conn *c);
+void conn_read_again_all(struct server *srv);
 /* Stop reading new requests on every connection (shutdown); close idle ones. */
 void conn_shutdown_all(struct server *srv);
 /* Close the socket now; the struct is freed later by conn_reap_dead(). */
@@ -226,6 +253,9 @@ struct server {
 	struct conn *conns;		/* all connections */
 	unsigned n_conns, next_conn_id;
 	struct conn *flush_list;	/* connections with output to write */
+	struct conn *read_again;	/* connections to read again (conn_read_later) */
+	struct tls_server *tls;		/* NULL: TLS off (tls.h) */
+	enum nbd_tls_mode tls_mode;	/* what the handshake offers */
 	bool stopping;
 	uint64_t started_ns;
 	/* redo point: see disk-io.c */
@@ -263,6 +293,9 @@ int log_file_open(const char *path);
 /* SIGHUP on the loop thread: reopen the log file, reload what can change while running,
  * log what was done. */
 void server_hangup(struct server *srv);
+/* Set srv->tls and srv->tls_mode from cfg's [nbd] TLS keys (at start-up, and on SIGHUP for
+ * new connections). Return 0, or -1 (logged; srv unchanged). */
+int server_tls_setup(struct server *srv, const struct ferry_config *cfg);
 
 /* Register/modify/remove fd in epoll with a kind tag and a pointer. Return 0 or -1 (logged). */
 int loop_add(struct server *srv, int fd, uint32_t events, enum ev_kind kind, void *ptr);

@@ -26,6 +26,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "datapath/tls.h"
 #include "common/banned.h"
 
 /* paths the fatal handler removes: copied at setup, never changed after */
@@ -109,9 +110,28 @@ int log_file_open(const char *path)
 	return r;
 }
 
-/* Reload what can change while running: today the [log] backpressure (read per request).
- * Everything else (exports, domains, the log's geometry, the store, addresses) is fixed
- * for the life of the process. */
+int server_tls_setup(struct server *srv, const struct ferry_config *cfg)
+{
+	struct tls_server *t = NULL;
+	char err[512], what[64];
+	if (cfg->tls != TLS_OFF && tls_server_new(cfg, &t, err, sizeof err) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	tls_server_put(srv->tls);	/* connections keep theirs (reference counted) */
+	srv->tls = t;
+	srv->tls_mode = cfg->tls == TLS_REQUIRE ? NBD_TLS_REQUIRE :
+			cfg->tls == TLS_ON ? NBD_TLS_ON : NBD_TLS_OFF;
+	if (t)
+		log_info("NBD TLS %s: %s", cfg->tls == TLS_REQUIRE ? "required" : "offered",
+			 tls_server_describe(t, what, sizeof what));
+	return 0;
+}
+
+/* Reload what can change while running: the [log] backpressure (read per request) and
+ * the [nbd] TLS setting and credentials (new connections use them). Everything else
+ * (exports, domains, the log's geometry, the store, addresses) is fixed for the life of
+ * the process. */
 static void reload_config(struct server *srv)
 {
 	struct ferry_config nc;
@@ -126,6 +146,13 @@ static void reload_config(struct server *srv)
 		srv->cfg->log_backpressure_ms = nc.log_backpressure_ms;
 		snprintf(done, sizeof done, "; [log] backpressure %u ms -> %u ms", old_bp,
 			 nc.log_backpressure_ms);
+	}
+	if (nc.tls != TLS_OFF || srv->tls) {
+		if (server_tls_setup(srv, &nc) < 0)
+			log_error("SIGHUP: keeping the running TLS setup");
+		else
+			snprintf(done + strlen(done), sizeof done - strlen(done),
+				 "; [nbd] TLS %s", nc.tls == TLS_OFF ? "off" : "credentials reloaded");
 	}
 	config_release(&nc);
 	log_info("SIGHUP: reloaded %s%s%s", srv->cfg->file, done[0] ? done : " (nothing changed "

@@ -1,7 +1,9 @@
 /* Fuzz target for the NBD option haggling (datapath/nbd-handshake.c). The input is the
  * client's byte stream after the greeting: 4 client-flag bytes, then options. It is fed
  * twice, once whole and once in small pieces the way a socket would deliver it, and both
- * runs must end in the same state with the same reply bytes. State invariants from
+ * runs must end in the same state with the same reply bytes; and all of that under each
+ * TLS policy (off, on, require), a STARTTLS that gets its ACK being followed by a
+ * successful TLS handshake (nbd_hs_tls_done) and more options. State invariants from
  * nbd-proto.h are checked after each run; any violation aborts. */
 #include <stdint.h>
 #include <stdio.h>
@@ -34,8 +36,13 @@ static void check(int ok, const char *what)
 	}
 }
 
-static int done(const struct run *r)
+static int done(struct run *r)
 {
+	if (r->hs.state == NBD_HS_STARTTLS) {
+		check(r->hs.tls_mode != NBD_TLS_OFF && !r->hs.tls, "STARTTLS accepted wrongly");
+		nbd_hs_tls_done(&r->hs);	/* the TLS handshake succeeded */
+		check(r->hs.tls && !r->hs.structured && !r->hs.meta_alloc, "state kept over TLS");
+	}
 	return r->hs.state == NBD_HS_TRANSMISSION || r->hs.state == NBD_HS_CLOSE;
 }
 
@@ -81,6 +88,9 @@ static void check_state(const struct run *r)
 		check(hs->chosen != NULL, "TRANSMISSION without export");
 		check(hs->tflags == nbd_export_tflags(hs->chosen, hs->structured),
 		      "tflags mismatch");
+		check(!hs->meta_alloc || (hs->structured && hs->meta_export == hs->chosen),
+		      "meta context for another export, or without structured replies");
+		check(hs->tls_mode != NBD_TLS_REQUIRE || hs->tls, "transmission without TLS");
 	} else {
 		check(hs->chosen == NULL, "export chosen outside TRANSMISSION");
 	}
@@ -88,16 +98,14 @@ static void check_state(const struct run *r)
 		check(hs->close_reason != NULL, "CLOSE without reason");
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void one_mode(const uint8_t *data, size_t size, enum nbd_tls_mode mode, uint8_t *pend)
 {
 	struct run a, b;
 	struct dbuf d = DBUF_INIT(1u << 20);
-	uint8_t *pend = malloc(size ? size : 1);
 
-	if (!pend)
-		return 0;
 	nbd_hs_init(&a.hs, exports, ARRAY_SIZE(exports));
 	nbd_hs_init(&b.hs, exports, ARRAY_SIZE(exports));
+	a.hs.tls_mode = b.hs.tls_mode = mode;
 	a.out = b.out = d;
 	a.consumed = b.consumed = 0;
 	run_whole(&a, data, size);
@@ -106,6 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_state(&b);
 	check(a.hs.state == b.hs.state, "state differs when split");
 	check(a.hs.structured == b.hs.structured, "structured differs when split");
+	check(a.hs.tls == b.hs.tls, "tls differs when split");
+	check(a.hs.meta_alloc == b.hs.meta_alloc, "meta context differs when split");
 	check(a.hs.chosen == b.hs.chosen, "export differs when split");
 	check(a.consumed == b.consumed, "consumed differs when split");
 	check(a.out.len == b.out.len, "reply length differs when split");
@@ -113,6 +123,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	      "reply bytes differ when split");
 	dbuf_release(&a.out);
 	dbuf_release(&b.out);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t *pend = malloc(size ? size : 1);
+	if (!pend)
+		return 0;
+	one_mode(data, size, NBD_TLS_OFF, pend);
+	one_mode(data, size, NBD_TLS_ON, pend);
+	one_mode(data, size, NBD_TLS_REQUIRE, pend);
 	free(pend);
 	return 0;
 }

@@ -1,5 +1,6 @@
 /* Fuzz target for NBD request decoding and validation (datapath/nbd-request.c).
- * Input: byte 0 = bit0 read-only, bit1 structured replies, bit2 multi-conn; byte 1
+ * Input: byte 0 = bit0 read-only, bit1 structured replies, bit2 multi-conn, bit3
+ * base:allocation negotiated; byte 1
  * picks the export size from a table of edge cases; then a stream of 28-byte request
  * headers, each WRITE followed by its payload (skipped), as on the wire. The stream ends
  * where a server would stop: bad magic, DISC, or a disconnect verdict. Each verdict is
@@ -43,10 +44,18 @@ static void check_verdict(const struct nbd_request *r, const struct nbd_handshak
 	switch (v) {
 	case NBD_REQ_OK:
 		check(err == 0, "OK with an error");
-		check(r->type <= NBD_CMD_WRITE_ZEROES && r->type != NBD_CMD_DISC,
+		check(r->type <= NBD_CMD_BLOCK_STATUS && r->type != NBD_CMD_DISC,
 		      "OK for an unknown command");
-		check(!(r->flags & ~(NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_DF)),
+		check(!(r->flags & ~(NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_DF |
+				     NBD_CMD_FLAG_FAST_ZERO | NBD_CMD_FLAG_REQ_ONE)),
 		      "OK with unknown flags");
+		check(!(r->flags & NBD_CMD_FLAG_FAST_ZERO) || r->type == NBD_CMD_WRITE_ZEROES,
+		      "FAST_ZERO accepted where not allowed");
+		check(!(r->flags & NBD_CMD_FLAG_REQ_ONE) || r->type == NBD_CMD_BLOCK_STATUS,
+		      "REQ_ONE accepted where not allowed");
+		check(r->type != NBD_CMD_BLOCK_STATUS ||
+		      (hs->structured && hs->meta_alloc && r->length > 0),
+		      "BLOCK_STATUS without base:allocation, or of length 0");
 		check(!(r->flags & NBD_CMD_FLAG_DF) || (hs->structured && r->type == NBD_CMD_READ),
 		      "DF accepted where not allowed");
 		check(!(r->flags & NBD_CMD_FLAG_NO_HOLE) || r->type == NBD_CMD_WRITE_ZEROES,
@@ -85,7 +94,14 @@ static void encode_reply(const struct nbd_request *r, const struct nbd_handshake
 {
 	uint8_t b[NBD_CHUNK_HDR_SIZE + 8 + 64];
 
-	if (hs->structured && r->type == NBD_CMD_READ) {
+	if (hs->structured && r->type == NBD_CMD_BLOCK_STATUS && !err) {
+		struct nbd_extent ext[2] = { { r->length, NBD_STATE_HOLE | NBD_STATE_ZERO },
+					     { 0, 0 } };
+		uint8_t bs[NBD_CHUNK_HDR_SIZE + 4 + 16];
+		check(nbd_reply_block_status(bs, r->cookie, NBD_META_ID_ALLOCATION, ext, 2) ==
+		      sizeof bs, "block status chunk");
+		check(get_be64(bs + 8) == r->cookie, "cookie not echoed");
+	} else if (hs->structured && (r->type == NBD_CMD_READ || r->type == NBD_CMD_BLOCK_STATUS)) {
 		if (err)
 			check(nbd_reply_error_chunk(b, r->cookie, err, "fuzz") == 30, "error chunk");
 		else if (r->length)
@@ -113,6 +129,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nbd_hs_init(&hs, &e, 1);
 	hs.state = NBD_HS_TRANSMISSION;
 	hs.structured = data[0] & 2;
+	hs.meta_alloc = hs.structured && (data[0] & 8);
+	hs.meta_export = &e;
 	hs.chosen = &e;
 	hs.tflags = nbd_export_tflags(&e, hs.structured);
 

@@ -240,6 +240,38 @@ static void test_errors_values(void **state)
 	expect_error(DOM "[nbd]\nlisten = ::1:10809\n", 4, "bad nbd.listen");
 	expect_error(DOM "[nbd]\nlisten = unix:relative.sock\n", 4, "bad nbd.listen");
 	expect_error(DOM "[nbd]\nlisten = host:10x\n", 4, "bad nbd.listen");
+	expect_error(DOM "[nbd]\ntls = yes\n", 4, "bad nbd.tls 'yes' (expected off, on or require)");
+	expect_error(DOM "[nbd]\ntls = on\n", 3, "nbd.tls = on needs nbd.tls_cert_file");
+	expect_error(DOM "\n[nbd]\ntls = require\n", 4, "nbd.tls = require needs");
+	expect_error(DOM "[nbd]\ntls_cert_file = /c.pem\n", 3, "go together");
+	expect_error(DOM "[nbd]\ntls_key_file = /k.pem\n", 3, "go together");
+	expect_error(DOM "[nbd]\ntls = on\ntls_psk_file = /p\ntls_ca_file = /ca.pem\n", 3,
+		     "tls_ca_file (client certificates) needs nbd.tls_cert_file");
+}
+
+static void test_tls_keys(void **state)
+{
+	(void)state;
+	struct ferry_config c;
+	char err[256];
+	static const char on[] = DOM "[nbd]\ntls = on\ntls_psk_file = /etc/ferry/keys.psk\n";
+	assert_int_equal(config_parse("t", on, sizeof on - 1, &c, err, sizeof err), 0);
+	assert_int_equal(c.tls, TLS_ON);
+	assert_string_equal(c.tls_psk_file, "/etc/ferry/keys.psk");
+	assert_null(c.tls_cert_file);
+	config_release(&c);
+	static const char req[] = DOM "[nbd]\ntls = require\ntls_cert_file = /c.pem\n"
+				  "tls_key_file = /k.pem\ntls_ca_file = /ca.pem\n";
+	assert_int_equal(config_parse("t", req, sizeof req - 1, &c, err, sizeof err), 0);
+	assert_int_equal(c.tls, TLS_REQUIRE);
+	assert_string_equal(c.tls_cert_file, "/c.pem");
+	assert_string_equal(c.tls_key_file, "/k.pem");
+	assert_string_equal(c.tls_ca_file, "/ca.pem");
+	config_release(&c);
+	static const char off[] = DOM "[nbd]\ntls = off\n";
+	assert_int_equal(config_parse("t", off, sizeof off - 1, &c, err, sizeof err), 0);
+	assert_int_equal(c.tls, TLS_OFF);
+	config_release(&c);
 }
 
 static void test_errors_domains(void **state)
@@ -798,6 +830,7 @@ int main(void)
 		cmocka_unit_test(test_syntax_details),
 		cmocka_unit_test(test_errors_syntax),
 		cmocka_unit_test(test_errors_values),
+		cmocka_unit_test(test_tls_keys),
 		cmocka_unit_test(test_errors_domains),
 		cmocka_unit_test(test_vms),
 		cmocka_unit_test(test_vm_errors),

@@ -210,7 +210,7 @@ static void test_go_literal(void **st)
 	(void)st;
 	static const uint8_t want[] = {
 		0x00, 0x03, 0xe8, 0x89, 0x04, 0x55, 0x65, 0xa9, 0, 0, 0, 7, 0, 0, 0, 3,
-		0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0x6d,
+		0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0x0c, 0x6d,
 		0x00, 0x03, 0xe8, 0x89, 0x04, 0x55, 0x65, 0xa9, 0, 0, 0, 7, 0, 0, 0, 3,
 		0, 0, 0, 14, 0, 3, 0, 0, 0, 1, 0, 0, 0x10, 0, 0x02, 0, 0, 0,
 		0x00, 0x03, 0xe8, 0x89, 0x04, 0x55, 0x65, 0xa9, 0, 0, 0, 7, 0, 0, 0, 1,
@@ -222,7 +222,7 @@ static void test_go_literal(void **st)
 	run_opts(&r, 3, &o);
 	assert_int_equal(r.hs.state, NBD_HS_TRANSMISSION);
 	assert_ptr_equal(r.hs.chosen, &exports[0]);
-	assert_int_equal(r.hs.tflags, 0x6d);
+	assert_int_equal(r.hs.tflags, 0xc6d);
 	assert_false(r.hs.structured);
 	assert_int_equal(r.out.len, sizeof(want));
 	assert_memory_equal(r.out.data, want, sizeof(want));
@@ -242,7 +242,7 @@ static void test_go_info_requests(void **st)
 	run_opts(&r, 3, &o);
 	put_be16(b, NBD_INFO_EXPORT);
 	put_be64(b + 2, MIB);
-	put_be16(b + 10, 0x6d);
+	put_be16(b + 10, 0xc6d);
 	add_rep(&w, NBD_OPT_GO, NBD_REP_INFO, b, 12);
 	put_be16(b, NBD_INFO_NAME);
 	memcpy(b + 2, "exp", 3);
@@ -265,10 +265,10 @@ static void test_go_info_requests(void **st)
 	o.n = w.n = 0;
 	add_go(&o, NBD_OPT_GO, "ro", req2, 1);
 	run_opts(&r, 3, &o);
-	expect_go_ok(&w, NBD_OPT_GO, &exports[1], 0x16f);
+	expect_go_ok(&w, NBD_OPT_GO, &exports[1], 0xd6f);
 	assert_out(&r, &w);
 	assert_ptr_equal(r.hs.chosen, &exports[1]);
-	assert_int_equal(r.hs.tflags, 0x16f);
+	assert_int_equal(r.hs.tflags, 0xd6f);
 	dbuf_release(&r.out);
 }
 
@@ -282,8 +282,8 @@ static void test_go_default_and_info(void **st)
 	add_go(&o, NBD_OPT_INFO, "ro", NULL, 0);
 	add_go(&o, NBD_OPT_GO, "", NULL, 0);
 	run_opts(&r, 3, &o);
-	expect_go_ok(&w, NBD_OPT_INFO, &exports[1], 0x16f);
-	expect_go_ok(&w, NBD_OPT_GO, &exports[0], 0x6d);
+	expect_go_ok(&w, NBD_OPT_INFO, &exports[1], 0xd6f);
+	expect_go_ok(&w, NBD_OPT_GO, &exports[0], 0xc6d);
 	assert_out(&r, &w);
 	assert_int_equal(r.hs.state, NBD_HS_TRANSMISSION);
 	assert_ptr_equal(r.hs.chosen, &exports[0]);
@@ -294,7 +294,7 @@ static void test_go_default_and_info(void **st)
 	o.n = w.n = 0;
 	add_go(&o, NBD_OPT_INFO, "exp", NULL, 0);
 	run_opts(&r, 3, &o);
-	expect_go_ok(&w, NBD_OPT_INFO, &exports[0], 0x6d);
+	expect_go_ok(&w, NBD_OPT_INFO, &exports[0], 0xc6d);
 	assert_out(&r, &w);
 	assert_int_equal(r.hs.state, NBD_HS_OPTIONS);
 	assert_null(r.hs.chosen);
@@ -395,13 +395,13 @@ static void test_export_name(void **st)
 	add_opt(&o, NBD_OPT_LIST, NULL, 0);	/* must not be consumed */
 	run_opts(&r, 1, &o);
 	add_u64(&w, MIB);
-	add_u16(&w, 0x6d);
+	add_u16(&w, 0xc6d);
 	for (int i = 0; i < 124; i++)
 		add(&w, "", 1);
 	assert_out(&r, &w);
 	assert_int_equal(r.hs.state, NBD_HS_TRANSMISSION);
 	assert_ptr_equal(r.hs.chosen, &exports[0]);
-	assert_int_equal(r.hs.tflags, 0x6d);
+	assert_int_equal(r.hs.tflags, 0xc6d);
 	assert_int_equal(r.consumed, 4 + 16 + 3);
 	dbuf_release(&r.out);
 
@@ -412,10 +412,10 @@ static void test_export_name(void **st)
 	run_opts(&r, 3, &o);
 	add_rep(&w, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL, 0);
 	add_u64(&w, MIB);
-	add_u16(&w, 0xed);
+	add_u16(&w, 0xced);
 	assert_out(&r, &w);
 	assert_int_equal(r.hs.state, NBD_HS_TRANSMISSION);
-	assert_int_equal(r.hs.tflags, 0xed);
+	assert_int_equal(r.hs.tflags, 0xced);
 	dbuf_release(&r.out);
 
 	/* unknown name: close without a reply */
@@ -505,24 +505,22 @@ static void test_structured_reply(void **st)
 	add_go(&o, NBD_OPT_GO, "exp", NULL, 0);
 	run_opts(&r, 3, &o);
 	add_rep(&w, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL, 0);
-	expect_go_ok(&w, NBD_OPT_GO, &exports[0], 0xed);
+	expect_go_ok(&w, NBD_OPT_GO, &exports[0], 0xced);
 	assert_out(&r, &w);
 	assert_true(r.hs.structured);
-	assert_int_equal(r.hs.tflags, 0xed);
+	assert_int_equal(r.hs.tflags, 0xced);
 	dbuf_release(&r.out);
 }
 
 static void test_unsupported_options(void **st)
 {
 	(void)st;
-	static const uint32_t unsup[] = { 0, 4, NBD_OPT_LIST_META_CONTEXT,
-					  NBD_OPT_SET_META_CONTEXT, NBD_OPT_EXTENDED_HEADERS,
-					  12, 99, 0xffffffffu };
+	static const uint32_t unsup[] = { 0, 4, NBD_OPT_EXTENDED_HEADERS, 12, 99, 0xffffffffu };
 	struct bytes o = { .n = 0 }, w = { .n = 0 };
 	struct run r;
 
 	add_opt(&o, NBD_OPT_STARTTLS, NULL, 0);
-	add_rep_str(&w, NBD_OPT_STARTTLS, NBD_REP_ERR_POLICY, "TLS is not available");
+	add_rep_str(&w, NBD_OPT_STARTTLS, NBD_REP_ERR_POLICY, "TLS is not enabled on this server");
 	for (size_t i = 0; i < ARRAY_SIZE(unsup); i++) {
 		add_opt(&o, unsup[i], "base:allocation", 15);
 		add_rep_str(&w, unsup[i], NBD_REP_ERR_UNSUP, "unsupported option");
@@ -714,18 +712,219 @@ static void test_output_cap(void **st)
 	dbuf_release(&out);
 }
 
+/* ---- meta contexts ---- */
+
+/* LIST_/SET_META_CONTEXT data: export name, then queries. */
+static void add_meta(struct bytes *m, uint32_t opt, const char *name, const char *const *q,
+		     size_t nq)
+{
+	struct bytes d = { .n = 0 };
+	add_u32(&d, (uint32_t)strlen(name));
+	add(&d, name, strlen(name));
+	add_u32(&d, (uint32_t)nq);
+	for (size_t i = 0; i < nq; i++) {
+		add_u32(&d, (uint32_t)strlen(q[i]));
+		add(&d, q[i], strlen(q[i]));
+	}
+	add_opt(m, opt, d.b, (uint32_t)d.n);
+}
+
+static void add_meta_alloc_rep(struct bytes *w, uint32_t opt)
+{
+	uint8_t b[4 + 15];
+	put_be32(b, 1);
+	memcpy(b + 4, "base:allocation", 15);
+	add_rep(w, opt, NBD_REP_META_CONTEXT, b, sizeof b);
+}
+
+static void test_meta_list(void **st)
+{
+	(void)st;
+	static const char *const base[] = { "base:" }, *const exact[] = { "base:allocation" },
+		*const other[] = { "qemu:dirty-bitmap:x", "base:alloc" };
+	struct bytes o = { .n = 0 }, w = { .n = 0 };
+	struct run r;
+
+	add_meta(&o, NBD_OPT_LIST_META_CONTEXT, "exp", NULL, 0);	/* no query: all */
+	add_meta_alloc_rep(&w, NBD_OPT_LIST_META_CONTEXT);
+	add_rep(&w, NBD_OPT_LIST_META_CONTEXT, NBD_REP_ACK, NULL, 0);
+	add_meta(&o, NBD_OPT_LIST_META_CONTEXT, "", base, 1);		/* the namespace */
+	add_meta_alloc_rep(&w, NBD_OPT_LIST_META_CONTEXT);
+	add_rep(&w, NBD_OPT_LIST_META_CONTEXT, NBD_REP_ACK, NULL, 0);
+	add_meta(&o, NBD_OPT_LIST_META_CONTEXT, "ro", exact, 1);
+	add_meta_alloc_rep(&w, NBD_OPT_LIST_META_CONTEXT);
+	add_rep(&w, NBD_OPT_LIST_META_CONTEXT, NBD_REP_ACK, NULL, 0);
+	add_meta(&o, NBD_OPT_LIST_META_CONTEXT, "exp", other, 2);	/* nothing known */
+	add_rep(&w, NBD_OPT_LIST_META_CONTEXT, NBD_REP_ACK, NULL, 0);
+	add_meta(&o, NBD_OPT_LIST_META_CONTEXT, "nope", exact, 1);
+	add_rep_str(&w, NBD_OPT_LIST_META_CONTEXT, NBD_REP_ERR_UNKNOWN, "unknown export");
+	/* malformed: a query longer than the option, trailing bytes */
+	uint8_t bad[] = { 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 9, 'b' };
+	add_opt(&o, NBD_OPT_LIST_META_CONTEXT, bad, sizeof bad);
+	add_rep_str(&w, NBD_OPT_LIST_META_CONTEXT, NBD_REP_ERR_INVALID, "bad query length");
+	uint8_t trail[] = { 0, 0, 0, 0, 0, 0, 0, 0, 'x' };
+	add_opt(&o, NBD_OPT_LIST_META_CONTEXT, trail, sizeof trail);
+	add_rep_str(&w, NBD_OPT_LIST_META_CONTEXT, NBD_REP_ERR_INVALID, "bad query count");
+	run_opts(&r, 3, &o);
+	assert_out(&r, &w);
+	assert_false(r.hs.meta_alloc);
+	dbuf_release(&r.out);
+}
+
+static void test_meta_set(void **st)
+{
+	(void)st;
+	static const char *const exact[] = { "base:allocation", "base:" };
+	struct bytes o = { .n = 0 }, w = { .n = 0 };
+	struct run r;
+
+	/* before structured replies: refused */
+	add_meta(&o, NBD_OPT_SET_META_CONTEXT, "exp", exact, 1);
+	add_rep_str(&w, NBD_OPT_SET_META_CONTEXT, NBD_REP_ERR_INVALID,
+		    "SET_META_CONTEXT needs structured replies first");
+	add_opt(&o, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
+	add_rep(&w, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL, 0);
+	/* "base:" alone selects nothing in SET; the exact name does */
+	add_meta(&o, NBD_OPT_SET_META_CONTEXT, "exp", exact, 2);
+	add_meta_alloc_rep(&w, NBD_OPT_SET_META_CONTEXT);
+	add_rep(&w, NBD_OPT_SET_META_CONTEXT, NBD_REP_ACK, NULL, 0);
+	add_go(&o, NBD_OPT_GO, "exp", NULL, 0);
+	expect_go_ok(&w, NBD_OPT_GO, &exports[0], 0xced);
+	run_opts(&r, 3, &o);
+	assert_out(&r, &w);
+	assert_int_equal(r.hs.state, NBD_HS_TRANSMISSION);
+	assert_true(r.hs.meta_alloc);
+	dbuf_release(&r.out);
+
+	/* selected for one export, GO to another: not negotiated */
+	o.n = w.n = 0;
+	add_opt(&o, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
+	add_meta(&o, NBD_OPT_SET_META_CONTEXT, "exp", exact, 1);
+	add_go(&o, NBD_OPT_GO, "ro", NULL, 0);
+	run_opts(&r, 3, &o);
+	assert_int_equal(r.hs.state, NBD_HS_TRANSMISSION);
+	assert_false(r.hs.meta_alloc);
+	dbuf_release(&r.out);
+
+	/* a later SET with no query clears the selection */
+	o.n = 0;
+	add_opt(&o, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
+	add_meta(&o, NBD_OPT_SET_META_CONTEXT, "exp", exact, 1);
+	add_meta(&o, NBD_OPT_SET_META_CONTEXT, "exp", NULL, 0);
+	add_go(&o, NBD_OPT_GO, "exp", NULL, 0);
+	run_opts(&r, 3, &o);
+	assert_false(r.hs.meta_alloc);
+	dbuf_release(&r.out);
+}
+
+/* ---- STARTTLS ---- */
+
+static void test_starttls(void **st)
+{
+	(void)st;
+	struct bytes o = { .n = 0 }, w = { .n = 0 }, m = { .n = 0 };
+	struct run r;
+
+	/* TLS on: ACK, then nothing is consumed until the TLS handshake is done */
+	add_u32(&m, 3);
+	add_opt(&m, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
+	add_opt(&m, NBD_OPT_STARTTLS, NULL, 0);
+	size_t before_tls = m.n;
+	add_go(&m, NBD_OPT_GO, "exp", NULL, 0);
+	run_init(&r);
+	r.hs.tls_mode = NBD_TLS_ON;
+	feed_all(&r, m.b, m.n);
+	add_rep(&w, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NULL, 0);
+	add_rep(&w, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL, 0);
+	assert_out(&r, &w);
+	assert_int_equal(r.hs.state, NBD_HS_STARTTLS);
+	assert_int_equal(r.consumed, before_tls);
+	assert_int_equal(nbd_hs_feed(&r.hs, m.b + r.consumed, m.n - r.consumed, &r.out), 0);
+	/* TLS up: the structured replies negotiated in the clear are forgotten */
+	nbd_hs_tls_done(&r.hs);
+	assert_int_equal(r.hs.state, NBD_HS_OPTIONS);
+	assert_true(r.hs.tls);
+	assert_false(r.hs.structured);
+	feed_all(&r, m.b, m.n);
+	assert_int_equal(r.hs.state, NBD_HS_TRANSMISSION);
+	assert_int_equal(r.hs.tflags, 0xc6d);
+	dbuf_release(&r.out);
+
+	/* STARTTLS with data, and again once TLS is up */
+	w.n = 0;
+	run_init(&r);
+	r.hs.tls_mode = NBD_TLS_REQUIRE;
+	r.hs.tls = true;
+	add_opt(&o, NBD_OPT_STARTTLS, "x", 1);
+	add_rep_str(&w, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID, "STARTTLS takes no data");
+	add_opt(&o, NBD_OPT_STARTTLS, NULL, 0);
+	add_rep_str(&w, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID, "TLS is already active");
+	m.n = 0;
+	add_u32(&m, 3);
+	add(&m, o.b, o.n);
+	feed_all(&r, m.b, m.n);
+	assert_out(&r, &w);
+	assert_int_equal(r.hs.state, NBD_HS_OPTIONS);
+	dbuf_release(&r.out);
+}
+
+static void test_tls_required(void **st)
+{
+	(void)st;
+	struct bytes o = { .n = 0 }, w = { .n = 0 }, m = { .n = 0 };
+	struct run r;
+	static const char *const q[] = { "base:allocation" };
+
+	add_go(&o, NBD_OPT_INFO, "exp", NULL, 0);
+	add_go(&o, NBD_OPT_GO, "exp", NULL, 0);
+	add_opt(&o, NBD_OPT_LIST, NULL, 0);
+	add_opt(&o, NBD_OPT_STRUCTURED_REPLY, NULL, 0);
+	add_meta(&o, NBD_OPT_LIST_META_CONTEXT, "exp", q, 1);
+	add_opt(&o, 99, NULL, 0);
+	static const uint32_t refused[] = { NBD_OPT_INFO, NBD_OPT_GO, NBD_OPT_LIST,
+					    NBD_OPT_STRUCTURED_REPLY, NBD_OPT_LIST_META_CONTEXT,
+					    99 };
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++)
+		add_rep_str(&w, refused[i], NBD_REP_ERR_TLS_REQD,
+			    "this server requires TLS: send STARTTLS first");
+	add_opt(&o, NBD_OPT_STARTTLS, NULL, 0);
+	add_rep(&w, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL, 0);
+	add_u32(&m, 3);
+	add(&m, o.b, o.n);
+	run_init(&r);
+	r.hs.tls_mode = NBD_TLS_REQUIRE;
+	feed_all(&r, m.b, m.n);
+	assert_out(&r, &w);
+	assert_int_equal(r.hs.state, NBD_HS_STARTTLS);
+	assert_false(r.hs.structured);
+	dbuf_release(&r.out);
+
+	/* EXPORT_NAME cannot carry an error: it closes; ABORT is always allowed */
+	for (int i = 0; i < 2; i++) {
+		m.n = 0;
+		add_u32(&m, 3);
+		add_opt(&m, i ? NBD_OPT_ABORT : NBD_OPT_EXPORT_NAME, "exp", i ? 0 : 3);
+		run_init(&r);
+		r.hs.tls_mode = NBD_TLS_REQUIRE;
+		feed_all(&r, m.b, m.n);
+		assert_int_equal(r.hs.state, NBD_HS_CLOSE);
+		assert_null(r.hs.chosen);
+		dbuf_release(&r.out);
+	}
+}
+
 static void test_tflags(void **st)
 {
 	(void)st;
 	struct nbd_export_info e = { .name = "e", .size = 1 };
-	assert_int_equal(nbd_export_tflags(&e, false), 0x006d);
-	assert_int_equal(nbd_export_tflags(&e, true), 0x00ed);
+	assert_int_equal(nbd_export_tflags(&e, false), 0x0c6d);
+	assert_int_equal(nbd_export_tflags(&e, true), 0x0ced);
 	e.read_only = true;
-	assert_int_equal(nbd_export_tflags(&e, false), 0x006f);
+	assert_int_equal(nbd_export_tflags(&e, false), 0x0c6f);
 	e.multi_conn = true;
-	assert_int_equal(nbd_export_tflags(&e, true), 0x01ef);
+	assert_int_equal(nbd_export_tflags(&e, true), 0x0def);
 	e.read_only = false;
-	assert_int_equal(nbd_export_tflags(&e, false), 0x016d);
+	assert_int_equal(nbd_export_tflags(&e, false), 0x0d6d);
 }
 
 /* ---- transmission ---- */
@@ -820,7 +1019,8 @@ static const struct vcase vcases[] = {
 	/* WRITE_ZEROES */
 	V(0, 0, NBD_CMD_WRITE_ZEROES, 0, 0, (uint32_t)SZ, OK, 0),
 	V(0, 0, NBD_CMD_WRITE_ZEROES, NOH | FUA, 0, 4096, OK, 0),
-	V(0, 0, NBD_CMD_WRITE_ZEROES, NBD_CMD_FLAG_FAST_ZERO, 0, 4096, ERR, NBD_EINVAL),
+	V(0, 0, NBD_CMD_WRITE_ZEROES, NBD_CMD_FLAG_FAST_ZERO, 0, 4096, OK, 0),
+	V(0, 0, NBD_CMD_WRITE_ZEROES, NBD_CMD_FLAG_FAST_ZERO | NOH, 0, 4096, OK, 0),
 	V(0, 1, NBD_CMD_WRITE_ZEROES, DF, 0, 4096, ERR, NBD_EINVAL),
 	V(0, 0, NBD_CMD_WRITE_ZEROES, 0, SZ, 1, ERR, NBD_ENOSPC),
 	V(1, 0, NBD_CMD_WRITE_ZEROES, NOH, 0, 512, ERR, NBD_EPERM),
@@ -838,8 +1038,9 @@ static const struct vcase vcases[] = {
 	/* DISC, whatever the fields */
 	V(0, 0, NBD_CMD_DISC, 0, 0, 0, NBD_REQ_DISC, 0),
 	V(0, 0, NBD_CMD_DISC, 0x8000, 5, 5, NBD_REQ_DISC, 0),
-	/* unknown commands */
+	/* BLOCK_STATUS without base:allocation negotiated (test_block_status_validate) */
 	V(0, 1, NBD_CMD_BLOCK_STATUS, 0, 0, 4096, ERR, NBD_EINVAL),
+	/* unknown commands */
 	V(0, 0, 8, 0, 0, 0, ERR, NBD_EINVAL),
 	V(0, 0, 42, 0, 0, 512, ERR, NBD_EINVAL),
 	V(0, 0, 0xffff, 0, 0, 512, ERR, NBD_EINVAL),
@@ -869,6 +1070,42 @@ static void test_validate_table(void **st)
 	}
 }
 
+static void test_block_status_validate(void **st)
+{
+	(void)st;
+	struct nbd_export_info e = { .name = "e", .size = SZ };
+	struct nbd_handshake hs;
+	nbd_hs_init(&hs, &e, 1);
+	hs.state = NBD_HS_TRANSMISSION;
+	hs.chosen = &e;
+	hs.structured = true;
+	hs.meta_alloc = true;
+	struct nbd_request req = { .type = NBD_CMD_BLOCK_STATUS, .offset = 0, .length = 4096 };
+	uint32_t err;
+	assert_int_equal(nbd_request_validate(&req, &hs, &err), NBD_REQ_OK);
+	req.flags = NBD_CMD_FLAG_REQ_ONE;
+	assert_int_equal(nbd_request_validate(&req, &hs, &err), NBD_REQ_OK);
+	req.flags = NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_REQ_ONE;
+	assert_int_equal(nbd_request_validate(&req, &hs, &err), NBD_REQ_OK);
+	req.flags = NBD_CMD_FLAG_DF;
+	assert_int_equal(nbd_request_validate(&req, &hs, &err), NBD_REQ_ERROR);
+	assert_int_equal(err, NBD_EINVAL);
+	req.flags = 0;
+	req.length = 0;
+	assert_int_equal(nbd_request_validate(&req, &hs, &err), NBD_REQ_ERROR);
+	req.length = 512;
+	req.offset = SZ - 256;
+	assert_int_equal(nbd_request_validate(&req, &hs, &err), NBD_REQ_ERROR);
+	assert_int_equal(err, NBD_EINVAL);
+	req.offset = 0;
+	hs.structured = false;	/* cannot happen after SET, but must not pass */
+	assert_int_equal(nbd_request_validate(&req, &hs, &err), NBD_REQ_ERROR);
+	hs.structured = true;
+	hs.meta_alloc = false;
+	assert_int_equal(nbd_request_validate(&req, &hs, &err), NBD_REQ_ERROR);
+	assert_int_equal(err, NBD_EINVAL);
+}
+
 /* ---- encoders ---- */
 
 static void test_encoders(void **st)
@@ -889,6 +1126,15 @@ static void test_encoders(void **st)
 	assert_memory_equal(b, rd, 28);
 	assert_int_equal(nbd_reply_read_chunk(b, 9, 0x100002000ull, 4096, false), 28);
 	assert_int_equal(b[5], 0);
+
+	static const struct nbd_extent ext[] = { { 0x10000, 3 }, { 4096, 0 } };
+	static const uint8_t bst[] = { 0x66, 0x8e, 0x33, 0xef, 0, 1, 0, 5,
+				       0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 20,
+				       0, 0, 0, 1,
+				       0, 1, 0, 0, 0, 0, 0, 3,
+				       0, 0, 0x10, 0, 0, 0, 0, 0 };
+	assert_int_equal(nbd_reply_block_status(b, 4, 1, ext, 2), sizeof bst);
+	assert_memory_equal(b, bst, sizeof bst);
 
 	static const uint8_t none[] = { 0x66, 0x8e, 0x33, 0xef, 0, 1, 0, 0,
 					0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0 };
@@ -945,7 +1191,12 @@ int main(void)
 		cmocka_unit_test(test_incomplete),
 		cmocka_unit_test(test_split_feeding),
 		cmocka_unit_test(test_output_cap),
+		cmocka_unit_test(test_meta_list),
+		cmocka_unit_test(test_meta_set),
+		cmocka_unit_test(test_starttls),
+		cmocka_unit_test(test_tls_required),
 		cmocka_unit_test(test_tflags),
+		cmocka_unit_test(test_block_status_validate),
 		cmocka_unit_test(test_request_decode),
 		cmocka_unit_test(test_validate_table),
 		cmocka_unit_test(test_encoders),
