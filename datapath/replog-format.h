@@ -1,12 +1,13 @@
 /* Pinned numbers of the replication log's on-disk format (docs/replog-format.md). Every
- * integer is little-endian. Once version 1 is released, changing anything here needs a new
- * REPLOG_VERSION and a golden file of the old version in tests/golden/; until then (as when
- * records went from 4096- to 512-byte alignment) version 1 changes in place and its golden
- * file is regenerated. */
+ * integer is little-endian. A change to anything here needs a new REPLOG_VERSION and a
+ * golden file of the old version in tests/golden/ that the new code still reads (version 1:
+ * replog-v1.bin; version 2, which allows PAD records inside the ring: replog-v2.bin). */
 #ifndef FERRY_REPLOG_FORMAT_H
 #define FERRY_REPLOG_FORMAT_H
 
-#define REPLOG_VERSION 1
+#define REPLOG_VERSION 2		/* written; version 1 logs are read (and upgraded on a
+					 * read-write open: see docs/replog-format.md) */
+#define REPLOG_VERSION_MIN 1
 #define REPLOG_BLOCK 4096u		/* superblocks, metadata, bitmaps, ring size */
 #define REPLOG_REC_ALIGN 512u		/* records and ring offsets in the data ring */
 #define REPLOG_SB_MAGIC 0x474f4c5052524546ull	/* "FERRPLOG" */

@@ -55,6 +55,7 @@
 #define RL_MAX_GRAIN (1u << 31)
 #define RL_MAX_DATA_SIZE (1ull << 50)	/* sanity bound for decoders */
 #define RL_MAX_META_SIZE (1ull << 40)
+#define RL_META_VERSION 1		/* the metadata table's own version */
 #define RL_SB_FLAG_CLEAN 1u
 #define RL_DOM_FLAG_OVERFLOW 1u
 #define RL_DOM_FLAG_RESYNC 2u		/* dirty bits handed to a resync not yet finished */
@@ -108,6 +109,7 @@
 /* ---- decoded on-disk structures ---- */
 
 struct rl_sb {
+	uint32_t version;	/* REPLOG_VERSION_MIN .. REPLOG_VERSION */
 	uint64_t gen;
 	uint8_t uuid[16];
 	uint64_t meta_off, meta_size, data_off, data_size;
@@ -152,6 +154,14 @@ struct rl_blockref {
 	uint8_t *mem;		/* the live in-memory block */
 };
 
+/* A PAD record placed in a batch: to the end of the ring, or (log version 2) up to a 4 KiB
+ * boundary around a large record. */
+struct rl_pad {
+	uint64_t seq, off;
+	uint32_t len;
+	uint8_t hdr[REPLOG_REC_HDR_SIZE];
+};
+
 struct rl_batch {
 	struct replog *log;
 	struct rl_batch *next;		/* FIFO or freelist */
@@ -160,13 +170,14 @@ struct rl_batch {
 	bool fua;
 	bool table_dirty;		/* a domain entered overflow or resync pending */
 	bool complete;
-	bool has_pad;
 	int err;
 	unsigned outstanding;		/* io_reqs not yet done */
-	uint64_t start_off;		/* ring offset of the first logged record */
+	uint64_t start_off;		/* ring offset of the first logged record or PAD */
 	uint64_t end_seq, end_off;	/* head after this batch */
-	uint64_t pad_off;
-	uint8_t pad_hdr[REPLOG_REC_HDR_SIZE];
+	struct rl_pad *pads;		/* PADs placed, in ring order; each append owns a range */
+	size_t n_pads, pads_cap;
+	uint8_t *bounce;		/* 4 KiB-aligned pages for large records' first/last pages */
+	size_t bounce_cap;		/* pages */
 	struct iovec *iov;
 	size_t iov_cap;
 	struct io_req *reqs;
@@ -283,7 +294,8 @@ void rl_batches_free(struct replog *log);
 
 /* ---- replog-scan.c ---- */
 uint64_t rl_rec_size(uint16_t type, uint32_t length);
-/* Encode a record header with its CRC (over the header and payload). */
+/* Encode a record header with its CRC (over the header and payload); version 0 means
+ * REPLOG_VERSION. */
 void rl_rec_encode(uint8_t *hdr, const struct replog_record *rec, const void *payload);
 /* Check a header alone (magic, version, type, flags, length bounds); fills rec (log_off and
  * rec_size from the header; log_off is left 0). Return 0 or -1 with why. */

@@ -52,7 +52,7 @@ void rl_meta_encode(const struct rl_meta *m, uint8_t *buf)
 {
 	memset(buf, 0, RL_TABLE_SIZE);
 	put_le64(buf + RL_MT_O_MAGIC, REPLOG_META_MAGIC);
-	put_le32(buf + RL_MT_O_VERSION, REPLOG_VERSION);
+	put_le32(buf + RL_MT_O_VERSION, RL_META_VERSION);
 	put_le32(buf + RL_MT_O_NDOM, m->n_domains);
 	put_le32(buf + RL_MT_O_NDISK, m->n_disks);
 	put_le64(buf + RL_MT_O_GEN, m->gen);
@@ -185,7 +185,7 @@ int rl_meta_decode(const uint8_t *buf, uint64_t meta_size, struct rl_meta *m, ch
 		snprintf(why, whylen, "metadata crc mismatch");
 		return -1;
 	}
-	if (get_le32(buf + RL_MT_O_VERSION) != REPLOG_VERSION) {
+	if (get_le32(buf + RL_MT_O_VERSION) != RL_META_VERSION) {
 		snprintf(why, whylen, "unsupported metadata version %u",
 			 get_le32(buf + RL_MT_O_VERSION));
 		return -1;

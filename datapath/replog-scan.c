@@ -51,7 +51,7 @@ void rl_rec_encode(uint8_t *hdr, const struct replog_record *rec, const void *pa
 {
 	memset(hdr, 0, REPLOG_REC_HDR_SIZE);
 	put_le32(hdr + RL_REC_O_MAGIC, REPLOG_REC_MAGIC);
-	put_le16(hdr + RL_REC_O_VERSION, REPLOG_VERSION);
+	put_le16(hdr + RL_REC_O_VERSION, rec->version ? rec->version : REPLOG_VERSION);
 	put_le16(hdr + RL_REC_O_TYPE, rec->type);
 	put_le16(hdr + RL_REC_O_FLAGS, rec->flags);
 	put_le32(hdr + RL_REC_O_GEN, rec->gen);
@@ -78,10 +78,11 @@ int rl_rec_decode(const uint8_t *hdr, struct replog_record *rec, char *why, size
 		return -1;
 	}
 	uint16_t ver = get_le16(hdr + RL_REC_O_VERSION);
-	if (ver != REPLOG_VERSION) {
+	if (ver < REPLOG_VERSION_MIN || ver > REPLOG_VERSION) {
 		snprintf(why, whylen, "unsupported record version %u", ver);
 		return -1;
 	}
+	rec->version = ver;
 	rec->type = get_le16(hdr + RL_REC_O_TYPE);
 	rec->flags = get_le16(hdr + RL_REC_O_FLAGS);
 	rec->gen = get_le32(hdr + RL_REC_O_GEN);
@@ -204,8 +205,9 @@ int rl_read_header(struct rl_reader *r, uint64_t seq, uint64_t off, uint32_t pre
 			 max_gen);
 		return 0;
 	}
-	if (rec->type == REPLOG_REC_PAD ? off + rec->rec_size != r->ring
-					: off + rec->rec_size > r->ring) {
+	/* version 1: a PAD always reaches the ring's end; version 2: it may end inside */
+	if (off + rec->rec_size > r->ring ||
+	    (rec->type == REPLOG_REC_PAD && rec->version < 2 && off + rec->rec_size != r->ring)) {
 		snprintf(why, whylen, "record does not fit the ring");
 		return 0;
 	}

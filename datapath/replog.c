@@ -39,7 +39,7 @@ void rl_sb_encode(const struct rl_sb *sb, uint8_t *blk)
 {
 	memset(blk, 0, REPLOG_BLOCK);
 	put_le64(blk + RL_SB_O_MAGIC, REPLOG_SB_MAGIC);
-	put_le32(blk + RL_SB_O_VERSION, REPLOG_VERSION);
+	put_le32(blk + RL_SB_O_VERSION, sb->version);
 	put_le32(blk + RL_SB_O_FLAGS, sb->clean ? RL_SB_FLAG_CLEAN : 0);
 	put_le64(blk + RL_SB_O_GEN, sb->gen);
 	memcpy(blk + RL_SB_O_UUID, sb->uuid, 16);
@@ -72,11 +72,12 @@ int rl_sb_decode(const uint8_t *blk, struct rl_sb *sb, char *why, size_t whylen)
 		return -1;
 	}
 	uint32_t ver = get_le32(blk + RL_SB_O_VERSION);
-	if (ver != REPLOG_VERSION) {
+	if (ver < REPLOG_VERSION_MIN || ver > REPLOG_VERSION) {
 		snprintf(why, whylen, "unsupported log version %u", ver);
 		return -1;
 	}
 	uint32_t flags = get_le32(blk + RL_SB_O_FLAGS);
+	sb->version = ver;
 	sb->clean = flags & RL_SB_FLAG_CLEAN;
 	sb->gen = get_le64(blk + RL_SB_O_GEN);
 	memcpy(sb->uuid, blk + RL_SB_O_UUID, 16);
@@ -268,6 +269,7 @@ static int format_log(int fd, uint64_t meta_size, uint64_t data_size, bool is_fi
 	if (posix_memalign((void **)&blk, REPLOG_BLOCK, REPLOG_BLOCK))
 		return -ENOMEM;
 	struct rl_sb sb = {
+		.version = REPLOG_VERSION,
 		.gen = 1, .meta_off = RL_META_OFF, .meta_size = meta_size,
 		.data_off = RL_META_OFF + meta_size, .data_size = data_size,
 		.open_gen = 0, .clean = true,
@@ -456,6 +458,7 @@ static int recover(struct replog *log, char *err, size_t errlen)
 	}
 	log->was_clean = log->sb.clean;
 	struct rl_sb sb = log->sb;
+	sb.version = REPLOG_VERSION;	/* records written from now on may use its features */
 	sb.open_gen++;
 	sb.clean = false;
 	sb.head_seq = end.seq;
@@ -599,9 +602,9 @@ uint64_t replog_redo_from(struct replog *log)
 	return from;
 }
 
-/* The O_DIRECT descriptor for large records' whole pages (replog-append.c): only where the
- * kernel reports direct I/O alignment (statx STATX_DIOALIGN) that 4 KiB-aligned pages and
- * 512-byte-aligned memory satisfy; else -1 and every record is written buffered. */
+/* The O_DIRECT descriptor for large records (replog-append.c): only where the kernel
+ * reports direct I/O alignment (statx STATX_DIOALIGN) that 4 KiB-aligned offsets and memory
+ * satisfy; else -1 and every record is written buffered. */
 static void open_direct(struct replog *log)
 {
 	struct statx sx;
@@ -609,7 +612,7 @@ static void open_direct(struct replog *log)
 		return;
 	if (statx(log->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) < 0 ||
 	    !(sx.stx_mask & STATX_DIOALIGN) || !sx.stx_dio_offset_align ||
-	    sx.stx_dio_offset_align > REPLOG_BLOCK || sx.stx_dio_mem_align > REPLOG_REC_ALIGN)
+	    sx.stx_dio_offset_align > REPLOG_BLOCK || sx.stx_dio_mem_align > REPLOG_BLOCK)
 		return;
 	struct stat a, b;
 	int dfd = open(log->path, O_WRONLY | O_DIRECT | O_CLOEXEC);
@@ -657,7 +660,7 @@ int replog_get_stat(struct replog *log, struct replog_stat *st)
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&log->lock);
 	memcpy(st->uuid, log->sb.uuid, 16);
-	st->version = REPLOG_VERSION;
+	st->version = log->sb.version;
 	st->meta_off = log->sb.meta_off;
 	st->meta_size = log->sb.meta_size;
 	st->data_off = log->sb.data_off;

@@ -44,6 +44,7 @@ struct replog;
 
 /* One decoded record header (see replog-format.h for the on-disk layout). */
 struct replog_record {
+	uint16_t version;	/* the record's format version */
 	uint64_t seq;
 	uint16_t type;		/* REPLOG_REC_* */
 	uint16_t flags;		/* REPLOG_RF_* */
@@ -132,6 +133,8 @@ struct replog_append {
 	/* private */
 	uint64_t seq;
 	struct replog_append *next;
+	uint32_t pad_first;	/* its PADs in the batch: npre before the record, npost after */
+	uint8_t npre, npost;
 	uint8_t hdr[REPLOG_REC_HDR_SIZE];
 };
 

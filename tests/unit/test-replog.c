@@ -1,8 +1,9 @@
 /* Unit tests for the replication log: everything runs against real files in a temporary
  * directory and the real io engine (io_uring, or libaio where it is unavailable). Crashes are
  * simulated by replog_close(log, false), which writes nothing, and by corrupting bytes of the
- * file directly. The golden file tests/golden/replog-v1.bin is read back exactly; it is
- * regenerated (once, deliberately) with FERRY_REGEN_GOLDEN=1. */
+ * file directly. The golden files are read back exactly: tests/golden/replog-v1.bin (written
+ * by the version 1 code, frozen) and replog-v2.bin (regenerated, once and deliberately, with
+ * FERRY_REGEN_GOLDEN=1). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -29,7 +30,8 @@
 #include "common/banned.h"
 
 #define K 1024ull
-#define GOLDEN "tests/golden/replog-v1.bin"
+#define GOLDEN "tests/golden/replog-v1.bin"	/* frozen: written by the version 1 code */
+#define GOLDEN_V2 "tests/golden/replog-v2.bin"
 
 static struct io_engine *eng;
 static char tmpdir[64];
@@ -285,10 +287,12 @@ static void test_append_cursor(void **state)
 	for (size_t i = 0; i < n; i++) {
 		assert_int_equal(t[i].res, REPLOG_LOGGED);
 		assert_int_equal(t[i].order, (int)i);
-		assert_int_equal(t[i].a.seq, i + 1);
+		/* dense except for the PADs around large records (65536 bytes) */
+		assert_true(i == 0 || t[i].a.seq > t[i - 1].a.seq);
+		e[i].seq = t[i].a.seq;
 	}
 	expect_records(log, 0, e, n);
-	expect_records(log, 17, e + 16, n - 16);
+	expect_records(log, e[16].seq, e + 16, n - 16);
 	replog_close(log, true);
 
 	log = open_log("a.log", 0, 0, false, true);
@@ -296,8 +300,8 @@ static void test_append_cursor(void **state)
 	assert_int_equal(replog_get_stat(log, &st), 0);
 	assert_true(st.clean);
 	assert_int_equal(st.tail_seq, 1);
-	assert_int_equal(st.head_seq, n + 1);
-	assert_int_equal(st.records, n);
+	assert_int_equal(st.head_seq, e[n - 1].seq + 1);	/* no PAD after the last record */
+	assert_int_equal(st.records, e[n - 1].seq);
 	expect_records(log, 0, e, n);
 	uint64_t bad;
 	char why[128];
@@ -309,7 +313,7 @@ static void test_append_cursor(void **state)
 	app(log, &t[0], d1, REPLOG_REC_ZERO, 0, 4096, NULL, false);
 	commit_wait(log, t, 1);
 	assert_int_equal(t[0].res, REPLOG_LOGGED);
-	assert_int_equal(t[0].a.seq, n + 1);
+	assert_int_equal(t[0].a.seq, e[n - 1].seq + 1);
 	replog_close(log, true);
 	for (size_t i = 0; i < n; i++)
 		free(pay[i]);
@@ -867,12 +871,17 @@ static void test_rec_align(void **state)
 	replog_close(log, false);	/* crash: the scan must find the same head */
 
 	/* a 4 KiB WRITE's padding is 448 zero bytes (4608 - 64 - 4096); the last record (a 4 KiB
-	 * WRITE) ends at 23K, and nothing after it in that 4 KiB page was written */
+	 * WRITE) ends at 23K; the rest of that 4 KiB page is zeroes (written so the next batch
+	 * never has to read the page first), and nothing after the page was written */
 	file_rw("r.log", data_off + 64 + 4096, pad, 448, false);
 	assert_memory_equal(pad, zeros, 448);
 	file_rw("r.log", data_off + off - 448, pad, 448, false);
 	assert_memory_equal(pad, zeros, 448);
-	file_rw("r.log", data_off + off, pad, sizeof pad, false);
+	for (uint64_t z = off; z < ROUND_UP(off, 4096); z += sizeof pad) {
+		file_rw("r.log", data_off + z, pad, sizeof pad, false);
+		assert_memory_equal(pad, zeros, sizeof pad);
+	}
+	file_rw("r.log", data_off + ROUND_UP(off, 4096), pad, sizeof pad, false);
 	assert_memory_equal(pad, junk, sizeof pad);
 	log = open_log("r.log", 0, 0, false, true);
 	assert_int_equal(replog_get_stat(log, &st), 0);
@@ -888,7 +897,7 @@ static void test_decoders(void **state)
 {
 	(void)state;
 	uint8_t blk[REPLOG_BLOCK];
-	struct rl_sb sb = { .gen = 3, .meta_off = 8192, .meta_size = 65536,
+	struct rl_sb sb = { .version = REPLOG_VERSION, .gen = 3, .meta_off = 8192, .meta_size = 65536,
 			    .data_off = 8192 + 65536, .data_size = 8192, .open_gen = 2,
 			    .tail_seq = 1, .head_seq = 1 }, out;
 	char why[128];
@@ -936,76 +945,41 @@ static const struct exp golden_recs[] = {
 	{ 11, REPLOG_REC_ZERO, 1, 262144, 65536, 0 },
 };
 
-static void golden_generate(const char *path)
+/* Open a golden file read-only (it must be there: tests run from the source tree). */
+static struct replog *open_golden(const char *path, struct replog_stat *st, uint32_t version)
 {
-	static const struct exp first[] = {
-		{ 1, REPLOG_REC_WRITE, 1, 0, 4096, 1 },
-		{ 2, REPLOG_REC_WRITE, 2, 65536, 10000, 2 },
-		{ 3, REPLOG_REC_ZERO, 1, 8192, 65536, 0 },
-		{ 4, REPLOG_REC_WRITE, 1, 4096, 100, 4 },
-		{ 5, REPLOG_REC_WRITE, 2, 0, 30000, 5 },
-		{ 6, REPLOG_REC_ZERO, 2, 1 << 20, 4096, 0 },
-	};
-	uint8_t *pay = malloc(100000);
-	struct tapp t[4];
-	uint32_t dom, da, db;
-	char tmp[256];
+	struct stat sbuf;
+	if (stat(path, &sbuf) < 0)
+		fail_msg("%s missing (run from the source tree)", path);
+	struct replog *log = open_at(path, 128 * K, 96 * K, false, true);
+	assert_int_equal(replog_get_stat(log, st), 0);
+	assert_int_equal(st->version, version);
+	assert_true(st->clean);
+	return log;
+}
 
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	unlink(tmp);
-	struct replog *log = open_at(tmp, 128 * K, 96 * K, true, false);
-	assert_int_equal(replog_register_disk(log, "alpha", "gold-a", 1 << 20, &dom, &da), 0);
-	assert_int_equal(replog_register_disk(log, "beta", "gold-b", 2 << 20, &dom, &db), 0);
-	for (size_t i = 0; i < ARRAY_SIZE(first); i++) {
-		fill(pay, first[i].len, first[i].seed);
-		app(log, &t[0], first[i].disk, first[i].type, first[i].off, first[i].len, pay,
-		    i == 3);
-		commit_wait(log, t, 1);
-		assert_int_equal(t[0].a.seq, first[i].seq);
-	}
-	for (size_t i = 0; i < 2; i++) {
-		const struct exp *e = &golden_recs[i];
-		fill(pay, e->len, e->seed);
-		app(log, &t[0], e->disk, e->type, e->off, e->len, pay, false);
-		commit_wait(log, t, 1);
-	}
-	assert_int_equal(replog_mark_shipped(log, 1, 6), 0);
-	assert_int_equal(replog_mark_shipped(log, 2, 6), 0);
-	assert_int_equal(replog_reclaim(log), 46592);
-	for (size_t i = 2; i < 4; i++) {
-		const struct exp *e = &golden_recs[i];
-		fill(pay, e->len, e->seed);
-		app(log, &t[0], e->disk, e->type, e->off, e->len, pay, false);
-		commit_wait(log, t, 1);
-		assert_int_equal(t[0].a.seq, e->seq);
-	}
-	/* beta overflows: bits 3, 4, 16, 17 of gold-b */
-	fill(pay, 100000, 99);
-	app(log, &t[0], db, REPLOG_REC_WRITE, 196608, 100000, pay, false);
-	app(log, &t[1], db, REPLOG_REC_ZERO, 1 << 20, 131072, NULL, false);
-	commit_wait(log, t, 2);
-	assert_int_equal(t[0].res, REPLOG_OVERFLOWED);
-	assert_int_equal(t[1].res, REPLOG_OVERFLOWED);
-	replog_close(log, true);
-	free(pay);
-	assert_int_equal(rename(tmp, path), 0);
+/* A scratch copy of a golden file, to open read-write. */
+static void copy_golden(const char *from, const char *name)
+{
+	char p[128];
+	struct stat sbuf;
+	tpath(p, sizeof p, name);
+	assert_int_equal(stat(from, &sbuf), 0);
+	uint8_t *all = malloc((size_t)sbuf.st_size);
+	int in = open(from, O_RDONLY), out = open(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(all && in >= 0 && out >= 0);
+	assert_int_equal(pread_full(in, all, (size_t)sbuf.st_size, 0), 0);
+	assert_int_equal(pwrite_full(out, all, (size_t)sbuf.st_size, 0), 0);
+	close(in);
+	close(out);
+	free(all);
 }
 
 static void test_golden(void **state)
 {
 	(void)state;
-	const char *regen = getenv("FERRY_REGEN_GOLDEN");
-	if (regen && !strcmp(regen, "1"))
-		golden_generate(GOLDEN);
-	struct stat sbuf;
-	if (stat(GOLDEN, &sbuf) < 0)
-		fail_msg("%s missing (run from the source tree)", GOLDEN);
-
-	struct replog *log = open_at(GOLDEN, 128 * K, 96 * K, false, true);
 	struct replog_stat st;
-	assert_int_equal(replog_get_stat(log, &st), 0);
-	assert_int_equal(st.version, 1);
-	assert_true(st.clean);
+	struct replog *log = open_golden(GOLDEN, &st, 1);
 	assert_int_equal(st.meta_off, 8192);
 	assert_int_equal(st.data_off, 8192 + 96 * K);
 	assert_int_equal(st.tail_seq, 7);
@@ -1214,6 +1188,133 @@ static void test_mark_dirty_settled(void **state)
 	replog_close(log, false);
 }
 
+/* ---- golden file, version 2: PADs inside the ring around large records ---- */
+
+static const struct exp golden2_recs[] = {
+	{ 1, REPLOG_REC_WRITE, 1, 0, 4096, 1 },
+	{ 3, REPLOG_REC_WRITE, 2, 65536, 100000, 2 },	/* large: PADs 2 and 4 around it */
+	{ 5, REPLOG_REC_ZERO, 1, 8192, 65536, 0 },
+	{ 7, REPLOG_REC_WRITE, 1, 4096, 30000, 4 },	/* after the end-of-ring PAD 6 */
+	{ 9, REPLOG_REC_WRITE, 2, 0, 65536, 5 },	/* large: PADs 8 and 10 */
+};
+/* every record and PAD: ring offset, size */
+static const struct { uint64_t seq, off, size; uint16_t type; } golden2_layout[] = {
+	{ 1, 0, 4608, REPLOG_REC_WRITE }, { 2, 4608, 3584, REPLOG_REC_PAD },
+	{ 3, 8192, 100352, REPLOG_REC_WRITE }, { 4, 108544, 2048, REPLOG_REC_PAD },
+	{ 5, 110592, 512, REPLOG_REC_ZERO }, { 6, 111104, 19968, REPLOG_REC_PAD },
+	{ 7, 0, 30208, REPLOG_REC_WRITE }, { 8, 30208, 2560, REPLOG_REC_PAD },
+	{ 9, 32768, 66048, REPLOG_REC_WRITE }, { 10, 98816, 3584, REPLOG_REC_PAD },
+};
+
+static void golden2_generate(const char *path)
+{
+	uint8_t *pay = replog_payload_alloc(100000);
+	struct tapp t[1];
+	uint32_t dom, da, db;
+	char tmp[256];
+
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	unlink(tmp);
+	struct replog *log = open_at(tmp, 128 * K, 96 * K, true, false);
+	assert_int_equal(replog_register_disk(log, "alpha", "gold-a", 1 << 20, &dom, &da), 0);
+	assert_int_equal(replog_register_disk(log, "beta", "gold-b", 2 << 20, &dom, &db), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(golden2_recs); i++) {
+		const struct exp *e = &golden2_recs[i];
+		if (i == 3) {	/* ship and reclaim everything so far: room for the wrap */
+			assert_int_equal(replog_mark_shipped(log, 1, 5), 0);
+			assert_int_equal(replog_mark_shipped(log, 2, 5), 0);
+			assert_int_equal(replog_reclaim(log), 111104);
+		}
+		fill(pay, e->len, e->seed);
+		app(log, &t[0], e->disk, e->type, e->off, e->len, pay, false);
+		commit_wait(log, t, 1);
+		assert_int_equal(t[0].a.seq, e->seq);
+	}
+	replog_close(log, true);
+	replog_payload_free(pay);
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+static void test_golden_v2(void **state)
+{
+	(void)state;
+	const char *regen = getenv("FERRY_REGEN_GOLDEN");
+	if (regen && !strcmp(regen, "1"))
+		golden2_generate(GOLDEN_V2);
+	struct replog_stat st;
+	struct replog *log = open_golden(GOLDEN_V2, &st, 2);
+	assert_int_equal(st.tail_seq, 6);
+	assert_int_equal(st.tail_off, 111104);
+	assert_int_equal(st.head_seq, 11);
+	assert_int_equal(st.head_off, 102400);
+	expect_records(log, 0, golden2_recs + 3, 2);
+
+	/* every record and PAD where the format says, read raw (seqs 1-3 were overwritten
+	 * after the wrap; 4 and 5 are reclaimed but still there) */
+	int fd = open(GOLDEN_V2, O_RDONLY);
+	assert_true(fd >= 0);
+	for (size_t i = 3; i < ARRAY_SIZE(golden2_layout); i++) {
+		uint8_t hdr[REPLOG_REC_HDR_SIZE];
+		struct replog_record rec;
+		char why[128];
+		assert_int_equal(pread_full(fd, hdr, sizeof hdr, st.data_off + golden2_layout[i].off), 0);
+		assert_int_equal(rl_rec_decode(hdr, &rec, why, sizeof why), 0);
+		assert_int_equal(rec.version, 2);
+		assert_int_equal(rec.seq, golden2_layout[i].seq);
+		assert_int_equal(rec.type, golden2_layout[i].type);
+		assert_int_equal(rec.rec_size, golden2_layout[i].size);
+	}
+	close(fd);
+	uint64_t bad;
+	char why[128];
+	assert_int_equal(replog_verify(log, &bad, why, sizeof why), 0);
+	replog_close(log, false);
+
+	/* a copy opened read-write goes on appending after the head */
+	copy_golden(GOLDEN_V2, "g2.log");
+	log = open_log("g2.log", 0, 0, false, false);
+	struct tapp t[1];
+	app(log, &t[0], 1, REPLOG_REC_ZERO, 0, 4096, NULL, false);
+	commit_wait(log, t, 1);
+	assert_int_equal(t[0].res, REPLOG_LOGGED);
+	assert_int_equal(t[0].a.seq, 11);
+	replog_close(log, false);
+}
+
+/* A version 1 log (the frozen golden file) is read, and upgraded to version 2 by a
+ * read-write open: new records may then use PADs inside the ring. */
+static void test_v1_upgrade(void **state)
+{
+	(void)state;
+	copy_golden(GOLDEN, "up.log");
+	struct replog *log = open_log("up.log", 0, 0, false, false);
+	struct replog_stat st;
+	assert_int_equal(replog_get_stat(log, &st), 0);
+	assert_int_equal(st.version, 2);
+	assert_int_equal(st.head_seq, 12);
+	assert_int_equal(replog_mark_shipped(log, 1, 9), 0);	/* room: free up to seq 10 */
+	assert_int_equal(replog_mark_shipped(log, 2, 9), 0);
+	assert_true(replog_reclaim(log) > 0);
+	uint8_t *pay = replog_payload_alloc(65536);
+	fill(pay, 65536, 77);
+	struct tapp t[1];
+	app(log, &t[0], 1, REPLOG_REC_WRITE, 0, 65536, pay, false);
+	commit_wait(log, t, 1);
+	assert_int_equal(t[0].res, REPLOG_LOGGED);
+	assert_true(t[0].a.seq > 12);	/* an alignment PAD came first */
+	replog_close(log, false);
+	log = open_log("up.log", 0, 0, false, true);
+	uint64_t bad;
+	char why[128];
+	assert_int_equal(replog_verify(log, &bad, why, sizeof why), 0);
+	struct exp e[] = { { golden_recs[2].seq, REPLOG_REC_WRITE, 1, 40960, 30000, 10 },
+			   { golden_recs[3].seq, REPLOG_REC_ZERO, 1, 262144, 65536, 0 },
+			   { t[0].a.seq, REPLOG_REC_WRITE, 1, 0, 65536, 77 } };
+	expect_records(log, golden_recs[2].seq, e, 3);
+	replog_close(log, false);
+	replog_payload_free(pay);
+}
+
 /* ---- the event loop never waits for a reclaim's fdatasync ---- */
 
 static struct {
@@ -1328,7 +1429,7 @@ static int teardown_all(void **state)
 {
 	(void)state;
 	static const char *const names[] = { "c.log", "a.log", "w.log", "t.log", "g.log",
-					     "o.log", "v.log", "r.log", "rs.log", "rx.log", "rb.log", "dx.log", "md.log" };
+					     "o.log", "v.log", "r.log", "rs.log", "rx.log", "rb.log", "dx.log", "md.log", "g2.log", "up.log" };
 	char p[128];
 	io_engine_free(eng);
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -1355,6 +1456,8 @@ int main(void)
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_rec_align),
 		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_golden_v2),
+		cmocka_unit_test(test_v1_upgrade),
 		cmocka_unit_test(test_reclaim_sync_never_blocks_loop),
 		cmocka_unit_test(test_direct_records),
 		cmocka_unit_test(test_mark_dirty_settled),
