@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/uio.h>
 #include <time.h>
 
 bool mem_is_zero(const void *p, size_t n)
@@ -35,9 +36,15 @@ uint64_t now_real_ns(void)
 
 int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
+	return pwrite_full_flags(fd, buf, len, off, 0);
+}
+
+int pwrite_full_flags(int fd, const void *buf, size_t len, uint64_t off, int rwf)
+{
 	const char *p = buf;
 	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
+		struct iovec iov = { (void *)(uintptr_t)p, len };
+		ssize_t n = pwritev2(fd, &iov, 1, (off_t)off, rwf);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -67,6 +67,8 @@ uint64_t now_real_ns(void);
 /* Write/read the whole buffer with pwrite/pread, retrying short transfers and EINTR.
  * Return 0, or -errno (a read past EOF returns -EIO). */
 int pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+/* pwrite_full with pwritev2 flags (RWF_DSYNC: exactly these bytes are durable on return). */
+int pwrite_full_flags(int fd, const void *buf, size_t len, uint64_t off, int rwf);
 int pread_full(int fd, void *buf, size_t len, uint64_t off);
 /* Same for a stream socket/pipe. Return 0, or -errno; -ECONNRESET on EOF while reading. */
 int write_full(int fd, const void *buf, size_t len);

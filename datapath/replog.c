@@ -146,18 +146,7 @@ struct rl_test_hooks rl_test_hooks;
 
 int rl_pwrite_sync(struct replog *log, const void *buf, size_t len, uint64_t off)
 {
-	const uint8_t *p = buf;
-	while (len) {
-		struct iovec iov = { (void *)(uintptr_t)p, len };
-		ssize_t n = pwritev2(log->fd, &iov, 1, (off_t)off, RWF_DSYNC);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n, len -= (size_t)n, off += (uint64_t)n;
-	}
-	return 0;
+	return pwrite_full_flags(log->fd, buf, len, off, RWF_DSYNC);
 }
 
 /* Is there an applied point in memory that the superblock does not have yet? */
