@@ -104,6 +104,8 @@ static void prep(struct iocb *cb, struct io_req *req, int efd)
 	case IO_OP_FDATASYNC:
 		io_prep_fdsync(cb, req->fd);
 		break;
+	case IO_OP_WRITEBACK:	/* never submitted: libaio has no such operation */
+		break;
 	}
 	if (efd >= 0)
 		io_set_eventfd(cb, efd);

@@ -85,6 +85,10 @@ static void prep(struct io_uring_sqe *sqe, struct io_req *req)
 	case IO_OP_FDATASYNC:
 		io_uring_prep_fsync(sqe, req->fd, IORING_FSYNC_DATASYNC);
 		break;
+	case IO_OP_WRITEBACK:
+		io_uring_prep_sync_file_range(sqe, req->fd, (unsigned)req->length, req->offset,
+					      SYNC_FILE_RANGE_WRITE);
+		break;
 	}
 	io_uring_sqe_set_data(sqe, req);
 }
@@ -152,6 +156,7 @@ static int uring_reap(struct io_engine *eng, bool wait)
 
 const struct io_engine_ops io_engine_uring_ops = {
 	.name = "io_uring",
+	.writeback = true,
 	.setup = uring_setup,
 	.teardown = uring_teardown,
 	.submit = uring_submit,

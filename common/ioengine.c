@@ -169,7 +169,8 @@ static bool unlink_pending(struct io_engine *eng, struct io_req *req)
 void io_queue(struct io_engine *eng, struct io_req *req)
 {
 	size_t total = 0;
-	if (req->op != IO_OP_FDATASYNC && req->iov && req->iovcnt > 0 && req->iovcnt <= IOV_MAX) {
+	if ((req->op == IO_OP_READ || req->op == IO_OP_WRITE) && req->iov && req->iovcnt > 0 &&
+	    req->iovcnt <= IOV_MAX) {
 		for (int i = 0; i < req->iovcnt; i++)
 			total += req->iov[i].iov_len;
 	}
@@ -185,6 +186,11 @@ static int check_req(const struct io_req *req)
 	switch (req->op) {
 	case IO_OP_FDATASYNC:
 		return req->fd < 0 ? -EBADF : 0;
+	case IO_OP_WRITEBACK:
+		if (req->fd < 0)
+			return -EBADF;
+		return req->length > UINT32_MAX || req->offset > (uint64_t)INT64_MAX - req->length
+			? -EINVAL : 0;
 	case IO_OP_READ:
 	case IO_OP_WRITE:
 		if (req->fd < 0)
@@ -207,14 +213,26 @@ static bool transient(int r)
 static bool wants_inline(const struct io_engine *eng, const struct io_req *req)
 {
 	/* RWF_DSYNC waits for the device: never on the driving thread */
-	return eng->inline_buffered && req->may_inline && req->op != IO_OP_FDATASYNC &&
+	return eng->inline_buffered && req->may_inline &&
+	       (req->op == IO_OP_READ || req->op == IO_OP_WRITE) &&
 	       !(req->rw_flags & RWF_DSYNC) && check_req(req) == 0;
 }
 
-/* Run a may_inline request now; its completion is delivered by io_reap. */
+/* A writeback hint the engine cannot start asynchronously is skipped (done with 0). */
+static bool skip_writeback(const struct io_engine *eng, const struct io_req *req)
+{
+	return req->op == IO_OP_WRITEBACK && !eng->ops->writeback;
+}
+
+/* Run a may_inline request (or skip a writeback hint) now; its completion is delivered by
+ * io_reap. */
 static void run_inline(struct io_engine *eng, struct io_req *req)
 {
 	ssize_t r;
+	if (req->op == IO_OP_WRITEBACK) {
+		req->io_res = check_req(req);
+		goto queue;
+	}
 	do {
 		if (req->op == IO_OP_READ)
 			r = preadv2(req->fd, req->iov, req->iovcnt, (off_t)req->offset, req->rw_flags);
@@ -222,6 +240,7 @@ static void run_inline(struct io_engine *eng, struct io_req *req)
 			r = pwritev2(req->fd, req->iov, req->iovcnt, (off_t)req->offset, req->rw_flags);
 	} while (r < 0 && errno == EINTR);
 	req->io_res = r < 0 ? -errno : (int)r;
+queue:
 	req->io_next = NULL;
 	if (eng->idone_tail)
 		eng->idone_tail->io_next = req;
@@ -234,7 +253,7 @@ static void run_inline(struct io_engine *eng, struct io_req *req)
 int io_submit_pending(struct io_engine *eng)
 {
 	while (eng->pend_head && eng->inflight < eng->depth) {
-		if (wants_inline(eng, eng->pend_head)) {
+		if (wants_inline(eng, eng->pend_head) || skip_writeback(eng, eng->pend_head)) {
 			run_inline(eng, pop_head(eng));
 			continue;
 		}
@@ -243,7 +262,7 @@ int io_submit_pending(struct io_engine *eng)
 		unsigned n = 0;
 
 		while (n < room && eng->pend_head) {
-			if (wants_inline(eng, eng->pend_head))
+			if (wants_inline(eng, eng->pend_head) || skip_writeback(eng, eng->pend_head))
 				break;
 			int bad = check_req(eng->pend_head);
 			if (bad == 0) {
@@ -308,7 +327,7 @@ void io_engine_complete(struct io_engine *eng, struct io_req *req, int res)
 		req->done(req, res);
 		return;
 	}
-	if (req->op == IO_OP_FDATASYNC) {
+	if (req->op == IO_OP_FDATASYNC || req->op == IO_OP_WRITEBACK) {
 		req->done(req, 0);
 		return;
 	}

@@ -23,6 +23,8 @@
  * preadv2/pwritev2 inside io_submit_pending, and their done() is called from the next
  * io_reap like any other completion. Block devices, O_DIRECT files, fdatasync and
  * RWF_DSYNC (FUA) writes, which wait for the device, always go through the kernel engine.
+ * IO_OP_WRITEBACK (start writing a range back, wait for nothing) is a hint: io_uring does
+ * it on a worker; libaio has no such operation, so there it completes at once, undone.
  * Set FERRY_NO_INLINE=1 to send everything through the engine.
  *
  * To add an engine: 1. write ioengine-NAME.c with a `const struct io_engine_ops` table;
@@ -41,6 +43,9 @@ enum io_op {
 	IO_OP_READ,	 /* preadv */
 	IO_OP_WRITE,	 /* pwritev; rw_flags may carry RWF_DSYNC (FUA) */
 	IO_OP_FDATASYNC, /* fdatasync(fd); iov/offset unused */
+	IO_OP_WRITEBACK, /* start writeback of [offset, offset + length) and wait for nothing
+			  * (sync_file_range SYNC_FILE_RANGE_WRITE): a hint; an engine that
+			  * cannot do it asynchronously completes it at once with 0 */
 };
 
 struct io_req;
@@ -54,6 +59,7 @@ struct io_req {
 	struct iovec *iov;	/* may be modified by the engine while finishing short I/O */
 	int iovcnt;
 	uint64_t offset;
+	uint64_t length;	/* IO_OP_WRITEBACK only */
 	int rw_flags;		/* RWF_* for pwritev2/preadv2 (RWF_DSYNC for FUA) */
 	io_done_fn *done;	/* res: total bytes (read/write), 0 (fdatasync), or -errno */
 	void *opaque;		/* for the caller */
@@ -71,6 +77,7 @@ struct io_engine;
 
 struct io_engine_ops {
 	const char *name;
+	bool writeback;		/* can start writeback asynchronously (IO_OP_WRITEBACK) */
 	/* Create the kernel context for up to `depth` requests in flight and set eng->event_fd.
 	 * Return 0 or -errno (e.g. -ENOSYS/-EPERM when io_uring is disabled). */
 	int (*setup)(struct io_engine *eng, unsigned depth);
