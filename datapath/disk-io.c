@@ -324,6 +324,38 @@ static void write_op_end(struct nbd_op *op, int res)
 	op_part_done(op, res);
 }
 
+/* Larger primary reads and writes go to the kernel engine's workers instead of running
+ * inline on the event loop: copying a MiB into or out of the page cache takes long enough
+ * that the loop is better off receiving the next request meanwhile (the second core does
+ * the copy). */
+#define PRIMARY_INLINE_MAX (64u << 10)
+
+static void writeback_done(struct io_req *io, int res)
+{
+	(void)res;	/* a hint: the next checkpoint's fdatasync reports real failures */
+	free(io);
+}
+
+/* Start writing back what a large write just put into the primary's page cache, without
+ * waiting for it. Otherwise it stays dirty until the next applied checkpoint, whose
+ * fdatasync then writes two seconds of data at once: a burst that the log's writes queue
+ * behind (1 MiB writes at QD8 stalled for 100-300 ms at each checkpoint). Streamed out as
+ * it comes, the primary's writeback shares the disk with the log evenly. */
+static void primary_writeback(struct nbd_op *op)
+{
+	struct io_req *io = malloc(sizeof *io);
+	if (!io)
+		return;
+	*io = (struct io_req){
+		.op = IO_OP_WRITEBACK,
+		.fd = op->disk->fd,
+		.offset = op->req.offset,
+		.length = op->req.length,
+		.done = writeback_done,
+	};
+	io_queue(op->disk->srv->eng, io);
+}
+
 static void primary_done(struct io_req *io, int res)
 {
 	struct nbd_op *op = io->opaque;
@@ -336,6 +368,9 @@ static void primary_done(struct io_req *io, int res)
 	if (is_write_class(op)) {
 		if (res < 0)
 			primary_write_failed(op, res);
+		else if (op->req.type == NBD_CMD_WRITE && op->req.length >= PRIMARY_INLINE_MAX &&
+			 !(io->rw_flags & RWF_DSYNC))
+			primary_writeback(op);
 		write_op_end(op, res < 0 ? res : 0);
 	} else {
 		op_part_done(op, res < 0 ? res : 0);
@@ -360,12 +395,6 @@ static void flush_done(struct io_req *io, int res)
 	}
 	op_part_done(op, res);
 }
-
-/* Larger primary reads and writes go to the kernel engine's workers instead of running
- * inline on the event loop: copying a MiB into or out of the page cache takes long enough
- * that the loop is better off receiving the next request meanwhile (the second core does
- * the copy). */
-#define PRIMARY_INLINE_MAX (64u << 10)
 
 static void queue_primary(struct nbd_op *op, enum io_op kind, int rw_flags)
 {

@@ -22,13 +22,20 @@
  *                 io_reap            completions
  *                 conn_flush_all     one writev of queued replies per connection
  *   disk-io.c   log batch done (replog calls done() in sequence order) -> log_done:
- *               queue_primary (pwritev on the primary, RWF_DSYNC when FUA) -> primary_done
- *               -> write_op_end: redo_untrack, wake overlapping waiters, backpressure may
- *               hold the reply -> conn_reply (queued, sent by conn_flush_all)
+ *               queue_primary (pwritev on the primary, RWF_DSYNC when FUA; 64 KiB and
+ *               more on the engine's workers, smaller ones inline) -> primary_done (a
+ *               large write's writeback is started, primary_writeback) -> write_op_end:
+ *               redo_untrack, replog_set_settled (the shipper may read the records
+ *               before the oldest op still on the redo list), wake overlapping waiters,
+ *               backpressure may hold the reply -> conn_reply (queued, sent by
+ *               conn_flush_all)
  *
- * A failed log write fails the request with EIO before the primary is touched; a failed
- * primary write fails it with the primary's errno. TRIM and WRITE_ZEROES log a ZERO record
- * the same way, then zero the primary with fallocate (disk_zero_range, synchronous).
+ * A failed log write fails the request with EIO before the primary is touched. A failed
+ * primary write fails it with the primary's errno and marks its extent dirty in the log
+ * (primary_write_failed, REPLOG_MARK_DIRTY) before it settles, so its record never ships
+ * and the next point re-reads the extent from the primary. TRIM and WRITE_ZEROES log a
+ * ZERO record the same way, then zero the primary with fallocate (disk_zero_range,
+ * synchronous).
  *
  * READ: preadv via the engine, reply with the data (a structured OFFSET_DATA chunk when
  * negotiated); reads never wait for writes (NBD orders nothing between them). FLUSH:
