@@ -10,6 +10,8 @@
 #           the same file system
 # Prints the p50/p99/p99.9/p99.99 completion latency of every run and, per load, the
 # median over rounds of ferryd's and nbdkit's p99.9 and their ratio (target: <= 3).
+# FERRYD_BASE=PATH adds another ferryd binary (e.g. a build of main) as "base", run in the
+# same rotation, and its p99.9 beside ferryd's.
 # Not part of the test suite (no timed assertions).
 #   SECONDS_PER_RUN=20 REPEAT=3 RATE_IOPS=0 LOADS="quiet cpu fsync" FERRYD=build/bin/ferryd \
 #       tests/bench/bench-latency.sh
@@ -42,13 +44,13 @@ start_load() {
 	esac
 }
 
-start_ferryd() {
+start_ferryd() {	# [binary]
 	FP=$(port)
 	rm -rf "$W/replog" "$W/store" "$W/state" "$W/k"
 	truncate -s "$DISK" "$W/ferry.img"
 	build/bin/ferryctl init --store "file://$W/store" --key-file "$W/k" >/dev/null
 	bench_ferryd_conf "$FP" 64M lat "exp:$W/ferry.img" 1s
-	bench_start_ferryd || exit 1
+	FERRYD=${1:-${FERRYD:-build/bin/ferryd}} bench_start_ferryd || exit 1
 	PIDS+=($FPID)
 	build/bin/ferryctl point -c "$W/ferry.conf" --domain lat --wait >/dev/null	# the seed
 }
@@ -71,6 +73,7 @@ measure() {	# target load round
 	local t=$1 uri
 	case $t in
 	ferryd) start_ferryd; uri=nbd://127.0.0.1:$FP/exp ;;
+	base) start_ferryd "$FERRYD_BASE"; uri=nbd://127.0.0.1:$FP/exp ;;
 	nbdkit)
 		rm -f "$W/nbdkit.img"; truncate -s "$DISK" "$W/nbdkit.img"
 		P=$(port); nbdkit -f -p "$P" -i 127.0.0.1 file "$W/nbdkit.img" & NP=$!; PIDS+=($NP)
@@ -78,7 +81,7 @@ measure() {	# target load round
 	esac
 	read -r iops p50 p99 p999 p9999 < <(run_fio "$uri")
 	local extra=
-	if [ "$t" = ferryd ]; then
+	if [ "$t" != nbdkit ]; then
 		extra="$(grep -c '^.*point lat ' "$W/ferryd.log" || true) points"
 		grep -q 'enters overflow' "$W/ferryd.log" && extra="$extra, OVERFLOW"
 		kill -TERM "$FPID"; wait "$FPID" || true
@@ -97,7 +100,8 @@ for ((r = 0; r < REPEAT; r++)); do
 	for load in $LOADS; do
 		start_load "$load"
 		sleep 1
-		if ((r % 2 == 0)); then order="ferryd nbdkit"; else order="nbdkit ferryd"; fi
+		if ((r % 2 == 0)); then order="ferryd nbdkit${FERRYD_BASE:+ base}"
+		else order="${FERRYD_BASE:+base }nbdkit ferryd"; fi
 		for t in $order; do measure "$t" "$load" "$r"; done
 		stop_load
 	done
@@ -111,8 +115,13 @@ res = {}
 for line in open(sys.argv[1]):
     load, t, v = line.split()
     res.setdefault((load, t), []).append(float(v))
-print(f"{'load':8} {'ferryd':>9} {'nbdkit':>9} {'ratio':>7}")
+base = any(t == "base" for (_, t) in res)
+print(f"{'load':8} {'ferryd':>9} {'nbdkit':>9} {'ratio':>7}" + (f" {'base':>9} {'b/nbdkit':>8}" if base else ""))
 for load in sys.argv[2:]:
     f = statistics.median(res[(load, "ferryd")]); n = statistics.median(res[(load, "nbdkit")])
-    print(f"{load:8} {f:9.1f} {n:9.1f} {f / n:7.2f}")
+    line = f"{load:8} {f:9.1f} {n:9.1f} {f / n:7.2f}"
+    if base:
+        b = statistics.median(res[(load, "base")])
+        line += f" {b:9.1f} {b / n:8.2f}"
+    print(line)
 PY
