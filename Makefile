@@ -106,7 +106,7 @@ $(O)/tests/drvctl: $(O)/obj/tests/tools/drvctl.o $(O)/libferry-agent.a $(O)/libf
 $(O)/tests/%: $(O)/obj/tests/tools/%.o $(O)/libferry.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LINK    $@')
-	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ -lnbd $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ -lnbd -lz -ldeflate $(LIBS)
 
 # fuzz targets: replayed over their corpus in `make check` (built with the normal compiler
 # and a small driver), and real libFuzzer binaries with `make fuzz` (clang).
@@ -136,6 +136,10 @@ bench-pipeline: all
 bench-snmp: all
 	tests/bench/bench-snmp.sh
 
+# the compression candidates side by side on vm-a (IMAGE=path to use another image)
+bench-compress: all $(TOOL_BIN)
+	tests/bench/bench-compress.sh
+
 .PHONY: bench-s3
 bench-s3: all
 	tests/bench/bench-s3.sh
@@ -156,7 +160,7 @@ clean:
 	rm -rf $(O)
 
 .PHONY: all tests check clean fuzz FORCE bench-datapath bench-pipeline bench-restore bench-guest \
-	bench-failover bench-snmp deps
+	bench-failover bench-snmp deps bench-compress
 .DELETE_ON_ERROR:
 .SECONDARY:
 

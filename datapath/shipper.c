@@ -91,7 +91,7 @@ struct shipper {
 	size_t n_doms;
 };
 
-static void auto_pick_codec(struct shipper *sh, struct ship_domain *d);
+static void auto_pick_codec(struct ship_domain *d, const struct repo_point_stats *st);
 
 /* ---- one point ---- */
 
@@ -335,6 +335,7 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 	struct repo_point_writer *w = NULL;
 	struct replog_resync *rs = NULL;
 	struct replog_record rec;
+	struct repo_point_stats stats = { 0 };
 	const void *payload;
 	uint64_t last = d->shipped, records = 0;
 	bool more = false, overflow = false, deferred = false;
@@ -412,10 +413,13 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 	bool seeding = d->last_point == 0;
 	meta.flags = overflow || seeding || rs ? 0 : POINT_CONSISTENT;
 	meta.log_seq = last;
-	repo_set_compression(sh->repo, d->ctype, d->clevel, d->cauto);
-	uint64_t enc_ns, up_ns;
-	repo_take_timings(sh->repo, &enc_ns, &up_ns);	/* start this point's measurement */
 	r = repo_point_begin(sh->repo, &meta, &w);
+	if (r == 0) {
+		r = repo_point_set_compression(w, d->ctype, d->clevel, d->cauto);
+		repo_point_stats_to(w, &stats);
+		if (r < 0)
+			repo_point_abort(w);
+	}
 	if (r < 0) {
 		log_error("shipper: domain %s: starting point %" PRIu32 ".%" PRIu64 ": %s",
 			  d->cfg->name, meta.epoch, meta.seq, strerror(-r));
@@ -471,7 +475,7 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 		d->consistent_seq = done.seq;
 	}
 	pthread_mutex_unlock(&sh->mu);
-	auto_pick_codec(sh, d);
+	auto_pick_codec(d, &stats);
 	if (last > d->shipped) {
 		r = replog_mark_shipped(srv->log, d->domain_id, last);
 		if (r < 0)
@@ -594,10 +598,9 @@ static void *shipper_main(void *arg)
  * the fastest codec (measured when this choice was made). A point too small to tell
  * (under 10 ms of either) keeps the current choice. Incompressible chunks are stored as
  * they are in every case. */
-static void auto_pick_codec(struct shipper *sh, struct ship_domain *d)
+static void auto_pick_codec(struct ship_domain *d, const struct repo_point_stats *st)
 {
-	uint64_t enc_ns, up_ns;
-	repo_take_timings(sh->repo, &enc_ns, &up_ns);
+	uint64_t enc_ns = st->encode_ns, up_ns = st->upload_ns;
 	if (!d->cauto || (enc_ns < 10000000u && up_ns < 10000000u))
 		return;
 	/* both are sums over threads, and up to 3 packs upload while 2 workers encode: call

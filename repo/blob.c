@@ -349,3 +349,20 @@ fail:
 		OPENSSL_cleanse(out, out_len);
 	return r;
 }
+
+int blob_decode_frame(struct blob_ctx *cx, const void *blob, size_t len, void *out,
+		      size_t out_cap, size_t *plain_len)
+{
+	struct blob_info bi;
+	size_t zlen;
+	*plain_len = 0;
+	int r = blob_peek(blob, len, &bi);
+	if (r < 0)
+		return r;
+	if (bi.plain_len > out_cap)
+		return -EBADMSG;
+	r = blob_decode_z(cx, blob, len, out, (size_t)bi.plain_len, NULL, NULL, 0, &zlen);
+	if (r == 0)
+		*plain_len = (size_t)bi.plain_len;
+	return r;
+}

@@ -118,5 +118,11 @@ int blob_decode(struct blob_ctx *cx, const void *blob, size_t len, void *out, si
  * can store them instead of compressing the plaintext again. */
 int blob_decode_z(struct blob_ctx *cx, const void *blob, size_t len, void *out, size_t out_len,
 		  const uint8_t *expect_id, void *z, size_t zcap, size_t *zlen);
+/* Verify and decode a blob whose plaintext length the caller does not know in advance (a
+ * frame of several chunks, docs/repo-format.md "Frames") into out: at most out_cap bytes,
+ * its length in *plain_len. No id is checked: the caller checks each chunk it takes out.
+ * 0 or -errno as blob_decode; -EBADMSG also when the plaintext would exceed out_cap. */
+int blob_decode_frame(struct blob_ctx *cx, const void *blob, size_t len, void *out,
+		      size_t out_cap, size_t *plain_len);
 
 #endif

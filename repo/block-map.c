@@ -376,7 +376,9 @@ int repo_refresh(struct repo *r)
 int repo_read_chunk(struct repo *r, const uint8_t id[CHUNK_ID_LEN], void *buf, uint32_t len)
 {
 	struct chunk_loc loc;
+	struct frame_buf fb = FRAME_BUF_INIT;
 	char key[64];
+	size_t zlen;
 	if (!index_lookup(&r->index, id, &loc))
 		return -ENOENT;
 	if (loc.plain_len != len)
@@ -390,9 +392,10 @@ int repo_read_chunk(struct repo *r, const uint8_t id[CHUNK_ID_LEN], void *buf, u
 		rc = -EBADMSG;	/* the pack is shorter than the index says */
 	if (rc == 0) {
 		struct blob_ctx *cx = repo_cx_get(r);
-		rc = cx ? blob_decode(cx, blob, loc.blob_len, buf, len, id) : -ENOMEM;
+		rc = cx ? frame_read(cx, &fb, blob, &loc, id, buf, NULL, 0, &zlen) : -ENOMEM;
 		repo_cx_put(r, cx);
 	}
+	frame_buf_release(&fb);
 	free(blob);
 	return rc;
 }

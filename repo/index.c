@@ -34,7 +34,7 @@
 #include "common/banned.h"
 
 #define INDEX_MAGIC "FIDX"
-#define INDEX_VERSION 1
+#define INDEX_VERSION_MAX 2	/* 2 (format 2): add entries locate a chunk inside its frame */
 
 int index_init(struct chunk_index *ix)
 {
@@ -118,6 +118,17 @@ static int add_locked(struct chunk_index *ix, const uint8_t *id, const struct ch
 	return 0;
 }
 
+int index_claim(struct chunk_index *ix, const uint8_t id[CHUNK_ID_LEN], const struct chunk_loc *loc)
+{
+	pthread_rwlock_wrlock(&ix->lock);
+	size_t before = ix->n;
+	int r = add_locked(ix, id, loc);
+	if (r == 0)
+		r = ix->n != before;
+	pthread_rwlock_unlock(&ix->lock);
+	return r;
+}
+
 int index_add(struct chunk_index *ix, const uint8_t id[CHUNK_ID_LEN], const struct chunk_loc *loc)
 {
 	pthread_rwlock_wrlock(&ix->lock);
@@ -157,10 +168,12 @@ static int cmp_slot(const void *a, const void *b)
 	int c = memcmp(x->loc.pack, y->loc.pack, PACK_ID_LEN);
 	if (c)
 		return c;
-	return x->loc.off < y->loc.off ? -1 : x->loc.off > y->loc.off;
+	if (x->loc.off != y->loc.off)
+		return x->loc.off < y->loc.off ? -1 : 1;
+	return x->loc.foff < y->loc.foff ? -1 : x->loc.foff > y->loc.foff;
 }
 
-int index_delta_encode(struct chunk_index *ix, struct dbuf *out)
+int index_delta_encode(struct chunk_index *ix, int version, struct dbuf *out)
 {
 	uint8_t hdr[INDEX_DELTA_HDR] = INDEX_MAGIC;
 	int r = 0;
@@ -178,15 +191,24 @@ int index_delta_encode(struct chunk_index *ix, struct dbuf *out)
 	pthread_rwlock_unlock(&ix->lock);
 	qsort(v, n, sizeof(*v), cmp_slot);
 
-	hdr[4] = INDEX_VERSION;
+	hdr[4] = (uint8_t)version;
 	hdr[5] = INDEX_KIND_ADD;
 	put_le32(hdr + 8, (uint32_t)n);
-	r = dbuf_add(out, hdr, sizeof(hdr));
+	r = version == 1 || version == 2 ? dbuf_add(out, hdr, sizeof(hdr)) : -EINVAL;
 	for (size_t i = 0; i < n && r == 0; i++) {
 		uint8_t e[INDEX_DELTA_ENTRY];
 		memcpy(e, v[i].id, CHUNK_ID_LEN);
 		memcpy(e + 32, v[i].loc.pack, PACK_ID_LEN);
-		put_le64(e + 48, v[i].loc.off);
+		if (version == 1) {
+			if (v[i].loc.foff) {	/* version 1 has no frames of several chunks */
+				r = -EINVAL;
+				break;
+			}
+			put_le64(e + 48, v[i].loc.off);
+		} else {
+			put_le32(e + 48, (uint32_t)v[i].loc.off);
+			put_le32(e + 52, v[i].loc.foff);
+		}
 		put_le32(e + 56, v[i].loc.blob_len);
 		put_le32(e + 60, v[i].loc.plain_len);
 		r = dbuf_add(out, e, sizeof(e));
@@ -203,14 +225,29 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-static bool entry_ok(int kind, const uint8_t *e)
+/* An add entry's location (version 1: 64-bit offset, no frame offset). */
+static void entry_loc(int version, const uint8_t *e, struct chunk_loc *loc)
 {
-	uint64_t off = get_le64(e + 48);
-	uint32_t bl = get_le32(e + 56);
+	memcpy(loc->pack, e + 32, PACK_ID_LEN);
+	loc->off = version == 1 ? get_le64(e + 48) : get_le32(e + 48);
+	loc->foff = version == 1 ? 0 : get_le32(e + 52);
+	loc->blob_len = get_le32(e + 56);
+	loc->plain_len = get_le32(e + 60);
+}
+
+static bool entry_ok(int kind, int version, const uint8_t *e)
+{
+	struct chunk_loc l;
 	switch (kind) {
 	case INDEX_KIND_ADD:
-		return bl != 0 && off <= PACK_MAX_SIZE && bl <= PACK_MAX_SIZE - off &&
-			get_le32(e + 60) <= REPO_CHUNK_MAX;
+		entry_loc(version, e, &l);
+		if (l.blob_len == 0 || l.off > PACK_MAX_SIZE || l.blob_len > PACK_MAX_SIZE - l.off)
+			return false;
+		if (version == 1)
+			return l.plain_len <= REPO_CHUNK_MAX;
+		/* a chunk inside a frame, or a frame of its own (a map region may be larger) */
+		return l.foff ? (uint64_t)l.foff + l.plain_len <= REPO_FRAME_MAX :
+			l.plain_len <= REPO_META_MAX;
 	case INDEX_KIND_CONDEMN:	/* chunk id field zero; offset field: time; no lengths */
 		return all_zero(e, CHUNK_ID_LEN) && all_zero(e + 56, 8);
 	default:			/* rescue: the condemn object's id, then zeroes */
@@ -224,8 +261,9 @@ static int decode(const void *buf, size_t len, bool adds_only, const struct inde
 	const uint8_t *p = buf;
 	if (len < INDEX_DELTA_HDR || memcmp(p, INDEX_MAGIC, 4))
 		return -EBADMSG;
-	int kind = p[5];
-	if (p[4] != INDEX_VERSION || kind < INDEX_KIND_ADD || kind > INDEX_KIND_RESCUE ||
+	int kind = p[5], version = p[4];
+	if (version < 1 || version > INDEX_VERSION_MAX || kind < INDEX_KIND_ADD ||
+	    kind > INDEX_KIND_RESCUE ||
 	    (adds_only && kind != INDEX_KIND_ADD) || get_le16(p + 6) || get_le32(p + 12))
 		return -EPROTO;
 	uint32_t n = get_le32(p + 8);
@@ -235,17 +273,14 @@ static int decode(const void *buf, size_t len, bool adds_only, const struct inde
 	/* check everything before calling back for anything: an object is used whole or not
 	 * at all */
 	for (uint32_t i = 0; i < n; i++)
-		if (!entry_ok(kind, p + INDEX_DELTA_HDR + (size_t)i * INDEX_DELTA_ENTRY))
+		if (!entry_ok(kind, version, p + INDEX_DELTA_HDR + (size_t)i * INDEX_DELTA_ENTRY))
 			return -EBADMSG;
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *e = p + INDEX_DELTA_HDR + (size_t)i * INDEX_DELTA_ENTRY;
 		int r = 0;
 		if (kind == INDEX_KIND_ADD && v->add) {
 			struct chunk_loc loc;
-			memcpy(loc.pack, e + 32, PACK_ID_LEN);
-			loc.off = get_le64(e + 48);
-			loc.blob_len = get_le32(e + 56);
-			loc.plain_len = get_le32(e + 60);
+			entry_loc(version, e, &loc);
 			r = v->add(v->arg, e, &loc);
 		} else if (kind == INDEX_KIND_CONDEMN && v->condemn) {
 			r = v->condemn(v->arg, e + 32, get_le64(e + 48));
@@ -276,7 +311,7 @@ int index_marks_encode(int kind, const struct pack_mark *m, size_t n, struct dbu
 	uint8_t hdr[INDEX_DELTA_HDR] = INDEX_MAGIC;
 	if (kind != INDEX_KIND_CONDEMN && kind != INDEX_KIND_RESCUE)
 		return -EINVAL;
-	hdr[4] = INDEX_VERSION;
+	hdr[4] = 1;	/* condemn and rescue entries are the same in every version */
 	hdr[5] = (uint8_t)kind;
 	put_le32(hdr + 8, (uint32_t)n);
 	int r = dbuf_add(out, hdr, sizeof(hdr));

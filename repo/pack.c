@@ -24,7 +24,8 @@
 
 #define PACK_INDEX_MAGIC "FPIX"
 #define PACK_TRAILER_MAGIC "FPAK"
-#define PACK_INDEX_VERSION 1
+#define PACK_INDEX_V1_ENTRY 44	/* version 1 (format 1): one entry per blob */
+#define PACK_INDEX_V2_ENTRY 48	/* version 2 (format 2): one entry per chunk, + frame offset */
 
 void pack_key(const uint8_t id[PACK_ID_LEN], char *key, size_t keylen)
 {
@@ -34,10 +35,11 @@ void pack_key(const uint8_t id[PACK_ID_LEN], char *key, size_t keylen)
 	snprintf(key, keylen, "packs/%.2s/%s", hex, hex);
 }
 
-int pack_writer_start(struct pack_writer *pw)
+int pack_writer_start(struct pack_writer *pw, int version)
 {
 	if (RAND_bytes(pw->id, PACK_ID_LEN) != 1)
 		return -EIO;
+	pw->version = (uint8_t)version;
 	dbuf_reset(&pw->data);
 	pw->data.max = PACK_MAX_SIZE;
 	pw->n = 0;
@@ -45,11 +47,13 @@ int pack_writer_start(struct pack_writer *pw)
 	return 0;
 }
 
-int pack_writer_add(struct pack_writer *pw, const uint8_t id[CHUNK_ID_LEN], const void *blob,
-		    uint32_t blob_len, uint32_t plain_len, uint64_t *off)
+int pack_writer_add_frame(struct pack_writer *pw, const void *blob, uint32_t blob_len,
+			  const struct pack_entry *ent, size_t n, uint64_t *off)
 {
-	if (pw->n == pw->cap) {
-		size_t cap = pw->cap ? pw->cap * 2 : 256;
+	if (n == 0 || (pw->version < 2 && (n > 1 || ent[0].foff)))
+		return -EINVAL;	/* version 1 packs hold one chunk per blob */
+	if (pw->n + n > pw->cap) {
+		size_t cap = MAX(pw->cap ? pw->cap * 2 : 256, pw->n + n);
 		struct pack_entry *e = realloc(pw->ent, cap * sizeof(*e));
 		if (!e)
 			return -ENOMEM;
@@ -60,30 +64,60 @@ int pack_writer_add(struct pack_writer *pw, const uint8_t id[CHUNK_ID_LEN], cons
 	int r = dbuf_add(&pw->data, blob, blob_len);
 	if (r < 0)
 		return r;
-	struct pack_entry *e = &pw->ent[pw->n++];
-	memcpy(e->id, id, CHUNK_ID_LEN);
-	e->off = (uint32_t)at;
-	e->blob_len = blob_len;
-	e->plain_len = plain_len;
+	for (size_t i = 0; i < n; i++) {
+		struct pack_entry *e = &pw->ent[pw->n++];
+		*e = ent[i];
+		e->off = (uint32_t)at;
+		e->blob_len = blob_len;
+	}
 	*off = at;
 	return 0;
 }
 
-int pack_index_encode(const struct pack_entry *e, size_t n, struct dbuf *out)
+int pack_writer_add(struct pack_writer *pw, const uint8_t id[CHUNK_ID_LEN], const void *blob,
+		    uint32_t blob_len, uint32_t plain_len, uint64_t *off)
+{
+	struct pack_entry e = { .plain_len = plain_len };
+	memcpy(e.id, id, CHUNK_ID_LEN);
+	return pack_writer_add_frame(pw, blob, blob_len, &e, 1, off);
+}
+
+int pack_index_encode(const struct pack_entry *e, size_t n, int version, struct dbuf *out)
 {
 	uint8_t hdr[PACK_INDEX_HDR] = PACK_INDEX_MAGIC;
-	hdr[4] = PACK_INDEX_VERSION;
+	if (version != 1 && version != 2)
+		return -EINVAL;
+	hdr[4] = (uint8_t)version;
 	put_le32(hdr + 8, (uint32_t)n);
 	int r = dbuf_add(out, hdr, sizeof(hdr));
 	for (size_t i = 0; i < n && r == 0; i++) {
-		uint8_t b[PACK_INDEX_ENTRY];
+		uint8_t b[PACK_INDEX_V2_ENTRY];
 		memcpy(b, e[i].id, CHUNK_ID_LEN);
 		put_le32(b + 32, e[i].off);
 		put_le32(b + 36, e[i].blob_len);
 		put_le32(b + 40, e[i].plain_len);
-		r = dbuf_add(out, b, sizeof(b));
+		put_le32(b + 44, e[i].foff);
+		r = dbuf_add(out, b, version == 1 ? PACK_INDEX_V1_ENTRY : PACK_INDEX_V2_ENTRY);
 	}
 	return r;
+}
+
+/* Entry i against the one before it: blobs are back to back from offset 0; in version 2
+ * the entries of one frame share its blob and come in frame order without overlapping. */
+static bool entry_follows(const struct pack_entry *e, uint32_t i, int version)
+{
+	const struct pack_entry *c = &e[i], *p = i ? &e[i - 1] : NULL;
+	if (c->blob_len == 0)
+		return false;
+	if (version == 1)
+		return c->foff == 0 && c->plain_len <= REPO_CHUNK_MAX &&
+			c->off == (p ? (uint64_t)p->off + p->blob_len : 0);
+	if (p && c->off == p->off)	/* the next chunk of p's frame */
+		return c->blob_len == p->blob_len && c->foff >= p->foff + (uint64_t)p->plain_len &&
+			(uint64_t)c->foff + c->plain_len <= REPO_FRAME_MAX;
+	return c->off == (p ? (uint64_t)p->off + p->blob_len : 0) &&
+		(c->foff ? (uint64_t)c->foff + c->plain_len <= REPO_FRAME_MAX :
+			   c->plain_len <= REPO_META_MAX);
 }
 
 int pack_index_decode(const void *buf, size_t len, struct pack_entry **out, size_t *nout)
@@ -93,26 +127,27 @@ int pack_index_decode(const void *buf, size_t len, struct pack_entry **out, size
 	*nout = 0;
 	if (len < PACK_INDEX_HDR || memcmp(p, PACK_INDEX_MAGIC, 4))
 		return -EBADMSG;
-	if (p[4] != PACK_INDEX_VERSION || p[5] || get_le16(p + 6) || get_le32(p + 12))
+	int version = p[4];
+	if (version < 1 || version > 2 || p[5] || get_le16(p + 6) || get_le32(p + 12))
 		return -EPROTO;
+	size_t es = version == 1 ? PACK_INDEX_V1_ENTRY : PACK_INDEX_V2_ENTRY;
 	uint32_t n = get_le32(p + 8);
-	if ((len - PACK_INDEX_HDR) % PACK_INDEX_ENTRY || (len - PACK_INDEX_HDR) / PACK_INDEX_ENTRY != n)
+	if ((len - PACK_INDEX_HDR) % es || (len - PACK_INDEX_HDR) / es != n)
 		return -EBADMSG;
 	struct pack_entry *e = malloc((n ? n : 1) * sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	uint64_t expect = 0;	/* blobs are back to back from offset 0 */
 	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *b = p + PACK_INDEX_HDR + (size_t)i * PACK_INDEX_ENTRY;
+		const uint8_t *b = p + PACK_INDEX_HDR + (size_t)i * es;
 		memcpy(e[i].id, b, CHUNK_ID_LEN);
 		e[i].off = get_le32(b + 32);
 		e[i].blob_len = get_le32(b + 36);
 		e[i].plain_len = get_le32(b + 40);
-		if (e[i].off != expect || e[i].blob_len == 0 || e[i].plain_len > REPO_CHUNK_MAX) {
+		e[i].foff = version == 1 ? 0 : get_le32(b + 44);
+		if (!entry_follows(e, i, version)) {
 			free(e);
 			return -EBADMSG;
 		}
-		expect += e[i].blob_len;
 	}
 	*out = e;
 	*nout = n;
@@ -144,7 +179,7 @@ int pack_writer_seal(struct repo *r, struct pack_writer *pw)
 {
 	struct dbuf ix = DBUF_INIT(PACK_MAX_SIZE);
 	uint8_t t[PACK_TRAILER_LEN];
-	int rc = pack_index_encode(pw->ent, pw->n, &ix);
+	int rc = pack_index_encode(pw->ent, pw->n, pw->version, &ix);
 	if (rc < 0)
 		goto out;
 	size_t cap = blob_max_size(ix.len, r->encrypted);
@@ -169,9 +204,7 @@ int pack_writer_put(struct repo *r, struct pack_writer *pw)
 {
 	char key[64];
 	pack_key(pw->id, key, sizeof(key));
-	uint64_t t0 = now_mono_ns();
 	int rc = store_put(r->st, key, pw->data.data, pw->data.len);
-	atomic_fetch_add(&r->t_upload_ns, now_mono_ns() - t0);
 	if (rc == 0)
 		pw->open = false;
 	return rc;
@@ -231,10 +264,4 @@ int pack_read_index(struct repo *r, const char *key, uint64_t size, struct pack_
 	}
 	free(blob);
 	return rc;
-}
-
-void repo_take_timings(struct repo *r, uint64_t *encode_ns, uint64_t *upload_ns)
-{
-	*encode_ns = atomic_exchange(&r->t_encode_ns, 0);
-	*upload_ns = atomic_exchange(&r->t_upload_ns, 0);
 }

@@ -11,8 +11,14 @@
  * - Calls are painted into a sorted list of non-overlapping segments per disk as they come
  *   (later calls win); a DATA segment names its piece and the part of it still visible.
  *   Pieces are stored (encoded into the current pack) as they arrive, through the encode
- *   pool, so memory stays bounded by the pack size whatever the point's size; a piece
- *   entirely overwritten later in the point is simply left unreferenced in its pack.
+ *   pool, so the data held stays bounded by the pack size whatever the point's size; a
+ *   piece entirely overwritten later in the point is simply left unreferenced in its pack.
+ * - Dedupe stays per piece (64 KiB chunks by default), but compression works on frames
+ *   (format 2): pieces that follow each other on one disk go into one blob of up to
+ *   REPO_FRAME_MAX bytes, which compresses much better than each chunk alone (measured
+ *   in docs/repo-format.md "Frames"). A piece that does not follow the previous one
+ *   starts a new frame, so a restore, which reads in disk order, decodes each frame once.
+ *   Format 1 repositories get frames of one chunk, as format 1 readers expect.
  * - Packs close at PACK_TARGET_SIZE and at commit; each is uploaded in one put, on a
  *   thread of its own (up to UPLOADS_MAX at once) while the next pack fills. The index
  *   delta and the manifest go up only after every pack is durable, so a reader that sees a
@@ -50,6 +56,7 @@
 struct upload {
 	pthread_t th;
 	struct repo *r;
+	_Atomic uint64_t *ns;	/* the writer's upload time */
 	struct pack_writer pw;
 	int rc;
 	char why[256];
@@ -82,9 +89,15 @@ struct repo_point_writer {
 	struct point_info info;
 	bool has_parent;
 	struct point_info parent;
-	struct encode_pool *pool;
+	struct pool_codec codec;
+	struct encode_pool *pool;	/* started at the first data call */
+	struct wdisk *fill_disk;	/* the frame being filled: its disk and end on it */
+	uint64_t fill_end;
 	struct blob_ctx *cx;
+	struct frame_buf fb;		/* store_again's frame */
+	struct pack_entry *ent;		/* POOL_FRAME_PIECES: add_frame's work array */
 	struct chunk_index pending;	/* chunks stored by this point */
+	struct chunk_index claimed;	/* chunks some job of this point stores (the pool's) */
 	struct pack_writer pack;
 	struct piece *pieces;
 	size_t npieces, cappieces;
@@ -99,6 +112,9 @@ struct repo_point_writer {
 	struct upload up[UPLOADS_MAX];	/* packs being uploaded, oldest at up_head */
 	size_t up_head, up_n;
 	char up_why[256];		/* the first failed upload's reason */
+	_Atomic uint64_t upload_ns;	/* summed over the uploads */
+	struct repo_point_stats stats;	/* encode_ns is taken from the pool at the end */
+	struct repo_point_stats *stats_out;
 };
 
 /* ---- uploading packs ---- */
@@ -130,7 +146,9 @@ static void pack_recycle(struct repo_point_writer *w, struct pack_writer *pw)
 static void *upload_main(void *arg)
 {
 	struct upload *u = arg;
+	uint64_t t0 = now_mono_ns();
 	u->rc = pack_writer_put(u->r, &u->pw);
+	atomic_fetch_add(u->ns, now_mono_ns() - t0);
 	if (u->rc < 0)	/* the store's detail is per thread: take it here */
 		snprintf(u->why, sizeof(u->why), "%s", store_strerror(repo_store(u->r), u->rc));
 	return NULL;
@@ -175,6 +193,7 @@ static int upload_async(struct repo_point_writer *w)
 		return rc;
 	struct upload *u = &w->up[(w->up_head + w->up_n) % UPLOADS_MAX];
 	u->r = w->r;
+	u->ns = &w->upload_ns;
 	u->pw = w->pack;
 	u->rc = 0;
 	u->why[0] = '\0';
@@ -189,25 +208,43 @@ static int upload_async(struct repo_point_writer *w)
 	return 0;
 }
 
-/* ---- storing chunks ---- */
+/* ---- storing frames ---- */
 
-static int add_new_blob(struct repo_point_writer *w, const uint8_t *id, const void *blob,
-			uint32_t blob_len, uint32_t plain_len)
+/* The current pack, started if need be. */
+static int pack_open(struct repo_point_writer *w)
 {
-	struct chunk_loc loc = { .blob_len = blob_len, .plain_len = plain_len };
-	int rc;
-	if (index_lookup(&w->pending, id, NULL))
-		return 0;	/* a duplicate within this point */
-	if (!w->pack.open && (rc = pack_writer_start(&w->pack)) < 0)
-		return rc;
-	rc = pack_writer_add(&w->pack, id, blob, blob_len, plain_len, &loc.off);
+	return w->pack.open ? 0 : pack_writer_start(&w->pack, w->r->format);
+}
+
+/* Put a finished job's frame (its fresh pieces) into the current pack and the pending
+ * index. */
+static int add_frame(struct repo_point_writer *w, const struct encode_job *j)
+{
+	struct pack_entry *ent = w->ent;
+	size_t n = 0;
+	uint64_t off;
+	for (size_t k = 0; k < j->npc; k++) {
+		const struct frame_piece *pc = &j->pc[k];
+		if (!pc->fresh)
+			continue;
+		memcpy(ent[n].id, pc->id, CHUNK_ID_LEN);
+		ent[n].foff = pc->foff;
+		ent[n++].plain_len = pc->len;
+	}
+	int rc = pack_open(w);
+	if (rc == 0)
+		rc = pack_writer_add_frame(&w->pack, j->blob, j->blob_len, ent, n, &off);
+	for (size_t k = 0; k < n && rc == 0; k++) {
+		struct chunk_loc loc = { .off = off, .blob_len = j->blob_len, .foff = ent[k].foff,
+					 .plain_len = ent[k].plain_len };
+		memcpy(loc.pack, w->pack.id, PACK_ID_LEN);
+		rc = index_add(&w->pending, ent[k].id, &loc);
+	}
 	if (rc < 0)
 		return rc;
-	memcpy(loc.pack, w->pack.id, PACK_ID_LEN);
-	rc = index_add(&w->pending, id, &loc);
-	if (rc < 0)
-		return rc;
-	w->info.stored_bytes += blob_len;
+	w->info.stored_bytes += j->blob_len;
+	w->stats.frames++;
+	w->stats.plain_bytes += j->plain_len;
 	if (w->pack.data.len >= PACK_TARGET_SIZE)
 		rc = upload_async(w);
 	return rc;
@@ -222,17 +259,22 @@ static int retire_one(struct repo_point_writer *w)
 	if (j->err < 0)
 		rc = j->err;
 	else {
-		memcpy(w->pieces[j->tag].id, j->id, CHUNK_ID_LEN);
-		if (!j->known)
-			rc = add_new_blob(w, j->id, j->blob, j->blob_len, j->len);
+		for (size_t k = 0; k < j->npc; k++)
+			memcpy(w->pieces[j->pc[k].tag].id, j->pc[k].id, CHUNK_ID_LEN);
+		if (j->plain_len)
+			rc = add_frame(w, j);
 	}
 	encode_pool_retire(w->pool);
 	return rc;
 }
 
+/* Seal the frame being filled and retire every job. */
 static int drain(struct repo_point_writer *w)
 {
 	int rc = 0;
+	if (!w->pool)
+		return 0;
+	encode_pool_seal(w->pool);
 	while (encode_pool_oldest(w->pool)) {
 		int e = retire_one(w);
 		if (e < 0 && rc == 0)
@@ -343,21 +385,37 @@ int repo_point_begin(struct repo *r, const struct point_info *meta,
 	w->has_parent = meta->parent_seq != 0;
 	w->parent = *meta;
 	w->parent.seq = meta->parent_seq;
+	w->codec = (struct pool_codec){ r->ctype, r->clevel, r->auto_skip };
 	w->pack.data = pack_buf(w);
-	w->blob_cap = blob_max_size(r->chunk_size, r->encrypted);
+	w->blob_cap = blob_max_size(REPO_FRAME_MAX, r->encrypted);
 	w->tmp = malloc(r->chunk_size);
 	w->blob = malloc(w->blob_cap);
+	w->ent = malloc(POOL_FRAME_PIECES * sizeof(*w->ent));
 	rc = index_init(&w->pending);
-	if (rc == 0 && (!w->tmp || !w->blob || !(w->cx = repo_cx_get(r))))
-		rc = -ENOMEM;
 	if (rc == 0)
-		rc = encode_pool_start(r, POOL_THREADS, &w->pool);
+		rc = index_init(&w->claimed);
+	if (rc == 0 && (!w->tmp || !w->blob || !w->ent || !(w->cx = repo_cx_get(r))))
+		rc = -ENOMEM;
 	if (rc < 0) {
 		repo_point_abort(w);
 		return rc;
 	}
 	*out = w;
 	return 0;
+}
+
+int repo_point_set_compression(struct repo_point_writer *w, enum compress_type type, int level,
+			       bool auto_skip)
+{
+	if (w->pool || compress_level_check(type, level) < 0)
+		return -EINVAL;
+	w->codec = (struct pool_codec){ type, level, auto_skip };
+	return 0;
+}
+
+void repo_point_stats_to(struct repo_point_writer *w, struct repo_point_stats *st)
+{
+	w->stats_out = st;
 }
 
 int repo_point_disk(struct repo_point_writer *w, const char *disk, uint64_t disk_size)
@@ -409,11 +467,24 @@ int repo_point_data(struct repo_point_writer *w, uint64_t offset, const void *da
 	if (rc < 0)
 		return rc;
 	w->pieces[w->npieces].len = len;
+	if (!w->pool) {	/* format 1: frames of one chunk, as its readers expect */
+		bool v1 = w->r->format < 2;
+		rc = encode_pool_start(w->r, POOL_THREADS, v1 ? cs : REPO_FRAME_MAX,
+				       v1 ? 1 : POOL_FRAME_PIECES, &w->codec, &w->claimed,
+				       &w->pool);
+		if (rc < 0)
+			return w->err = rc;
+	}
+	/* a piece that does not follow the previous one on this disk starts a new frame */
+	if (w->fill_disk != w->cur || offset != w->fill_end || !encode_pool_room(w->pool, len))
+		encode_pool_seal(w->pool);
 	while (rc == 0 && encode_pool_full(w->pool))
 		rc = retire_one(w);
 	if (rc < 0)
 		return w->err = rc;
-	encode_pool_submit(w->pool, data, len, w->npieces++);
+	encode_pool_append(w->pool, data, len, w->npieces++);
+	w->fill_disk = w->cur;
+	w->fill_end = offset + len;
 	return 0;
 }
 
@@ -581,7 +652,7 @@ static int upload_index(struct repo_point_writer *w, struct chunk_index *ix)
 		return 0;
 	int rc = index_new_key(key, sizeof(key), id);
 	if (rc == 0)
-		rc = index_delta_encode(ix, &b);
+		rc = index_delta_encode(ix, w->r->format < 2 ? 1 : 2, &b);
 	if (rc == 0)
 		rc = repo_put_meta(w->r, key, b.data, b.len);
 	if (rc == 0)
@@ -592,13 +663,16 @@ static int upload_index(struct repo_point_writer *w, struct chunk_index *ix)
 
 /* ---- commit: the condemnation re-check (docs/repo-format.md "Prune") ---- */
 
-/* Copy the blob of a chunk from a condemned pack (still there: prune deletes it only after
- * the grace delay) into this point's current pack, checking it on the way. */
+/* Copy the frame of a chunk from a condemned pack (still there: prune deletes it only after
+ * the grace delay) into this point's current pack, checking the chunk on the way. The
+ * frame is copied whole, as a frame of this one chunk (its other chunks, if any, stay
+ * unnamed in the copy). */
 static int store_again(struct repo_point_writer *w, const uint8_t *id, const struct chunk_loc *loc,
 		       struct chunk_index *redo)
 {
 	char key[64];
-	struct chunk_loc nl = { .blob_len = loc->blob_len, .plain_len = loc->plain_len };
+	struct chunk_loc nl = *loc;
+	size_t zlen;
 	int rc;
 	if (index_lookup(redo, id, NULL))
 		return 0;
@@ -606,12 +680,12 @@ static int store_again(struct repo_point_writer *w, const uint8_t *id, const str
 		return -EBADMSG;
 	pack_key(loc->pack, key, sizeof(key));
 	if ((rc = store_get_range(w->r->st, key, loc->off, loc->blob_len, w->blob)) < 0 ||
-	    (rc = blob_decode(w->cx, w->blob, loc->blob_len, w->tmp, loc->plain_len, id)) < 0)
+	    (rc = frame_read(w->cx, &w->fb, w->blob, loc, id, w->tmp, NULL, 0, &zlen)) < 0)
 		return rc;
-	if (!w->pack.open && (rc = pack_writer_start(&w->pack)) < 0)
-		return rc;
-	if ((rc = pack_writer_add(&w->pack, id, w->blob, loc->blob_len, loc->plain_len,
-				  &nl.off)) < 0)
+	struct pack_entry e = { .foff = loc->foff, .plain_len = loc->plain_len };
+	memcpy(e.id, id, CHUNK_ID_LEN);
+	if ((rc = pack_open(w)) < 0 ||
+	    (rc = pack_writer_add_frame(&w->pack, w->blob, loc->blob_len, &e, 1, &nl.off)) < 0)
 		return rc;
 	memcpy(nl.pack, w->pack.id, PACK_ID_LEN);
 	if ((rc = index_add(redo, id, &nl)) < 0)
@@ -725,10 +799,17 @@ void repo_point_abort(struct repo_point_writer *w)
 {
 	if (!w)
 		return;
+	if (w->pool)
+		w->stats.encode_ns = encode_pool_cpu_ns(w->pool);
 	encode_pool_stop(w->pool);
 	upload_wait_all(w);
+	w->stats.upload_ns = atomic_load(&w->upload_ns);
+	if (w->stats_out)
+		*w->stats_out = w->stats;
 	repo_cx_put(w->r, w->cx);
+	frame_buf_release(&w->fb);
 	index_release(&w->pending);
+	index_release(&w->claimed);
 	pack_writer_release(&w->pack);
 	for (size_t i = 0; i < w->nspare; i++)
 		dbuf_release(&w->spare[i]);
@@ -741,5 +822,6 @@ void repo_point_abort(struct repo_point_writer *w)
 	free(w->pieces);
 	free(w->tmp);
 	free(w->blob);
+	free(w->ent);
 	free(w);
 }

@@ -35,19 +35,26 @@
 #define PACK_MAX_SIZE (1u << 30)	/* readers reject packs (and pack indexes) beyond */
 #define PACK_TRAILER_LEN 16
 #define REPO_META_MAX (512u << 20)	/* largest plaintext of a metadata object */
-#define REPO_CHUNK_MIN (4u << 10)
+#define REPO_CHUNK_MIN (4u << 10)	/* format 1 */
+#define REPO_CHUNK_MIN_V2 256u		/* format 2 */
 #define REPO_CHUNK_MAX (1u << 20)
+#define REPO_FRAME_MAX (1u << 20)	/* largest plaintext of a frame of chunks (format 2) */
+#define REPO_REGION_CHUNKS_MIN 16u
+#define REPO_REGION_CHUNKS_MAX (1u << 24)
 #define REPO_CX_POOL 8			/* spare blob contexts kept for readers */
 #define REPO_MAX_CHAIN 4096		/* deltas walked back to a full point, at most */
 #define REPO_MAX_DISKS 4096		/* disks in one manifest, at most */
 
 /* ---- repo.c ---- */
 
+/* Where a chunk is: the blob holding it (its frame: one or more chunks, docs/repo-format.md
+ * "Frames"), and the chunk's bytes in that blob's plaintext. */
 struct chunk_loc {
 	uint8_t pack[PACK_ID_LEN];
-	uint64_t off;		/* of the blob in its pack */
-	uint32_t blob_len;
-	uint32_t plain_len;
+	uint64_t off;		/* of the frame's blob in its pack */
+	uint32_t blob_len;	/* of the frame's blob */
+	uint32_t foff;		/* of the chunk in the frame's plaintext (format 1: 0) */
+	uint32_t plain_len;	/* of the chunk */
 };
 
 struct index_slot {
@@ -74,19 +81,18 @@ struct repo_problem {
 
 struct repo {
 	struct store *st;
+	uint16_t format;		/* 1 or 2 (config) */
 	bool encrypted;
 	uint32_t chunk_size;
+	uint32_t region_chunks;		/* format 2: chunks per map region; format 1: 0 */
 	uint8_t uuid[REPO_UUID_LEN];
 	uint64_t created_ns;
 	struct repo_keys keys;		/* wiped at close */
-	enum compress_type ctype;	/* chunks: zstd level 1 by default */
+	enum compress_type ctype;	/* writers' default (repo_set_compression) */
 	int clevel;
 	bool auto_skip;
-	/* time spent encoding chunks (id, compression, encryption; all workers) and in pack
-	 * PUTs, since the last repo_take_timings: the shipper's `auto` codec choice */
-	_Atomic uint64_t t_encode_ns, t_upload_ns;
 	/* auto_skip's running sample (point-pool.c): plaintext bytes tried and the bytes they
-	 * compressed to, chunks tried; and whether compression is being skipped for now */
+	 * compressed to, frames tried; and whether compression is being skipped for now */
 	_Atomic uint64_t cz_in, cz_out;
 	_Atomic uint32_t cz_tried, cz_seq;
 	_Atomic bool cz_skip;
@@ -125,6 +131,7 @@ struct repo_config {
 	uint16_t version;
 	bool encrypted;
 	uint32_t chunk_size;
+	uint32_t region_chunks;		/* version 2 (offset 12, reserved in version 1) */
 	uint8_t uuid[REPO_UUID_LEN];
 	uint64_t created_ns;
 	uint8_t wrapped[KEYS_WRAPPED_LEN];
@@ -142,6 +149,8 @@ void index_release(struct chunk_index *ix);
 bool index_lookup(struct chunk_index *ix, const uint8_t id[CHUNK_ID_LEN], struct chunk_loc *loc);
 /* Add id -> loc (a present id keeps its first location). 0 or -ENOMEM. */
 int index_add(struct chunk_index *ix, const uint8_t id[CHUNK_ID_LEN], const struct chunk_loc *loc);
+/* index_add that tells whether id was new: 1 added, 0 present already, or -ENOMEM. */
+int index_claim(struct chunk_index *ix, const uint8_t id[CHUNK_ID_LEN], const struct chunk_loc *loc);
 /* Add every entry of src to dst. */
 int index_merge(struct chunk_index *dst, struct chunk_index *src);
 /* Call fn for every entry (under the read lock: fn must not touch ix). */
@@ -170,8 +179,10 @@ struct index_visitor {
 	void *arg;
 };
 
-/* Index delta plaintext of every entry of ix (sorted by pack, offset: deterministic). */
-int index_delta_encode(struct chunk_index *ix, struct dbuf *out);
+/* Index delta plaintext of every entry of ix (sorted by pack, offset, frame offset:
+ * deterministic), in index object version 1 (format 1: -EINVAL for a chunk inside a frame
+ * of several) or 2 (format 2). */
+int index_delta_encode(struct chunk_index *ix, int version, struct dbuf *out);
 /* Parse an index delta plaintext; fn per entry. 0, -EBADMSG, -EPROTO, or fn's error. */
 int index_delta_decode(const void *buf, size_t len,
 		       int (*fn)(void *arg, const uint8_t *id, const struct chunk_loc *loc),
@@ -206,18 +217,43 @@ int index_new_key(char *key, size_t keylen, uint8_t id[INDEX_ID_LEN]);
 /* Free the prune state (seen keys, marks): repo_close. */
 void index_state_release(struct repo *r);
 
+/* ---- frame.c ---- */
+
+/* One decoded frame, kept while chunks are taken out of it (one per reader thread). */
+struct frame_buf {
+	uint8_t *data;		/* REPO_FRAME_MAX bytes once used */
+	size_t cap, len;
+	bool valid;
+	uint8_t pack[PACK_ID_LEN];	/* which frame it holds */
+	uint64_t off;
+	uint32_t blob_len;
+};
+#define FRAME_BUF_INIT { 0 }
+
+/* Read the chunk `id` at loc out of its frame's blob (blob: the loc->blob_len bytes of the
+ * frame, or anything when fb already holds that frame) into out (loc->plain_len bytes),
+ * checked against id. A frame of just this chunk is decoded straight into out, and then
+ * z/zcap/zlen work as in blob_decode_z; otherwise the frame is decoded into fb (kept for
+ * the next chunk of the same frame) and *zlen is 0. 0, -EBADMSG, -EPROTO, -ENOMEM. */
+int frame_read(struct blob_ctx *cx, struct frame_buf *fb, const void *blob,
+	       const struct chunk_loc *loc, const uint8_t *id, void *out, void *z, size_t zcap,
+	       size_t *zlen);
+void frame_buf_release(struct frame_buf *fb);
+
 /* ---- pack.c ---- */
 
 #define PACK_INDEX_HDR 16
-#define PACK_INDEX_ENTRY 44
 
+/* A chunk in a pack: its frame's blob (off, blob_len) and its place in the frame. */
 struct pack_entry {
 	uint8_t id[CHUNK_ID_LEN];
 	uint32_t off, blob_len, plain_len;
+	uint32_t foff;
 };
 
 struct pack_writer {
 	uint8_t id[PACK_ID_LEN];
+	uint8_t version;		/* of its pack index: the repository's format */
 	struct dbuf data;		/* blobs so far; then index blob and trailer */
 	struct pack_entry *ent;
 	size_t n, cap;
@@ -225,11 +261,16 @@ struct pack_writer {
 };
 
 void pack_key(const uint8_t id[PACK_ID_LEN], char *key, size_t keylen);
-/* Start a new pack with a random id. */
-int pack_writer_start(struct pack_writer *pw);
-/* Append one encoded blob. */
+/* Start a new pack with a random id; version: of its pack index (the repository's
+ * format: 1 allows only frames of one chunk). */
+int pack_writer_start(struct pack_writer *pw, int version);
+/* Append one encoded blob holding one chunk (a frame of one). */
 int pack_writer_add(struct pack_writer *pw, const uint8_t id[CHUNK_ID_LEN], const void *blob,
 		    uint32_t blob_len, uint32_t plain_len, uint64_t *off);
+/* Append one encoded frame holding the n chunks of ent (id, foff, plain_len; the rest is
+ * filled in); *off: where the blob went. */
+int pack_writer_add_frame(struct pack_writer *pw, const void *blob, uint32_t blob_len,
+			  const struct pack_entry *ent, size_t n, uint64_t *off);
 /* Append the (encoded) pack index and the trailer (the pack is then complete in pw). */
 int pack_writer_seal(struct repo *r, struct pack_writer *pw);
 /* Upload a sealed pack; on success pw->open = false. Thread-safe for distinct pw. */
@@ -238,8 +279,8 @@ int pack_writer_put(struct repo *r, struct pack_writer *pw);
  * (pw->open = false). The pack data stays readable in pw until the next start. */
 int pack_writer_finish(struct repo *r, struct pack_writer *pw);
 void pack_writer_release(struct pack_writer *pw);
-int pack_index_encode(const struct pack_entry *e, size_t n, struct dbuf *out);
-/* Bounded: n <= (len - header) / entry size. *e malloc'd. */
+int pack_index_encode(const struct pack_entry *e, size_t n, int version, struct dbuf *out);
+/* Version 1 or 2. Bounded: n <= (len - header) / entry size. *e malloc'd. */
 int pack_index_decode(const void *buf, size_t len, struct pack_entry **e, size_t *n);
 /* Parse a trailer against the pack size: index blob [*off, *off + *len). */
 int pack_trailer_decode(const uint8_t t[PACK_TRAILER_LEN], uint64_t pack_size, uint32_t *off,

@@ -52,7 +52,7 @@ size_t repo_config_encode(const struct repo_config *c, uint8_t *out)
 	put_le16(out + 4, c->version);
 	put_le16(out + 6, c->encrypted ? CONFIG_FLAG_ENCRYPTED : 0);
 	put_le32(out + 8, c->chunk_size);
-	put_le32(out + 12, 0);
+	put_le32(out + 12, c->version >= 2 ? c->region_chunks : 0);
 	memcpy(out + 16, c->uuid, REPO_UUID_LEN);
 	put_le64(out + 32, c->created_ns);
 	put_le32(out + 40, (uint32_t)wl);
@@ -62,9 +62,20 @@ size_t repo_config_encode(const struct repo_config *c, uint8_t *out)
 	return 48 + wl;
 }
 
-static bool chunk_size_ok(uint32_t cs)
+static bool pow2(uint32_t v)
 {
-	return cs >= REPO_CHUNK_MIN && cs <= REPO_CHUNK_MAX && !(cs & (cs - 1));
+	return v && !(v & (v - 1));
+}
+
+static bool chunk_size_ok(uint16_t version, uint32_t cs)
+{
+	return cs >= (version >= 2 ? REPO_CHUNK_MIN_V2 : REPO_CHUNK_MIN) && cs <= REPO_CHUNK_MAX &&
+		pow2(cs);
+}
+
+static bool region_chunks_ok(uint32_t n)
+{
+	return n >= REPO_REGION_CHUNKS_MIN && n <= REPO_REGION_CHUNKS_MAX && pow2(n);
 }
 
 int repo_config_decode(const void *buf, size_t len, struct repo_config *c)
@@ -80,14 +91,17 @@ int repo_config_decode(const void *buf, size_t len, struct repo_config *c)
 		return -EBADMSG;
 	c->version = get_le16(p + 4);
 	uint16_t flags = get_le16(p + 6);
-	if (c->version != REPO_FORMAT_VERSION || (flags & ~CONFIG_FLAG_ENCRYPTED) ||
-	    get_le32(p + 12))
+	if (c->version < 1 || c->version > REPO_FORMAT_VERSION || (flags & ~CONFIG_FLAG_ENCRYPTED) ||
+	    (c->version == 1 && get_le32(p + 12)))
 		return -EPROTO;
 	c->encrypted = flags & CONFIG_FLAG_ENCRYPTED;
 	if (c->encrypted != (wl == KEYS_WRAPPED_LEN))
 		return -EBADMSG;
 	c->chunk_size = get_le32(p + 8);
-	if (!chunk_size_ok(c->chunk_size))
+	if (!chunk_size_ok(c->version, c->chunk_size))
+		return -EBADMSG;
+	c->region_chunks = c->version >= 2 ? get_le32(p + 12) : 0;
+	if (c->version >= 2 && !region_chunks_ok(c->region_chunks))
 		return -EBADMSG;
 	memcpy(c->uuid, p + 16, REPO_UUID_LEN);
 	c->created_ns = get_le64(p + 32);
@@ -121,15 +135,32 @@ int repo_create(const struct repo_create_opts *o, char *err, size_t errlen)
 int repo_create_with_store(const struct repo_create_opts *o, const struct store_opts *so,
 			   char *err, size_t errlen)
 {
-	struct repo_config c = { .version = REPO_FORMAT_VERSION };
+	struct repo_config c = { .version = o->format ? o->format : REPO_FORMAT_VERSION };
 	uint8_t buf[REPO_CONFIG_LEN_ENC];
 	struct store *st;
 	int r;
 
+	if (c.version < 1 || c.version > REPO_FORMAT_VERSION) {
+		repo_err(err, errlen, "bad repository format %u (1 or %u)", c.version,
+			 REPO_FORMAT_VERSION);
+		return -EINVAL;
+	}
 	c.chunk_size = o->chunk_size ? o->chunk_size : REPO_DEFAULT_CHUNK;
-	if (!chunk_size_ok(c.chunk_size)) {
-		repo_err(err, errlen, "bad chunk size %u (a power of two, 4 KiB to 1 MiB)",
-			 c.chunk_size);
+	if (!chunk_size_ok(c.version, c.chunk_size)) {
+		repo_err(err, errlen, "bad chunk size %u (a power of two, %u bytes to 1 MiB)",
+			 c.chunk_size, c.version >= 2 ? REPO_CHUNK_MIN_V2 : REPO_CHUNK_MIN);
+		return -EINVAL;
+	}
+	if (c.version >= 2) {
+		c.region_chunks = o->region_chunks ? o->region_chunks : REPO_DEFAULT_REGION_CHUNKS;
+		if (!region_chunks_ok(c.region_chunks)) {
+			repo_err(err, errlen, "bad map region size %u chunks (a power of two, %u "
+				 "to %u)", c.region_chunks, REPO_REGION_CHUNKS_MIN,
+				 REPO_REGION_CHUNKS_MAX);
+			return -EINVAL;
+		}
+	} else if (o->region_chunks) {
+		repo_err(err, errlen, "format 1 repositories have no map regions");
 		return -EINVAL;
 	}
 	c.encrypted = o->encrypted;
@@ -253,8 +284,10 @@ int repo_open_opts(const char *url, const char *key_file, const struct store_opt
 			 "(unsupported format version or flag)" : "corrupt");
 		goto fail;
 	}
+	rp->format = c.version;
 	rp->encrypted = c.encrypted;
 	rp->chunk_size = c.chunk_size;
+	rp->region_chunks = c.region_chunks;
 	memcpy(rp->uuid, c.uuid, REPO_UUID_LEN);
 	rp->created_ns = c.created_ns;
 	if (c.encrypted) {
@@ -314,6 +347,11 @@ void repo_close(struct repo *r)
 uint32_t repo_chunk_size(const struct repo *r)
 {
 	return r->chunk_size;
+}
+
+uint16_t repo_format(const struct repo *r)
+{
+	return r->format;
 }
 
 bool repo_encrypted(const struct repo *r)

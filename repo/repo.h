@@ -34,8 +34,9 @@
 #include "repo/blob.h"
 #include "repo/store.h"
 
-#define REPO_FORMAT_VERSION 1
+#define REPO_FORMAT_VERSION 2	/* what repo_create writes; format 1 is still read and written */
 #define REPO_DEFAULT_CHUNK (64u << 10)
+#define REPO_DEFAULT_REGION_CHUNKS 16384u	/* format 2: chunks per map region (1 GiB at 64 KiB) */
 #define REPO_FULL_MAP_EVERY 16		/* every K-th point of an epoch carries full maps */
 #define REPO_NAME_MAX 63
 
@@ -46,7 +47,11 @@ struct repo_create_opts {
 	const char *url;		/* store URL */
 	const char *key_file;		/* created (0600, random) if missing; unused if !encrypted */
 	bool encrypted;			/* false: --encryption none */
-	uint32_t chunk_size;		/* 0: REPO_DEFAULT_CHUNK; power of two, 4 KiB..1 MiB */
+	uint32_t chunk_size;		/* 0: REPO_DEFAULT_CHUNK; power of two, 4 KiB..1 MiB (format 2:
+					 * from 256 bytes) */
+	uint32_t region_chunks;		/* format 2: chunks per map region, a power of two
+					 * 16..2^24 (0: REPO_DEFAULT_REGION_CHUNKS) */
+	uint16_t format;		/* 0: REPO_FORMAT_VERSION; 1 makes a format 1 repository */
 };
 
 /* Create a repository: write its config object. -EEXIST if one is already there. */
@@ -68,13 +73,15 @@ int repo_open_cfg(const struct ferry_config *cfg, struct repo **out, char *err, 
 void repo_store_opts(const struct ferry_config *cfg, struct store_opts *o);
 void repo_close(struct repo *r);
 uint32_t repo_chunk_size(const struct repo *r);
+uint16_t repo_format(const struct repo *r);
 bool repo_encrypted(const struct repo *r);
 struct store *repo_store(struct repo *r);
 
-/* Compression of chunks written from now on (default zstd level 1, auto_skip). The level is
- * checked with compress_level_check (-EINVAL). Incompressible chunks (blob.h's 97% rule)
- * are always stored as COMPRESS_NONE: auto_skip is recorded for the shipper's policy but
- * blob_encode applies the rule either way. Not to be called while a point is being written. */
+/* The compression of point writers begun from now on (default zstd level 1, auto_skip;
+ * repo_point_set_compression overrides it for one point). The level is checked with
+ * compress_level_check (-EINVAL). Incompressible frames (blob.h's 97% rule) are always
+ * stored as COMPRESS_NONE; auto_skip also stops trying while the data does not compress
+ * (point-pool.c). */
 int repo_set_compression(struct repo *r, enum compress_type type, int level, bool auto_skip);
 
 /* ---- points ---- */
@@ -121,9 +128,21 @@ int repo_point_commit(struct repo_point_writer *w, struct point_info *out, char 
 		      size_t errlen);
 void repo_point_abort(struct repo_point_writer *w);
 
-/* Time spent encoding new chunks (summed over the worker threads) and uploading packs since
- * the last call; resets both. The shipper's `compression = auto` uses it to pick a codec. */
-void repo_take_timings(struct repo *r, uint64_t *encode_ns, uint64_t *upload_ns);
+/* This point's compression (before its first repo_point_data; default: the repository's).
+ * 0 or -EINVAL (bad level, or data was given already). */
+int repo_point_set_compression(struct repo_point_writer *w, enum compress_type type, int level,
+			       bool auto_skip);
+
+/* What writing a point cost, for the shipper's `compression = auto` (docs/config.md). */
+struct repo_point_stats {
+	uint64_t encode_ns;	/* CPU time of chunk ids, dedupe checks, compression, encryption
+				 * (all encode workers) */
+	uint64_t upload_ns;	/* time in pack PUTs, summed over the uploads in flight */
+	uint64_t frames;	/* blobs of new chunks stored */
+	uint64_t plain_bytes;	/* their plaintext */
+};
+/* Where the writer leaves its measurements when it is done (commit or abort). */
+void repo_point_stats_to(struct repo_point_writer *w, struct repo_point_stats *st);
 
 /* ---- reading ---- */
 

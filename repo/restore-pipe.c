@@ -14,7 +14,12 @@
  *   spreads over every core instead of waiting on one long range.
  * - Every chunk is decoded with its id (blob_decode checks the MAC or CRC, the length and
  *   the content id), so wrong or corrupt data can never reach the sink. The first failure
- *   stops the fetchers and names the disk offset of the first extent that needed it. */
+ *   stops the fetchers and names the disk offset of the first extent that needed it.
+ * - Chunks live in frames (several chunks in one blob, format 2). The chunks of one frame
+ *   sort next to each other, so they share one range and each fetcher decodes a frame
+ *   once for all of them (frame.c); and a window that reaches into a frame takes the rest
+ *   of the frame's extents too (up to REPO_FRAME_MAX more), so that a frame is not decoded
+ *   again for the next window. */
 #include "repo/restore-pipe.h"
 
 #include <errno.h>
@@ -142,8 +147,34 @@ static void sort_chunks(struct window *w, int (*cmp)(const void *, const void *,
 		qsort_r(w->order, w->nch, sizeof(*w->order), cmp, w->ch);
 }
 
+static bool same_frame(const struct chunk_loc *a, const struct chunk_loc *b)
+{
+	return a->off == b->off && !memcmp(a->pack, b->pack, PACK_ID_LEN);
+}
+
+/* A window [e0, e1) that ends inside a frame takes the next extents of that frame too, up
+ * to REPO_FRAME_MAX more bytes of slots. */
+static size_t frame_end(struct pipe *p, size_t e0, size_t e1, uint64_t sum)
+{
+	const struct disk_map *m = p->m;
+	struct chunk_loc last, next;
+	size_t k = e1;
+	while (k > e0 && m->ext[k - 1].kind != EXTENT_DATA)
+		k--;
+	if (k == e0 || !index_lookup(&p->r->index, m->ext[k - 1].id, &last))
+		return e1;
+	uint64_t limit = sum + REPO_FRAME_MAX;
+	while (e1 < m->n && m->ext[e1].kind == EXTENT_DATA &&
+	       sum + ROUND_UP(m->ext[e1].clen, RESTORE_ALIGN) <= limit &&
+	       index_lookup(&p->r->index, m->ext[e1].id, &next) && same_frame(&last, &next)) {
+		sum += ROUND_UP(m->ext[e1].clen, RESTORE_ALIGN);
+		e1++;
+	}
+	return e1;
+}
+
 /* Build the window of extents from e0 on (at least one, at most window bytes of chunk
- * plaintext unless a single chunk is larger). */
+ * plaintext unless a single chunk is larger, plus the rest of a frame it reaches into). */
 static int window_build(struct pipe *p, size_t e0, size_t wbytes, struct window **out,
 			char *err, size_t errlen)
 {
@@ -158,6 +189,7 @@ static int window_build(struct pipe *p, size_t e0, size_t wbytes, struct window 
 			sum += ROUND_UP(m->ext[e1].clen, RESTORE_ALIGN);
 		e1++;
 	}
+	e1 = frame_end(p, e0, e1, sum);
 	w->e0 = e0;
 	w->e1 = e1;
 	size_t n = e1 - e0, ne = 0;
@@ -220,8 +252,10 @@ static int window_build(struct pipe *p, size_t e0, size_t wbytes, struct window 
 		c->slot = slot;
 		slot += ROUND_UP(c->loc.plain_len, RESTORE_ALIGN);
 		c->zcap = c->zlen = 0;
-		if (p->z_chunk && c->loc.plain_len == p->z_chunk &&
-		    zslot + c->loc.blob_len <= p->zbuf_cap) {	/* else compressed again */
+		/* only a frame of just this chunk can have its zlib form (else compressed again) */
+		if (p->z_chunk && c->loc.plain_len == p->z_chunk && c->loc.foff == 0 &&
+		    c->loc.blob_len <= p->z_chunk + BLOB_OVERHEAD_ENC &&
+		    zslot + c->loc.blob_len <= p->zbuf_cap) {
 			c->zslot = zslot;
 			c->zcap = c->loc.blob_len;
 			zslot += c->loc.blob_len;
@@ -240,6 +274,11 @@ static int window_build(struct pipe *p, size_t e0, size_t wbytes, struct window 
 	for (size_t i = 0; i < w->nch; i++) {
 		const struct chunk_loc *l = &w->ch[w->order[i]].loc;
 		struct range *g = w->nrg ? &w->rg[w->nrg - 1] : NULL;
+		const struct chunk_loc *prev = i ? &w->ch[w->order[i - 1]].loc : NULL;
+		if (g && prev && same_frame(prev, l)) {	/* another chunk of the same frame */
+			g->c1 = i + 1;
+			continue;
+		}
 		if (g && !memcmp(g->pack, l->pack, PACK_ID_LEN) && l->off >= g->off + g->len &&
 		    l->off - (g->off + g->len) < RESTORE_GAP &&
 		    l->off + l->blob_len - g->off <= RESTORE_RANGE_MAX) {
@@ -282,7 +321,7 @@ static void fail(struct pipe *p, int rc, const char *fmt, ...)
 
 /* GET one range and decode its chunks into the window buffer. */
 static void fetch_range(struct pipe *p, struct window *w, const struct range *g, uint8_t *rbuf,
-			struct blob_ctx *cx)
+			struct blob_ctx *cx, struct frame_buf *fb)
 {
 	char key[64];
 	pack_key(g->pack, key, sizeof(key));
@@ -296,9 +335,9 @@ static void fetch_range(struct pipe *p, struct window *w, const struct range *g,
 	}
 	for (size_t i = g->c0; i < g->c1; i++) {
 		struct wchunk *c = &w->ch[w->order[i]];
-		rc = blob_decode_z(cx, rbuf + (c->loc.off - g->off), c->loc.blob_len,
-				   w->buf + c->slot, c->loc.plain_len, c->id,
-				   c->zcap ? w->buf + p->buf_cap + c->zslot : NULL, c->zcap, &c->zlen);
+		rc = frame_read(cx, fb, rbuf + (c->loc.off - g->off), &c->loc, c->id,
+				w->buf + c->slot, c->zcap ? w->buf + p->buf_cap + c->zslot : NULL,
+				c->zcap, &c->zlen);
 		if (rc < 0) {
 			char hex[2 * CHUNK_ID_LEN + 1];
 			chunk_id_to_hex(c->id, hex);
@@ -313,7 +352,8 @@ static void fetch_range(struct pipe *p, struct window *w, const struct range *g,
 static void *fetcher(void *arg)
 {
 	struct pipe *p = arg;
-	uint8_t *rbuf = malloc(RESTORE_RANGE_MAX + REPO_CHUNK_MAX + 4096);
+	uint8_t *rbuf = malloc(RESTORE_RANGE_MAX + REPO_FRAME_MAX + 4096);
+	struct frame_buf fb = FRAME_BUF_INIT;
 	struct blob_ctx *cx = repo_cx_get(p->r);
 	if (!rbuf || !cx)
 		fail(p, -ENOMEM, "out of memory");
@@ -332,7 +372,7 @@ static void *fetcher(void *arg)
 		const struct range *g = &w->rg[w->next_rg++];
 		pthread_mutex_unlock(&p->lock);
 		if (rbuf && cx)
-			fetch_range(p, w, g, rbuf, cx);
+			fetch_range(p, w, g, rbuf, cx, &fb);
 		pthread_mutex_lock(&p->lock);
 		w->done_rg++;
 		/* every completion: after a failure the waiter waits for the ranges in flight */
@@ -341,6 +381,7 @@ static void *fetcher(void *arg)
 	pthread_mutex_unlock(&p->lock);
 	if (cx)
 		repo_cx_put(p->r, cx);
+	frame_buf_release(&fb);
 	free(rbuf);
 	return NULL;
 }
@@ -429,7 +470,9 @@ int repo_restore_pipe(struct repo *r, const struct disk_map *m,
 	size_t built = 0;	/* extents put in windows so far */
 	int rc = 0;
 
-	p.buf_cap = wbytes + REPO_CHUNK_MAX;	/* REPO_CHUNK_MAX is a multiple of RESTORE_ALIGN */
+	/* a window may pass wbytes by one chunk, then by the rest of a frame (both multiples
+	 * of RESTORE_ALIGN) */
+	p.buf_cap = wbytes + REPO_CHUNK_MAX + REPO_FRAME_MAX;
 	if (o->sink_z && o->z_chunk) {
 		p.z_chunk = o->z_chunk;
 		p.zbuf_cap = p.buf_cap / 2;	/* zlib forms are smaller; the rest is recompressed */

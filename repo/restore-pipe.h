@@ -6,11 +6,13 @@
  * offset and coalesced into ranged GETs (neighbours in a pack less than RESTORE_GAP apart,
  * at most RESTORE_RANGE_MAX per GET); `threads` fetchers run those GETs, decrypt,
  * decompress and check every chunk against its id, while the caller's thread hands the
- * oldest finished window's extents to the sink. RESTORE_DEPTH windows are in memory at
- * most, so memory is bounded by RESTORE_DEPTH x (window_bytes + 1 MiB) + threads x
- * (RESTORE_RANGE_MAX + 1 MiB) (+ the map itself), whatever the disk size: 36 MiB with
- * the defaults (RESTORE_SINK_LAG more windows with an asynchronous sink: 51 MiB). Small windows measured fastest (4 MiB: 1.65 s for 800 MB where 32 MiB
- * took 2.4 s): they stay in the CPU caches between decoding and writing.
+ * oldest finished window's extents to the sink. A window that ends inside a frame (several
+ * chunks in one blob) takes the rest of the frame too. RESTORE_DEPTH windows are in memory
+ * at most, so memory is bounded by RESTORE_DEPTH x (window_bytes + 2 MiB) + threads x
+ * (RESTORE_RANGE_MAX + 2 MiB: the range and a decoded frame) (+ the map itself), whatever
+ * the disk size: 48 MiB with the defaults (RESTORE_SINK_LAG more windows with an
+ * asynchronous sink: 66 MiB). Small windows measured fastest (4 MiB: 1.65 s for 800 MB
+ * where 32 MiB took 2.4 s): they stay in the CPU caches between decoding and writing.
  *
  * Zero extents and holes never reach the sink: a sink starts from a zero-filled image
  * (a sparse file, unallocated grains) and only writes data. */

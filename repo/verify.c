@@ -55,38 +55,47 @@ static int check_pack_data(struct vctx *v, const struct obj *o, const struct pac
 			   size_t n)
 {
 	void *data;
-	size_t len;
+	size_t len, cap = 0, zlen;
 	int rc = store_get(v->r->st, o->key, &data, &len);
 	if (rc < 0) {
 		report(v, o->key, "cannot read: %s", store_strerror(repo_store(v->r), rc));
 		return rc == -ENOMEM ? rc : 0;
 	}
-	uint8_t *plain = malloc(REPO_CHUNK_MAX);
+	uint8_t *plain = NULL;
+	struct frame_buf fb = FRAME_BUF_INIT;
 	struct blob_ctx *cx = repo_cx_get(v->r);
-	if (!plain || !cx) {
-		free(plain);
-		repo_cx_put(v->r, cx);
-		free(data);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
+	rc = cx ? 0 : -ENOMEM;
+	/* each frame is decoded once, however many chunks it holds (frame.c) */
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		char hex[CHUNK_ID_HEX_LEN + 1];
-		if ((uint64_t)e[i].off + e[i].blob_len > len || e[i].plain_len > REPO_CHUNK_MAX)
-			rc = -EBADMSG;
-		else
-			rc = blob_decode(cx, (uint8_t *)data + e[i].off, e[i].blob_len, plain,
-					 e[i].plain_len, e[i].id);
-		if (rc < 0) {
+		/* (fb lives for this pack only: its frames are told apart by offset) */
+		struct chunk_loc loc = { .off = e[i].off, .blob_len = e[i].blob_len,
+					 .foff = e[i].foff, .plain_len = e[i].plain_len };
+		if (e[i].plain_len > cap) {	/* a map region may be larger than a chunk */
+			free(plain);
+			cap = MAX((size_t)e[i].plain_len, (size_t)REPO_CHUNK_MAX);
+			if (!(plain = malloc(cap))) {
+				rc = -ENOMEM;
+				break;
+			}
+		}
+		int bad = (uint64_t)e[i].off + e[i].blob_len > len ? -EBADMSG :
+			frame_read(cx, &fb, (uint8_t *)data + e[i].off, &loc, e[i].id, plain, NULL,
+				   0, &zlen);
+		if (bad == -ENOMEM) {
+			rc = bad;
+		} else if (bad < 0) {
 			chunk_id_to_hex(e[i].id, hex);
 			report(v, o->key, "blob at offset %" PRIu32 " (chunk %s): %s", e[i].off, hex,
-			       rc == -EPROTO ? "unsupported (newer format)" : "corrupt");
+			       bad == -EPROTO ? "unsupported (newer format)" : "corrupt");
 			break;	/* one report per pack */
 		}
 	}
 	repo_cx_put(v->r, cx);
+	frame_buf_release(&fb);
 	free(plain);
 	free(data);
-	return 0;
+	return rc;
 }
 
 static int check_packs(struct vctx *v, bool read_data)

@@ -38,12 +38,15 @@ static void pack_index(const uint8_t *data, size_t size)
 		return;
 	uint64_t off = 0;
 	for (size_t i = 0; i < n; i++) {
+		if (i && e[i].off == e[i - 1].off)
+			continue;	/* the next chunk of the same frame */
 		if (e[i].off != off)
 			abort();
 		off += e[i].blob_len;
 	}
 	struct dbuf b = DBUF_INIT(PACK_MAX_SIZE);
-	if (pack_index_encode(e, n, &b) < 0 || b.len != size || memcmp(b.data, data, size))
+	if (pack_index_encode(e, n, ((const uint8_t *)data)[4], &b) < 0 || b.len != size ||
+	    memcmp(b.data, data, size))
 		abort();
 	dbuf_release(&b);
 	free(e);

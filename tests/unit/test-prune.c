@@ -349,7 +349,8 @@ static void commit(struct fx *f, struct repo_point_writer *w, uint64_t seq)
  * 16's full map still names chunks of 13, 14 and 15: the packs of 1..12 die. */
 static struct repo *build(struct fx *f)
 {
-	struct repo_create_opts o = { f->url, f->key, true, CS };
+	struct repo_create_opts o = { .url = f->url, .key_file = f->key, .encrypted = true,
+					.chunk_size = CS };
 	char err[256];
 	assert_int_equal(repo_create(&o, err, sizeof(err)), 0);
 	struct repo *r = open_repo(f);

@@ -91,7 +91,8 @@ static int teardown(void **state)
 
 static struct repo *make_repo(struct fx *f, bool encrypted)
 {
-	struct repo_create_opts o = { f->url, f->key, encrypted, CS };
+	struct repo_create_opts o = { .url = f->url, .key_file = f->key, .encrypted = encrypted,
+					.chunk_size = CS };
 	struct repo *r;
 	char err[256];
 	int rc = repo_create(&o, err, sizeof(err));
@@ -225,7 +226,8 @@ static void no_report(void *arg, const char *key, const char *problem)
 static void test_create_open(void **state)
 {
 	struct fx *f = *state;
-	struct repo_create_opts o = { f->url, f->key, true, 0 };
+	struct repo_create_opts o = { .url = f->url, .key_file = f->key, .encrypted = true,
+					.chunk_size = 0 };
 	char err[256], url2[160];
 	struct repo *r;
 
@@ -241,7 +243,8 @@ static void test_create_open(void **state)
 	char key2[160];
 	snprintf(key2, sizeof(key2), "%s/key2", f->dir);
 	snprintf(url2, sizeof(url2), "file://%s/store2", f->dir);
-	struct repo_create_opts o2 = { url2, key2, true, 0 };
+	struct repo_create_opts o2 = { .url = url2, .key_file = key2, .encrypted = true,
+					.chunk_size = 0 };
 	assert_int_equal(repo_create(&o2, err, sizeof(err)), 0);
 	r = (struct repo *)1;
 	assert_int_equal(repo_open(f->url, key2, &r, err, sizeof(err)), -EKEYREJECTED);
@@ -251,7 +254,8 @@ static void test_create_open(void **state)
 
 	/* unencrypted, 4 KiB chunks, no key needed */
 	snprintf(url2, sizeof(url2), "file://%s/store3", f->dir);
-	struct repo_create_opts o3 = { url2, NULL, false, CS };
+	struct repo_create_opts o3 = { .url = url2, .key_file = NULL, .encrypted = false,
+					.chunk_size = CS };
 	assert_int_equal(repo_create(&o3, err, sizeof(err)), 0);
 	assert_int_equal(repo_open(url2, NULL, &r, err, sizeof(err)), 0);
 	assert_false(repo_encrypted(r));
@@ -259,7 +263,8 @@ static void test_create_open(void **state)
 	repo_close(r);
 
 	/* bad chunk sizes, no repository */
-	struct repo_create_opts o4 = { url2, NULL, false, 3000 };
+	struct repo_create_opts o4 = { .url = url2, .key_file = NULL, .encrypted = false,
+					.chunk_size = 3000 };
 	assert_int_equal(repo_create(&o4, err, sizeof(err)), -EINVAL);
 	snprintf(url2, sizeof(url2), "file://%s/none", f->dir);
 	assert_int_equal(repo_open(url2, NULL, &r, err, sizeof(err)), -ENOENT);
@@ -661,7 +666,8 @@ static void golden_check(struct fx *f, const char *name, bool want_part)
 	snprintf(url, sizeof(url), "file://%s/tests/golden/%s", cwd, name);
 	const char *regen = getenv("FERRY_REGEN_GOLDEN");
 	if (regen && !strcmp(regen, name + strlen("repo-"))) {
-		struct repo_create_opts o = { url, f->key, true, CS };
+		struct repo_create_opts o = { .url = url, .key_file = f->key, .encrypted = true,
+					.chunk_size = CS };
 		assert_int_equal(repo_create(&o, err, sizeof(err)), 0);
 		assert_int_equal(repo_open(url, f->key, &r, err, sizeof(err)), 0);
 		golden_points(r, e1, e2);
@@ -779,7 +785,9 @@ static void test_spec_seeds(void **state)
 	free(b);
 	static const struct { const char *name; int rc; } pix[] = {
 		{ "pix-empty", 0 }, { "pix-gap", -EBADMSG }, { "pix-count-mismatch", -EBADMSG },
-		{ "pix-version-2", -EPROTO }, { "pix-huge-plain", -EBADMSG },
+		{ "pix-version-3", -EPROTO }, { "pix-huge-plain", -EBADMSG },
+		{ "pix-v2-frame", 0 }, { "pix-v2-overlap", -EBADMSG },
+		{ "pix-v2-frame-too-big", -EBADMSG },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(pix); i++) {
 		b = read_seed("pack-index", pix[i].name, &len);
@@ -789,9 +797,18 @@ static void test_spec_seeds(void **state)
 			free(e);
 		free(b);
 	}
+	b = read_seed("pack-index", "pix-v2-frame", &len);
+	assert_int_equal(pack_index_decode(b + 1, len - 1, &e, &n), 0);
+	assert_int_equal(n, 3);	/* two chunks of one frame, then a frame of one */
+	assert_int_equal(e[1].off, 0);
+	assert_int_equal(e[1].foff, 4096);
+	assert_int_equal(e[2].off, 200);
+	free(e);
+	free(b);
 	static const struct { const char *name; int rc; } idx[] = {
 		{ "idx-valid", 0 }, { "idx-past-1g", -EBADMSG }, { "idx-tombstone", -EPROTO },
 		{ "idx-truncated", -EBADMSG }, { "idx-count-huge", -EBADMSG },
+		{ "idx-v2-frame", 0 }, { "idx-v2-frame-too-big", -EBADMSG },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(idx); i++) {
 		b = read_seed("pack-index", idx[i].name, &len);

@@ -106,7 +106,8 @@ static int setup(void **state)
 		return -1;
 	snprintf(f->url, sizeof(f->url), "file://%s/store", f->dir);
 	snprintf(f->key, sizeof(f->key), "%s/key", f->dir);
-	struct repo_create_opts o = { f->url, f->key, true, CS };
+	struct repo_create_opts o = { .url = f->url, .key_file = f->key, .encrypted = true,
+				      .chunk_size = CS };
 	if (repo_create(&o, err, sizeof(err)) < 0 ||
 	    repo_open(f->url, f->key, &f->r, err, sizeof(err)) < 0) {
 		print_message("repo: %s\n", err);

@@ -254,7 +254,8 @@ static int setup(void **state)
 		return -1;
 	snprintf(f->url, sizeof(f->url), "file://%s/store", f->dir);
 	snprintf(f->key, sizeof(f->key), "%s/key", f->dir);
-	struct repo_create_opts o = { f->url, f->key, true, 4096 };
+	struct repo_create_opts o = { .url = f->url, .key_file = f->key, .encrypted = true,
+				      .chunk_size = 4096 };
 	char err[256];
 	if (repo_create(&o, err, sizeof(err)))
 		return -1;
