@@ -44,6 +44,7 @@
 #include "datapath/point-builder.h"
 #include "datapath/server.h"
 #include "datapath/ship-vms.h"
+#include "repo/compress-auto.h"
 #include "repo/repo.h"
 #include "common/banned.h"
 
@@ -73,6 +74,7 @@ struct ship_domain {
 	enum compress_type ctype;
 	int clevel;
 	bool cauto;
+	struct auto_codec ac;		/* cauto: the rule's state (repo/compress-auto.h) */
 	bool catchup_pending;	/* the last point was a seed or a resync: cut the next one even
 				 * if empty (it makes the domain consistent again) */
 	bool resync_deferred;	/* a records-only point was shipped while in overflow */
@@ -91,7 +93,8 @@ struct shipper {
 	size_t n_doms;
 };
 
-static void auto_pick_codec(struct ship_domain *d, const struct repo_point_stats *st);
+static void auto_pick_codec(struct ship_domain *d, const struct repo_point_stats *st,
+			    uint64_t wall_ns);
 
 /* ---- one point ---- */
 
@@ -475,7 +478,7 @@ static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, 
 		d->consistent_seq = done.seq;
 	}
 	pthread_mutex_unlock(&sh->mu);
-	auto_pick_codec(d, &stats);
+	auto_pick_codec(d, &stats, now_mono_ns() - t0);
 	if (last > d->shipped) {
 		r = replog_mark_shipped(srv->log, d->domain_id, last);
 		if (r < 0)
@@ -592,39 +595,33 @@ static void *shipper_main(void *arg)
 
 /* ---- setup ---- */
 
-/* compression = auto: after each point, compare the time the workers spent encoding with
- * the time spent uploading packs. Upload-bound (a slow or remote store): zstd level 3,
- * which stores less for more CPU. CPU-bound (a fast local store): ISA-L igzip level 1,
- * the fastest codec (measured when this choice was made). A point too small to tell
- * (under 10 ms of either) keeps the current choice. Incompressible chunks are stored as
- * they are in every case. */
-static void auto_pick_codec(struct ship_domain *d, const struct repo_point_stats *st)
+/* compression = auto: after each point, repo/compress-auto.c picks the next point's codec
+ * and level from what this one cost (encode CPU, upload time, its share of the rpo). */
+static void auto_pick_codec(struct ship_domain *d, const struct repo_point_stats *st,
+			    uint64_t wall_ns)
 {
-	uint64_t enc_ns = st->encode_ns, up_ns = st->upload_ns;
-	if (!d->cauto || (enc_ns < 10000000u && up_ns < 10000000u))
+	if (!d->cauto)
 		return;
-	/* both are sums over threads, and up to 3 packs upload while 2 workers encode: call
-	 * it upload-bound only when uploading clearly dominates */
-	bool upload_bound = up_ns > 2 * enc_ns;
-	enum compress_type t = upload_bound ? COMPRESS_ZSTD : COMPRESS_IGZIP;
-	int level = t == COMPRESS_ZSTD ? 3 : 1;
-	if (t != d->ctype || level != d->clevel)
-		log_info("domain %s: compression auto: %s-bound (encode %" PRIu64 " ms, upload %"
-			 PRIu64 " ms): using %s level %d", d->cfg->name,
-			 upload_bound ? "upload" : "CPU", enc_ns / 1000000u, up_ns / 1000000u,
-			 compress_name(t), level);
-	d->ctype = t;
-	d->clevel = level;
+	struct auto_sample s = { st->encode_ns, st->upload_ns, wall_ns,
+				 (uint64_t)d->cfg->rpo_ms * 1000000u };
+	const char *why = auto_codec_next(&d->ac, &s);
+	if (why)
+		log_info("domain %s: compression auto: %s (encode %" PRIu64 " ms, upload %" PRIu64
+			 " ms, point %" PRIu64 " ms of rpo %" PRIu32 " ms): %s level %d next",
+			 d->cfg->name, why, st->encode_ns / 1000000u, st->upload_ns / 1000000u,
+			 wall_ns / 1000000u, d->cfg->rpo_ms, compress_name(d->ac.type),
+			 d->ac.level);
+	d->ctype = d->ac.type;
+	d->clevel = d->ac.level;
 }
 
-static int parse_compression(struct ship_domain *d)
+static int parse_compression(struct shipper *sh, struct ship_domain *d)
 {
 	const char *c = d->cfg->compression ? d->cfg->compression : "auto";
 	if (strcmp(c, "auto") == 0) {
-		/* the first point (usually the seed, the biggest) starts with the fastest
-		 * codec for 64 KiB chunks; later points follow the measured bottleneck */
-		d->ctype = COMPRESS_IGZIP;
-		d->clevel = 1;
+		auto_codec_init(&d->ac, repo_format(sh->repo) >= 2);
+		d->ctype = d->ac.type;
+		d->clevel = d->ac.level;
 		d->cauto = true;
 		return 0;
 	}
@@ -664,7 +661,7 @@ static int init_domains(struct shipper *sh)
 		for (size_t j = 0; j < st->n_domains; j++)
 			if (st->domains[j].id == d->domain_id)
 				d->shipped = st->domains[j].shipped_seq;
-		if (parse_compression(d) < 0) {
+		if (parse_compression(sh, d) < 0) {
 			log_error("%s:%u: domain %s: bad compression '%s'", cfg->file, d->cfg->line,
 				  d->cfg->name, d->cfg->compression);
 			free(st);

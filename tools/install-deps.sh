@@ -11,7 +11,7 @@ PKGS=(build-essential pkg-config clang libclang-rt-14-dev
       liburing-dev libaio-dev libisal-dev libzstd-dev libssl-dev libcurl4-openssl-dev
       libcmocka-dev libnbd-dev curl
       qemu-utils libnbd-bin nbdkit fio e2fsprogs python3 procps bc qemu-system-x86 restic
-      man-db openssl strace
+      man-db openssl strace borgbackup libdeflate-dev zlib1g-dev
       libvirt-dev libext2fs-dev comerr-dev libmicrohttpd-dev libjansson-dev libxml2-dev
       libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients dnsmasq-base iptables
       iproute2 xz-utils ovmf

@@ -23,6 +23,10 @@ Every fault is one line in --log ("fault N KIND METHOD PATH"), every request one
 ("req N METHOD PATH -> STATUS"); on SIGTERM a summary line ("summary requests=... faults=...
 KIND=COUNT ...").
 
+--bandwidth BYTES_PER_S makes the link from the client slow: request bodies (what ferry
+uploads) are read from the client at that rate at most, shared by all connections, like
+one slow WAN link (0: unlimited).
+
 --control FILE switches modes at run time: "faults" (the default), "pass" (no faults),
 "down" (the listening socket is closed and open connections dropped: connection refused,
 like a server that is not running). The file is read every 0.2 s.
@@ -62,6 +66,7 @@ class Proxy:
         self.counts = {k: 0 for k in KINDS}
         self.mode = "faults"
         self.conns = set()
+        self.link_free = 0.0   # --bandwidth: when the shared link can carry the next byte
         self.logf = open(args.log, "a", buffering=1) if args.log else sys.stderr
 
     def log(self, line):
@@ -87,6 +92,16 @@ class Proxy:
                 self.counts[kind] += 1
         return n, kind
 
+    def throttle(self, n):
+        """Book n bytes on the shared link and sleep until they have crossed it."""
+        if not self.args.bandwidth:
+            return
+        with self.lock:
+            start = max(time.monotonic(), self.link_free)
+            self.link_free = start + n / self.args.bandwidth
+            until = self.link_free
+        time.sleep(max(0.0, until - time.monotonic()))
+
     def summary(self):
         with self.lock:
             total = sum(self.counts.values())
@@ -105,11 +120,13 @@ def recv_until(sock, buf, marker, limit=1 << 20):
     return buf, True
 
 
-def recv_exact(sock, buf, n):
+def recv_exact(sock, buf, n, px=None):
     chunks = [buf]
     have = len(buf)
     while have < n:
-        d = sock.recv(min(1 << 20, n - have))
+        d = sock.recv(min(1 << 20 if px is None else 1 << 16, n - have))
+        if px is not None and d:
+            px.throttle(len(d))
         if not d:
             raise ConnectionError("eof in body")
         chunks.append(d)
@@ -170,7 +187,7 @@ def serve_conn(px, c):
             if kind == "drop-before":
                 recv_exact(c, buf, clen // 2) if clen else None
                 return
-            body, buf = recv_exact(c, buf, clen)
+            body, buf = recv_exact(c, buf, clen, px)
             if kind == "500":
                 c.sendall(simple_answer(500, "Internal Server Error",
                                         error_xml("InternalError", "injected by s3-faultproxy")))
@@ -253,6 +270,7 @@ def main():
     ap.add_argument("--faults", default=",".join(KINDS))
     ap.add_argument("--stall", type=float, default=5.0)
     ap.add_argument("--fault-parts", type=int, default=0)
+    ap.add_argument("--bandwidth", type=float, default=0.0)
     ap.add_argument("--log")
     ap.add_argument("--control")
     args = ap.parse_args()
