@@ -15,7 +15,7 @@ ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
-LIBS    := -luring -laio -lisal -lzstd -lssl -lcrypto -lcurl -lnetsnmp -lpthread
+LIBS    := -luring -laio -lisal -ldeflate -lzstd -lssl -lcrypto -lcurl -lnetsnmp -lpthread
 # the recovery side's agent library (agent/): hypervisor drivers, Re-IP, orchestration
 AGENT_PKGS := libvirt ext2fs com_err libmicrohttpd jansson libxml-2.0 yaml-0.1 libisofs-1
 AGENT_LIBS := $(shell pkg-config --libs $(AGENT_PKGS) 2>/dev/null)
@@ -106,7 +106,7 @@ $(O)/tests/drvctl: $(O)/obj/tests/tools/drvctl.o $(O)/libferry-agent.a $(O)/libf
 $(O)/tests/%: $(O)/obj/tests/tools/%.o $(O)/libferry.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo '  LINK    $@')
-	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ -lnbd -lz -ldeflate $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -pthread -o $@ $^ -lnbd -lz $(LIBS)
 
 # fuzz targets: replayed over their corpus in `make check` (built with the normal compiler
 # and a small driver), and real libFuzzer binaries with `make fuzz` (clang).

@@ -197,7 +197,7 @@ static int writer_new(const char *path, enum vmdk_format f, const struct vmdk_me
 		return err_set(err, errlen, -ENOMEM, "out of memory");
 	w->ops = bodies[f];
 	w->capacity = m->capacity;
-	w->level = m->level ? m->level : 1;
+	w->level = m->level;	/* STREAM: 0 is libdeflate (vmdk-stream.c) */
 	w->threads = m->threads;
 	w->fd = -1;
 	if (!(w->path = strdup(path))) {

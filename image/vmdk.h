@@ -148,7 +148,8 @@ struct vmdk_meta {
 	uint8_t uuid[16];		/* ddb.uuid; all zero: a random one */
 	const struct vmdk_kv *extra;	/* more ddb keys, written after the standard ones */
 	size_t n_extra;
-	int level;			/* STREAM: ISA-L level 1..3; 0: the default, 1 */
+	int level;			/* STREAM: 0 (default): libdeflate level 1; 1..3:
+					 * ISA-L igzip at that level (faster, larger) */
 	unsigned threads;		/* STREAM: compression threads; 0: one per online CPU */
 };
 

@@ -215,7 +215,7 @@ static int run_pipe(struct run *u, const struct disk_map *m, uint64_t *start, ch
 	const char *env = getenv("FERRY_RESTORE_WINDOW_KB");
 	if (env)
 		po.window_bytes = (size_t)strtoul(env, NULL, 10) << 10;
-	if (q->fmt == RESTORE_VMDK_STREAM && q->level <= 1 && ops->sink_z) {
+	if (q->fmt == RESTORE_VMDK_STREAM && q->level == 1 && ops->sink_z) {	/* stored igzip grains */
 		po.sink_z = ops->sink_z;
 		po.z_chunk = VMDK_GRAIN_SIZE;
 	}
