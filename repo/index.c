@@ -338,7 +338,7 @@ static bool key_seen(const struct repo *r, const char *key)
 	return r->n_seen && bsearch(&key, r->seen, r->n_seen, sizeof(char *), cmp_str);
 }
 
-int index_mark_seen(struct repo *r, const char *key)
+static int mark_seen_locked(struct repo *r, const char *key)
 {
 	size_t lo = 0, hi = r->n_seen;
 	while (lo < hi) {
@@ -368,6 +368,14 @@ int index_mark_seen(struct repo *r, const char *key)
 	return 0;
 }
 
+int index_mark_seen(struct repo *r, const char *key)
+{
+	pthread_mutex_lock(&r->marks_lock);
+	int rc = mark_seen_locked(r, key);
+	pthread_mutex_unlock(&r->marks_lock);
+	return rc;
+}
+
 static int cmp_mark(const void *a, const void *b)
 {
 	const struct pack_mark *x = a, *y = b;
@@ -375,8 +383,8 @@ static int cmp_mark(const void *a, const void *b)
 	return c ? c : memcmp(x->obj, y->obj, INDEX_ID_LEN);
 }
 
-bool index_condemned(const struct repo *r, const uint8_t pack[PACK_ID_LEN],
-		     struct pack_mark *mark)
+static bool condemned_locked(const struct repo *r, const uint8_t pack[PACK_ID_LEN],
+			     struct pack_mark *mark)
 {
 	size_t lo = 0, hi = r->n_cond;
 	while (lo < hi) {	/* the first mark of this pack */
@@ -396,21 +404,33 @@ bool index_condemned(const struct repo *r, const uint8_t pack[PACK_ID_LEN],
 	return false;
 }
 
-int index_condemnations(const struct repo *r, struct pack_mark **out, size_t *n)
+bool index_condemned(struct repo *r, const uint8_t pack[PACK_ID_LEN], struct pack_mark *mark)
+{
+	pthread_mutex_lock(&r->marks_lock);
+	bool c = condemned_locked(r, pack, mark);
+	pthread_mutex_unlock(&r->marks_lock);
+	return c;
+}
+
+int index_condemnations(struct repo *r, struct pack_mark **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
-	if (!r->n_cond)
-		return 0;
-	struct pack_mark *v = malloc(r->n_cond * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < r->n_cond; i++)
+	pthread_mutex_lock(&r->marks_lock);
+	struct pack_mark *v = r->n_cond ? malloc(r->n_cond * sizeof(*v)) : NULL;
+	for (size_t i = 0; v && i < r->n_cond; i++)
 		if (!r->n_resc || !bsearch(&r->cond[i], r->resc, r->n_resc, sizeof(*r->resc),
 					   cmp_mark))
 			v[(*n)++] = r->cond[i];
+	int rc = r->n_cond && !v ? -ENOMEM : 0;
+	pthread_mutex_unlock(&r->marks_lock);
 	*out = v;
-	return 0;
+	return rc;
+}
+
+bool index_dropped(struct repo *r, const uint8_t id[CHUNK_ID_LEN], struct chunk_loc *loc)
+{
+	return index_lookup(&r->dropped, id, loc);
 }
 
 void index_state_release(struct repo *r)
@@ -455,7 +475,7 @@ static void key_id(const char *key, uint8_t id[INDEX_ID_LEN])
 
 /* ---- dropping the entries of condemned packs ---- */
 
-int index_drop_condemned(struct repo *r, struct chunk_index *ix, struct chunk_index *dropped)
+static int drop_locked(struct repo *r, struct chunk_index *ix, struct chunk_index *dropped)
 {
 	int rc = 0;
 	if (!r->n_cond)
@@ -469,12 +489,12 @@ int index_drop_condemned(struct repo *r, struct chunk_index *ix, struct chunk_in
 		const struct index_slot *o = &ix->slots[i];
 		if (!o->used)
 			continue;
-		if (!index_condemned(r, o->loc.pack, NULL)) {
+		if (!condemned_locked(r, o->loc.pack, NULL)) {
 			insert_slot(s, ix->cap, o);
 			n++;
-		}
-		else if (dropped)
+		} else if (dropped) {
 			rc = index_add(dropped, o->id, &o->loc);
+		}
 	}
 	if (rc == 0) {
 		free(ix->slots);
@@ -484,6 +504,14 @@ int index_drop_condemned(struct repo *r, struct chunk_index *ix, struct chunk_in
 		free(s);
 	}
 	pthread_rwlock_unlock(&ix->lock);
+	return rc;
+}
+
+int index_drop_condemned(struct repo *r, struct chunk_index *ix, struct chunk_index *dropped)
+{
+	pthread_mutex_lock(&r->marks_lock);
+	int rc = drop_locked(r, ix, dropped);
+	pthread_mutex_unlock(&r->marks_lock);
 	return rc;
 }
 
@@ -520,7 +548,7 @@ static int batch_add(void *arg, const uint8_t *id, const struct chunk_loc *loc)
 {
 	struct batch *b = arg;
 	struct chunk_loc old;
-	if (index_condemned(b->r, loc->pack, NULL))
+	if (condemned_locked(b->r, loc->pack, NULL))
 		return 0;	/* condemned by an object read earlier */
 	if (!index_lookup(&b->r->index, id, &old))
 		return index_add(&b->r->index, id, loc);
@@ -584,10 +612,14 @@ static int batch_finish(struct batch *b, struct chunk_index *dropped, size_t *fr
 	for (size_t i = 0; i < b->n_cond && rc == 0; i++)
 		nf += !r->n_resc ||
 		      !bsearch(&b->cond[i], r->resc, r->n_resc, sizeof(*r->resc), cmp_mark);
+	/* the entries of newly condemned packs leave the index; r->dropped keeps their last
+	 * location for writers that named them (point-writer.c's recheck) */
 	if (rc == 0 && nf)
-		rc = index_drop_condemned(r, &r->index, dropped);
+		rc = drop_locked(r, &r->index, &r->dropped);
+	if (rc == 0 && nf && dropped)
+		rc = index_merge(dropped, &r->dropped);
 	for (size_t i = 0; i < b->n_alt && rc == 0; i++)
-		if (!index_condemned(r, b->alt[i].loc.pack, NULL))
+		if (!condemned_locked(r, b->alt[i].loc.pack, NULL))
 			rc = index_add(&r->index, b->alt[i].id, &b->alt[i].loc);
 	if (fresh)
 		*fresh = nf;
@@ -646,7 +678,7 @@ static int read_batch(struct repo *r, struct load_ctx *lc, struct chunk_index *d
 			rc = repo_add_problem(r, lc->keys[i], e == -EPROTO ? "unsupported index "
 					      "object (newer format)" : "corrupt index object");
 		if (rc == 0)
-			rc = index_mark_seen(r, lc->keys[i]);
+			rc = mark_seen_locked(r, lc->keys[i]);
 	}
 	int e = batch_finish(&b, dropped, fresh);
 	return rc ? rc : e;
@@ -662,9 +694,11 @@ static void load_ctx_release(struct load_ctx *lc)
 int index_load(struct repo *r, char *err, size_t errlen)
 {
 	struct load_ctx lc = { 0 };
+	pthread_mutex_lock(&r->marks_lock);
 	int rc = store_list(r->st, "index/", collect_key, &lc);
 	if (rc == 0)
 		rc = read_batch(r, &lc, NULL, NULL, err, errlen);
+	pthread_mutex_unlock(&r->marks_lock);
 	if (rc < 0 && err && !err[0])
 		repo_err(err, errlen, "cannot load the chunk index: %s",
 			 store_strerror(repo_store(r), rc));
@@ -677,9 +711,12 @@ int index_refresh(struct repo *r, struct chunk_index *dropped, size_t *fresh)
 	struct load_ctx lc = { .r = r };
 	if (fresh)
 		*fresh = 0;
+	/* one refresh at a time: writers of several domains share the repository */
+	pthread_mutex_lock(&r->marks_lock);
 	int rc = store_list(r->st, "index/", collect_key, &lc);
 	if (rc == 0 && lc.n)
 		rc = read_batch(r, &lc, dropped, fresh, NULL, 0);
+	pthread_mutex_unlock(&r->marks_lock);
 	load_ctx_release(&lc);
 	return rc;
 }

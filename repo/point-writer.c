@@ -704,7 +704,7 @@ static int recheck(struct repo_point_writer *w, const struct manifest *m)
 {
 	for (int attempt = 0; attempt < 4; attempt++) {
 		struct chunk_index dropped, redo;
-		size_t fresh, fixed = 0;
+		size_t fixed = 0;
 		int rc = index_init(&dropped);
 		if (rc < 0)
 			return rc;
@@ -712,16 +712,20 @@ static int recheck(struct repo_point_writer *w, const struct manifest *m)
 			index_release(&dropped);
 			return rc;
 		}
-		rc = index_refresh(w->r, &dropped, &fresh);
-		if (rc == 0 && fresh)
+		/* another writer's refresh may have read the condemnation first: this writer's
+		 * own chunks are dropped whenever any condemnation is in force, and the others'
+		 * last locations come from r->dropped, whoever refreshed */
+		rc = index_refresh(w->r, NULL, NULL);
+		if (rc == 0)
 			rc = index_drop_condemned(w->r, &w->pending, &dropped);
-		for (size_t d = 0; d < m->ndisks && rc == 0 && dropped.n; d++)
+		for (size_t d = 0; d < m->ndisks && rc == 0; d++)
 			for (size_t i = 0; i < m->disks[d].n && rc == 0; i++) {
 				const struct disk_extent *e = &m->disks[d].ext[i];
 				struct chunk_loc loc;
 				if (e->kind != EXTENT_DATA || index_lookup(&w->pending, e->id, NULL) ||
 				    index_lookup(&w->r->index, e->id, NULL) ||
-				    !index_lookup(&dropped, e->id, &loc))
+				    (!index_lookup(&dropped, e->id, &loc) &&
+				     !index_dropped(w->r, e->id, &loc)))
 					continue;
 				rc = store_again(w, e->id, &loc, &redo);
 				fixed++;

@@ -11,8 +11,11 @@
  *           commit re-checks new index/ objects before its manifest (point-writer.c)
  *
  * Locks: repo->index.lock (rwlock) guards the in-memory chunk index; repo->cx_lock guards
- * the pool of spare blob contexts. Neither is held while calling the store or another lock
- * (no lock order to keep). */
+ * the pool of spare blob contexts; repo->marks_lock guards the prune state (seen index
+ * objects, condemn and rescue marks) and is held across a whole index_load or
+ * index_refresh, store calls included, so that concurrent point writers (one per domain)
+ * refresh one at a time. Lock order: marks_lock, then an index lock. cx_lock is never
+ * held with another lock. */
 #ifndef FERRY_REPO_INTERNAL_H
 #define FERRY_REPO_INTERNAL_H
 
@@ -103,9 +106,12 @@ struct repo {
 	/* objects found bad while opening (corrupt index objects): verify reports them */
 	struct repo_problem *problems;
 	size_t n_problems;
-	/* prune state (index.c): index/ keys read so far (sorted), and the condemn and rescue
-	 * marks seen (sorted by pack, then object). Touched only by index_load and
-	 * index_refresh, i.e. by open, a point commit and prune: the single-writer rule. */
+	/* prune state (index.c), under marks_lock: index/ keys read so far (sorted), and the
+	 * condemn and rescue marks seen (sorted by pack, then object); dropped: the last
+	 * location of every chunk whose pack was condemned since open (writers re-store the
+	 * ones they name: point-writer.c's recheck) */
+	pthread_mutex_t marks_lock;
+	struct chunk_index dropped;
 	char **seen;
 	size_t n_seen, cap_seen;
 	struct pack_mark *cond, *resc;
@@ -198,18 +204,21 @@ int index_marks_encode(int kind, const struct pack_mark *m, size_t n, struct dbu
  * of condemned packs (docs/repo-format.md "Prune") are left out. */
 int index_load(struct repo *r, char *err, size_t errlen);
 /* Read the index/ objects not seen since open (or the last refresh): new adds, condemn
- * and rescue marks. Entries of packs newly condemned are removed from r->index and, when
- * dropped is not NULL, added to it (their last known location). *fresh (if not NULL): how
+ * and rescue marks. Entries of packs newly condemned are removed from r->index and added
+ * to r->dropped (their last known location), and when dropped is not NULL, r->dropped is
+ * merged into it. *fresh (if not NULL): how
  * many condemnations came into force. A corrupt new object is skipped (verify reports
  * it). 0 or -errno (store listing or read failures: nothing is marked seen then). */
 int index_refresh(struct repo *r, struct chunk_index *dropped, size_t *fresh);
 /* Remove the entries of condemned packs from ix (adding them to dropped if not NULL). */
 int index_drop_condemned(struct repo *r, struct chunk_index *ix, struct chunk_index *dropped);
 /* Is this pack condemned (a condemn mark not cancelled by a rescue)? *mark filled if so. */
-bool index_condemned(const struct repo *r, const uint8_t pack[PACK_ID_LEN],
-		     struct pack_mark *mark);
+bool index_condemned(struct repo *r, const uint8_t pack[PACK_ID_LEN], struct pack_mark *mark);
 /* Every condemnation in force (malloc'd array, may be NULL with n 0). */
-int index_condemnations(const struct repo *r, struct pack_mark **out, size_t *n);
+int index_condemnations(struct repo *r, struct pack_mark **out, size_t *n);
+/* The last location of a chunk whose pack was condemned since open (still readable until
+ * prune's grace delay has passed), if it was. */
+bool index_dropped(struct repo *r, const uint8_t id[CHUNK_ID_LEN], struct chunk_loc *loc);
 /* Remember that key has been read (the writer's own uploads). */
 int index_mark_seen(struct repo *r, const char *key);
 /* A fresh random index object key, "index/<32 hex>", and its binary id. */

@@ -258,12 +258,16 @@ int repo_open_opts(const char *url, const char *key_file, const struct store_opt
 	if (!rp)
 		return -ENOMEM;
 	pthread_mutex_init(&rp->cx_lock, NULL);
+	pthread_mutex_init(&rp->marks_lock, NULL);
 	rp->ctype = COMPRESS_ZSTD;
 	rp->clevel = 1;
 	rp->auto_skip = true;
 	r = index_init(&rp->index);
+	if (r == 0 && (r = index_init(&rp->dropped)) < 0)
+		index_release(&rp->index);
 	if (r < 0) {
 		pthread_mutex_destroy(&rp->cx_lock);
+		pthread_mutex_destroy(&rp->marks_lock);
 		free(rp);
 		return r;
 	}
@@ -336,10 +340,12 @@ void repo_close(struct repo *r)
 	}
 	free(r->problems);
 	index_release(&r->index);
+	index_release(&r->dropped);
 	index_state_release(r);
 	if (r->st)
 		store_close(r->st);
 	pthread_mutex_destroy(&r->cx_lock);
+	pthread_mutex_destroy(&r->marks_lock);
 	secret_wipe(&r->keys, sizeof(r->keys));
 	free(r);
 }

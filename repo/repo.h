@@ -22,8 +22,9 @@
  * object is corrupt or truncated. -ENOENT: missing object/point/disk. The functions that
  * take err/errlen also describe the failure there (object key, offset, what is wrong).
  *
- * Thread safety: one struct repo may be used by one point writer at a time plus any
- * number of concurrent readers. */
+ * Thread safety: one struct repo may be used by any number of point writers of different
+ * domains at once (ferryd's shipper runs one per domain) plus any number of concurrent
+ * readers; one writer per domain. */
 #ifndef FERRY_REPO_H
 #define FERRY_REPO_H
 

@@ -576,6 +576,60 @@ static void test_writer_stores_again(void **state)
 	check_restore(f, NPTS + 1, f->exp[NPTS + 1]);
 }
 
+/* Two writers of two domains on one repository handle (what ferryd's shipper threads do)
+ * both dedupe against point 1's chunk; prune condemns its pack; the first commit's refresh
+ * reads the condemnation, so the second writer's own refresh finds nothing new: it must
+ * still store the chunk again (from the handle's record of dropped locations). */
+static void test_two_writers_one_handle(void **state)
+{
+	struct fx *f = *state;
+	struct prune_stats st;
+	struct repo *r = build(f);
+	struct repo_point_writer *a = racing_writer(f, r);
+	struct point_info meta = { .epoch = 1, .seq = 1, .flags = POINT_CONSISTENT,
+				   .time_ns = T0 };
+	struct repo_point_writer *b;
+	snprintf(meta.domain, sizeof(meta.domain), "other");
+	assert_int_equal(repo_point_begin(r, &meta, &b), 0);
+	assert_int_equal(repo_point_disk(b, "vm0", DISK), 0);
+	uint8_t *exp_b = calloc(1, DISK), chunk[CS];
+	fill(chunk, CS, 100);
+	assert_int_equal(repo_point_data(b, 0, chunk, CS), 0);
+	memcpy(exp_b, chunk, CS);
+	/* small pieces that do not follow each other: a frame each, enough to fill the encode
+	 * pool, so the first frame (the deduped chunk) is retired before prune runs */
+	for (unsigned k = 0; k < 12; k++) {
+		uint8_t piece[512];
+		fill(piece, sizeof(piece), 700 + k);
+		uint64_t off = CS + (uint64_t)k * 1024;
+		assert_int_equal(repo_point_data(b, off, piece, sizeof(piece)), 0);
+		memcpy(exp_b + off, piece, sizeof(piece));
+	}
+
+	assert_int_equal(prune_run(f, &st, NULL, NULL), 0);	/* condemns point 1's pack */
+	assert_int_equal(st.packs_condemned, 12);
+	commit(f, a, NPTS + 1);
+	struct point_info pb;
+	char err[256] = "";
+	assert_int_equal(repo_point_commit(b, &pb, err, sizeof(err)), 0);
+	repo_close(r);
+
+	assert_int_equal(prune_run(f, &st, NULL, NULL), 0);
+	assert_int_equal(st.packs_deleted, 12);
+	check_verify(f);
+	check_restore(f, NPTS + 1, f->exp[NPTS + 1]);
+	r = open_repo(f);
+	struct disk_map *m;
+	/* the chunk still reads after its first pack was deleted: stored again */
+	assert_int_equal(repo_disk_map(r, &pb, "vm0", &m, NULL, 0), 0);
+	assert_int_equal(m->n, 13);
+	assert_int_equal(repo_read_chunk(r, m->ext[0].id, chunk, CS), 0);
+	assert_memory_equal(chunk, exp_b, CS);
+	disk_map_free(m);
+	repo_close(r);
+	free(exp_b);
+}
+
 struct race {
 	struct fx *f;
 	struct repo_point_writer *w;
@@ -633,6 +687,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_stores_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_writers_one_handle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rescue, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
