@@ -136,6 +136,10 @@ bench-pipeline: all
 bench-snmp: all
 	tests/bench/bench-snmp.sh
 
+# 32 domains under 4 KiB random writes in one ferryd: each domain's worst RPO
+bench-domains: all
+	tests/bench/bench-domains.sh
+
 # the compression candidates side by side on vm-a (IMAGE=path to use another image)
 bench-compress: all $(TOOL_BIN)
 	tests/bench/bench-compress.sh
@@ -160,7 +164,7 @@ clean:
 	rm -rf $(O)
 
 .PHONY: all tests check clean fuzz FORCE bench-datapath bench-pipeline bench-restore bench-guest \
-	bench-failover bench-snmp deps bench-compress
+	bench-failover bench-snmp deps bench-compress bench-domains
 .DELETE_ON_ERROR:
 .SECONDARY:
 

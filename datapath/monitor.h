@@ -16,8 +16,8 @@
  *
  * The transition rules are pure functions (below) so unit tests drive them without a
  * server. Threads: monitor_tick and monitor_disk_error run on the event loop;
- * monitor_point_result on the shipper's thread; monitor_store_health anywhere (a mutex
- * guards the per-domain store state). */
+ * monitor_point_result on the shipper's workers (one per domain); monitor_store_health
+ * anywhere (a mutex guards the per-domain store state). */
 #ifndef FERRY_MONITOR_H
 #define FERRY_MONITOR_H
 

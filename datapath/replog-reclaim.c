@@ -1,4 +1,4 @@
-/* Freeing ring space (consumer side: the shipper thread).
+/* Freeing ring space (consumer side: the shipper's workers, one per domain).
  *
  * replog_mark_shipped() makes the domain's watermark durable in the metadata table
  * (synchronously) before it is used. replog_reclaim() then walks record headers from the

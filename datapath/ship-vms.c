@@ -1,5 +1,5 @@
 /* Storing the domains' VM sets when the shipper starts (contract in ship-vms.h). ferryd
- * reads its configuration only at start, so storing here, before the shipper thread cuts
+ * reads its configuration only at start, so storing here, before the shipper's workers cut
  * its first point, is "before a point when the description changed". */
 #include "datapath/ship-vms.h"
 

@@ -1,36 +1,12 @@
-/* The shipper thread: see shipper.h for what it does and why in that order.
- *
- * Points of a domain are numbered densely within epoch 1 (failover, which starts new
- * epochs, comes with the recovery issues). A cut covers the domain's records from the
- * first unshipped one up to the log head seen when the cut started; to keep memory
- * bounded, a cut stops early once SHIP_MAX_POINT_BYTES of coalesced data are held and the
- * next cut follows at once. Points cut while the domain is in overflow are flagged
- * inconsistent (their extents are incomplete until a resync).
- *
- * Overflow resync: at a cut that finds the domain in overflow (or with a resync pending from
- * a failed point or a crash), the shipper first fixes the cut's target (the log head), reads
- * the records, and only then begins the resync (replog_dirty_begin_resync: overflow ends,
- * the bits stay persisted). So every record logged after the begin is past the target and
- * goes into the next point, and every record up to the target is older than what the
- * primaries hold now. The point is: the records, then the dirty grains re-read from the
- * primaries (they win: later calls win in the repository writer), streamed one chunk at a
- * time, flagged inconsistent. Only after it commits are the bits cleared
- * (replog_dirty_end_resync); the next point, cut at once, holds the records logged since the
- * begin and is consistent unless the domain overflowed again. A point that fails leaves the
- * bits alone: the next cut begins again with the same bits plus any new ones.
- * Three refinements: a cut cut short (SHIP_MAX_POINT_BYTES) does not resync, since the
- * records it leaves for later are older than the primaries; a domain whose log is still
- * mostly full first ships its records once (the resync would only overflow again at once);
- * and the primaries are read only once every write that overflowed before the begin has
- * reached its primary (their primary I/O starts only after their bitmap block is written):
- * disk-io.c counts them per domain in srv->overflow_inflight, and the shipper waits for
- * zero (the begin ended the overflow, so the count can only go down). */
+/* The shipper's threads: one scheduler that reads the log once for every domain and
+ * hands each domain its records when it is due, and one worker per domain that cuts its
+ * points (ship-point.c). Why it is built this way: ship-internal.h; what it does:
+ * shipper.h. */
 #include "datapath/shipper.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,102 +15,218 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "common/notify.h"
 #include "datapath/monitor.h"
-#include "datapath/point-builder.h"
 #include "datapath/server.h"
+#include "datapath/ship-internal.h"
 #include "datapath/ship-vms.h"
-#include "repo/compress-auto.h"
-#include "repo/repo.h"
 #include "common/banned.h"
 
-#define SHIP_MAX_POINT_BYTES (512ull << 20)
-#define SHIP_RETRY_MS 5000u
-#define SHIP_MAX_WAITERS 16
-#define SHIP_RESYNC_DEFER_PERMILLE 500u	/* log fuller than this: ship the records first */
-#define SHIP_RESYNC_DRAIN_MS 30000u	/* give up waiting for overflowed writes after this */
+static void shipper_free(struct shipper *sh);
 
-struct ship_domain {
-	const struct domain_cfg *cfg;
-	uint32_t domain_id;
-	struct disk **disks;		/* this domain's disks, in config order */
-	size_t n_disks;
-	uint64_t next_cut_ns;
-	bool requested;
-	int waiters[SHIP_MAX_WAITERS];	/* reply fds of `ferryctl point` */
-	size_t n_waiters;
-	uint32_t epoch;
-	uint64_t last_point;		/* newest point seq of the epoch (0: none) */
-	/* for status (under sh->mu): cut times (CLOCK_REALTIME ns) of the newest point and of
-	 * the newest consistent point (0: none), and whether the last attempt failed */
-	uint64_t last_ns, consistent_ns, consistent_seq;
-	uint64_t idle_ns;	/* a cut found nothing new while the newest point was consistent */
-	bool failing;
-	uint64_t shipped;		/* log sequence shipped up to */
-	enum compress_type ctype;
-	int clevel;
-	bool cauto;
-	struct auto_codec ac;		/* cauto: the rule's state (repo/compress-auto.h) */
-	bool catchup_pending;	/* the last point was a seed or a resync: cut the next one even
-				 * if empty (it makes the domain consistent again) */
-	bool resync_deferred;	/* a records-only point was shipped while in overflow */
-	bool stopped;		/* shipper_stop_domain: no more points (until ferryd restarts) */
-	int last_err;		/* -errno of the last failed cut */
-};
+/* ---- the scheduler: reading the log into stages ---- */
 
-struct shipper {
-	struct server *srv;
-	struct repo *repo;
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool stop;
-	struct ship_domain *doms;
-	size_t n_doms;
-};
-
-static void auto_pick_codec(struct ship_domain *d, const struct repo_point_stats *st,
-			    uint64_t wall_ns);
-
-/* ---- one point ---- */
-
-struct emit_ctx {
-	struct ship_domain *d;
-	struct repo_point_writer *w;
-	size_t next_disk;	/* disks [0, next_disk) have been selected already */
-	size_t cur;
-};
-
-static int select_disks_upto(struct emit_ctx *e, size_t disk)
+static struct ship_domain *domain_of(struct shipper *sh, uint32_t domain_id)
 {
-	while (e->next_disk <= disk && e->next_disk < e->d->n_disks) {
-		const struct disk *dk = e->d->disks[e->next_disk];
-		int r = repo_point_disk(e->w, dk->name, dk->size);
-		if (r < 0)
-			return r;
-		e->cur = e->next_disk++;
+	for (size_t i = 0; i < sh->n_doms; i++)
+		if (sh->doms[i].domain_id == domain_id)
+			return &sh->doms[i];
+	return NULL;
+}
+
+/* Add one record to its domain's stage (attached[] is a snapshot: domains detached
+ * meanwhile have their stage dropped at the next hand-over). A stage past
+ * SHIP_MAX_POINT_BYTES detaches its domain. */
+static int stage_record(struct shipper *sh, const bool *attached, const struct replog_record *rec,
+			const void *payload)
+{
+	struct ship_domain *d = domain_of(sh, rec->domain_id);
+	if (!d || !attached[d - sh->doms] || rec->seq <= d->skip_upto)
+		return 0;
+	int k = ship_disk_index(d, rec->disk_id);
+	if (k < 0)
+		return 0;	/* a disk no longer configured */
+	if (!d->stage && !(d->stage = pb_new(repo_chunk_size(sh->repo))))
+		return -ENOMEM;
+	int r = pb_add(d->stage, (unsigned)k, rec->offset, rec->length,
+		       rec->type == REPLOG_REC_WRITE ? payload : NULL);
+	if (r < 0)
+		return r;
+	d->stage_records++;
+	if (pb_bytes(d->stage) >= SHIP_MAX_POINT_BYTES) {
+		log_info("domain %s: more than %llu MiB waiting: its worker reads the log itself",
+			 d->cfg->name, SHIP_MAX_POINT_BYTES >> 20);
+		pthread_mutex_lock(&sh->mu);
+		d->detached = true;
+		pthread_mutex_unlock(&sh->mu);
 	}
 	return 0;
 }
 
-static int emit_piece(void *arg, unsigned disk, const struct pb_piece *p)
+/* Read the log from the scheduler's position up to the head, into the stages. */
+static int read_log(struct shipper *sh, const bool *attached)
 {
-	struct emit_ctx *e = arg;
-	int r = select_disks_upto(e, disk);
+	struct replog_record rec;
+	const void *payload;
+	int r = 0;
+	for (int tries = 0; tries < 2; tries++) {
+		if (!sh->cur && (r = replog_cursor_open(sh->srv->log, sh->pos + 1, &sh->cur)) < 0) {
+			if (r != -EINVAL)
+				break;
+			/* behind the tail: everything before it is shipped by every domain */
+			struct replog_stat st;
+			if (replog_get_stat(sh->srv->log, &st) < 0)
+				break;
+			sh->pos = st.tail_seq - 1;
+			continue;
+		}
+		while ((r = replog_cursor_next(sh->cur, &rec, &payload)) == 1) {
+			if ((r = stage_record(sh, attached, &rec, payload)) < 0)
+				break;
+			sh->pos = rec.seq;
+		}
+		if (r != -ERANGE)
+			break;
+		replog_cursor_close(sh->cur);	/* reclaimed under it: start again at the tail */
+		sh->cur = NULL;
+		sh->pos = 0;
+	}
 	if (r < 0)
-		return r;
-	if (p->zero)
-		return repo_point_zero(e->w, p->offset, p->length);
-	return repo_point_data(e->w, p->offset, p->data, p->length);
+		log_error("shipper: reading the log: %s", strerror(-r));
+	return r < 0 ? r : 0;
 }
 
-static int local_disk_index(const struct ship_domain *d, uint32_t disk_id)
+/* A detached domain whose cut reached upto is attached again: records after upto that the
+ * scheduler skipped meanwhile are staged now; later ones it will stage as they come. */
+static void reattach(struct shipper *sh, struct ship_domain *d, uint64_t upto)
 {
-	for (size_t i = 0; i < d->n_disks; i++)
-		if (d->disks[i]->disk_id == disk_id)
-			return (int)i;
-	return -1;
+	pb_free(d->stage);
+	d->stage = NULL;
+	d->stage_records = 0;
+	d->skip_upto = upto;
+	if (upto < sh->pos) {
+		struct replog_cursor *cur;
+		struct replog_record rec;
+		const void *payload;
+		bool *only = calloc(sh->n_doms, sizeof *only);
+		int r = only ? replog_cursor_open(sh->srv->log, upto + 1, &cur) : -ENOMEM;
+		if (r == 0) {
+			only[d - sh->doms] = true;
+			while ((r = replog_cursor_next(cur, &rec, &payload)) == 1 && rec.seq <= sh->pos)
+				if ((r = stage_record(sh, only, &rec, payload)) < 0)
+					break;
+			replog_cursor_close(cur);
+		}
+		free(only);
+		if (r < 0) {
+			log_error("shipper: domain %s: reading the log again: %s", d->cfg->name,
+				  strerror(-r));
+			pb_free(d->stage);
+			d->stage = NULL;
+			return;	/* stays detached */
+		}
+	}
+	pthread_mutex_lock(&sh->mu);
+	d->detached = false;
+	pthread_mutex_unlock(&sh->mu);
 }
+
+/* ---- the scheduler: handing out jobs ---- */
+
+/* Due and idle domains get a job; the rest set *wake (monotonic ns). Under mu. */
+static bool any_due(struct shipper *sh, uint64_t now, uint64_t *wake)
+{
+	bool due = false;
+	*wake = UINT64_MAX;
+	for (size_t i = 0; i < sh->n_doms; i++) {
+		struct ship_domain *d = &sh->doms[i];
+		if (d->busy || d->has_job || d->stopped)
+			continue;
+		if (d->requested || d->next_cut_ns <= now)
+			due = true;
+		else if (d->next_cut_ns < *wake)
+			*wake = d->next_cut_ns;
+	}
+	return due;
+}
+
+static void wait_until(struct shipper *sh, uint64_t now, uint64_t wake)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t delta = wake == UINT64_MAX ? 1000000000ull : wake - now;
+	uint64_t ns = (uint64_t)ts.tv_nsec + delta % 1000000000ull;
+	ts.tv_sec += (time_t)(delta / 1000000000ull + ns / 1000000000ull);
+	ts.tv_nsec = (long)(ns % 1000000000ull);
+	pthread_cond_timedwait(&sh->cv, &sh->mu, &ts);
+}
+
+/* Give every due, idle domain its job (under mu). */
+static void hand_out(struct shipper *sh, uint64_t now, uint64_t cut_ns)
+{
+	for (size_t i = 0; i < sh->n_doms; i++) {
+		struct ship_domain *d = &sh->doms[i];
+		if (d->busy || d->has_job || d->stopped || !(d->requested || d->next_cut_ns <= now))
+			continue;
+		struct ship_job *j = &d->job;
+		*j = (struct ship_job){ .cut_ns = cut_ns, .requested = d->requested,
+					.covered = d->n_waiters };
+		if (!d->detached) {
+			j->pb = d->stage ? d->stage : pb_new(repo_chunk_size(sh->repo));
+			if (!j->pb)
+				continue;	/* try again at the next turn */
+			j->upto = sh->pos;
+			j->records = d->stage_records;
+		} else {
+			pb_free(d->stage);	/* the worker reads these records itself */
+		}
+		d->stage = NULL;
+		d->stage_records = 0;
+		d->requested = false;
+		d->has_job = true;
+		pthread_cond_signal(&d->cv);
+	}
+}
+
+static void *scheduler_main(void *arg)
+{
+	struct shipper *sh = arg;
+	bool *attached = calloc(sh->n_doms, sizeof *attached);
+
+	pthread_mutex_lock(&sh->mu);
+	while (!sh->stop && attached) {
+		for (size_t i = 0; i < sh->n_doms; i++) {
+			struct ship_domain *d = &sh->doms[i];
+			uint64_t upto = d->reattach_at;
+			if (!d->reattach || d->busy || d->has_job)
+				continue;
+			d->reattach = false;
+			pthread_mutex_unlock(&sh->mu);
+			reattach(sh, d, upto);
+			pthread_mutex_lock(&sh->mu);
+		}
+		uint64_t now = now_mono_ns(), wake;
+		if (!any_due(sh, now, &wake)) {
+			wait_until(sh, now, wake);
+			continue;
+		}
+		for (size_t i = 0; i < sh->n_doms; i++)
+			attached[i] = !sh->doms[i].detached;
+		pthread_mutex_unlock(&sh->mu);
+		/* taken before the head is read: every write acknowledged by then is in */
+		uint64_t cut_ns = now_real_ns();
+		int r = read_log(sh, attached);
+		pthread_mutex_lock(&sh->mu);
+		if (r == 0)
+			hand_out(sh, now, cut_ns);
+		else
+			wait_until(sh, now, now + SHIP_RETRY_MS * 1000000ull);
+	}
+	pthread_mutex_unlock(&sh->mu);
+	free(attached);
+	return NULL;
+}
+
+/* ---- the workers: one per domain ---- */
 
 /* Answer the first n waiters (those whose request came before the cut began: only they
  * are covered by it) and keep the rest for the next cut. */
@@ -152,429 +244,39 @@ static void reply_waiters(struct ship_domain *d, size_t n, const char *msg)
 		d->requested = true;	/* they asked during the cut: they get the next one */
 }
 
-/* Seeding: the first point of a domain carries the whole content of its disks, read from
- * the primaries (holes skipped with SEEK_DATA/SEEK_HOLE, all-zero chunks recorded as zero
- * extents) while capture is already on; the log records of the point are applied after it,
- * so they win. Such a point mixes the primary at read time with the log, so it is flagged
- * inconsistent; the next point (the catch-up) is consistent. */
-static bool all_zero(const uint8_t *p, size_t n)
+static void *worker_main(void *arg)
 {
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
-static int seed_disk(struct repo_point_writer *w, const struct disk *dk, uint32_t chunk,
-		     uint64_t *bytes)
-{
-	uint8_t *buf = malloc(chunk);
-	if (!buf)
-		return -ENOMEM;
-	int r = 0;
-	uint64_t off = 0;
-	while (off < dk->size) {
-		off_t data = lseek(dk->fd, (off_t)off, SEEK_DATA);
-		if (data < 0) {
-			if (errno != ENXIO)	/* ENXIO: only a hole remains */
-				r = -errno;
-			break;
-		}
-		off_t hole = lseek(dk->fd, data, SEEK_HOLE);
-		if (hole < 0) {
-			r = -errno;
-			break;
-		}
-		uint64_t pos = (uint64_t)data / chunk * chunk;
-		for (; pos < (uint64_t)hole && pos < dk->size && !r; pos += chunk) {
-			uint32_t n = (uint32_t)MIN((uint64_t)chunk, dk->size - pos);
-			r = pread_full(dk->fd, buf, n, pos);
-			if (r < 0)
-				break;
-			r = all_zero(buf, n) ? repo_point_zero(w, pos, n) : repo_point_data(w, pos, buf, n);
-			*bytes += n;
-		}
-		off = MAX(pos, (uint64_t)hole);
-	}
-	free(buf);
-	return r;
-}
-
-/* Resync: the dirty grains of one disk, re-read from its primary in chunk-sized pieces (no
- * piece crosses a chunk boundary), all-zero pieces as zero extents. *extents counts runs of
- * dirty grains, *bytes what was read. */
-static bool bit_set(const uint8_t *bits, uint64_t i)
-{
-	return bits[i / 8] & (1u << (i % 8));
-}
-
-static int resync_disk(struct repo_point_writer *w, const struct disk *dk,
-		       const struct replog_dirty_copy *c, uint8_t *buf, uint32_t chunk,
-		       uint64_t *extents, uint64_t *bytes)
-{
-	uint64_t limit = MIN(dk->size, c->nbits * (uint64_t)c->grain);
-	for (uint64_t i = 0; i < c->nbits;) {
-		if (i % 8 == 0 && !c->bits[i / 8]) {
-			i += 8;
-			continue;
-		}
-		if (!bit_set(c->bits, i)) {
-			i++;
-			continue;
-		}
-		uint64_t j = i + 1;
-		while (j < c->nbits && bit_set(c->bits, j))
-			j++;
-		uint64_t pos = i * c->grain, end = MIN(j * c->grain, limit);
-		i = j;
-		if (pos < end)
-			(*extents)++;
-		while (pos < end) {
-			uint32_t n = (uint32_t)MIN((uint64_t)(chunk - pos % chunk), end - pos);
-			int r = pread_full(dk->fd, buf, n, pos);
-			if (r < 0)
-				return r;
-			r = all_zero(buf, n) ? repo_point_zero(w, pos, n)
-					     : repo_point_data(w, pos, buf, n);
-			if (r < 0)
-				return r;
-			*bytes += n;
-			pos += n;
-		}
-	}
-	return 0;
-}
-
-/* Stream every dirty grain of rs into the point (after the records: they win). */
-static int resync_emit(struct shipper *sh, struct ship_domain *d, struct repo_point_writer *w,
-		       const struct replog_resync *rs)
-{
-	uint32_t chunk = repo_chunk_size(sh->repo);
-	uint64_t extents = 0, bytes = 0;
-	uint8_t *buf = malloc(chunk);
-	int r = buf ? 0 : -ENOMEM;
-
-	for (unsigned waited = 0;
-	     atomic_load(&sh->srv->overflow_inflight[d->domain_id]) && waited < SHIP_RESYNC_DRAIN_MS;
-	     waited++)
-		usleep(1000);
-	if (atomic_load(&sh->srv->overflow_inflight[d->domain_id]))
-		log_warn("domain %s: overflowed writes still in flight after %u ms; resyncing anyway "
-			 "(they will be in the next resync)", d->cfg->name, SHIP_RESYNC_DRAIN_MS);
-	for (size_t i = 0; i < rs->n_disks && !r; i++) {
-		const struct replog_dirty_copy *c = &rs->disks[i];
-		int k = local_disk_index(d, c->disk_id);
-		if (k < 0 || !c->set)
-			continue;	/* a disk no longer configured, or nothing dirty */
-		const struct disk *dk = d->disks[k];
-		r = repo_point_disk(w, dk->name, dk->size);
-		if (!r)
-			r = resync_disk(w, dk, c, buf, chunk, &extents, &bytes);
-	}
-	free(buf);
-	if (r < 0)
-		log_error("shipper: domain %s: resync from the primaries: %s", d->cfg->name,
-			  strerror(-r));
-	else
-		log_info("domain %s: resync of %" PRIu64 " extents (%" PRIu64
-			 " bytes) from the primaries", d->cfg->name, extents, bytes);
-	return r;
-}
-
-/* After the resync point committed: clear the handed-out bits. */
-static void resync_end(struct shipper *sh, struct ship_domain *d, struct replog_resync *rs)
-{
-	int r = replog_dirty_end_resync(sh->srv->log, d->domain_id, rs);
-	if (r < 0)
-		log_error("shipper: domain %s: ending the resync: %s (it will be repeated)",
-			  d->cfg->name, strerror(-r));
-	else if (r == 1)
-		log_info("domain %s overflowed again during the resync: its extents stay dirty",
-			 d->cfg->name);
-	else
-		log_info("domain %s: resync stored; the next point catches up", d->cfg->name);
-	if (r == 0)
-		notify_event(NOTIFY_RESYNC_DONE, d->cfg->name, "resync stored; the next point "
-			     "makes the domain consistent");
-}
-
-/* Whether this cut begins a resync: see the note at the top. */
-static int maybe_begin_resync(struct shipper *sh, struct ship_domain *d, bool overflow,
-			      uint64_t records, bool cut_short, struct replog_resync **rs,
-			      bool *deferred)
-{
-	*rs = NULL;
-	*deferred = false;
-	if (cut_short)
-		return 0;
-	if (overflow && records && !d->resync_deferred &&
-	    replog_usage_permille(sh->srv->log) > SHIP_RESYNC_DEFER_PERMILLE) {
-		log_debug("domain %s: log still full: shipping its records before the resync",
-			  d->cfg->name);
-		*deferred = true;
-		return 0;
-	}
-	int r = replog_dirty_begin_resync(sh->srv->log, d->domain_id, rs);
-	if (r < 0) {
-		log_error("shipper: domain %s: beginning the resync: %s", d->cfg->name,
-			  strerror(-r));
-		return -1;
-	}
-	if (*rs)
-		notify_event(NOTIFY_RESYNC_STARTED, d->cfg->name, "overflow ended: %" PRIu64
-			     " dirty grains are read again from the primaries", (*rs)->set);
-	return 0;
-}
-
-/* Cut one point of d. Return 0 (done or nothing to do), 1 (done, but more is waiting:
- * cut again now), or -1 (failed; logged). *what receives a line for waiting clients. */
-static int cut_point(struct shipper *sh, struct ship_domain *d, bool requested, char *what,
-		     size_t whatlen)
-{
-	struct server *srv = sh->srv;
-	struct replog_stat *st = calloc(1, sizeof *st);
-	struct point_builder *pb = NULL;
-	struct replog_cursor *cur = NULL;
-	struct repo_point_writer *w = NULL;
-	struct replog_resync *rs = NULL;
-	struct replog_record rec;
-	struct repo_point_stats stats = { 0 };
-	const void *payload;
-	uint64_t last = d->shipped, records = 0;
-	bool more = false, overflow = false, deferred = false;
-	int rc = -1, r = -EIO;
-	char err[256] = "";
-
-	uint64_t t0 = now_mono_ns(), t_read = 0, t_emit = 0;
-	/* taken before the log's head is read: every write acknowledged by then is in */
-	uint64_t cut_ns = now_real_ns();
-	snprintf(what, whatlen, "error: shipping failed (see ferryd's log)\n");
-	if (!st || replog_get_stat(srv->log, st) < 0)
-		goto out;
-	for (size_t i = 0; i < st->n_domains; i++)
-		if (st->domains[i].id == d->domain_id)
-			overflow = st->domains[i].overflow;
-	uint64_t target = st->head_seq - 1;
-	uint64_t from = MAX(st->tail_seq, d->shipped + 1);
-	pb = pb_new(repo_chunk_size(sh->repo));
-	if (!pb)
-		goto out;
-	if (from <= target) {
-		r = replog_cursor_open(srv->log, from, &cur);
-		if (r < 0) {
-			log_error("shipper: domain %s: reading the log from %" PRIu64 ": %s",
-				  d->cfg->name, from, strerror(-r));
-			goto out;
-		}
-		while ((r = replog_cursor_next(cur, &rec, &payload)) == 1) {
-			if (rec.seq > target)
-				break;
-			last = rec.seq;
-			if (rec.domain_id != d->domain_id)
-				continue;
-			int k = local_disk_index(d, rec.disk_id);
-			if (k < 0)
-				continue;	/* a disk no longer configured */
-			r = pb_add(pb, (unsigned)k, rec.offset, rec.length,
-				   rec.type == REPLOG_REC_WRITE ? payload : NULL);
-			if (r < 0)
-				goto out;
-			records++;
-			if (pb_bytes(pb) >= SHIP_MAX_POINT_BYTES) {
-				more = true;
-				break;
-			}
-		}
-		if (r < 0) {
-			log_error("shipper: domain %s: reading the log: %s", d->cfg->name, strerror(-r));
-			goto out;
-		}
-	}
-	t_read = now_mono_ns();
-	if (maybe_begin_resync(sh, d, overflow, records, more, &rs, &deferred) < 0)
-		goto out;
-	if (records == 0 && !requested && d->last_point && !d->catchup_pending && !rs) {
-		/* nothing of this domain: only let the log tail move past the others' records */
-		if (last > d->shipped && replog_mark_shipped(srv->log, d->domain_id, last) == 0) {
-			d->shipped = last;
-			replog_reclaim(srv->log);
-		}
-		pthread_mutex_lock(&sh->mu);
-		if (d->consistent_seq == d->last_point)
-			d->idle_ns = cut_ns;
-		pthread_mutex_unlock(&sh->mu);
-		rc = 0;
-		goto out;
-	}
-
-	struct point_info meta = { 0 };
-	snprintf(meta.domain, sizeof meta.domain, "%s", d->cfg->name);
-	meta.epoch = d->epoch;
-	meta.seq = d->last_point + 1;
-	meta.parent_seq = d->last_point;
-	meta.time_ns = cut_ns;
-	bool seeding = d->last_point == 0;
-	meta.flags = overflow || seeding || rs ? 0 : POINT_CONSISTENT;
-	meta.log_seq = last;
-	r = repo_point_begin(sh->repo, &meta, &w);
-	if (r == 0) {
-		r = repo_point_set_compression(w, d->ctype, d->clevel, d->cauto);
-		repo_point_stats_to(w, &stats);
-		if (r < 0)
-			repo_point_abort(w);
-	}
-	if (r < 0) {
-		log_error("shipper: domain %s: starting point %" PRIu32 ".%" PRIu64 ": %s",
-			  d->cfg->name, meta.epoch, meta.seq, strerror(-r));
-		goto out;
-	}
-	struct emit_ctx e = { .d = d, .w = w };
-	if (seeding) {
-		uint64_t seeded = 0;
-		r = 0;
-		for (size_t i = 0; i < d->n_disks && !r; i++) {
-			r = select_disks_upto(&e, i);
-			if (!r)
-				r = seed_disk(w, d->disks[i], repo_chunk_size(sh->repo), &seeded);
-		}
-		if (r < 0) {
-			log_error("shipper: domain %s: seeding: %s", d->cfg->name, strerror(-r));
-			repo_point_abort(w);
-			goto out;
-		}
-		log_info("seeding domain %s: read %" PRIu64 " bytes of its disks", d->cfg->name,
-			 seeded);
-		/* the log records go on top; the disks are selected again as pieces arrive */
-		e.next_disk = 0;
-	}
-	r = pb_emit(pb, emit_piece, &e);
-	if (r == 0)
-		r = select_disks_upto(&e, d->n_disks);
-	pb_free(pb);		/* the records are in the writer now: free them before the resync */
-	pb = NULL;
-	if (r == 0 && rs && (r = resync_emit(sh, d, w, rs)) < 0) {
-		repo_point_abort(w);
-		goto out;
-	}
-	if (r < 0) {
-		log_error("shipper: domain %s: storing point %" PRIu32 ".%" PRIu64 ": %s",
-			  d->cfg->name, meta.epoch, meta.seq, strerror(-r));
-		repo_point_abort(w);
-		goto out;
-	}
-	struct point_info done;
-	t_emit = now_mono_ns();
-	r = repo_point_commit(w, &done, err, sizeof err);
-	if (r < 0) {
-		log_error("shipper: domain %s: committing point %" PRIu32 ".%" PRIu64 ": %s",
-			  d->cfg->name, meta.epoch, meta.seq, err[0] ? err : strerror(-r));
-		goto out;
-	}
-	d->last_point = done.seq;
-	pthread_mutex_lock(&sh->mu);
-	d->last_ns = done.time_ns;
-	if (done.flags & POINT_CONSISTENT) {
-		d->consistent_ns = done.time_ns;
-		d->consistent_seq = done.seq;
-	}
-	pthread_mutex_unlock(&sh->mu);
-	auto_pick_codec(d, &stats, now_mono_ns() - t0);
-	if (last > d->shipped) {
-		r = replog_mark_shipped(srv->log, d->domain_id, last);
-		if (r < 0)
-			log_error("shipper: domain %s: marking the log shipped: %s", d->cfg->name,
-				  strerror(-r));
-		else
-			d->shipped = last;
-		int64_t freed = replog_reclaim(srv->log);
-		if (freed < 0)
-			log_error("shipper: reclaiming log space: %s", strerror((int)-freed));
-	}
-	if (rs)
-		resync_end(sh, d, rs);
-	/* a seed or resync point is followed at once by the catch-up point that makes the
-	 * domain consistent; so is a records-only point shipped instead of a resync */
-	d->catchup_pending = seeding || rs;
-	d->resync_deferred = deferred;
-	if (seeding || rs || deferred)
-		more = true;
-	log_info("point %s %" PRIu32 ".%" PRIu64 "%s: %" PRIu64 " records, %" PRIu64
-		 " logical bytes, %" PRIu64 " bytes stored, log shipped to %" PRIu64
-		 " (%" PRIu64 " ms: read %" PRIu64 ", store %" PRIu64 ", commit %" PRIu64 ")",
-		 d->cfg->name, done.epoch, done.seq,
-		 done.flags & POINT_CONSISTENT ? "" :
-		 seeding ? " (seed, inconsistent until caught up)" :
-		 rs ? " (resync, inconsistent until caught up)" : " (inconsistent: overflow)", records,
-		 done.logical_bytes, done.stored_bytes, last, (now_mono_ns() - t0) / 1000000,
-		 (t_read - t0) / 1000000, (t_emit - t_read) / 1000000,
-		 (now_mono_ns() - t_emit) / 1000000);
-	snprintf(what, whatlen, "ok %" PRIu32 ".%" PRIu64 "\n", done.epoch, done.seq);
-	rc = more ? 1 : 0;
-out:
-	if (rc < 0)
-		d->last_err = r < 0 ? r : -EIO;
-	if (cur)
-		replog_cursor_close(cur);
-	pb_free(pb);
-	replog_resync_free(rs);
-	free(st);
-	return rc;
-}
-
-/* ---- the thread ---- */
-
-static struct ship_domain *next_due(struct shipper *sh, uint64_t now, uint64_t *wake)
-{
-	struct ship_domain *due = NULL;
-	*wake = UINT64_MAX;
-	for (size_t i = 0; i < sh->n_doms; i++) {
-		struct ship_domain *d = &sh->doms[i];
-		if (d->stopped)
-			continue;
-		if (d->requested || d->next_cut_ns <= now) {
-			if (!due || d->requested)
-				due = d;
-		} else if (d->next_cut_ns < *wake) {
-			*wake = d->next_cut_ns;
-		}
-	}
-	return due;
-}
-
-static void *shipper_main(void *arg)
-{
-	struct shipper *sh = arg;
+	struct ship_domain *d = arg;
+	struct shipper *sh = d->sh;
 	char what[128];
 
 	server_background_thread("shipper");
 
 	pthread_mutex_lock(&sh->mu);
-	while (!sh->stop) {
-		uint64_t now = now_mono_ns(), wake;
-		struct ship_domain *d = next_due(sh, now, &wake);
-		if (!d) {
-			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			uint64_t delta = wake == UINT64_MAX ? 1000000000ull : wake - now;
-			uint64_t ns = (uint64_t)ts.tv_nsec + delta % 1000000000ull;
-			ts.tv_sec += (time_t)(delta / 1000000000ull + ns / 1000000000ull);
-			ts.tv_nsec = (long)(ns % 1000000000ull);
-			pthread_cond_timedwait(&sh->cv, &sh->mu, &ts);
-			continue;
-		}
-		bool requested = d->requested;
-		d->requested = false;
-		size_t covered = d->n_waiters;	/* requests that this cut's log target includes */
+	for (;;) {
+		while (!d->has_job && !sh->stop)
+			pthread_cond_wait(&d->cv, &sh->mu);
+		if (sh->stop)
+			break;
+		struct ship_job job = d->job;
+		d->job.pb = NULL;
+		d->has_job = false;
+		d->busy = true;
 		pthread_mutex_unlock(&sh->mu);
 
-		uint64_t started = now;
-		int r = cut_point(sh, d, requested, what, sizeof what);
+		uint64_t started = now_mono_ns(), reached;
+		bool cut_short;
+		int r = ship_cut_point(sh, d, &job, what, sizeof what, &reached, &cut_short);
 		monitor_point_result(d->cfg->name, r < 0 ? d->last_err : 0);
 
 		pthread_mutex_lock(&sh->mu);
-		now = now_mono_ns();
+		uint64_t now = now_mono_ns();
+		d->busy = false;
 		d->failing = r < 0;
 		if (r < 0) {
+			/* its records are read again from the log at the next try */
+			d->detached = true;
+			d->reattach = false;
 			d->next_cut_ns = now + (uint64_t)MIN(d->cfg->rpo_ms, SHIP_RETRY_MS) * 1000000u;
 		} else {
 			/* points are cut every rpo from the start of the last cut, not rpo after it
@@ -582,51 +284,21 @@ static void *shipper_main(void *arg)
 			 * max(rpo - t, 0), so the newest point's age stays below rpo + t */
 			d->next_cut_ns = started + (uint64_t)d->cfg->rpo_ms * 1000000u;
 			if (r == 1)
-				d->requested = true;	/* the point was cut short: go on */
+				d->requested = true;	/* more is waiting: go on */
+			if (d->detached && !cut_short) {
+				d->reattach = true;	/* caught up: the scheduler takes over */
+				d->reattach_at = reached;
+			}
 		}
 		if (r != 1)
-			reply_waiters(d, covered, what);
+			reply_waiters(d, job.covered, what);
+		pthread_cond_signal(&sh->cv);
 	}
-	for (size_t i = 0; i < sh->n_doms; i++)
-		reply_waiters(&sh->doms[i], SIZE_MAX, "error: ferryd is stopping\n");
+	pb_free(d->job.pb);
+	d->job.pb = NULL;
+	d->has_job = false;
 	pthread_mutex_unlock(&sh->mu);
 	return NULL;
-}
-
-/* ---- setup ---- */
-
-/* compression = auto: after each point, repo/compress-auto.c picks the next point's codec
- * and level from what this one cost (encode CPU, upload time, its share of the rpo). */
-static void auto_pick_codec(struct ship_domain *d, const struct repo_point_stats *st,
-			    uint64_t wall_ns)
-{
-	if (!d->cauto)
-		return;
-	struct auto_sample s = { st->encode_ns, st->upload_ns, wall_ns,
-				 (uint64_t)d->cfg->rpo_ms * 1000000u };
-	const char *why = auto_codec_next(&d->ac, &s);
-	if (why)
-		log_info("domain %s: compression auto: %s (encode %" PRIu64 " ms, upload %" PRIu64
-			 " ms, point %" PRIu64 " ms of rpo %" PRIu32 " ms): %s level %d next",
-			 d->cfg->name, why, st->encode_ns / 1000000u, st->upload_ns / 1000000u,
-			 wall_ns / 1000000u, d->cfg->rpo_ms, compress_name(d->ac.type),
-			 d->ac.level);
-	d->ctype = d->ac.type;
-	d->clevel = d->ac.level;
-}
-
-static int parse_compression(struct shipper *sh, struct ship_domain *d)
-{
-	const char *c = d->cfg->compression ? d->cfg->compression : "auto";
-	if (strcmp(c, "auto") == 0) {
-		auto_codec_init(&d->ac, repo_format(sh->repo) >= 2);
-		d->ctype = d->ac.type;
-		d->clevel = d->ac.level;
-		d->cauto = true;
-		return 0;
-	}
-	d->cauto = false;
-	return compress_parse(c, &d->ctype, &d->clevel);
 }
 
 static int init_domains(struct shipper *sh)
@@ -647,7 +319,9 @@ static int init_domains(struct shipper *sh)
 	for (size_t i = 0; i < cfg->n_domains; i++) {
 		struct ship_domain *d = &sh->doms[i];
 		d->cfg = &cfg->domains[i];
+		d->sh = sh;
 		d->epoch = 1;
+		pthread_cond_init(&d->cv, NULL);
 		d->disks = calloc(d->cfg->n_disks, sizeof *d->disks);
 		if (!d->disks) {
 			free(st);
@@ -661,7 +335,7 @@ static int init_domains(struct shipper *sh)
 		for (size_t j = 0; j < st->n_domains; j++)
 			if (st->domains[j].id == d->domain_id)
 				d->shipped = st->domains[j].shipped_seq;
-		if (parse_compression(sh, d) < 0) {
+		if (ship_parse_compression(sh, d) < 0) {
 			log_error("%s:%u: domain %s: bad compression '%s'", cfg->file, d->cfg->line,
 				  d->cfg->name, d->cfg->compression);
 			free(st);
@@ -691,11 +365,16 @@ static int init_domains(struct shipper *sh)
 		free(pts);
 		/* a crash between a seed or resync point and its catch-up: catch up at once */
 		d->catchup_pending = d->last_point && !newest_consistent;
+		/* until its first cut reaches the head, the worker reads its records itself */
+		d->detached = true;
 		/* the first point comes right away: it anchors the domain in the repository */
 		d->next_cut_ns = d->last_point && !d->catchup_pending
 					 ? now_mono_ns() + (uint64_t)d->cfg->rpo_ms * 1000000u
 					 : now_mono_ns();
 	}
+	/* the scheduler reads what is logged from now on; older unshipped records are read
+	 * by the (detached) workers */
+	sh->pos = st->head_seq - 1;
 	free(st);
 	return 0;
 }
@@ -725,40 +404,64 @@ int shipper_start(struct server *srv, struct shipper **out)
 	}
 	if (init_domains(sh) < 0 || ship_store_vms(sh->repo, cfg) < 0)
 		goto fail;
-	int r = pthread_create(&sh->thread, NULL, shipper_main, sh);
+	for (size_t i = 0; i < sh->n_doms; i++) {
+		struct ship_domain *d = &sh->doms[i];
+		int r = pthread_create(&d->thread, NULL, worker_main, d);
+		if (r) {
+			log_error("shipper: pthread_create: %s", strerror(r));
+			goto fail;
+		}
+		d->started = true;
+	}
+	int r = pthread_create(&sh->thread, NULL, scheduler_main, sh);
 	if (r) {
 		log_error("shipper: pthread_create: %s", strerror(r));
 		goto fail;
 	}
-	log_info("shipping to %s", cfg->store_url);
+	sh->started = true;
+	log_info("shipping to %s (%zu domains, a worker each)", cfg->store_url, sh->n_doms);
 	*out = sh;
 	return 0;
 fail:
-	if (sh->repo)
-		repo_close(sh->repo);
-	for (size_t i = 0; i < sh->n_doms; i++)
-		free(sh->doms[i].disks);
-	free(sh->doms);
-	free(sh);
+	shipper_free(sh);
 	return -1;
 }
 
-void shipper_stop(struct shipper *sh)
+/* Stop the threads (each after its point in progress), answer every waiter, free all. */
+static void shipper_free(struct shipper *sh)
 {
-	if (!sh)
-		return;
 	pthread_mutex_lock(&sh->mu);
 	sh->stop = true;
 	pthread_cond_signal(&sh->cv);
-	pthread_mutex_unlock(&sh->mu);
-	pthread_join(sh->thread, NULL);
-	repo_close(sh->repo);
 	for (size_t i = 0; i < sh->n_doms; i++)
-		free(sh->doms[i].disks);
+		if (sh->doms[i].started)
+			pthread_cond_signal(&sh->doms[i].cv);
+	pthread_mutex_unlock(&sh->mu);
+	if (sh->started)
+		pthread_join(sh->thread, NULL);
+	for (size_t i = 0; i < sh->n_doms; i++) {
+		struct ship_domain *d = &sh->doms[i];
+		if (d->started)
+			pthread_join(d->thread, NULL);
+		reply_waiters(d, SIZE_MAX, "error: ferryd is stopping\n");
+		pb_free(d->stage);
+		pthread_cond_destroy(&d->cv);
+		free(d->disks);
+	}
+	if (sh->cur)
+		replog_cursor_close(sh->cur);
+	if (sh->repo)
+		repo_close(sh->repo);
 	free(sh->doms);
 	pthread_mutex_destroy(&sh->mu);
 	pthread_cond_destroy(&sh->cv);
 	free(sh);
+}
+
+void shipper_stop(struct shipper *sh)
+{
+	if (sh)
+		shipper_free(sh);
 }
 
 int shipper_request(struct shipper *sh, const char *domain, int reply_fd)
@@ -784,7 +487,7 @@ int shipper_request(struct shipper *sh, const char *domain, int reply_fd)
 				d->waiters[d->n_waiters++] = reply_fd;
 			}
 			d->requested = true;
-			pthread_cond_signal(&sh->cv);
+			pthread_cond_signal(&sh->cv);	/* the scheduler hands it a job */
 			rc = 0;
 			break;
 		}

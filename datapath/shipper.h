@@ -1,13 +1,16 @@
 /* The shipper: turns the replication log into recovery points in the repository.
  *
- * One thread, next to the event loop. For each protection domain it cuts a point every
- * `rpo` (or at once when asked through the control socket): it reads the domain's records
- * from the log in sequence order up to the head as it was when the cut began, coalesces
- * them (point-builder.c), hands the surviving pieces to the repository writer (dedupe,
- * compression, encryption, packs) and commits: packs, index, manifest. Only after the
- * manifest is durable does it mark the records shipped and reclaim their log space. A point
- * that fails (store unreachable, full disk, ...) is retried at the next cut with everything
- * since the last good point: nothing is skipped, points stay in order.
+ * Threads next to the event loop: a scheduler that reads the log once, in sequence order,
+ * sorting each record into its domain's stage, and one worker per protection domain. Every
+ * `rpo` (or at once when asked through the control socket) a domain is due: the scheduler
+ * reads up to the head as it is then and hands the domain's stage (its records, coalesced
+ * by point-builder.c) to the domain's worker, which gives the surviving pieces to the
+ * repository writer (dedupe, compression, encryption, packs) and commits: packs, index,
+ * manifest. Only after the manifest is durable does it mark the records shipped and
+ * reclaim their log space. So one domain's slow cut (a seed, a slow store) never delays
+ * another domain's points. A point that fails (store unreachable, full disk, ...) is
+ * retried at the next cut with everything since the last good point, read again from the
+ * log: nothing is skipped, points stay in order. ship-internal.h has the details.
  *
  * The event loop talks to it only through shipper_request() (thread-safe) and the replog's
  * own locking. */
