@@ -136,6 +136,10 @@ bench-pipeline: all
 bench-snmp: all
 	tests/bench/bench-snmp.sh
 
+# four appliances into one repository on Ceph RGW while prune runs, at a bigger size
+check-appliances: tests
+	IMAGE_MB=$${IMAGE_MB:-512} ROUNDS=$${ROUNDS:-24} bash tests/integration/250-s3-appliances.sh
+
 # 32 domains under 4 KiB random writes in one ferryd: each domain's worst RPO
 bench-domains: all
 	tests/bench/bench-domains.sh
@@ -163,8 +167,8 @@ deps:
 clean:
 	rm -rf $(O)
 
-.PHONY: all tests check clean fuzz FORCE bench-datapath bench-pipeline bench-restore bench-guest \
-	bench-failover bench-snmp deps bench-compress bench-domains
+.PHONY: all tests check clean fuzz FORCE bench-datapath bench-pipeline bench-restore \
+	bench-guest bench-failover bench-snmp deps bench-compress bench-domains check-appliances
 .DELETE_ON_ERROR:
 .SECONDARY:
 
