@@ -216,12 +216,7 @@ int repo_resolve_point(struct repo *r, const char *domain, const char *spec,
 
 /* ---- maps ---- */
 
-struct chain {
-	struct manifest *m;	/* m[0] is the full point, m[n-1] the point asked for */
-	size_t n;
-};
-
-static void chain_release(struct chain *c)
+void chain_release(struct chain *c)
 {
 	for (size_t i = 0; i < c->n; i++)
 		manifest_release(&c->m[i]);
@@ -230,8 +225,8 @@ static void chain_release(struct chain *c)
 	c->n = 0;
 }
 
-static int load_chain(struct repo *r, const struct point_info *p, struct chain *c, char *err,
-		      size_t errlen)
+int load_chain(struct repo *r, const struct point_info *p, struct chain *c, char *err,
+	       size_t errlen)
 {
 	size_t cap = 0;
 	uint64_t seq = p->seq;
@@ -273,7 +268,7 @@ static int load_chain(struct repo *r, const struct point_info *p, struct chain *
 	return 0;
 }
 
-static const struct manifest_disk *find_disk(const struct manifest *m, const char *disk)
+const struct manifest_disk *find_disk(const struct manifest *m, const char *disk)
 {
 	for (size_t i = 0; i < m->ndisks; i++)
 		if (!strcmp(m->disks[i].name, disk))
@@ -306,7 +301,10 @@ int repo_disk_map(struct repo *r, const struct point_info *p, const char *disk,
 			continue;
 		present = true;
 		m->size = md->size;
-		rc = map_apply(&m->ext, &m->n, md->ext, md->n, md->size);
+		if (md->has_regions)	/* a split full map (format 2): every region, in order */
+			rc = regions_load_all(r, md, &m->ext, &m->n, err, errlen);
+		else
+			rc = map_apply(&m->ext, &m->n, md->ext, md->n, md->size);
 	}
 	chain_release(&c);
 	if (rc == 0 && !present) {

@@ -1,12 +1,14 @@
 /* Point manifests: encode, decode (bounded and strict), load, and applying a delta to a
- * map (docs/repo-format.md "Point manifests" and "Full maps").
+ * map (docs/repo-format.md "Point manifests", "Full maps" and "Split full maps").
  *
  * A manifest is one metadata blob. Its plaintext is a fixed header (the point_info), the
- * domain name, then per disk its name, size and extents. Version 2 added PART extents
- * (a DATA extent showing part of its chunk), so a point never has to rebuild a chunk that
- * a small write lands in; version 1 manifests are still read (and re-encode as version 1). A full point's extents are the
- * complete map of the disk (DATA extents only); a delta point's are the extents written in
- * that point (DATA and ZERO), already coalesced by the writer.
+ * domain name, then per disk its name, size and extents (map-codec.c encodes them).
+ * Version 2 added PART extents (a DATA extent showing part of its chunk), so a point never
+ * has to rebuild a chunk that a small write lands in; version 3 (format 2 repositories)
+ * gives a full point's disks a table of map region objects instead of extents (map-iter.c
+ * reads them, map-writer.c writes them), so a full map is never one huge object. Versions
+ * 1 and 2 are still read (and re-encode as themselves). A delta point's extents are the
+ * extents written in that point (DATA and ZERO), already coalesced by the writer.
  *
  * The decoder trusts nothing: every count is checked against the bytes left before
  * anything is allocated for it, so an object of N bytes never costs more than a small
@@ -23,12 +25,10 @@
 #include "common/banned.h"
 
 #define MANIFEST_MAGIC "FMAN"
-#define MANIFEST_VERSION 2	/* 2 added PART extents; version 1 objects are still read */
+#define MANIFEST_VERSION 3	/* 2 added PART extents, 3 (format 2) full maps split into
+				 * regions; versions 1 and 2 are still read */
 #define MANIFEST_HDR 64
-#define EXT_ZERO_LEN 13		/* offset 8, length 4, kind 1 */
-#define EXT_DATA_LEN (EXT_ZERO_LEN + CHUNK_ID_LEN)
-#define EXT_PART_LEN (EXT_DATA_LEN + 8)	/* + chunk offset 4, chunk length 4 */
-#define KIND_PART 2		/* encoded kind of a DATA extent showing part of its chunk */
+#define REGION_REF_LEN (8 + CHUNK_ID_LEN + 4)	/* region index, id, plaintext length */
 #define KNOWN_FLAGS (POINT_CONSISTENT | POINT_FULL)
 
 void point_key(const char *domain, uint32_t epoch, uint64_t seq, char *key, size_t keylen)
@@ -54,8 +54,9 @@ int manifest_encode(const struct manifest *m, struct dbuf *out)
 	int r;
 
 	uint8_t version = m->version ? m->version : MANIFEST_VERSION;
-	if (version != 1 && version != MANIFEST_VERSION)
+	if (version < 1 || version > MANIFEST_VERSION)
 		return -EINVAL;
+	bool full = pi->flags & POINT_FULL;
 	h[4] = version;
 	put_le32(h + 8, pi->epoch);
 	put_le32(h + 12, pi->flags);
@@ -77,31 +78,26 @@ int manifest_encode(const struct manifest *m, struct dbuf *out)
 		put_le64(b, md->size);
 		if ((r = dbuf_add(out, b, 8)))
 			return r;
-		put_le64(b, md->n);
-		if ((r = dbuf_add(out, b, 8)))
-			return r;
-		for (size_t i = 0; i < md->n; i++) {
-			const struct disk_extent *e = &md->ext[i];
-			uint8_t x[EXT_PART_LEN];
-			size_t xl = EXT_ZERO_LEN;
-			put_le64(x, e->offset);
-			put_le32(x + 8, e->length);
-			x[12] = e->kind;
-			if (e->kind == EXTENT_DATA) {
-				memcpy(x + 13, e->id, CHUNK_ID_LEN);
-				xl = EXT_DATA_LEN;
-				if (e->coff || e->clen != e->length) {
-					if (version < 2)
-						return -EINVAL;
-					x[12] = KIND_PART;
-					put_le32(x + EXT_DATA_LEN, e->coff);
-					put_le32(x + EXT_DATA_LEN + 4, e->clen);
-					xl = EXT_PART_LEN;
-				}
-			}
-			if ((r = dbuf_add(out, x, xl)))
+		if (full && version >= 3) {	/* a region table instead of the extents */
+			if (md->n)
+				return -EINVAL;
+			put_le64(b, md->nreg);
+			if ((r = dbuf_add(out, b, 8)))
 				return r;
+			for (size_t i = 0; i < md->nreg; i++) {
+				uint8_t x[REGION_REF_LEN];
+				put_le64(x, md->reg[i].index);
+				memcpy(x + 8, md->reg[i].id, CHUNK_ID_LEN);
+				put_le32(x + 8 + CHUNK_ID_LEN, md->reg[i].plain_len);
+				if ((r = dbuf_add(out, x, sizeof(x))))
+					return r;
+			}
+			continue;
 		}
+		if (md->nreg)
+			return -EINVAL;
+		if ((r = extents_put(out, md->ext, md->n, version)))
+			return r;
 	}
 	return 0;
 }
@@ -166,62 +162,36 @@ int manifest_decode_info(const void *buf, size_t len, struct point_info *info)
 	return decode_header(&r, info, NULL);
 }
 
-static int decode_extents(struct rd *r, struct manifest_disk *md, uint32_t cs, bool full,
-			  uint8_t version)
+/* A version 3 full disk's region table: sorted by region, every region within the disk. */
+static int decode_regions(struct rd *r, struct manifest_disk *md, uint64_t region_bytes)
 {
 	const uint8_t *b = take(r, 8);
 	if (!b)
 		return -EBADMSG;
 	uint64_t n = get_le64(b);
-	if (n > r->left / EXT_ZERO_LEN)		/* bounded by the bytes that are left */
+	if (n > r->left / REGION_REF_LEN)	/* bounded by the bytes that are left */
 		return -EBADMSG;
-	md->ext = malloc((n ? n : 1) * sizeof(*md->ext));
-	if (!md->ext)
+	md->reg = malloc((n ? n : 1) * sizeof(*md->reg));
+	if (!md->reg)
 		return -ENOMEM;
-	uint64_t end = 0;
+	md->has_regions = true;
 	for (uint64_t i = 0; i < n; i++) {
-		struct disk_extent *e = &md->ext[i];
-		const uint8_t *x = take(r, EXT_ZERO_LEN);
-		if (!x)
+		const uint8_t *x = take(r, REGION_REF_LEN);
+		struct region_ref *g = &md->reg[i];
+		g->index = get_le64(x);
+		memcpy(g->id, x + 8, CHUNK_ID_LEN);
+		g->plain_len = get_le32(x + 8 + CHUNK_ID_LEN);
+		md->nreg = i + 1;
+		if ((i && g->index <= md->reg[i - 1].index) || g->plain_len > REPO_META_MAX ||
+		    g->plain_len < REGION_HDR ||
+		    (region_bytes && (g->index > (md->size - 1) / region_bytes || !md->size)))
 			return -EBADMSG;
-		e->offset = get_le64(x);
-		e->length = get_le32(x + 8);
-		e->kind = x[12];
-		memset(e->id, 0, CHUNK_ID_LEN);
-		e->coff = e->clen = 0;
-		md->n = i + 1;
-		if (e->kind == EXTENT_DATA || (e->kind == KIND_PART && version >= 2)) {
-			const uint8_t *id = take(r, CHUNK_ID_LEN), *p;
-			if (!id)
-				return -EBADMSG;
-			memcpy(e->id, id, CHUNK_ID_LEN);
-			e->clen = e->length;
-			if (e->kind == KIND_PART) {
-				if (!(p = take(r, 8)))
-					return -EBADMSG;
-				e->coff = get_le32(p);
-				e->clen = get_le32(p + 4);
-				/* canonical: a PART extent never shows its whole chunk */
-				if ((uint64_t)e->coff + e->length > e->clen ||
-				    (e->coff == 0 && e->clen == e->length))
-					return -EBADMSG;
-				e->kind = EXTENT_DATA;
-			}
-			if (e->clen > REPO_CHUNK_MAX || (cs && e->clen > cs) ||
-			    (cs && e->offset / cs != (e->offset + e->length - 1) / cs))
-				return -EBADMSG;
-		} else if (e->kind != EXTENT_ZERO || full) {
-			return -EBADMSG;	/* full maps hold DATA extents only */
-		}
-		if (e->length == 0 || e->offset < end || e->offset > md->size ||
-		    e->length > md->size - e->offset)
-			return -EBADMSG;
-		end = e->offset + e->length;
 	}
 	return 0;
 }
 
-int manifest_decode(const void *buf, size_t len, uint32_t chunk_size, struct manifest *m)
+int manifest_decode(const void *buf, size_t len, uint32_t chunk_size, uint64_t region_bytes,
+		    struct manifest *m)
 {
 	struct rd r = { buf, len };
 	memset(m, 0, sizeof(*m));
@@ -253,7 +223,19 @@ int manifest_decode(const void *buf, size_t len, uint32_t chunk_size, struct man
 			goto fail;
 		}
 		md->size = get_le64(b);
-		if ((rc = decode_extents(&r, md, chunk_size, full, m->version)) < 0)
+		if (full && m->version >= 3) {
+			if ((rc = decode_regions(&r, md, region_bytes)) < 0)
+				goto fail;
+			continue;
+		}
+		struct ext_rules rl = { .chunk_size = chunk_size, .data_only = full,
+					.version = m->version, .lo = 0, .hi = md->size };
+		const uint8_t *p = r.p;
+		size_t left = r.left;
+		rc = extents_take(&p, &left, &rl, &md->ext, &md->n);
+		r.p = p;
+		r.left = left;
+		if (rc < 0)
 			goto fail;
 	}
 	if (r.left) {
@@ -268,8 +250,10 @@ fail:
 
 void manifest_release(struct manifest *m)
 {
-	for (size_t d = 0; d < m->ndisks; d++)
+	for (size_t d = 0; d < m->ndisks; d++) {
 		free(m->disks[d].ext);
+		free(m->disks[d].reg);
+	}
 	free(m->disks);
 	m->disks = NULL;
 	m->ndisks = 0;
@@ -285,7 +269,7 @@ int manifest_load(struct repo *r, const char *domain, uint32_t epoch, uint64_t s
 	point_key(domain, epoch, seq, key, sizeof(key));
 	int rc = repo_get_meta(r, key, &plain, &len);
 	if (rc == 0) {
-		rc = manifest_decode(plain, len, r->chunk_size, m);
+		rc = manifest_decode(plain, len, r->chunk_size, repo_region_bytes(r), m);
 		free(plain);
 	}
 	if (rc == 0 && (strcmp(m->info.domain, domain) || m->info.epoch != epoch ||

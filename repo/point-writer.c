@@ -45,6 +45,7 @@
 #include "common/banned.h"
 
 #define ZERO_EXT_MAX (1u << 30)	/* ZERO extents are split to fit the u32 length */
+#define REGION_LEVEL 3		/* zstd level of map regions (as other metadata) */
 #define UPLOADS_MAX 3		/* full packs uploading while the next one fills */
 /* Pack buffers are allocated whole, page-aligned, and reused: a 16 MiB buffer grown by
  * realloc and freed per pack costs a page fault (zeroing a page) per 4 KiB every time,
@@ -586,22 +587,74 @@ static int full_disk(struct repo_point_writer *w, struct wdisk *d, struct manife
 	return map_apply(&md->ext, &md->n, d->out, d->nout, d->size);
 }
 
+/* A map region of a full point, stored like a chunk (zstd, in this point's pack) unless
+ * the repository or this point has it already. */
+static int store_region(void *arg, const void *plain, size_t len, uint8_t id[CHUNK_ID_LEN])
+{
+	struct repo_point_writer *w = arg;
+	struct chunk_loc loc = { .plain_len = (uint32_t)len };
+	int rc = chunk_id(w->cx, plain, len, id);
+	if (rc < 0 || index_lookup(&w->pending, id, NULL) || index_lookup(&w->r->index, id, NULL))
+		return rc;
+	size_t cap = blob_max_size(len, w->r->encrypted);
+	uint8_t *blob = malloc(cap);
+	ssize_t n = blob ? blob_encode(w->cx, plain, len, COMPRESS_ZSTD, REGION_LEVEL, blob, cap)
+			 : -ENOMEM;
+	rc = n < 0 ? (int)n : pack_open(w);
+	if (rc == 0)
+		rc = pack_writer_add(&w->pack, id, blob, (uint32_t)n, (uint32_t)len, &loc.off);
+	free(blob);
+	if (rc < 0)
+		return rc;
+	loc.blob_len = (uint32_t)n;
+	memcpy(loc.pack, w->pack.id, PACK_ID_LEN);
+	if ((rc = index_add(&w->pending, id, &loc)) < 0)
+		return rc;
+	w->info.stored_bytes += (uint64_t)n;
+	return w->pack.data.len >= PACK_TARGET_SIZE ? upload_async(w) : 0;
+}
+
+/* A disk of a full point in a format 2 repository: its region table. wd: what this point
+ * wrote to it (NULL: a disk of the parent this point did not write). */
+static int full_disk_regions(struct repo_point_writer *w, const struct chain *c,
+			     const char *name, const struct wdisk *wd, struct manifest_disk *md)
+{
+	struct region_sink sink = { store_region, w };
+	struct manifest_disk extra = { .size = wd ? wd->size : 0, .ext = wd ? wd->out : NULL,
+				       .n = wd ? wd->nout : 0 };
+	snprintf(md->name, sizeof(md->name), "%s", name);
+	snprintf(extra.name, sizeof(extra.name), "%s", name);
+	md->has_regions = true;
+	return map_full_regions(w->r, c, name, wd ? &extra : NULL, &sink, &md->reg, &md->nreg,
+				&md->size, NULL, 0);
+}
+
 static int build_manifest(struct repo_point_writer *w, struct manifest *m)
 {
 	char **names = NULL;
 	size_t nn = 0;
 	int rc = 0;
 	bool full = w->info.flags & POINT_FULL;
+	bool split = full && w->r->format >= 2;	/* full maps as regions */
+	struct chain c = { 0 };
 
 	memset(m, 0, sizeof(*m));
 	m->info = w->info;
+	m->version = w->r->format >= 2 ? 3 : 2;
 	if (full && w->has_parent && (rc = repo_point_disks(w->r, &w->parent, &names, &nn)) < 0)
 		return rc;
+	if (split && w->has_parent && (rc = load_chain(w->r, &w->parent, &c, NULL, 0)) < 0)
+		goto out;
 	m->disks = calloc(w->ndisks + nn + 1, sizeof(*m->disks));
 	if (!m->disks)
 		rc = -ENOMEM;
 	for (size_t i = 0; i < w->ndisks && rc == 0; i++) {
 		struct manifest_disk *md = &m->disks[m->ndisks++];
+		if (split) {
+			rc = full_disk_regions(w, w->has_parent ? &c : NULL, w->disks[i].name,
+					       &w->disks[i], md);
+			continue;
+		}
 		if (full) {
 			rc = full_disk(w, &w->disks[i], md);
 			continue;
@@ -617,6 +670,10 @@ static int build_manifest(struct repo_point_writer *w, struct manifest *m)
 			touched |= !strcmp(w->disks[k].name, names[i]);
 		if (touched)
 			continue;
+		if (split) {
+			rc = full_disk_regions(w, &c, names[i], NULL, &m->disks[m->ndisks++]);
+			continue;
+		}
 		struct disk_map *dm;
 		rc = repo_disk_map(w->r, &w->parent, names[i], &dm, NULL, 0);
 		if (rc < 0)
@@ -629,6 +686,8 @@ static int build_manifest(struct repo_point_writer *w, struct manifest *m)
 		dm->ext = NULL;
 		disk_map_free(dm);
 	}
+out:
+	chain_release(&c);
 	for (size_t i = 0; i < nn; i++)
 		free(names[i]);
 	free(names);
@@ -676,16 +735,25 @@ static int store_again(struct repo_point_writer *w, const uint8_t *id, const str
 	int rc;
 	if (index_lookup(redo, id, NULL))
 		return 0;
-	if (loc->blob_len > w->blob_cap || loc->plain_len > w->r->chunk_size)
+	if (loc->plain_len > REPO_META_MAX)
 		return -EBADMSG;
+	/* a chunk fits the work buffers; a map region may need bigger ones */
+	bool big = loc->blob_len > w->blob_cap || loc->plain_len > w->r->chunk_size;
+	uint8_t *blob = big ? malloc(loc->blob_len) : w->blob;
+	uint8_t *plain = big ? malloc(loc->plain_len ? loc->plain_len : 1) : w->tmp;
+	rc = blob && plain ? 0 : -ENOMEM;
 	pack_key(loc->pack, key, sizeof(key));
-	if ((rc = store_get_range(w->r->st, key, loc->off, loc->blob_len, w->blob)) < 0 ||
-	    (rc = frame_read(w->cx, &w->fb, w->blob, loc, id, w->tmp, NULL, 0, &zlen)) < 0)
-		return rc;
+	if (rc == 0 && (rc = store_get_range(w->r->st, key, loc->off, loc->blob_len, blob)) == 0)
+		rc = frame_read(w->cx, &w->fb, blob, loc, id, plain, NULL, 0, &zlen);
 	struct pack_entry e = { .foff = loc->foff, .plain_len = loc->plain_len };
 	memcpy(e.id, id, CHUNK_ID_LEN);
-	if ((rc = pack_open(w)) < 0 ||
-	    (rc = pack_writer_add_frame(&w->pack, w->blob, loc->blob_len, &e, 1, &nl.off)) < 0)
+	if (rc == 0 && (rc = pack_open(w)) == 0)
+		rc = pack_writer_add_frame(&w->pack, blob, loc->blob_len, &e, 1, &nl.off);
+	if (big) {
+		free(blob);
+		free(plain);
+	}
+	if (rc < 0)
 		return rc;
 	memcpy(nl.pack, w->pack.id, PACK_ID_LEN);
 	if ((rc = index_add(redo, id, &nl)) < 0)
@@ -718,18 +786,22 @@ static int recheck(struct repo_point_writer *w, const struct manifest *m)
 		rc = index_refresh(w->r, NULL, NULL);
 		if (rc == 0)
 			rc = index_drop_condemned(w->r, &w->pending, &dropped);
-		for (size_t d = 0; d < m->ndisks && rc == 0; d++)
-			for (size_t i = 0; i < m->disks[d].n && rc == 0; i++) {
-				const struct disk_extent *e = &m->disks[d].ext[i];
+		for (size_t d = 0; d < m->ndisks && rc == 0; d++) {
+			const struct manifest_disk *md = &m->disks[d];
+			/* the chunks it names, and its map regions (a reused region's chunks are
+			 * named by the older full point that is kept alive with this chain) */
+			for (size_t i = 0; i < md->n + md->nreg && rc == 0; i++) {
+				const uint8_t *id = i < md->n ? md->ext[i].id : md->reg[i - md->n].id;
 				struct chunk_loc loc;
-				if (e->kind != EXTENT_DATA || index_lookup(&w->pending, e->id, NULL) ||
-				    index_lookup(&w->r->index, e->id, NULL) ||
-				    (!index_lookup(&dropped, e->id, &loc) &&
-				     !index_dropped(w->r, e->id, &loc)))
+				if ((i < md->n && md->ext[i].kind != EXTENT_DATA) ||
+				    index_lookup(&w->pending, id, NULL) ||
+				    index_lookup(&w->r->index, id, NULL) ||
+				    (!index_lookup(&dropped, id, &loc) && !index_dropped(w->r, id, &loc)))
 					continue;
-				rc = store_again(w, e->id, &loc, &redo);
+				rc = store_again(w, id, &loc, &redo);
 				fixed++;
 			}
+		}
 		if (rc == 0 && fixed && w->pack.open && w->pack.n)
 			rc = pack_writer_finish(w->r, &w->pack);
 		if (rc == 0 && fixed && (rc = upload_index(w, &redo)) == 0)

@@ -17,8 +17,11 @@
  * rewritten: a pack with a few live chunks stays whole (no repacking yet). Packs that no
  * index object names (a commit that died between its pack and index uploads) are not
  * collected: they cannot be told from the packs of a commit in flight without their age.
- * The run holds the whole set of referenced chunk ids in memory (one hash table entry per
- * live chunk). */
+ * Memory: the manifests are read one at a time, a split full map's regions (format 2) one
+ * region at a time and each region once; what a run holds is a set of packs (live ones,
+ * indexed ones), the set of regions read, and the chunks of the packs whose condemnation is
+ * due, never the set of every referenced chunk (the chunk index itself, loaded at open,
+ * is the repository's one structure of a size in chunks). */
 #include "repo/repo-internal.h"
 
 #include <errno.h>
@@ -148,6 +151,21 @@ static const struct obj *find_pack(const struct objs *packs, const uint8_t *pack
 	return objs_find(packs, key);
 }
 
+/* packs/<xx>/<32 hex> -> the pack id. */
+static bool pack_id_of(const char *key, uint8_t pack[PACK_ID_LEN])
+{
+	const char *h = strrchr(key, '/');
+	if (strncmp(key, "packs/", 6) || !h || strlen(h + 1) != PACK_ID_HEX_LEN)
+		return false;
+	for (unsigned i = 0; i < PACK_ID_LEN; i++) {
+		unsigned v;
+		if (sscanf(h + 1 + 2 * i, "%2x", &v) != 1)
+			return false;
+		pack[i] = (uint8_t)v;
+	}
+	return true;
+}
+
 /* domains/<d>/epochs/<e>/points/<seq:16> */
 static bool parse_point_key(const char *key, char *dom, uint32_t *epoch, uint64_t *seq)
 {
@@ -190,14 +208,76 @@ static int step(struct run *pr, enum prune_step s, const char *key)
 	return 0;
 }
 
-/* Every chunk that any manifest of the repository names (all domains). A manifest gone
- * meanwhile is skipped; one that cannot be read stops the run. */
-static int collect_refs(struct run *pr, struct chunk_index *refs)
+/* A set of pack ids (a chunk index keyed by the pack id, zero-padded: pack ids are random,
+ * so their first 8 bytes hash well). One entry per pack, however many chunks name it. */
+static int set_add(struct chunk_index *set, const uint8_t pack[PACK_ID_LEN])
+{
+	static const struct chunk_loc none;
+	uint8_t key[CHUNK_ID_LEN] = { 0 };
+	memcpy(key, pack, PACK_ID_LEN);
+	int rc = index_claim(set, key, &none);
+	return rc < 0 ? rc : 0;
+}
+
+static bool set_has(struct chunk_index *set, const uint8_t pack[PACK_ID_LEN])
+{
+	uint8_t key[CHUNK_ID_LEN] = { 0 };
+	memcpy(key, pack, PACK_ID_LEN);
+	return index_lookup(set, key, NULL);
+}
+
+/* Called for every chunk id a manifest names, map regions and their chunks included. */
+typedef int ref_fn(struct run *pr, const uint8_t *id, void *arg);
+
+struct walk {
+	struct run *pr;
+	ref_fn *fn;
+	void *arg;
+	struct chunk_index regions;	/* read already: full points share most of theirs */
+};
+
+static int walk_extents(struct walk *wk, const struct disk_extent *e, size_t n)
+{
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (e[i].kind == EXTENT_DATA)
+			rc = wk->fn(wk->pr, e[i].id, wk->arg);
+	return rc;
+}
+
+/* A map region: its own id, then (once per region) the chunks it names. */
+static int walk_region(struct walk *wk, const struct region_ref *ref, uint64_t disk_size,
+		       const char *key)
+{
+	static const struct chunk_loc none;
+	struct disk_extent *e;
+	size_t n;
+	char err[512] = "";
+	int rc = wk->fn(wk->pr, ref->id, wk->arg);
+	if (rc == 0)
+		rc = index_claim(&wk->regions, ref->id, &none);
+	if (rc <= 0)
+		return rc;
+	if ((rc = region_read(wk->pr->r, ref, disk_size, &e, &n, err, sizeof(err))) < 0) {
+		repo_err(wk->pr->err, wk->pr->errlen, "%s: %s (nothing is deleted while a map "
+			 "cannot be read; run ferryctl verify)", key, err);
+		return rc;
+	}
+	rc = walk_extents(wk, e, n);
+	free(e);
+	return rc;
+}
+
+/* Every chunk that any manifest of the repository names (all domains), through fn: the
+ * memory this takes is one manifest and one map region at a time, plus the set of map
+ * regions seen. A manifest gone meanwhile is skipped; one that cannot be read, or a map
+ * region, stops the run. */
+static int walk_refs(struct run *pr, ref_fn *fn, void *arg)
 {
 	struct objs keys = { 0 };
-	static const struct chunk_loc none;
-	int rc = store_list(pr->r->st, "domains/", objs_collect, &keys);
-	if (rc < 0)
+	struct walk wk = { .pr = pr, .fn = fn, .arg = arg };
+	int rc = index_init(&wk.regions);
+	if (rc == 0 && (rc = store_list(pr->r->st, "domains/", objs_collect, &keys)) < 0)
 		repo_err(pr->err, pr->errlen, "cannot list the points: %s", serr(pr, rc));
 	for (size_t k = 0; k < keys.n && rc == 0; k++) {
 		char dom[REPO_NAME_MAX + 1], err[512];
@@ -216,13 +296,16 @@ static int collect_refs(struct run *pr, struct chunk_index *refs)
 				 "cannot be read; run ferryctl verify)", err);
 			break;
 		}
-		for (size_t d = 0; d < m.ndisks && rc == 0; d++)
-			for (size_t i = 0; i < m.disks[d].n && rc == 0; i++)
-				if (m.disks[d].ext[i].kind == EXTENT_DATA)
-					rc = index_add(refs, m.disks[d].ext[i].id, &none);
+		for (size_t d = 0; d < m.ndisks && rc == 0; d++) {
+			rc = walk_extents(&wk, m.disks[d].ext, m.disks[d].n);
+			for (size_t i = 0; i < m.disks[d].nreg && rc == 0; i++)
+				rc = walk_region(&wk, &m.disks[d].reg[i], m.disks[d].size,
+						 keys.v[k].key);
+		}
 		manifest_release(&m);
 	}
 	objs_release(&keys);
+	index_release(&wk.regions);
 	return rc;
 }
 
@@ -245,27 +328,57 @@ static int put_marks(struct run *pr, int kind, const struct pack_mark *m, size_t
 	return rc;
 }
 
-/* Does a condemned pack hold a chunk that a manifest names and no other pack has? */
-static int pack_needed(struct run *pr, const struct obj *o, struct chunk_index *refs,
-		       bool *needed)
+/* The chunks of the condemned packs due for deletion: chunk id -> its pack (in loc). */
+static int condemned_chunks(struct run *pr, const struct obj *o, struct chunk_index *cc,
+			    bool *unreadable)
 {
 	struct pack_entry *e;
 	size_t n;
 	int rc = pack_read_index(pr->r, o->key, o->size, &e, &n);
-	*needed = false;
+	*unreadable = false;
 	if (rc == -ENOMEM || rc == -EIO) {
 		repo_err(pr->err, pr->errlen, "%s: %s", o->key, serr(pr, rc));
 		return rc;
 	}
 	if (rc < 0) {
-		*needed = true;	/* unreadable: what it holds is unknown, so it stays */
+		*unreadable = true;	/* what it holds is unknown, so it stays */
 		return 0;
 	}
-	for (size_t i = 0; i < n && !*needed; i++)
-		*needed = index_lookup(refs, e[i].id, NULL) &&
-			!index_lookup(&pr->r->index, e[i].id, NULL);
+	struct chunk_loc loc = { 0 };
+	if (!pack_id_of(o->key, loc.pack)) {
+		free(e);
+		*unreadable = true;
+		return 0;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = index_add(cc, e[i].id, &loc);
 	free(e);
-	return 0;
+	return rc;
+}
+
+struct need_ctx {
+	struct chunk_index *cc;		/* chunks of the due condemned packs */
+	struct chunk_index *named;	/* those of them a manifest names */
+	struct chunk_index *needed;	/* packs that must stay */
+	struct chunk_index *index;	/* the repository's, refreshed */
+	int err;
+};
+
+/* walk_refs: a chunk a manifest names that a due condemned pack holds. */
+static int keep_named(struct run *pr, const uint8_t *id, void *arg)
+{
+	struct need_ctx *nc = arg;
+	struct chunk_loc loc;
+	(void)pr;
+	return index_lookup(nc->cc, id, &loc) ? index_add(nc->named, id, &loc) : 0;
+}
+
+/* After the refresh: a named chunk that no other pack holds makes its pack needed. */
+static void mark_needed(void *arg, const uint8_t *id, const struct chunk_loc *loc)
+{
+	struct need_ctx *nc = arg;
+	if (!nc->err && !index_lookup(nc->index, id, NULL))
+		nc->err = set_add(nc->needed, loc->pack);
 }
 
 /* Phase 2 of every condemnation older than the grace delay. */
@@ -275,9 +388,14 @@ static int carry_out(struct run *pr)
 	struct pack_mark *c = NULL, *resc = NULL;
 	const struct obj **del = NULL;
 	size_t nc = 0, nd = 0, nr = 0, ndel = 0;
-	struct chunk_index refs;
+	struct chunk_index cc, needed;
+	bool *unreadable = NULL;
 	uint64_t now = now_real_ns();
-	int rc = index_init(&refs);
+	int rc = index_init(&cc);
+	if (rc == 0 && (rc = index_init(&needed)) < 0)
+		index_release(&cc);
+	if (rc < 0)
+		return rc;
 
 	if (rc == 0)
 		rc = index_condemnations(pr->r, &c, &nc);
@@ -292,30 +410,35 @@ static int carry_out(struct run *pr)
 	}
 	if (nd == 0)
 		goto out;
-	/* the manifests first, then new index objects: a chunk stored again elsewhere by a
-	 * writer that saw the condemnation is then known to be elsewhere */
-	if ((rc = collect_refs(pr, &refs)) < 0)
-		goto out;
-	if ((rc = index_refresh(pr->r, NULL, NULL)) < 0) {
-		repo_err(pr->err, pr->errlen, "cannot refresh the index: %s", serr(pr, rc));
-		goto out;
-	}
 	resc = calloc(nd, sizeof(*resc));
 	del = calloc(nd, sizeof(*del));
-	if (!resc || !del) {
+	unreadable = calloc(nd, sizeof(*unreadable));
+	if (!resc || !del || !unreadable) {
 		rc = -ENOMEM;
 		goto out;
 	}
+	for (size_t i = 0; i < nd && rc == 0; i++)
+		rc = condemned_chunks(pr, find_pack(&packs, c[i].pack), &cc, &unreadable[i]);
+	/* the manifests first, then new index objects: a chunk stored again elsewhere by a
+	 * writer that saw the condemnation is then known to be elsewhere */
+	struct chunk_index named;
+	if (rc == 0 && (rc = index_init(&named)) == 0) {
+		struct need_ctx nx = { &cc, &named, &needed, &pr->r->index, 0 };
+		rc = walk_refs(pr, keep_named, &nx);
+		if (rc == 0 && (rc = index_refresh(pr->r, NULL, NULL)) < 0)
+			repo_err(pr->err, pr->errlen, "cannot refresh the index: %s", serr(pr, rc));
+		if (rc == 0) {
+			index_each(&named, mark_needed, &nx);
+			rc = nx.err;
+		}
+		index_release(&named);
+	}
 	for (size_t i = 0; i < nd && rc == 0; i++) {
-		const struct obj *o = find_pack(&packs, c[i].pack);
-		bool needed;
-		if ((rc = pack_needed(pr, o, &refs, &needed)) < 0)
-			break;
-		if (needed) {
+		if (unreadable[i] || set_has(&needed, c[i].pack)) {
 			resc[nr] = c[i];
 			resc[nr++].time_ns = now;
 		} else {
-			del[ndel++] = o;
+			del[ndel++] = find_pack(&packs, c[i].pack);
 		}
 	}
 	/* rescues go up before any delete: a crash in between leaves only fewer deletes */
@@ -338,7 +461,9 @@ static int carry_out(struct run *pr)
 out:
 	if (rc == -ENOMEM && pr->err && !pr->err[0])
 		repo_err(pr->err, pr->errlen, "out of memory");
-	index_release(&refs);
+	index_release(&cc);
+	index_release(&needed);
+	free(unreadable);
 	free(c);
 	free(resc);
 	free(del);
@@ -428,114 +553,73 @@ static int expire(struct run *pr, const struct prune_policy *pol)
 	return rc;
 }
 
-struct packset {
-	uint8_t (*v)[PACK_ID_LEN];
-	size_t n, cap;
+struct set_ctx {
+	struct repo *r;
+	struct chunk_index *set;
 	int err;
 };
 
-static void packset_add(struct packset *s, const uint8_t *pack)
-{
-	if (s->err)
-		return;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		void *p = realloc(s->v, cap * sizeof(*s->v));
-		if (!p) {
-			s->err = -ENOMEM;
-			return;
-		}
-		s->v = p;
-		s->cap = cap;
-	}
-	memcpy(s->v[s->n++], pack, PACK_ID_LEN);
-}
-
-static int cmp_pack(const void *a, const void *b)
-{
-	return memcmp(a, b, PACK_ID_LEN);
-}
-
-static void packset_sort(struct packset *s)
-{
-	size_t k = 0;
-	if (s->n)
-		qsort(s->v, s->n, sizeof(*s->v), cmp_pack);
-	for (size_t i = 0; i < s->n; i++)
-		if (k == 0 || memcmp(s->v[i], s->v[k - 1], PACK_ID_LEN))
-			memmove(s->v[k++], s->v[i], PACK_ID_LEN);
-	s->n = k;
-}
-
-static bool packset_has(const struct packset *s, const uint8_t *pack)
-{
-	return s->n && bsearch(pack, s->v, s->n, sizeof(*s->v), cmp_pack);
-}
-
 static void add_indexed(void *arg, const uint8_t *id, const struct chunk_loc *loc)
 {
+	struct set_ctx *sc = arg;
 	(void)id;
-	packset_add(arg, loc->pack);
+	if (!sc->err)
+		sc->err = set_add(sc->set, loc->pack);
 }
 
-struct live_ctx {
-	struct repo *r;
-	struct packset *live;
-};
-
-static void add_live(void *arg, const uint8_t *id, const struct chunk_loc *unused)
+/* walk_refs: the pack the chunk index locates a named chunk in is live. */
+static int add_live(struct run *pr, const uint8_t *id, void *arg)
 {
-	struct live_ctx *lc = arg;
 	struct chunk_loc loc;
-	(void)unused;
-	if (index_lookup(&lc->r->index, id, &loc))
-		packset_add(lc->live, loc.pack);
+	return index_lookup(&pr->r->index, id, &loc) ? set_add(arg, loc.pack) : 0;
 }
 
 /* Phase 1: condemn the indexed packs that hold no chunk a remaining manifest names (by
- * the chunk index's location of each chunk: any other copy is a duplicate). */
+ * the chunk index's location of each chunk: any other copy is a duplicate). Memory: a
+ * set of packs, not of chunks. */
 static int condemn(struct run *pr)
 {
-	struct packset indexed = { 0 }, live = { 0 };
 	struct objs packs = { 0 };
 	struct pack_mark *m = NULL;
-	struct chunk_index refs;
+	struct chunk_index live, indexed;
 	size_t nm = 0;
-	int rc = index_init(&refs);
-
-	if (rc == 0)
-		rc = collect_refs(pr, &refs);
+	int rc = index_init(&live);
+	if (rc < 0)
+		return rc;
+	if ((rc = index_init(&indexed)) < 0) {
+		index_release(&live);
+		return rc;
+	}
+	rc = walk_refs(pr, add_live, &live);
 	if (rc == 0 && (rc = objs_list_sorted(pr->r->st, "packs/", &packs)) < 0)
 		repo_err(pr->err, pr->errlen, "cannot list the packs: %s", serr(pr, rc));
 	if (rc < 0)
 		goto out;
-	struct live_ctx lc = { pr->r, &live };
-	index_each(&refs, add_live, &lc);
-	index_each(&pr->r->index, add_indexed, &indexed);
-	if ((rc = live.err ? live.err : indexed.err) < 0)
+	struct set_ctx sc = { pr->r, &indexed, 0 };
+	index_each(&pr->r->index, add_indexed, &sc);
+	if ((rc = sc.err) < 0)
 		goto out;
-	packset_sort(&live);
-	packset_sort(&indexed);
-	m = calloc(indexed.n ? indexed.n : 1, sizeof(*m));
+	m = calloc(packs.n ? packs.n : 1, sizeof(*m));
 	if (!m) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	uint64_t now = now_real_ns();
-	for (size_t i = 0; i < indexed.n; i++)
-		if (!packset_has(&live, indexed.v[i]) && find_pack(&packs, indexed.v[i]) &&
-		    !index_condemned(pr->r, indexed.v[i], NULL)) {
-			memcpy(m[nm].pack, indexed.v[i], PACK_ID_LEN);
-			m[nm++].time_ns = now;
-		}
+	for (size_t i = 0; i < packs.n; i++) {
+		uint8_t pack[PACK_ID_LEN];
+		if (!pack_id_of(packs.v[i].key, pack) || !set_has(&indexed, pack) ||
+		    set_has(&live, pack) || index_condemned(pr->r, pack, NULL))
+			continue;
+		memcpy(m[nm].pack, pack, PACK_ID_LEN);
+		m[nm++].time_ns = now;
+	}
 	if (nm && (rc = put_marks(pr, INDEX_KIND_CONDEMN, m, nm)) == 0)
 		pr->st->packs_condemned += nm;
 out:
 	if (rc == -ENOMEM && pr->err && !pr->err[0])
 		repo_err(pr->err, pr->errlen, "out of memory");
-	index_release(&refs);
-	free(indexed.v);
-	free(live.v);
+	index_release(&live);
+	index_release(&indexed);
 	free(m);
 	objs_release(&packs);
 	return rc;

@@ -300,11 +300,21 @@ int pack_read_index(struct repo *r, const char *key, uint64_t size, struct pack_
 
 /* ---- manifest.c ---- */
 
+/* One region of a split full map (format 2): the object holding the region's extents. */
+struct region_ref {
+	uint64_t index;			/* disk bytes [index * region bytes, + region bytes) */
+	uint8_t id[CHUNK_ID_LEN];	/* its id: the chunk index locates it */
+	uint32_t plain_len;		/* its plaintext length */
+};
+
 struct manifest_disk {
 	char name[REPO_NAME_MAX + 1];
 	uint64_t size;
-	struct disk_extent *ext;
+	struct disk_extent *ext;	/* a delta's extents, or a version 1/2 full map */
 	size_t n;
+	bool has_regions;		/* a version 3 full map: reg instead of ext */
+	struct region_ref *reg;		/* sorted by index; regions with no data are absent */
+	size_t nreg;
 };
 
 struct manifest {
@@ -318,8 +328,10 @@ void point_key(const char *domain, uint32_t epoch, uint64_t seq, char *key, size
 int manifest_encode(const struct manifest *m, struct dbuf *out);
 /* Decode and check a manifest plaintext: every count bounded by the bytes left, names
  * valid, extents sorted, non-overlapping, inside the disk, DATA ones within one chunk of
- * chunk_size (0: not checked). -EBADMSG, -EPROTO, -ENOMEM. */
-int manifest_decode(const void *buf, size_t len, uint32_t chunk_size, struct manifest *m);
+ * chunk_size (0: not checked), regions inside the disk for region_bytes (0: not
+ * checked). -EBADMSG, -EPROTO, -ENOMEM. */
+int manifest_decode(const void *buf, size_t len, uint32_t chunk_size, uint64_t region_bytes,
+		    struct manifest *m);
 /* Only the point_info header. */
 int manifest_decode_info(const void *buf, size_t len, struct point_info *info);
 void manifest_release(struct manifest *m);
@@ -334,6 +346,87 @@ int map_apply(struct disk_extent **ext, size_t *n, const struct disk_extent *d, 
 	      uint64_t size);
 
 
+
+/* ---- block-map.c: the chain of manifests behind a point ---- */
+
+struct chain {
+	struct manifest *m;	/* m[0] is the full point, m[n-1] the point asked for */
+	size_t n;
+};
+/* Load the manifests from p back to the nearest full point, oldest first. */
+int load_chain(struct repo *r, const struct point_info *p, struct chain *c, char *err,
+	       size_t errlen);
+void chain_release(struct chain *c);
+const struct manifest_disk *find_disk(const struct manifest *m, const char *disk);
+
+/* ---- map-iter.c ---- */
+
+/* Read and decode the region object of ref for a disk of disk_size bytes (through the
+ * chunk index; checked against its id). *e malloc'd. */
+int region_read(struct repo *r, const struct region_ref *ref, uint64_t disk_size,
+		struct disk_extent **e, size_t *n, char *err, size_t errlen);
+/* An iterator over chain c (borrowed: it must outlive the iterator; NULL: no chain) with
+ * extra, a point being written, applied after it (NULL: none). */
+int map_iter_chain(struct repo *r, const struct chain *c, const char *disk,
+		   const struct manifest_disk *extra, struct map_iter **out);
+/* Region k's map (its byte range only; valid until the next call). */
+int map_iter_region(struct map_iter *it, uint64_t k, const struct disk_map **piece, char *err,
+		    size_t errlen);
+/* Did the chain after its full point (or extra) change region k? False only for a region
+ * the full point's split map already holds as it is now (or lacks and nothing wrote). */
+bool map_iter_touched(const struct map_iter *it, uint64_t k);
+/* The full point's reference to region k, if it has one. */
+const struct region_ref *map_iter_base_region(const struct map_iter *it, uint64_t k);
+/* Append every region of a split full map to the (empty) map *ext, in order. */
+int regions_load_all(struct repo *r, const struct manifest_disk *md, struct disk_extent **ext,
+		     size_t *n, char *err, size_t errlen);
+
+/* ---- map-writer.c ---- */
+
+/* Where a full point's rebuilt regions go (the point writer stores them like chunks). */
+struct region_sink {
+	/* Store a region object's plaintext (unless already stored); its id into id. */
+	int (*store)(void *arg, const void *plain, size_t len, uint8_t id[CHUNK_ID_LEN]);
+	void *arg;
+};
+/* The region table of disk in a full point: chain c is the parent's (NULL for the first
+ * point of an epoch), extra this point's extents of the disk (NULL if it wrote none).
+ * *out malloc'd, sorted by region; *size the disk's size. 0 or -errno (reason in err). */
+int map_full_regions(struct repo *r, const struct chain *c, const char *disk,
+		     const struct manifest_disk *extra, const struct region_sink *sink,
+		     struct region_ref **out, size_t *nout, uint64_t *size, char *err,
+		     size_t errlen);
+
+/* ---- map-codec.c ---- */
+
+#define REGION_HDR 24	/* a region object's header and extent count */
+
+/* What extents_take accepts. */
+struct ext_rules {
+	uint32_t chunk_size;	/* DATA extents within one chunk of it (0: not checked) */
+	bool data_only;		/* a full map or region: no ZERO extents */
+	uint8_t version;	/* manifest version: PART extents from 2 on */
+	uint64_t lo, hi;	/* every extent within [lo, hi) */
+};
+/* An extent's encoding (PART when it shows part of its chunk; -EINVAL in version 1). */
+int extent_put(struct dbuf *b, const struct disk_extent *e, uint8_t version);
+/* A count then the extents. */
+int extents_put(struct dbuf *b, const struct disk_extent *e, size_t n, uint8_t version);
+/* A count and that many extents from *p (advanced), checked against rl: sorted,
+ * non-overlapping, non-empty. *out malloc'd. 0, -EBADMSG, -ENOMEM. */
+int extents_take(const uint8_t **p, size_t *left, const struct ext_rules *rl,
+		 struct disk_extent **out, size_t *nout);
+/* A map region's plaintext (docs/repo-format.md section 15). */
+int region_encode(uint64_t index, const struct disk_extent *e, size_t n, struct dbuf *out);
+/* Decode region `index` of a disk of disk_size bytes: every extent DATA, inside the region
+ * and the disk. 0, -EBADMSG, -EPROTO, -ENOMEM. */
+int region_decode(const void *buf, size_t len, uint64_t index, uint64_t region_bytes,
+		  uint64_t disk_size, uint32_t chunk_size, struct disk_extent **e, size_t *n);
+/* Disk bytes per map region (format 2), 0 in format 1. */
+static inline uint64_t repo_region_bytes(const struct repo *r)
+{
+	return (uint64_t)r->region_chunks * r->chunk_size;
+}
 
 /* ---- objlist.c: a store listing held in memory ---- */
 struct obj {

@@ -184,6 +184,22 @@ struct disk_map {
 int repo_disk_map(struct repo *r, const struct point_info *p, const char *disk,
 		  struct disk_map **out, char *err, size_t errlen);
 void disk_map_free(struct disk_map *m);
+/* A disk's map at a point one piece at a time, in disk order: in a format 2 repository a
+ * piece is one map region (region_chunks chunks of the disk, docs/repo-format.md section
+ * 15), so a reader holds one region's extents whatever the disk's size; otherwise the one
+ * piece is the whole map. repo_disk_map is all the pieces at once. */
+struct map_iter;
+int map_iter_open(struct repo *r, const struct point_info *p, const char *disk,
+		  struct map_iter **out, char *err, size_t errlen);
+uint64_t map_iter_size(const struct map_iter *it);	/* the disk's size at the point */
+const char *map_iter_disk(const struct map_iter *it);
+uint64_t map_iter_pieces(const struct map_iter *it);
+/* The next piece (extents of its byte range only; valid until the next call): 1, or 0
+ * after the last, or -errno with a reason in err. */
+int map_iter_next(struct map_iter *it, const struct disk_map **piece, char *err, size_t errlen);
+void map_iter_rewind(struct map_iter *it);	/* back to the first piece */
+void map_iter_free(struct map_iter *it);
+
 /* Names of the disks in a point (malloc'd array of malloc'd strings). */
 int repo_point_disks(struct repo *r, const struct point_info *p, char ***names, size_t *n);
 

@@ -50,7 +50,10 @@ struct range {
 };
 
 struct window {
-	size_t e0, e1;		/* the map's extents [e0, e1) */
+	struct disk_extent *ext;	/* its extents (a copy: the piece they came from may be
+					 * gone by the time the window is sunk) */
+	size_t n;
+	uint64_t upto;		/* every byte below it is in this window or an earlier one */
 	struct wchunk *ch;
 	size_t nch;
 	size_t *ext_chunk;	/* per extent of the window: its chunk (SIZE_MAX: not DATA) */
@@ -64,7 +67,9 @@ struct window {
 
 struct pipe {
 	struct repo *r;
-	const struct disk_map *m;
+	const struct disk_map *m;	/* the piece of the map being cut into windows */
+	const char *disk;		/* for messages */
+	uint64_t size;
 	pthread_mutex_t lock;
 	pthread_cond_t work, done;
 	struct window *q[RESTORE_DEPTH];	/* windows in flight, oldest first */
@@ -85,6 +90,7 @@ static void window_free(struct pipe *p, struct window *w)
 {
 	if (!w)
 		return;
+	free(w->ext);
 	free(w->ch);
 	free(w->ext_chunk);
 	free(w->order);
@@ -109,6 +115,12 @@ static uint8_t *take_buf(struct pipe *p)
 	void *b;
 	return posix_memalign(&b, RESTORE_ALIGN, p->buf_cap + p->zbuf_cap) ? NULL : b;
 }
+
+struct map_iter_src {
+	struct map_iter *it;
+	char *err;
+	size_t errlen;
+};
 
 struct ent {
 	uint8_t id[CHUNK_ID_LEN];
@@ -190,31 +202,33 @@ static int window_build(struct pipe *p, size_t e0, size_t wbytes, struct window 
 		e1++;
 	}
 	e1 = frame_end(p, e0, e1, sum);
-	w->e0 = e0;
-	w->e1 = e1;
 	size_t n = e1 - e0, ne = 0;
+	w->n = n;
+	w->upto = e1 < m->n ? m->ext[e1].offset : m->ext[e1 - 1].offset + m->ext[e1 - 1].length;
+	w->ext = malloc((n ? n : 1) * sizeof(*w->ext));
 	struct ent *ents = malloc((n ? n : 1) * sizeof(*ents));
 	w->ext_chunk = malloc((n ? n : 1) * sizeof(*w->ext_chunk));
 	w->ch = malloc((n ? n : 1) * sizeof(*w->ch));
 	w->order = malloc((n ? n : 1) * sizeof(*w->order));
 	w->rg = malloc((n ? n : 1) * sizeof(*w->rg));
 	int rc = 0;
-	if (!ents || !w->ext_chunk || !w->ch || !w->order || !w->rg) {
+	if (!ents || !w->ext || !w->ext_chunk || !w->ch || !w->order || !w->rg) {
 		rc = -ENOMEM;
 		goto out;
 	}
+	memcpy(w->ext, m->ext + e0, n * sizeof(*w->ext));
 	for (size_t i = 0; i < n; i++) {
 		w->ext_chunk[i] = SIZE_MAX;
-		if (m->ext[e0 + i].kind != EXTENT_DATA)
+		if (w->ext[i].kind != EXTENT_DATA)
 			continue;
-		memcpy(ents[ne].id, m->ext[e0 + i].id, CHUNK_ID_LEN);
+		memcpy(ents[ne].id, w->ext[i].id, CHUNK_ID_LEN);
 		ents[ne++].ext = i;
 	}
 	if (ne)
 		qsort(ents, ne, sizeof(*ents), cmp_ent);
 	uint64_t slot = 0;
 	for (size_t i = 0; i < ne; i++) {
-		const struct disk_extent *e = &m->ext[e0 + ents[i].ext];
+		const struct disk_extent *e = &w->ext[ents[i].ext];
 		if (i == 0 || memcmp(ents[i].id, ents[i - 1].id, CHUNK_ID_LEN)) {
 			struct wchunk *c = &w->ch[w->nch];
 			memcpy(c->id, ents[i].id, CHUNK_ID_LEN);
@@ -223,7 +237,7 @@ static int window_build(struct pipe *p, size_t e0, size_t wbytes, struct window 
 				char hex[2 * CHUNK_ID_LEN + 1];
 				chunk_id_to_hex(c->id, hex);
 				repo_err(err, errlen, "disk %s, offset %" PRIu64 ": chunk %s is not in "
-					 "the repository's chunk index", m->disk, e->offset, hex);
+					 "the repository's chunk index", p->disk, e->offset, hex);
 				rc = -ENOENT;
 				goto out;
 			}
@@ -231,7 +245,7 @@ static int window_build(struct pipe *p, size_t e0, size_t wbytes, struct window 
 				char hex[2 * CHUNK_ID_LEN + 1];
 				chunk_id_to_hex(c->id, hex);
 				repo_err(err, errlen, "disk %s, offset %" PRIu64 ": chunk %s is %" PRIu32
-					 " bytes in the index but %" PRIu32 " in the manifest", m->disk,
+					 " bytes in the index but %" PRIu32 " in the manifest", p->disk,
 					 e->offset, hex, c->loc.plain_len, e->clen);
 				rc = -EBADMSG;
 				goto out;
@@ -329,7 +343,7 @@ static void fetch_range(struct pipe *p, struct window *w, const struct range *g,
 	if (rc < 0) {
 		const struct wchunk *c = &w->ch[w->order[g->c0]];
 		fail(p, rc == -EINVAL ? -EBADMSG : rc, "disk %s, offset %" PRIu64 ": reading %s: %s",
-		     p->m->disk, c->first_off, key, rc == -EINVAL ?
+		     p->disk, c->first_off, key, rc == -EINVAL ?
 		     "the pack is shorter than the index says" : store_strerror(p->r->st, rc));
 		return;
 	}
@@ -342,7 +356,7 @@ static void fetch_range(struct pipe *p, struct window *w, const struct range *g,
 			char hex[2 * CHUNK_ID_LEN + 1];
 			chunk_id_to_hex(c->id, hex);
 			fail(p, rc, "disk %s, offset %" PRIu64 ": chunk %s in %s at %" PRIu64 ": %s",
-			     p->m->disk, c->first_off, hex, key, c->loc.off,
+			     p->disk, c->first_off, hex, key, c->loc.off,
 			     rc == -EBADMSG ? "corrupt (fails its integrity check)" : strerror(-rc));
 			return;
 		}
@@ -432,15 +446,15 @@ uint64_t disk_map_data_bytes(const struct disk_map *m, uint64_t start)
 static int sink_window(const struct pipe *p, const struct window *w,
 		       const struct restore_pipe_opts *o, uint64_t *done)
 {
-	for (size_t i = w->e0; i < w->e1; i++) {
-		const struct disk_extent *e = &p->m->ext[i];
-		size_t c = w->ext_chunk[i - w->e0];
+	for (size_t i = 0; i < w->n; i++) {
+		const struct disk_extent *e = &w->ext[i];
+		size_t c = w->ext_chunk[i];
 		if (c == SIZE_MAX || e->offset + e->length <= o->start)
 			continue;
 		uint64_t skip = e->offset < o->start ? o->start - e->offset : 0;
 		uint64_t len = e->length - skip;
-		if (e->offset + e->length > p->m->size)	/* a map is cut to size; be safe */
-			len = e->offset + skip < p->m->size ? p->m->size - e->offset - skip : 0;
+		if (e->offset + e->length > p->size)	/* a map is cut to size; be safe */
+			len = e->offset + skip < p->size ? p->size - e->offset - skip : 0;
 		if (!len)
 			continue;
 		const struct wchunk *ch = &w->ch[c];
@@ -458,18 +472,39 @@ static int sink_window(const struct pipe *p, const struct window *w,
 	return 0;
 }
 
-int repo_restore_pipe(struct repo *r, const struct disk_map *m,
-		      const struct restore_pipe_opts *o, char *err, size_t errlen)
+/* The next piece's first extent that ends after start (moving to later pieces as they
+ * run out); false at the end of the map. */
+static int next_extent(struct pipe *p, const struct map_source *src, uint64_t start,
+		       size_t *built)
 {
-	struct pipe p = { .r = r, .m = m };
+	for (;;) {
+		while (p->m && *built < p->m->n &&
+		       p->m->ext[*built].offset + p->m->ext[*built].length <= start)
+			(*built)++;
+		if (p->m && *built < p->m->n)
+			return 1;
+		int rc = src->next(src->arg, &p->m);
+		if (rc <= 0) {
+			p->m = NULL;
+			return rc;
+		}
+		*built = 0;
+	}
+}
+
+int repo_restore_pipe_src(struct repo *r, const char *disk, uint64_t size,
+			  const struct map_source *src, uint64_t total,
+			  const struct restore_pipe_opts *o, char *err, size_t errlen)
+{
+	struct pipe p = { .r = r, .disk = disk, .size = size };
 	unsigned nth = o->threads ? o->threads : RESTORE_THREADS_DEFAULT;
 	size_t wbytes = o->window_bytes ? o->window_bytes : RESTORE_WINDOW_DEFAULT;
-	uint64_t total = disk_map_data_bytes(m, o->start), done = 0;
+	uint64_t done = 0;
 	struct window *cur = NULL, *held[RESTORE_SINK_LAG] = { NULL };
 	size_t nheld = 0;
-	size_t built = 0;	/* extents put in windows so far */
+	size_t built = 0;	/* extents of the current piece put in windows so far */
+	bool more = true;	/* the source may have more */
 	int rc = 0;
-
 	/* a window may pass wbytes by one chunk, then by the rest of a frame (both multiples
 	 * of RESTORE_ALIGN) */
 	p.buf_cap = wbytes + REPO_CHUNK_MAX + REPO_FRAME_MAX;
@@ -493,15 +528,22 @@ int repo_restore_pipe(struct repo *r, const struct disk_map *m,
 			}
 			break;
 		}
-	/* the first extent that ends after start */
-	while (built < m->n && m->ext[built].offset + m->ext[built].length <= o->start)
-		built++;
 	for (;;) {
-		while (p.qn < RESTORE_DEPTH && built < m->n) {	/* keep the fetchers busy */
+		while (p.qn < RESTORE_DEPTH && more) {	/* keep the fetchers busy */
 			struct window *w;
+			if ((rc = next_extent(&p, src, o->start, &built)) < 0) {
+				if (err && !err[0])
+					repo_err(err, errlen, "disk %s: reading its map: %s", disk,
+						 strerror(-rc));
+				goto out;
+			}
+			if (!(more = rc == 1)) {
+				rc = 0;
+				break;
+			}
 			if ((rc = window_build(&p, built, wbytes, &w, err, errlen)) < 0)
 				goto out;
-			built = w->e1;
+			built += w->n;
 			enqueue(&p, w);
 		}
 		if (!p.qn)
@@ -512,7 +554,7 @@ int repo_restore_pipe(struct repo *r, const struct disk_map *m,
 		}
 		if ((rc = sink_window(&p, cur, o, &done)))
 			break;
-		uint64_t upto = cur->e1 < m->n ? m->ext[cur->e1].offset : m->size;
+		uint64_t upto = !more && !p.qn ? size : cur->upto;	/* the last: everything */
 		if (o->window_done && (rc = o->window_done(o->arg, upto, done, total)))
 			break;
 		if (o->drain) {		/* its writes may still be running: keep it a while */
@@ -547,6 +589,55 @@ out:
 	pthread_cond_destroy(&p.work);
 	pthread_cond_destroy(&p.done);
 	if (rc < 0 && err && !err[0])
-		repo_err(err, errlen, "disk %s: %s", m->disk, strerror(-rc));
+		repo_err(err, errlen, "disk %s: %s", disk, strerror(-rc));
+	return rc;
+}
+
+/* A source that hands out one whole map once. */
+static int one_piece(void *arg, const struct disk_map **piece)
+{
+	const struct disk_map **m = arg;
+	*piece = *m;
+	*m = NULL;
+	return *piece ? 1 : 0;
+}
+
+int repo_restore_pipe(struct repo *r, const struct disk_map *m,
+		      const struct restore_pipe_opts *o, char *err, size_t errlen)
+{
+	const struct disk_map *once = m;
+	struct map_source src = { one_piece, &once };
+	return repo_restore_pipe_src(r, m->disk, m->size, &src, disk_map_data_bytes(m, o->start),
+				     o, err, errlen);
+}
+
+static int iter_piece(void *arg, const struct disk_map **piece)
+{
+	struct map_iter_src *s = arg;
+	return map_iter_next(s->it, piece, s->err, s->errlen);
+}
+
+int repo_restore_pipe_iter(struct repo *r, struct map_iter *it, uint64_t total,
+			   const struct restore_pipe_opts *o, char *err, size_t errlen)
+{
+	struct map_iter_src s = { it, err, errlen };
+	struct map_source src = { iter_piece, &s };
+	map_iter_rewind(it);
+	return repo_restore_pipe_src(r, map_iter_disk(it), map_iter_size(it), &src, total, o,
+				     err, errlen);
+}
+
+int map_iter_data_bytes(struct map_iter *it, uint64_t start, uint64_t *total, uint64_t *rest,
+			char *err, size_t errlen)
+{
+	const struct disk_map *pc;
+	int rc;
+	*total = *rest = 0;
+	map_iter_rewind(it);
+	while ((rc = map_iter_next(it, &pc, err, errlen)) == 1) {
+		*total += disk_map_data_bytes(pc, 0);
+		*rest += disk_map_data_bytes(pc, start);
+	}
+	map_iter_rewind(it);
 	return rc;
 }

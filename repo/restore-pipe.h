@@ -66,6 +66,27 @@ struct restore_pipe_opts {
 int repo_restore_pipe(struct repo *r, const struct disk_map *m,
 		      const struct restore_pipe_opts *o, char *err, size_t errlen);
 
+/* A map handed to the pipeline in ascending pieces: next gives the next one (sorted,
+ * non-overlapping, after every earlier piece; valid until the next call) and returns 1,
+ * or 0 after the last, or -errno. The pipeline copies what it keeps of a piece. */
+struct map_source {
+	int (*next)(void *arg, const struct disk_map **piece);
+	void *arg;
+};
+/* repo_restore_pipe over a source: memory holds one piece at a time plus the windows.
+ * total: the data bytes from o->start on (for window_done). */
+int repo_restore_pipe_src(struct repo *r, const char *disk, uint64_t size,
+			  const struct map_source *src, uint64_t total,
+			  const struct restore_pipe_opts *o, char *err, size_t errlen);
+/* The same over a map iterator (from its first piece; format 2 maps: a region at a time,
+ * so a restore of any disk holds one region of its map). */
+int repo_restore_pipe_iter(struct repo *r, struct map_iter *it, uint64_t total,
+			   const struct restore_pipe_opts *o, char *err, size_t errlen);
+/* The data bytes of the iterator's map: all of them (total) and those at or after start
+ * (rest), in one pass over its pieces (rewinds). */
+int map_iter_data_bytes(struct map_iter *it, uint64_t start, uint64_t *total, uint64_t *rest,
+			char *err, size_t errlen);
+
 /* Bytes of data (DATA extents) in m at or after start. */
 uint64_t disk_map_data_bytes(const struct disk_map *m, uint64_t start);
 

@@ -6,7 +6,8 @@
  *   3. every chunk index entry points into a pack that exists, within its size;
  *   4. every manifest decodes, names its own point, has its parent (delta points), and
  *      each DATA extent's chunk is in the index, of the extent's length, in a pack that
- *      exists;
+ *      exists; a split full map's regions (format 2) are read, once each, and their
+ *      extents checked the same way;
  *   5. every VM set decodes, and no point lost the set it needs (vmdesc.c).
  * Each problem is reported once per object as "KEY: what" through the callback. Only
  * allocation failures and store listing errors stop the run (-errno). */
@@ -29,6 +30,12 @@ struct vctx {
 	void *arg;
 	int problems;
 	struct objs packs, manifests;
+	struct chunk_index regions;	/* map regions checked already (full points share
+					 * most of theirs) */
+};
+
+struct ext_counts {
+	size_t unknown, lost, badlen;
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -199,6 +206,51 @@ static bool parse_point_key(const char *key, char *dom, uint32_t *epoch, uint64_
 	return true;
 }
 
+static void check_extents(struct vctx *v, const struct disk_extent *e, size_t n,
+			  struct objs *missing, struct ext_counts *k)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct chunk_loc loc;
+		if (e[i].kind != EXTENT_DATA)
+			continue;
+		if (!index_lookup(&v->r->index, e[i].id, &loc))
+			k->unknown++;
+		else if (loc.plain_len != e[i].clen)
+			k->badlen++;
+		else if (pack_missing(v, loc.pack, missing))
+			k->lost++;
+	}
+}
+
+/* A map region of a full point (once per region however many points name it): in the
+ * index, readable, and every chunk it names in a pack that exists. Problems are reported
+ * against the manifest that names it. */
+static void check_region(struct vctx *v, const char *key, const struct region_ref *ref,
+			 uint64_t disk_size, struct objs *missing)
+{
+	static const struct chunk_loc none;
+	struct chunk_loc loc;
+	struct disk_extent *e;
+	size_t n;
+	char err[512] = "";
+	if (index_claim(&v->regions, ref->id, &none) != 1)
+		return;
+	if (index_lookup(&v->r->index, ref->id, &loc) && pack_missing(v, loc.pack, missing)) {
+		report(v, key, "map region %" PRIu64 " is in a missing pack", ref->index);
+		return;
+	}
+	if (region_read(v->r, ref, disk_size, &e, &n, err, sizeof(err)) < 0) {
+		report(v, key, "%s", err);
+		return;
+	}
+	struct ext_counts k = { 0 };
+	check_extents(v, e, n, missing, &k);
+	free(e);
+	if (k.unknown + k.badlen + k.lost)
+		report(v, key, "map region %" PRIu64 ": %zu chunks not in the index, %zu of another "
+		       "length, %zu in missing packs", ref->index, k.unknown, k.badlen, k.lost);
+}
+
 static void check_manifest(struct vctx *v, const char *key, struct objs *missing)
 {
 	char dom[REPO_NAME_MAX + 1], err[512], pkey[STORE_KEY_MAX];
@@ -218,26 +270,18 @@ static void check_manifest(struct vctx *v, const char *key, struct objs *missing
 		if (store_head(v->r->st, pkey, &size) < 0)
 			report(v, key, "parent point %" PRIu64 " is missing", m.info.parent_seq);
 	}
-	size_t unknown = 0, lost = 0, badlen = 0;
-	for (size_t d = 0; d < m.ndisks; d++)
-		for (size_t i = 0; i < m.disks[d].n; i++) {
-			const struct disk_extent *e = &m.disks[d].ext[i];
-			struct chunk_loc loc;
-			if (e->kind != EXTENT_DATA)
-				continue;
-			if (!index_lookup(&v->r->index, e->id, &loc))
-				unknown++;
-			else if (loc.plain_len != e->clen)
-				badlen++;
-			else if (pack_missing(v, loc.pack, missing))
-				lost++;
-		}
-	if (unknown)
-		report(v, key, "%zu chunks are not in the chunk index", unknown);
-	if (badlen)
-		report(v, key, "%zu chunks have another length than their extent", badlen);
-	if (lost)
-		report(v, key, "%zu chunks are in missing packs", lost);
+	struct ext_counts k = { 0 };
+	for (size_t d = 0; d < m.ndisks; d++) {
+		check_extents(v, m.disks[d].ext, m.disks[d].n, missing, &k);
+		for (size_t i = 0; i < m.disks[d].nreg; i++)
+			check_region(v, key, &m.disks[d].reg[i], m.disks[d].size, missing);
+	}
+	if (k.unknown)
+		report(v, key, "%zu chunks are not in the chunk index", k.unknown);
+	if (k.badlen)
+		report(v, key, "%zu chunks have another length than their extent", k.badlen);
+	if (k.lost)
+		report(v, key, "%zu chunks are in missing packs", k.lost);
 	manifest_release(&m);
 }
 
@@ -247,6 +291,8 @@ int repo_verify(struct repo *r, bool read_data, repo_report_fn *fn, void *arg)
 	struct objs missing = { 0 };
 	int rc;
 
+	if ((rc = index_init(&v.regions)) < 0)
+		return rc;
 	for (size_t i = 0; i < r->n_problems; i++)
 		report(&v, r->problems[i].key, "%s", r->problems[i].what);
 	rc = objs_list_sorted(r->st, "packs/", &v.packs);
@@ -265,5 +311,6 @@ int repo_verify(struct repo *r, bool read_data, repo_report_fn *fn, void *arg)
 	objs_release(&v.packs);
 	objs_release(&v.manifests);
 	objs_release(&missing);
+	index_release(&v.regions);
 	return rc < 0 ? rc : v.problems;
 }

@@ -48,22 +48,31 @@ static int zero_range(int fd, uint64_t off, uint64_t len)
 	return pwrite_zeroes(fd, off, len);
 }
 
-/* Everything of the disk that is not a DATA extent, at or after start. */
-static int zero_gaps(int fd, const struct disk_map *m, uint64_t start)
+/* Everything of the disk that is not a DATA extent, at or after start (the map read a
+ * piece at a time). */
+static int zero_gaps(int fd, struct map_iter *it, uint64_t start)
 {
+	const struct disk_map *m;
 	uint64_t pos = start;
-	int r = 0;
-	for (size_t i = 0; i < m->n && r == 0; i++) {
-		const struct disk_extent *e = &m->ext[i];
-		if (e->kind != EXTENT_DATA || e->offset + e->length <= pos)
-			continue;
-		if (e->offset > pos)
-			r = zero_range(fd, pos, e->offset - pos);
-		pos = e->offset + e->length;
+	int r, rc = 0;
+	map_iter_rewind(it);
+	while (rc == 0 && (r = map_iter_next(it, &m, NULL, 0)) != 0) {
+		if (r < 0) {
+			rc = r;
+			break;
+		}
+		for (size_t i = 0; i < m->n && rc == 0; i++) {
+			const struct disk_extent *e = &m->ext[i];
+			if (e->kind != EXTENT_DATA || e->offset + e->length <= pos)
+				continue;
+			if (e->offset > pos)
+				rc = zero_range(fd, pos, e->offset - pos);
+			pos = e->offset + e->length;
+		}
 	}
-	if (r == 0 && pos < m->size)
-		r = zero_range(fd, pos, m->size - pos);
-	return r;
+	if (rc == 0 && pos < map_iter_size(it))
+		rc = zero_range(fd, pos, map_iter_size(it) - pos);
+	return rc;
 }
 
 static int bdev_open(struct rout *o, uint64_t *start, char *err, size_t errlen)

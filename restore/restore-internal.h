@@ -1,7 +1,7 @@
 /* Private interfaces of the restore library (restore/restore.h is the contract).
  *
  *   restore_disk (restore.c)
- *     |  map = repo_disk_map(point, disk)
+ *     |  map = map_iter_open(point, disk): read a region at a time
  *     |  out_ops = by target and format: out-file.c (raw, vmdk-flat), out-vmdk.c (vmdk,
  *     |            vmdk-stream), out-bdev.c (raw onto a block device)
  *     |  ops->open: PATH.part fresh, or reopened at its checkpoint (checkpoint.c); a
@@ -31,7 +31,7 @@ struct batch_writer;
 struct rout {
 	const struct restore_req *q;
 	const struct out_ops *ops;
-	const struct disk_map *map;	/* the disk at the point */
+	struct map_iter *map;		/* the disk at the point, a region at a time */
 	uint64_t size;		/* bytes of the output's data area (raw: the disk size; VMDK:
 				 * the capacity, the disk size rounded up to a sector) */
 	char *final_path;	/* what appears when complete (vmdk-flat: the extent) */

@@ -205,8 +205,8 @@ static int pick_output(const struct restore_req *q, const struct out_ops **ops, 
 }
 
 /* Open the output and run the pipeline through it. */
-static int run_pipe(struct run *u, const struct disk_map *m, uint64_t *start, char *err,
-		    size_t errlen)
+static int run_pipe(struct run *u, struct map_iter *m, uint64_t *start, uint64_t *total,
+		    char *err, size_t errlen)
 {
 	const struct restore_req *q = u->o.q;
 	const struct out_ops *ops = u->o.ops;
@@ -229,9 +229,13 @@ static int run_pipe(struct run *u, const struct disk_map *m, uint64_t *start, ch
 	if (*start)
 		rout_notice(&u->o, "resuming %s at offset %" PRIu64, u->o.final_path, *start);
 	po.start = *start;
-	u->resumed = disk_map_data_bytes(m, 0) - disk_map_data_bytes(m, *start);
+	/* the map is read a region at a time (format 2): its totals cost a pass over it */
+	uint64_t rest;
+	if ((rc = map_iter_data_bytes(m, *start, total, &rest, err, errlen)) < 0)
+		return rc;
+	u->resumed = *total - rest;
 	u->ckpt_ns = 0;		/* the first checkpoint comes with the first window */
-	rc = repo_restore_pipe(q->r, m, &po, err, errlen);
+	rc = repo_restore_pipe_iter(q->r, m, rest, &po, err, errlen);
 	if (rc > 0)
 		rc = -EIO;
 	if (rc < 0 && !err[0])
@@ -243,9 +247,9 @@ static int run_pipe(struct run *u, const struct disk_map *m, uint64_t *start, ch
 int restore_disk(const struct restore_req *q, struct restore_result *res, char *err,
 		 size_t errlen)
 {
-	struct disk_map *m = NULL;
+	struct map_iter *m = NULL;
 	struct run u = { .o = { .q = q, .fd = -1 } };
-	uint64_t start = 0;
+	uint64_t start = 0, total = 0;
 
 	memset(res, 0, sizeof(*res));
 	if (errlen)
@@ -255,23 +259,22 @@ int restore_disk(const struct restore_req *q, struct restore_result *res, char *
 	int rc = pick_output(q, &u.o.ops, err, errlen);
 	if (rc < 0)
 		return rc;
-	if ((rc = repo_disk_map(q->r, q->p, q->disk, &m, err, errlen)) < 0)
+	if ((rc = map_iter_open(q->r, q->p, q->disk, &m, err, errlen)) < 0)
 		return rc;
 	u.o.map = m;
-	res->disk_size = m->size;
+	res->disk_size = map_iter_size(m);
 	res->block_device = u.o.ops == &out_bdev_ops;
 	/* VMDK capacities are whole sectors; a disk of another size reads zeroes past its end */
-	u.o.size = q->fmt == RESTORE_RAW ? m->size : ROUND_UP(m->size, (uint64_t)VMDK_SECTOR);
+	u.o.size = q->fmt == RESTORE_RAW ? res->disk_size :
+					   ROUND_UP(res->disk_size, (uint64_t)VMDK_SECTOR);
 	const char *env = getenv("FERRY_RESTORE_CKPT_MS");
 	u.ckpt_every_ns = env ? strtoull(env, NULL, 10) * 1000000ull : CKPT_EVERY_NS;
 
-	rc = run_pipe(&u, m, &start, err, errlen);
+	rc = run_pipe(&u, m, &start, &total, err, errlen);
 	if (rc == 0) {
 		rc = u.o.ops->finish(&u.o, err, errlen);
-		if (rc == 0 && q->progress) {
-			uint64_t total = disk_map_data_bytes(m, 0);
+		if (rc == 0 && q->progress)
 			q->progress(q->progress_arg, total, total);
-		}
 	}
 	res->resumed_at = start;
 	res->bytes_written = u.written;
@@ -284,6 +287,6 @@ int restore_disk(const struct restore_req *q, struct restore_result *res, char *
 	free(u.o.final_path);
 	free(u.o.part);
 	free(u.o.state);
-	disk_map_free(m);
+	map_iter_free(m);
 	return rc;
 }

@@ -28,41 +28,13 @@
 #include "repo/repo.h"
 #include "repo/restore-pipe.h"
 #include "restore/restore.h"
+#include "tests/unit/repo-fx.h"
 #include "common/banned.h"
 
 #define CS 4096u
 #define NCH 600u		/* > 2 frames of REPO_FRAME_MAX / CS chunks */
 #define SIZE ((uint64_t)(NCH + 64) * CS)
 
-struct fx {
-	char dir[64];
-	char url[128];
-	char key[128];
-	char out[128];
-};
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test-frame.XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->url, sizeof(f->url), "file://%s/store", f->dir);
-	snprintf(f->key, sizeof(f->key), "%s/key", f->dir);
-	snprintf(f->out, sizeof(f->out), "%s/out.raw", f->dir);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[200];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
-}
 
 static struct repo *make_repo(struct fx *f, uint16_t format)
 {
@@ -122,21 +94,11 @@ static void count_report(void *arg, const char *key, const char *problem)
 	(*(int *)arg)++;
 }
 
-/* The disk at point p into path as a raw image, through the restore library. */
-static int restore_raw(struct repo *r, const struct point_info *p, const char *path,
-		       char *err, size_t errlen)
-{
-	struct restore_req q = { .r = r, .p = p, .domain = p->domain, .disk = "d0",
-				 .path = path, .fmt = RESTORE_RAW, .force = true };
-	struct restore_result res;
-	return restore_disk(&q, &res, err, errlen);
-}
-
 static void check_restore(struct fx *f, struct repo *r, const struct point_info *p,
 			  const uint8_t *exp)
 {
 	char err[256];
-	int rc = restore_raw(r, p, f->out, err, sizeof(err));
+	int rc = fx_restore_raw(r, p, "d0", f->out, err, sizeof(err));
 	if (rc)
 		print_message("restore: %s\n", err);
 	assert_int_equal(rc, 0);
@@ -248,7 +210,7 @@ static void test_frame_corrupt(void **state)
 	}
 	assert_true(bad > 1);
 	char err[256];
-	assert_int_equal(restore_raw(r, &p, f->out, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(fx_restore_raw(r, &p, "d0", f->out, err, sizeof(err)), -EBADMSG);
 	assert_int_equal(access(f->out, F_OK), -1);
 	int problems = 0;
 	assert_true(repo_verify(r, true, count_report, &problems) > 0);
@@ -317,9 +279,9 @@ static void test_format1_writes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_frames, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_frame_corrupt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_format1_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frames, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_frame_corrupt, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_format1_writes, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

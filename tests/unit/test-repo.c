@@ -665,9 +665,11 @@ static void golden_check(struct fx *f, const char *name, bool want_part)
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	snprintf(url, sizeof(url), "file://%s/tests/golden/%s", cwd, name);
 	const char *regen = getenv("FERRY_REGEN_GOLDEN");
+	bool v3 = !strcmp(name, "repo-v3");	/* format 2: frames, split full maps */
 	if (regen && !strcmp(regen, name + strlen("repo-"))) {
 		struct repo_create_opts o = { .url = url, .key_file = f->key, .encrypted = true,
-					.chunk_size = CS };
+					.chunk_size = CS, .region_chunks = v3 ? 16 : 0,
+					.format = v3 ? 2 : 1 };
 		assert_int_equal(repo_create(&o, err, sizeof(err)), 0);
 		assert_int_equal(repo_open(url, f->key, &r, err, sizeof(err)), 0);
 		golden_points(r, e1, e2);
@@ -693,6 +695,21 @@ static void golden_check(struct fx *f, const char *name, bool want_part)
 	check_restore(f, r, &v[0], "disk0", e1, G_SIZE);
 	check_restore(f, r, &v[1], "disk0", e2, G_SIZE);
 	assert_int_equal(has_part_extent(r, &v[1], "disk0"), want_part);
+	assert_int_equal(repo_format(r), v3 ? 2 : 1);
+	if (v3) {	/* point 1's map is split (one region), slots 0-3 share one frame */
+		struct manifest m;
+		struct chunk_loc a, b;
+		struct disk_map *dm;
+		assert_int_equal(manifest_load(r, "golden", 1, 1, &m, NULL, 0), 0);
+		assert_true(m.disks[0].has_regions);
+		assert_int_equal(m.disks[0].nreg, 1);
+		manifest_release(&m);
+		assert_int_equal(repo_disk_map(r, &v[0], "disk0", &dm, NULL, 0), 0);
+		assert_true(index_lookup(&r->index, dm->ext[0].id, &a));
+		assert_true(index_lookup(&r->index, dm->ext[3].id, &b));
+		assert_true(a.off == b.off && b.foff == 3 * CS);
+		disk_map_free(dm);
+	}
 	assert_int_equal(repo_verify(r, true, no_report, NULL), 0);
 	free(v);
 	repo_close(r);
@@ -708,6 +725,7 @@ static void test_golden(void **state)
 {
 	golden_check(*state, "repo-v1", false);
 	golden_check(*state, "repo-v2", true);
+	golden_check(*state, "repo-v3", true);
 }
 
 /* ---- the hand-made fuzz seeds, built from docs/repo-format.md, decode as the spec says ---- */
@@ -741,7 +759,7 @@ static void test_spec_seeds(void **state)
 	static const struct { const char *name; uint32_t cs; int rc; } man[] = {
 		{ "delta-4k", 4096, 0 }, { "full-64k", 65536, 0 }, { "first-no-disks", 0, 0 },
 		{ "truncated", 4096, -EBADMSG }, { "bad-magic", 4096, -EBADMSG },
-		{ "version-2", 4096, 0 }, { "version-3", 4096, -EPROTO },
+		{ "version-2", 4096, 0 }, { "version-3", 4096, 0 }, { "version-4", 4096, -EPROTO },
 		{ "huge-count", 0, -EBADMSG }, { "part-v2", 4096, 0 },
 		{ "part-in-v1", 4096, -EBADMSG }, { "part-whole", 4096, -EBADMSG },
 		{ "part-past-chunk", 4096, -EBADMSG }, { "part-crosses-chunk", 4096, -EBADMSG },
@@ -754,7 +772,7 @@ static void test_spec_seeds(void **state)
 		size_t len;
 		uint8_t *b = read_seed("manifest", man[i].name, &len);
 		struct manifest m;
-		int rc = manifest_decode(b + 1, len - 1, man[i].cs, &m);
+		int rc = manifest_decode(b + 1, len - 1, man[i].cs, 0, &m);
 		if (rc != man[i].rc)
 			print_message("seed %s: %d\n", man[i].name, rc);
 		assert_int_equal(rc, man[i].rc);
@@ -762,10 +780,48 @@ static void test_spec_seeds(void **state)
 			manifest_release(&m);
 		free(b);
 	}
+	/* version 3 full maps: region tables, checked against 1 GiB regions of 64 KiB chunks */
+	static const struct { const char *name; int rc; } v3[] = {
+		{ "full-v3-regions", 0 }, { "full-v3-regions-unsorted", -EBADMSG },
+		{ "full-v3-region-past-disk", -EBADMSG }, { "full-v3-region-too-small", -EBADMSG },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(v3); i++) {
+		size_t len;
+		uint8_t *b = read_seed("manifest", v3[i].name, &len);
+		struct manifest m;
+		int rc = manifest_decode(b + 1, len - 1, 65536, 1ull << 30, &m);
+		if (rc != v3[i].rc)
+			print_message("seed %s: %d\n", v3[i].name, rc);
+		assert_int_equal(rc, v3[i].rc);
+		if (rc == 0) {
+			assert_true(m.disks[0].has_regions);
+			assert_int_equal(m.disks[0].nreg, 2);
+			assert_int_equal(m.disks[0].reg[1].index, 7);
+			manifest_release(&m);
+		}
+		free(b);
+	}
+	static const struct { const char *name; int rc; } reg[] = {
+		{ "region-valid", 0 }, { "region-outside", -EBADMSG },
+		{ "region-zero-extent", -EBADMSG }, { "region-version-2", -EPROTO },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(reg); i++) {
+		size_t len, n;
+		struct disk_extent *e;
+		uint8_t *b = read_seed("manifest", reg[i].name, &len);
+		int rc = region_decode(b + 1, len - 1, 3, 1ull << 30, 1ull << 40, 65536, &e, &n);
+		assert_int_equal(rc, reg[i].rc);
+		if (rc == 0) {
+			assert_int_equal(n, 2);
+			assert_int_equal(e[1].offset, (3ull << 30) + 65536);
+			free(e);
+		}
+		free(b);
+	}
 	size_t len;
 	uint8_t *b = read_seed("manifest", "delta-4k", &len);
 	struct manifest m;
-	assert_int_equal(manifest_decode(b + 1, len - 1, 4096, &m), 0);
+	assert_int_equal(manifest_decode(b + 1, len - 1, 4096, 0, &m), 0);
 	assert_string_equal(m.info.domain, "web");
 	assert_int_equal(m.ndisks, 1);
 	assert_int_equal(m.disks[0].n, 3);
