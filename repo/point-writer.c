@@ -46,6 +46,7 @@
 
 #define ZERO_EXT_MAX (1u << 30)	/* ZERO extents are split to fit the u32 length */
 #define REGION_LEVEL 3		/* zstd level of map regions (as other metadata) */
+#define DELTA_MAX_EXTENTS (1u << 22)	/* about 190 MB of manifest, under REPO_META_MAX */
 #define UPLOADS_MAX 3		/* full packs uploading while the next one fills */
 /* Pack buffers are allocated whole, page-aligned, and reused: a 16 MiB buffer grown by
  * realloc and freed per pack costs a page fault (zeroing a page) per 4 KiB every time,
@@ -814,6 +815,18 @@ static int recheck(struct repo_point_writer *w, const struct manifest *m)
 	return -EAGAIN;	/* condemned again and again: let the caller retry later */
 }
 
+/* A delta's extents are inline in its manifest: a point that wrote more extents than a
+ * manifest should hold (a resync of a huge disk) is written as a full point instead,
+ * whose maps are split into regions (format 2). Readers stop at any full point. */
+static void big_delta_full(struct repo_point_writer *w)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < w->ndisks; i++)
+		n += w->disks[i].nout;
+	if (w->r->format >= 2 && n > DELTA_MAX_EXTENTS)
+		w->info.flags |= POINT_FULL;
+}
+
 static int commit(struct repo_point_writer *w, char *err, size_t errlen)
 {
 	struct manifest m = { 0 };
@@ -824,6 +837,8 @@ static int commit(struct repo_point_writer *w, char *err, size_t errlen)
 	for (size_t i = 0; i < w->ndisks && rc == 0; i++)
 		if ((rc = resolve_disk(w, &w->disks[i])) < 0)
 			repo_err(err, errlen, "disk %s: %s", w->disks[i].name, store_strerror(repo_store(w->r), rc));
+	if (rc == 0)
+		big_delta_full(w);
 	if (rc == 0 && (rc = build_manifest(w, &m)) < 0)
 		repo_err(err, errlen, "cannot build the manifest: %s", store_strerror(repo_store(w->r), rc));
 	if (rc == 0) {
