@@ -140,6 +140,10 @@ bench-snmp: all
 check-appliances: tests
 	IMAGE_MB=$${IMAGE_MB:-512} ROUNDS=$${ROUNDS:-24} bash tests/integration/250-s3-appliances.sh
 
+# a disk with as many chunks as 1 TiB at 64 KiB, end to end (256-byte chunks)
+check-bigmap: all
+	tests/bench/bench-bigmap.sh
+
 # 32 domains under 4 KiB random writes in one ferryd: each domain's worst RPO
 bench-domains: all
 	tests/bench/bench-domains.sh
@@ -168,7 +172,7 @@ clean:
 	rm -rf $(O)
 
 .PHONY: all tests check clean fuzz FORCE bench-datapath bench-pipeline bench-restore \
-	bench-guest bench-failover bench-snmp deps bench-compress bench-domains check-appliances
+	bench-guest bench-failover bench-snmp deps bench-compress bench-domains check-appliances check-bigmap
 .DELETE_ON_ERROR:
 .SECONDARY:
 

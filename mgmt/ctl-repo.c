@@ -53,9 +53,9 @@ int ctl_init_main(int argc, char **argv)
 	}
 	if (a.chunk) {
 		uint64_t v;
-		if (parse_size(a.chunk, &v) < 0 || v > UINT32_MAX || v < 4096 || v > (1u << 20) ||
+		if (parse_size(a.chunk, &v) < 0 || v > UINT32_MAX || v < 256 || v > (1u << 20) ||
 		    (v & (v - 1))) {
-			rc = ctl_usage(&a, "bad --chunk-size (a power of two from 4K to 1M)");
+			rc = ctl_usage(&a, "bad --chunk-size (a power of two from 256 to 1M)");
 			goto out;
 		}
 		o.chunk_size = (uint32_t)v;
@@ -66,9 +66,10 @@ int ctl_init_main(int argc, char **argv)
 		rc = ctl_fail(&a, r == -EINVAL ? 2 : 1, "%s", err[0] ? err : strerror(-r));
 		goto out;
 	}
-	printf("created repository %s (%s, chunk size %u KiB)\n", a.store,
-	       o.encrypted ? "encrypted" : "not encrypted",
-	       (o.chunk_size ? o.chunk_size : REPO_DEFAULT_CHUNK) >> 10);
+	uint32_t cs = o.chunk_size ? o.chunk_size : REPO_DEFAULT_CHUNK;
+	printf("created repository %s (%s, chunk size %u %s)\n", a.store,
+	       o.encrypted ? "encrypted" : "not encrypted", cs >= 1024 ? cs >> 10 : cs,
+	       cs >= 1024 ? "KiB" : "bytes");
 out:
 	ctl_args_release(&a);
 	return rc;
