@@ -728,6 +728,39 @@ static void test_golden(void **state)
 	golden_check(*state, "repo-v3", true);
 }
 
+/* ---- the config object: formats 1 and 2 ---- */
+
+static void test_config_versions(void **state)
+{
+	(void)state;
+	struct repo_config c = { .version = 2, .chunk_size = 256, .region_chunks = 16 }, d;
+	uint8_t buf[REPO_CONFIG_LEN_ENC];
+	size_t n = repo_config_encode(&c, buf);
+	assert_int_equal(repo_config_decode(buf, n, &d), 0);
+	assert_int_equal(d.version, 2);
+	assert_int_equal(d.chunk_size, 256);
+	assert_int_equal(d.region_chunks, 16);
+	/* format 1: chunks from 4 KiB, the region field reserved */
+	c = (struct repo_config){ .version = 1, .chunk_size = 4096 };
+	n = repo_config_encode(&c, buf);
+	assert_int_equal(repo_config_decode(buf, n, &d), 0);
+	assert_int_equal(d.region_chunks, 0);
+	c.chunk_size = 256;
+	n = repo_config_encode(&c, buf);
+	assert_int_equal(repo_config_decode(buf, n, &d), -EBADMSG);
+	/* format 2: a region size not a power of two, or out of range: corrupt */
+	static const uint32_t bad[] = { 0, 8, 24, 1u << 25 };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		c = (struct repo_config){ .version = 2, .chunk_size = 65536, .region_chunks = bad[i] };
+		n = repo_config_encode(&c, buf);
+		assert_int_equal(repo_config_decode(buf, n, &d), -EBADMSG);
+	}
+	/* a newer format: unsupported */
+	c = (struct repo_config){ .version = 3, .chunk_size = 65536, .region_chunks = 16 };
+	n = repo_config_encode(&c, buf);
+	assert_int_equal(repo_config_decode(buf, n, &d), -EPROTO);
+}
+
 /* ---- the hand-made fuzz seeds, built from docs/repo-format.md, decode as the spec says ---- */
 
 static void *read_seed(const char *dir, const char *name, size_t *len)
@@ -896,6 +929,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_plaintext, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_golden, setup, teardown),
 		cmocka_unit_test(test_spec_seeds),
+		cmocka_unit_test(test_config_versions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
