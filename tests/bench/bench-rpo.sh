@@ -43,4 +43,19 @@ print(f"rpo = 5s, {len(a)} samples: newest durable point age worst {max(a):.1f} 
       f"mean {sum(a)/len(a):.1f} s (target: worst <= 10 s)")
 PY
 grep -c 'ferryd: info: point rpo' "$W/ferryd.log" | sed 's/^/points cut: /'
+# what the points of small random writes cost in the store: every point after the seed
+# and its catch-up, against the bytes fio wrote
+python3 - "$W/ferryd.log" "$W/fio.out" <<'PY'
+import re, sys
+log, fio = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+pts = re.findall(r"point rpo 1\.(\d+)[^:]*: \d+ records, (\d+) logical bytes, (\d+) bytes stored", log)
+pts = [(int(s), int(l), int(b)) for s, l, b in pts if int(s) > 2]
+m = re.search(r"WRITE: bw=.*io=([0-9.]+)([KMG]i?B)", fio)
+unit = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "KB": 1e3, "MB": 1e6, "GB": 1e9}
+written = float(m.group(1)) * unit[m.group(2)] if m else 0
+stored = sum(b for _, _, b in pts)
+if written:
+    print(f"small random writes: {stored / 1e6:.1f} MB stored for {written / 1e6:.1f} MB written "
+          f"({stored / (written / 1e6) / 1e3:.1f} KB stored per MB written, {len(pts)} points)")
+PY
 grep -E 'info: (point rpo|domain rpo)' "$W/ferryd.log" | tail -n 12 | sed 's/^/  /'
