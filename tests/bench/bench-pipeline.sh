@@ -18,7 +18,9 @@
 # time and stored bytes against restic's: >= 3x as fast, <= 1.05x the bytes), and vm-b's
 # increment. All tools read the images from the page cache (they were just written). Not
 # part of the test suite. restic and borgbackup are installed with apt-get when missing.
-#   SIZE=2G ROUNDS=3 BENCH_DIR=/var/tmp/x make bench-pipeline
+# PEER=DIR adds a fourth tool, "peer": the ferryd and ferryctl of DIR/build/bin (another
+# build of ferry, e.g. the main branch), run exactly as ferry, in the same rotation.
+#   SIZE=2G ROUNDS=3 BENCH_DIR=/var/tmp/x PEER=/path/to/other/tree make bench-pipeline
 set -eu
 cd "$(dirname "$0")/../.."
 SIZE=${SIZE:-2G}
@@ -72,25 +74,30 @@ write_conf() {	# FILE DOMAIN:DISK:PATH...
 ferry_seed() {	# CONFIG DOMAIN: prints the seconds from ferryd's start to the durable catch-up
 	local t0 t1
 	t0=$(now)
-	build/bin/ferryd -c "$1" >>"$R/ferryd.log" 2>&1 &
+	"$FBIN/ferryd" -c "$1" >>"$R/ferryd.log" 2>&1 &
 	FPID=$!
 	for _ in $(seq 600); do grep -q '^ferryd ready$' "$R/ferryd.log" && break; sleep 0.01; done
-	build/bin/ferryctl point -c "$1" --domain "$2" --wait >/dev/null
+	"$FBIN/ferryctl" point -c "$1" --domain "$2" --wait >/dev/null
 	t1=$(now)
 	kill -TERM $FPID && wait $FPID
 	FPID=
 	elapsed "$t0" "$t1"
 }
 run_ferry() {	# prints "time_a time_b stored_after_a stored_after_b"
+	FBIN=${FBIN:-build/bin}
 	R=$W/ferry-run; rm -rf "$R"; mkdir -p "$R/state"
-	build/bin/ferryctl init --store "file://$R/ferry" --key-file "$R/ferry.key" >/dev/null
+	"$FBIN/ferryctl" init --store "file://$R/ferry" --key-file "$R/ferry.key" >/dev/null
 	write_conf "$R/a.conf" vm-a:vma:"$A"
 	write_conf "$R/ab.conf" vm-a:vma:"$A" vm-b:vmb:"$B"
 	local ta tb sa
 	ta=$(ferry_seed "$R/a.conf" vm-a); sa=$(stored "$R/ferry")
 	tb=$(ferry_seed "$R/ab.conf" vm-b)
 	echo "$ta $tb $sa $(stored "$R/ferry")"
-	grep -h 'point vm-\|compression auto' "$R/ferryd.log" | sed 's/^ferryd: info: /    ferryd: /' >"$W/ferry-points.txt"
+	grep -h 'point vm-\|compression auto' "$R/ferryd.log" |
+		sed 's/^ferryd: info: /    ferryd: /' >"$W/points-${LABEL:-ferry}.txt"
+}
+run_peer() {
+	FBIN=$PEER/build/bin LABEL=peer run_ferry
 }
 
 # ---- restic ----
@@ -120,16 +127,18 @@ run_borg() {
 
 : >"$W/results"
 tools=(ferry restic borg)
+[ -n "${PEER:-}" ] && tools+=(peer)
+nt=${#tools[@]}
 for round in $(seq "$ROUNDS"); do
-	for k in 0 1 2; do
-		t=${tools[$(( (k + round - 1) % 3 ))]}
+	for k in $(seq 0 $((nt - 1))); do
+		t=${tools[$(( (k + round - 1) % nt ))]}
 		run_$t >"$W/row"	# (not in a subshell: cleanup must see ferryd's pid)
 		echo "$round $t $(cat "$W/row")" >>"$W/results"
 		tail -n 1 "$W/results" | sed 's/^/  round /'
 	done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-cat "$W/ferry-points.txt"
+for f in "$W"/points-*.txt; do echo "  $(basename "$f" .txt):"; cat "$f"; done
 
 python3 - "$W/results" "$LOGICAL_A" "$LOGICAL_B" <<'PY'
 import statistics, sys
@@ -153,6 +162,10 @@ for t in ("restic", "borg"):
     print(f"both images, ferry vs {t:6}: {(o[0] + o[1]) / (f[0] + f[1]):.2f}x as fast, "
           f"{f[3] / o[3]:.3f}x the bytes; vm-b's increment {(f[3] - f[2]) / 1e6:.1f} MB "
           f"vs {(o[3] - o[2]) / 1e6:.1f} MB")
+if "peer" in med:
+    p = med["peer"]
+    print(f"ferry vs peer (PEER): vm-a seed {p[0] / f[0]:.2f}x as fast, {f[2] / p[2]:.3f}x the bytes; "
+          f"vm-b {p[1] / f[1]:.2f}x as fast, its increment {(f[3] - f[2]) / (p[3] - p[2]):.3f}x the bytes")
 spread = [r[0] for r in rows["ferry"]]
 print(f"ferry's vm-a seed over the rounds: {', '.join(f'{x:.2f}' for x in spread)} s; "
       f"restic's: {', '.join(f'{r[0]:.2f}' for r in rows['restic'])} s")
