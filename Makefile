@@ -148,6 +148,10 @@ check-bigmap: all
 bench-domains: all
 	tests/bench/bench-domains.sh
 
+# restore, vmdk-stream export and verify --read-data of this build against PEER=DIR
+bench-read: all
+	tests/bench/bench-read.sh
+
 # the compression candidates side by side on vm-a (IMAGE=path to use another image)
 bench-compress: all $(TOOL_BIN)
 	tests/bench/bench-compress.sh
@@ -172,7 +176,7 @@ clean:
 	rm -rf $(O)
 
 .PHONY: all tests check clean fuzz FORCE bench-datapath bench-pipeline bench-restore \
-	bench-guest bench-failover bench-snmp deps bench-compress bench-domains check-appliances check-bigmap
+	bench-guest bench-failover bench-snmp deps bench-compress bench-domains check-appliances check-bigmap bench-read
 .DELETE_ON_ERROR:
 .SECONDARY:
 
