@@ -11,6 +11,7 @@
 #   DOMAINS=32 RATE=256k RUN=60 BENCH_DIR=/var/tmp/x make bench-domains
 set -eu
 cd "$(dirname "$0")/../.."
+BIN=${FERRY_BIN:-build/bin}	# FERRY_BIN=DIR: another build's ferryd and ferryctl
 command -v fio >/dev/null || { echo "fio missing: tools/install-deps.sh" >&2; exit 77; }
 N=${DOMAINS:-32}
 RATE=${RATE:-256k}
@@ -28,7 +29,7 @@ trap cleanup EXIT
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
 tests/lib/vm-images.sh "$W/img" 2G 0 >/dev/null
-build/bin/ferryctl init --store "file://$W/store" --key-file "$W/k" >/dev/null
+$BIN/ferryctl init --store "file://$W/store" --key-file "$W/k" >/dev/null
 {
 	printf '[appliance]\nstate_dir = %s\n[nbd]\nlisten = 127.0.0.1:%s\n' "$W/state" "$PORT"
 	printf '[log]\npath = %s\nsize = 4G\nmetadata_size = 16M\n' "$W/replog"
@@ -49,14 +50,14 @@ build/bin/ferryctl init --store "file://$W/store" --key-file "$W/k" >/dev/null
 	done
 } >"$W/fio.job"
 mkdir -p "$W/state"
-build/bin/ferryd -c "$W/ferry.conf" >"$W/ferryd.log" 2>&1 &
+$BIN/ferryd -c "$W/ferry.conf" >"$W/ferryd.log" 2>&1 &
 PID=$!
 for _ in $(seq 300); do grep -q '^ferryd ready$' "$W/ferryd.log" && break; sleep 0.1; done
 fio --output="$W/fio.out" "$W/fio.job" &
 FIO=$!
 : >"$W/samples"
 while kill -0 $FIO 2>/dev/null; do
-	{ echo @@; build/bin/ferryctl status -c "$W/ferry.conf" --json; } >>"$W/samples" 2>/dev/null || true
+	{ echo @@; $BIN/ferryctl status -c "$W/ferry.conf" --json; } >>"$W/samples" 2>/dev/null || true
 	sleep 0.5
 done
 wait $FIO || true

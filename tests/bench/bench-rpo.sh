@@ -7,6 +7,7 @@
 #   SECONDS_RUN=60 RATE=20m DISK=4G tests/bench/bench-rpo.sh
 set -eu
 cd "$(dirname "$0")/../.."
+BIN=${FERRY_BIN:-build/bin}	# FERRY_BIN=DIR: another build's ferryd and ferryctl
 command -v fio >/dev/null || { echo "fio missing: tools/install-deps.sh" >&2; exit 77; }
 RUN=${SECONDS_RUN:-60}
 RATE=${RATE:-20m}
@@ -18,11 +19,11 @@ trap cleanup EXIT
 . tests/bench/bench-lib.sh
 PORT=$(port)
 truncate -s "$DISK" "$W/d.raw"
-build/bin/ferryctl init --store "file://$W/store" --key-file "$W/k" >/dev/null
+$BIN/ferryctl init --store "file://$W/store" --key-file "$W/k" >/dev/null
 bench_ferryd_conf "$PORT" 8G rpo "d0:$W/d.raw" 5s
-bench_start_ferryd || exit 1
+FERRYD=$BIN/ferryd bench_start_ferryd || exit 1
 PID=$FPID
-build/bin/ferryctl point -c "$W/ferry.conf" --domain rpo --wait >/dev/null	# seed + catch-up
+$BIN/ferryctl point -c "$W/ferry.conf" --domain rpo --wait >/dev/null	# seed + catch-up
 fio --name=rpo --ioengine=nbd --uri="nbd://127.0.0.1:$PORT/d0" --rw=randwrite --bs=4k \
 	--iodepth=8 --rate="$RATE" --size="$DISK" --time_based --runtime="$RUN" \
 	--output="$W/fio.out" &
@@ -30,7 +31,7 @@ FIO=$!
 : >"$W/ages"
 sleep 1
 while kill -0 $FIO 2>/dev/null; do	# (no python here: its start-up alone costs 0.5 s)
-	build/bin/ferryctl status -c "$W/ferry.conf" --json |
+	$BIN/ferryctl status -c "$W/ferry.conf" --json |
 		grep -o '"current_rpo_ms":[-0-9]*' | head -n 1 | sed 's/.*://' >>"$W/ages"
 	sleep 0.5
 done
