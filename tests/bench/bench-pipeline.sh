@@ -72,12 +72,14 @@ write_conf() {	# FILE DOMAIN:DISK:PATH...
 	} >"$f"
 }
 ferry_seed() {	# CONFIG DOMAIN: prints the seconds from ferryd's start to the durable catch-up
-	local t0 t1
+	local t0 t1 log=$R/ferryd-$2.log	# a log per start: "ready" must be this one's
 	t0=$(now)
-	"$FBIN/ferryd" -c "$1" >>"$R/ferryd.log" 2>&1 &
+	"$FBIN/ferryd" -c "$1" >"$log" 2>&1 &
 	FPID=$!
-	for _ in $(seq 600); do grep -q '^ferryd ready$' "$R/ferryd.log" && break; sleep 0.01; done
-	"$FBIN/ferryctl" point -c "$1" --domain "$2" --wait >/dev/null
+	for _ in $(seq 3000); do grep -q '^ferryd ready$' "$log" && break; sleep 0.01; done
+	# (this runs in a command substitution: stop ferryd before giving up)
+	grep -q '^ferryd ready$' "$log" && "$FBIN/ferryctl" point -c "$1" --domain "$2" --wait >/dev/null ||
+		{ kill $FPID; wait $FPID; echo "seed of $2 failed: $(tail -n 3 "$log")" >&2; exit 1; }
 	t1=$(now)
 	kill -TERM $FPID && wait $FPID
 	FPID=
@@ -90,10 +92,11 @@ run_ferry() {	# prints "time_a time_b stored_after_a stored_after_b"
 	write_conf "$R/a.conf" vm-a:vma:"$A"
 	write_conf "$R/ab.conf" vm-a:vma:"$A" vm-b:vmb:"$B"
 	local ta tb sa
-	ta=$(ferry_seed "$R/a.conf" vm-a); sa=$(stored "$R/ferry")
-	tb=$(ferry_seed "$R/ab.conf" vm-b)
+	ta=$(ferry_seed "$R/a.conf" vm-a) || exit 1
+	sa=$(stored "$R/ferry")
+	tb=$(ferry_seed "$R/ab.conf" vm-b) || exit 1
 	echo "$ta $tb $sa $(stored "$R/ferry")"
-	grep -h 'point vm-\|compression auto' "$R/ferryd.log" |
+	grep -h 'point vm-\|compression auto' "$R"/ferryd-*.log |
 		sed 's/^ferryd: info: /    ferryd: /' >"$W/points-${LABEL:-ferry}.txt"
 }
 run_peer() {
