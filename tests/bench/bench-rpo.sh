@@ -55,8 +55,12 @@ m = re.search(r"WRITE: bw=.*io=([0-9.]+)([KMG]i?B)", fio)
 unit = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "KB": 1e3, "MB": 1e6, "GB": 1e9}
 written = float(m.group(1)) * unit[m.group(2)] if m else 0
 stored = sum(b for _, _, b in pts)
+logical = sum(l for _, l, _ in pts)
 if written:
     print(f"small random writes: {stored / 1e6:.1f} MB stored for {written / 1e6:.1f} MB written "
           f"({stored / (written / 1e6) / 1e3:.1f} KB stored per MB written, {len(pts)} points)")
+if logical:	# the points do not end where fio does: per MB the points themselves covered
+    print(f"per MB the points covered: {stored / (logical / 1e6) / 1e3:.1f} KB stored "
+          f"({logical / 1e6:.1f} MB in {len(pts)} points)")
 PY
 grep -E 'info: (point rpo|domain rpo)' "$W/ferryd.log" | tail -n 12 | sed 's/^/  /'
