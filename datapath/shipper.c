@@ -35,8 +35,10 @@ static struct ship_domain *domain_of(struct shipper *sh, uint32_t domain_id)
 
 /* Add one record to its domain's stage (attached[] is a snapshot: domains detached
  * meanwhile have their stage dropped at the next hand-over). A stage past
- * SHIP_MAX_POINT_BYTES detaches its domain. */
-static int stage_record(struct shipper *sh, const bool *attached, const struct replog_record *rec,
+ * SHIP_MAX_POINT_BYTES detaches its domain at once: the stage is dropped and the rest of
+ * this pass skips the domain (attached[] is cleared), so the stage never grows past the
+ * limit, whatever the log holds. */
+static int stage_record(struct shipper *sh, bool *attached, const struct replog_record *rec,
 			const void *payload)
 {
 	struct ship_domain *d = domain_of(sh, rec->domain_id);
@@ -55,6 +57,10 @@ static int stage_record(struct shipper *sh, const bool *attached, const struct r
 	if (pb_bytes(d->stage) >= SHIP_MAX_POINT_BYTES) {
 		log_info("domain %s: more than %llu MiB waiting: its worker reads the log itself",
 			 d->cfg->name, SHIP_MAX_POINT_BYTES >> 20);
+		pb_free(d->stage);
+		d->stage = NULL;
+		d->stage_records = 0;
+		attached[d - sh->doms] = false;
 		pthread_mutex_lock(&sh->mu);
 		d->detached = true;
 		pthread_mutex_unlock(&sh->mu);
@@ -63,7 +69,7 @@ static int stage_record(struct shipper *sh, const bool *attached, const struct r
 }
 
 /* Read the log from the scheduler's position up to the head, into the stages. */
-static int read_log(struct shipper *sh, const bool *attached)
+static int read_log(struct shipper *sh, bool *attached)
 {
 	struct replog_record rec;
 	const void *payload;
@@ -96,7 +102,8 @@ static int read_log(struct shipper *sh, const bool *attached)
 }
 
 /* A detached domain whose cut reached upto is attached again: records after upto that the
- * scheduler skipped meanwhile are staged now; later ones it will stage as they come. */
+ * scheduler skipped meanwhile are staged now; later ones it will stage as they come. If
+ * those alone pass SHIP_MAX_POINT_BYTES, it stays detached (its worker reads them). */
 static void reattach(struct shipper *sh, struct ship_domain *d, uint64_t upto)
 {
 	pb_free(d->stage);
@@ -109,14 +116,20 @@ static void reattach(struct shipper *sh, struct ship_domain *d, uint64_t upto)
 		const void *payload;
 		bool *only = calloc(sh->n_doms, sizeof *only);
 		int r = only ? replog_cursor_open(sh->srv->log, upto + 1, &cur) : -ENOMEM;
+		bool again = false;	/* detached again by stage_record */
 		if (r == 0) {
 			only[d - sh->doms] = true;
-			while ((r = replog_cursor_next(cur, &rec, &payload)) == 1 && rec.seq <= sh->pos)
+			while ((r = replog_cursor_next(cur, &rec, &payload)) == 1 && rec.seq <= sh->pos) {
 				if ((r = stage_record(sh, only, &rec, payload)) < 0)
 					break;
+				if ((again = !only[d - sh->doms]))
+					break;
+			}
 			replog_cursor_close(cur);
 		}
 		free(only);
+		if (again)
+			return;
 		if (r < 0) {
 			log_error("shipper: domain %s: reading the log again: %s", d->cfg->name,
 				  strerror(-r));
