@@ -245,7 +245,10 @@ static int walk_extents(struct walk *wk, const struct disk_extent *e, size_t n)
 	return rc;
 }
 
-/* A map region: its own id, then (once per region) the chunks it names. */
+/* A map region: its own id, then (once per region) the chunks it names. A full point
+ * committed after this run read the index names a region the index does not have yet:
+ * the index is read again (what writers added since) before the region counts as
+ * unreadable. */
 static int walk_region(struct walk *wk, const struct region_ref *ref, uint64_t disk_size,
 		       const char *key)
 {
@@ -253,8 +256,14 @@ static int walk_region(struct walk *wk, const struct region_ref *ref, uint64_t d
 	struct disk_extent *e;
 	size_t n;
 	char err[512] = "";
-	int rc = wk->fn(wk->pr, ref->id, wk->arg);
-	if (rc == 0)
+	int rc = 0;
+	if (!index_lookup(&wk->pr->r->index, ref->id, NULL) &&
+	    (rc = index_refresh(wk->pr->r, NULL, NULL)) < 0) {
+		repo_err(wk->pr->err, wk->pr->errlen, "cannot refresh the index: %s",
+			 serr(wk->pr, rc));
+		return rc;
+	}
+	if ((rc = wk->fn(wk->pr, ref->id, wk->arg)) == 0)
 		rc = index_claim(&wk->regions, ref->id, &none);
 	if (rc <= 0)
 		return rc;
@@ -590,14 +599,15 @@ static int condemn(struct run *pr)
 		index_release(&live);
 		return rc;
 	}
-	rc = walk_refs(pr, add_live, &live);
+	/* the candidates: packs the index knew before the walk (a region read may refresh it
+	 * with commits whose manifests the walk did not list) */
+	struct set_ctx sc = { pr->r, &indexed, 0 };
+	index_each(&pr->r->index, add_indexed, &sc);
+	if ((rc = sc.err) == 0)
+		rc = walk_refs(pr, add_live, &live);
 	if (rc == 0 && (rc = objs_list_sorted(pr->r->st, "packs/", &packs)) < 0)
 		repo_err(pr->err, pr->errlen, "cannot list the packs: %s", serr(pr, rc));
 	if (rc < 0)
-		goto out;
-	struct set_ctx sc = { pr->r, &indexed, 0 };
-	index_each(&pr->r->index, add_indexed, &sc);
-	if ((rc = sc.err) < 0)
 		goto out;
 	m = calloc(packs.n ? packs.n : 1, sizeof(*m));
 	if (!m) {

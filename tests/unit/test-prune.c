@@ -676,6 +676,66 @@ static void test_rescue(void **state)
 	check_restore(f, NPTS + 1, f->exp[NPTS + 1]);
 }
 
+/* A full point of another domain (its first) is committed after prune read the index and
+ * before its walk over the manifests: the walk meets a map region the index does not
+ * have yet, reads the index again and goes on; the new point's pack is no candidate. */
+struct late_full {
+	struct fx *f;
+	struct repo *r;
+	bool done;
+	struct point_info info;
+};
+
+static int commit_full_point(void *arg, enum prune_step s, const char *key)
+{
+	struct late_full *lf = arg;
+	(void)key;
+	if (s != PRUNE_STEP_DELETE_POINT || lf->done)
+		return 0;
+	struct point_info meta = { .epoch = 1, .seq = 1, .flags = POINT_CONSISTENT,
+				   .time_ns = T0 };
+	struct repo_point_writer *w;
+	uint8_t chunk[CS];
+	char err[256] = "";
+	snprintf(meta.domain, sizeof(meta.domain), "late");
+	assert_int_equal(repo_point_begin(lf->r, &meta, &w), 0);
+	assert_int_equal(repo_point_disk(w, "vm0", DISK), 0);
+	fill(chunk, CS, 4242);
+	assert_int_equal(repo_point_data(w, CS, chunk, CS), 0);
+	assert_int_equal(repo_point_commit(w, &lf->info, err, sizeof(err)), 0);
+	lf->done = true;
+	return 0;
+}
+
+static void test_full_point_during_walk(void **state)
+{
+	struct fx *f = *state;
+	struct prune_stats st;
+	struct late_full lf = { .f = f, .r = build(f) };
+
+	assert_int_equal(prune_run(f, &st, commit_full_point, &lf), 0);
+	assert_true(lf.done);
+	assert_int_equal(st.packs_condemned, 12);
+	repo_close(lf.r);
+	assert_int_equal(prune_run(f, &st, NULL, NULL), 0);
+	assert_int_equal(st.packs_deleted, 12);
+	assert_int_equal(st.packs_rescued, 0);
+	check_verify(f);
+	check_kept(f);
+
+	/* the late point's map region and chunk survived */
+	struct repo *r = open_repo(f);
+	struct disk_map *m;
+	uint8_t chunk[CS], exp[CS];
+	assert_int_equal(repo_disk_map(r, &lf.info, "vm0", &m, NULL, 0), 0);
+	assert_int_equal(m->n, 1);
+	assert_int_equal(repo_read_chunk(r, m->ext[0].id, chunk, CS), 0);
+	fill(exp, CS, 4242);
+	assert_memory_equal(chunk, exp, CS);
+	disk_map_free(m);
+	repo_close(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -689,6 +749,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writer_stores_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_writers_one_handle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rescue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_point_during_walk, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
