@@ -5,8 +5,8 @@
  * image is complete and durable, and where its grains end), and a resume reopens PATH.part
  * there (vmdk_writer_resume), dropping whatever a killed run wrote after it. A .part that
  * does not fit its checkpoint is not resumed: the restore starts over and says why. For
- * vmdk-stream at the default level, a chunk the repository holds as one whole grain in
- * zlib form is stored as it is (sink_z) instead of being compressed again. */
+ * vmdk-stream at --level 1, a chunk a format 1 repository holds as one whole grain in
+ * zlib form (igzip) is stored as it is (sink_z) instead of being compressed again. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
