@@ -10,7 +10,9 @@
  *      extents checked the same way;
  *   5. every VM set decodes, and no point lost the set it needs (vmdesc.c).
  * Each problem is reported once per object as "KEY: what" through the callback. Only
- * allocation failures and store listing errors stop the run (-errno). */
+ * allocation failures and store listing errors stop the run (-errno). The manifests are
+ * listed before the index is read again and the packs last, so that points shipped while
+ * verify runs are not taken for damage. */
 #include "repo/repo-internal.h"
 
 #include <errno.h>
@@ -293,11 +295,16 @@ int repo_verify(struct repo *r, bool read_data, repo_report_fn *fn, void *arg)
 
 	if ((rc = index_init(&v.regions)) < 0)
 		return rc;
-	for (size_t i = 0; i < r->n_problems; i++)
-		report(&v, r->problems[i].key, "%s", r->problems[i].what);
-	rc = objs_list_sorted(r->st, "packs/", &v.packs);
+	/* the manifests, then the index objects, then the packs: writers put them in the
+	 * opposite order, so whatever a listed manifest names is in the index, and whatever
+	 * the index names was uploaded before the packs are listed, even while they ship */
+	rc = store_list(r->st, "domains/", objs_collect, &v.manifests);
 	if (rc == 0)
-		rc = store_list(r->st, "domains/", objs_collect, &v.manifests);
+		rc = index_refresh(r, NULL, NULL);
+	for (size_t i = 0; rc == 0 && i < r->n_problems; i++)
+		report(&v, r->problems[i].key, "%s", r->problems[i].what);
+	if (rc == 0)
+		rc = objs_list_sorted(r->st, "packs/", &v.packs);
 	if (rc == 0)
 		rc = check_packs(&v, read_data);
 	if (rc == 0)

@@ -736,6 +736,19 @@ static void test_full_point_during_walk(void **state)
 	repo_close(r);
 }
 
+/* verify on a handle opened before a point was shipped (by another writer) and its pack
+ * listed: the new point, a full one with a map region, is not taken for damage. */
+static void test_verify_while_shipping(void **state)
+{
+	struct fx *f = *state;
+	struct late_full lf = { .f = f, .r = build(f) };
+	struct repo *v = open_repo(f);
+	assert_int_equal(commit_full_point(&lf, PRUNE_STEP_DELETE_POINT, NULL), 0);
+	assert_int_equal(repo_verify(v, true, report, NULL), 0);
+	repo_close(v);
+	repo_close(lf.r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -750,6 +763,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_writers_one_handle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rescue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_point_during_walk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_while_shipping, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
