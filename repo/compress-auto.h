@@ -2,7 +2,7 @@
  * from what its last point cost (docs/config.md "compression"). Pure: no clock, no I/O,
  * so a unit test can drive it through any sequence of points.
  *
- * Format 2 repositories (frames of up to 1 MiB, docs/repo-format.md section 14): zstd,
+ * Format 2 repositories (frames of up to 1 MiB, docs/repo-format.md section 15): zstd,
  * starting at level AUTO_START. After each point that did enough work to tell:
  *   - the store is the bottleneck (pack uploads took more than twice the encode CPU
  *     time): one level up, to AUTO_MAX. CPU spent on compression is then free, and every

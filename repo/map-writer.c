@@ -1,4 +1,4 @@
-/* A full point's split map of one disk (format 2: docs/repo-format.md section 15).
+/* A full point's split map of one disk (format 2: docs/repo-format.md section 16).
  *
  * A full point lists, per disk, one reference per region that holds data. A region that
  * nothing changed since the previous full point (no point of the chain, nor this one,

@@ -416,7 +416,7 @@ int extents_put(struct dbuf *b, const struct disk_extent *e, size_t n, uint8_t v
  * non-overlapping, non-empty. *out malloc'd. 0, -EBADMSG, -ENOMEM. */
 int extents_take(const uint8_t **p, size_t *left, const struct ext_rules *rl,
 		 struct disk_extent **out, size_t *nout);
-/* A map region's plaintext (docs/repo-format.md section 15). */
+/* A map region's plaintext (docs/repo-format.md section 16). */
 int region_encode(uint64_t index, const struct disk_extent *e, size_t n, struct dbuf *out);
 /* Decode region `index` of a disk of disk_size bytes: every extent DATA, inside the region
  * and the disk. 0, -EBADMSG, -EPROTO, -ENOMEM. */

@@ -4,7 +4,7 @@
 # repeated, so the chunk index stays small while the map has SIZE / 256 extents: 16,777,216
 # for 4 GiB, as many as 1 TiB of 64 KiB chunks). ferryd seeds it, then takes two points of
 # small random writes; the full map of point 1 is split into 1024 region objects of 16384
-# chunks (docs/repo-format.md section 15), where a format 1 manifest would need 720 MiB (past
+# chunks (docs/repo-format.md section 16), where a format 1 manifest would need 720 MiB (past
 # REPO_META_MAX). Then restore, verify --read-data and prune run on it. Prints the time
 # and peak memory (VmHWM / max RSS) of each step, the manifests' sizes, and checks the
 # restore byte for byte. Not part of the test suite (it writes 2 x SIZE of disk).

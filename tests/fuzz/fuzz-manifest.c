@@ -2,7 +2,7 @@
  * (repo/map-codec.c), the parsers of the largest untrusted metadata a restore reads. The
  * first byte picks the chunk size the decoder checks DATA extents against (low bits: 0
  * unchecked, 4 KiB, 64 KiB; with 16384 chunks per region) and, with bit 7, that the rest
- * is a map region object (docs/repo-format.md section 15: decoded as region number of its
+ * is a map region object (docs/repo-format.md section 16: decoded as region number of its
  * header for a 2^42-byte disk; it must re-encode to the same bytes) instead of a manifest
  * plaintext (docs/repo-format.md "Point manifests"). A manifest that decodes must:
  *   - re-encode to exactly the same bytes (the format is canonical),

@@ -1,5 +1,5 @@
 /* Unit tests for split full maps (format 2: repo/map-codec.c, map-iter.c, map-writer.c;
- * docs/repo-format.md section 15).
+ * docs/repo-format.md section 16).
  * - a disk of 40 small regions (16 chunks of 4 KiB each) written over 40 points, growing
  *   and shrinking: every point's map equals a model of the disk, the map read region by
  *   region equals the whole map, every point restores and verify --read-data is clean;
