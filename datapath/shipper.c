@@ -222,8 +222,10 @@ static void *scheduler_main(void *arg)
 			wait_until(sh, now, wake);
 			continue;
 		}
+		/* a stopped domain cuts no more points: its records are not staged either (they
+		 * stay in the log, unshipped, for the next start) */
 		for (size_t i = 0; i < sh->n_doms; i++)
-			attached[i] = !sh->doms[i].detached;
+			attached[i] = !sh->doms[i].detached && !sh->doms[i].stopped;
 		pthread_mutex_unlock(&sh->mu);
 		/* taken before the head is read: every write acknowledged by then is in */
 		uint64_t cut_ns = now_real_ns();
