@@ -73,6 +73,7 @@ write_conf() {	# FILE DOMAIN:DISK:PATH...
 }
 ferry_seed() {	# CONFIG DOMAIN: prints the seconds from ferryd's start to the durable catch-up
 	local t0 t1 log=$R/ferryd-$2.log	# a log per start: "ready" must be this one's
+	: >"$log"	# exists before the wait below greps it (the shell opens it in the child)
 	t0=$(now)
 	"$FBIN/ferryd" -c "$1" >"$log" 2>&1 &
 	FPID=$!
