@@ -282,9 +282,10 @@ struct server {
 	uint64_t delayed_acks;
 };
 
-/* Called first thing by threads beside the event loop (the shipper; the threads it starts
- * inherit it): lower the calling thread's CPU priority by BACKGROUND_NICE, so on a small
- * appliance guest I/O wins the CPU and shipping uses what is left. */
+/* Called first thing by threads beside the event loop (the shipper's scheduler and
+ * workers; the threads they start inherit it): lower the calling thread's CPU priority by
+ * BACKGROUND_NICE, so on a small appliance guest I/O wins the CPU and shipping uses what is
+ * left. */
 #define BACKGROUND_NICE 5
 void server_background_thread(const char *what);
 /* ---- signals.c: what ferryd does with each signal ---- */

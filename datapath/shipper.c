@@ -205,6 +205,8 @@ static void *scheduler_main(void *arg)
 	struct shipper *sh = arg;
 	bool *attached = calloc(sh->n_doms, sizeof *attached);
 
+	server_background_thread("shipper scheduler");
+
 	pthread_mutex_lock(&sh->mu);
 	while (!sh->stop && attached) {
 		for (size_t i = 0; i < sh->n_doms; i++) {
@@ -265,7 +267,7 @@ static void *worker_main(void *arg)
 	struct shipper *sh = d->sh;
 	char what[128];
 
-	server_background_thread("shipper");
+	server_background_thread("shipper worker");
 
 	pthread_mutex_lock(&sh->mu);
 	for (;;) {
