@@ -363,23 +363,26 @@ int ship_cut_point(struct shipper *sh, struct ship_domain *d, struct ship_job *j
 	*reached = 0;
 	*cut_short = false;
 	snprintf(what, whatlen, "error: shipping failed (see ferryd's log)\n");
+	/* detached: taken before the log's head is read, so every write acknowledged by then
+	 * is in (the scheduler does the same for its hand-overs) */
+	if (!pb)
+		job->cut_ns = now_real_ns();
 	if (!st || replog_get_stat(srv->log, st) < 0)
 		goto out;
 	for (size_t i = 0; i < st->n_domains; i++)
 		if (st->domains[i].id == d->domain_id)
 			overflow = st->domains[i].overflow;
 	if (!pb) {	/* detached: this cut reads the log itself, up to the head now */
-		job->cut_ns = now_real_ns();
 		if (!(pb = pb_new(repo_chunk_size(sh->repo))))
 			goto out;
-		uint64_t target = st->head_seq - 1;
-		last = MAX(last, target);
+		/* the point covers what was read: the cursor stops at the settled point
+		 * (replog_set_settled) when records below the head still have primary I/O
+		 * in flight, and those must not be marked shipped unread */
 		uint64_t lastread = d->shipped;
-		if (read_own(sh, d, MAX(st->tail_seq, d->shipped + 1), target, pb, &lastread,
-			     &records, &more) < 0)
+		if (read_own(sh, d, MAX(st->tail_seq, d->shipped + 1), st->head_seq - 1, pb,
+			     &lastread, &records, &more) < 0)
 			goto out;
-		if (more)
-			last = lastread;
+		last = MAX(last, lastread);
 	}
 	t_read = now_mono_ns();
 	if (maybe_begin_resync(sh, d, overflow, records, more, &rs, &deferred) < 0)
