@@ -276,12 +276,15 @@ int loop_run(struct server *srv)
 				break;
 			}
 		}
+		/* held-back replies that are due go out now, also the last ones (then the timeout
+		 * is -1 and nothing else would flush them before the next event) */
+		bool held = srv->delayed_head != NULL;
 		int timeout = server_release_delayed(srv);
 		if (srv->stopping && (timeout < 0 || timeout > 100))
 			timeout = 100;
 		if (srv->read_again)
 			timeout = 0;	/* decrypted input is waiting where epoll cannot see it */
-		if (timeout >= 0 && post_phase(srv) < 0)	/* replies just released */
+		if ((held || timeout >= 0) && post_phase(srv) < 0)	/* replies just released */
 			return -1;
 		int n = epoll_wait(srv->epfd, evs, (int)ARRAY_SIZE(evs), timeout);
 		if (n < 0) {
