@@ -5,28 +5,48 @@
 # TESTS="pattern" runs only the integration scripts whose name matches; INTEGRATION=0 runs
 # only the unit tests and fuzz replays. B=DIR takes the binaries from another build
 # directory (make O=DIR), e.g. the sanitizer build of .ci/run.
+# Integration tests run in two lanes at once (LANES=1: one test at a time). The suite mostly
+# waits (daemons, timers, guests under TCG), so a second lane takes what the first leaves
+# idle. The side lane has the small tests that share nothing with any other (their own
+# scratch directory from mktemp, free ports, the file store; no guest, no libvirt, no Ceph
+# RGW, no bound on a rate or an age); every other test, and any test not listed in
+# side_lane, runs in the main lane, one after the other, in order. Unit tests and fuzz
+# replays run first, one at a time.
 set -u
 cd "$(dirname "$0")/.."
 B=${B:-build}
-pass=0; fail=0; skip=0; failed=()
 logdir=$B/test-logs
+results=$logdir/results
 # sanitizer builds: any UBSan report fails the test that triggered it
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 mkdir -p "$logdir"
+: >"$results"
 
 run_one() {	# name, command...
 	local name=$1; shift
 	local log=$logdir/${name//\//_}.log t0=$SECONDS rc
 	"$@" >"$log" 2>&1; rc=$?
+	# one write per result, so that the two lanes' lines do not mix
 	if [ $rc -eq 0 ]; then
-		pass=$((pass + 1)); printf 'PASS %-50s %3ss\n' "$name" $((SECONDS - t0))
+		echo "PASS $name" >>"$results"; printf 'PASS %-50s %3ss\n' "$name" $((SECONDS - t0))
 	elif [ $rc -eq 77 ]; then
-		skip=$((skip + 1)); printf 'SKIP %-50s (%s)\n' "$name" "$(tail -n 1 "$log")"
+		echo "SKIP $name" >>"$results"
+		printf 'SKIP %-50s (%s)\n' "$name" "$(tail -n 1 "$log")"
 	else
-		fail=$((fail + 1)); failed+=("$name")
-		printf 'FAIL %-50s (exit %d) — last lines of %s:\n' "$name" $rc "$log"
-		tail -n 25 "$log" | sed 's/^/    /'
+		echo "FAIL $name" >>"$results"
+		printf 'FAIL %-50s (exit %d) — last lines of %s:\n%s\n' "$name" $rc "$log" \
+			"$(tail -n 25 "$log" | sed 's/^/    /')"
 	fi
+}
+
+side_lane() {	# NAME: a small test that may run beside the main lane's (see the top)
+	case $1 in
+	0[0-5]?-* | 06[01]-* | 0[7-9]?-* | 1??-*) return 0 ;;	# datapath, file-store pipeline
+	300-* | 310-* | 330-* | 34?-*) return 0 ;;		# restore and ferryctl on files
+	500-* | 600-* | 610-* | 62?-*) return 0 ;;		# agent API, VM descriptions, re-IP
+	700-* | 710-* | 720-* | 740-* | 750-*) return 0 ;;	# SNMP with a file store
+	esac
+	return 1
 }
 
 if [ -z "${TESTS:-}" ]; then
@@ -40,13 +60,27 @@ if [ -z "${TESTS:-}" ]; then
 		run_one "fuzz/$n" "$t" tests/fuzz/corpus/$n
 	done
 fi
+main=(); side=()
 for t in tests/integration/*.sh; do
 	[ -f "$t" ] && [ "${INTEGRATION:-1}" != 0 ] || continue
 	if [ -n "${TESTS:-}" ] && [[ "$t" != *$TESTS* ]]; then continue; fi
-	run_one "integration/$(basename "$t" .sh)" bash "$t"
+	if [ "${LANES:-2}" != 1 ] && side_lane "$(basename "$t")"; then side+=("$t"); else main+=("$t"); fi
 done
+run_lane() {	# SCRIPT...
+	local t
+	for t in "$@"; do run_one "integration/$(basename "$t" .sh)" bash "$t"; done
+}
+side_pid=
+if [ ${#side[@]} -gt 0 ]; then
+	run_lane "${side[@]}" &
+	side_pid=$!
+fi
+[ ${#main[@]} -gt 0 ] && run_lane "${main[@]}"
+[ -n "$side_pid" ] && wait "$side_pid"
 
+pass=$(grep -c '^PASS ' "$results"); fail=$(grep -c '^FAIL ' "$results")
+skip=$(grep -c '^SKIP ' "$results")
 echo
-[ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
+[ "$fail" -gt 0 ] && echo "failed: $(sed -n 's/^FAIL //p' "$results" | paste -sd ' ')"
 echo "$pass passed, $fail failed, $skip skipped"
-[ $fail -eq 0 ]
+[ "$fail" -eq 0 ]
