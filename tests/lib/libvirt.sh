@@ -203,12 +203,21 @@ lv_net_remove() {
 	return 0
 }
 
-# lv_wait_line FILE REGEX SECONDS: wait until FILE (a serial log) has a line matching the
-# extended REGEX (carriage returns stripped); print the first such line. 1 on timeout.
+# lv_wait_line FILE REGEX SECONDS: wait until FILE (a serial log) has a whole line matching
+# the extended REGEX (carriage returns stripped); print the first such line. 1 on timeout.
+# Only lines that end in a newline count: the guest writes its serial console a character
+# at a time, and a line read while it is still being written would be cut short.
 lv_wait_line() {
-	local f=$1 re=$2 t=$3 i l
+	local f=$1 re=$2 t=$3 i l s
 	for ((i = 0; i < t * 10; i++)); do
-		l=$(tr -d '\r' <"$f" 2>/dev/null | grep -E -m 1 -- "$re") && { echo "$l"; return 0; }
+		s=$(tr -d '\r\0' <"$f" 2>/dev/null; echo .)
+		s=${s%.}
+		case $s in
+		*$'\n') ;;
+		*$'\n'*) s=${s%$'\n'*}$'\n' ;;	# the last line is not finished yet
+		*) s= ;;
+		esac
+		l=$(printf %s "$s" | grep -E -m 1 -- "$re") && { echo "$l"; return 0; }
 		sleep 0.1
 	done
 	return 1
