@@ -242,11 +242,25 @@ static int null_store(void *arg, const void *plain, size_t len, uint8_t id[CHUNK
 	return 0;
 }
 
+/* Under AddressSanitizer freed memory sits in its quarantine, so peak RSS says nothing about
+ * what the map code keeps, and every access costs several times more: there the test runs on
+ * 1 TiB and checks everything but the memory bound. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
 static void test_16tib(void **state)
 {
 	(void)state;
 	const char *env = getenv("FERRY_MAP_TIB");
-	uint64_t tib = env ? strtoull(env, NULL, 10) : 16;
+	uint64_t tib = env ? strtoull(env, NULL, 10) : UNDER_ASAN ? 1 : 16;
 	const uint32_t cs = 64u << 10;
 	const uint64_t rchunks = REPO_DEFAULT_REGION_CHUNKS, rb = rchunks * cs;
 	const uint64_t size = tib << 40, nregions = size / rb;
@@ -292,7 +306,8 @@ static void test_16tib(void **state)
 		      secs, peak_kib() / 1024, rss0 / 1024);
 	assert_int_equal(extents, size / cs);
 	/* one region at a time: far below what the whole map would take (64 bytes an extent) */
-	assert_true(peak_kib() - rss0 < 64 * 1024);
+	if (!UNDER_ASAN)
+		assert_true(peak_kib() - rss0 < 64 * 1024);
 
 	/* a full point of that disk after a point that wrote in 3 regions: only those are
 	 * rebuilt (they were empty in the previous full point, so nothing is read), the other
