@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -205,6 +206,7 @@ static int place_record(struct replog *log, struct rl_batch *b, struct replog_ap
 		a->npre += pads[i] != 0;
 	}
 	a->seq = log->head_seq++;
+	atomic_store(&log->last_record_seq, a->seq);
 	log->head_off = (log->head_off + rs) % log->ring;
 	a->npost = lo->post_pad != 0;
 	if (lo->post_pad)
@@ -675,6 +677,22 @@ static int persist_table(struct replog *log)
 void replog_set_settled(struct replog *log, uint64_t settled_seq)
 {
 	atomic_store(&log->settled_seq, settled_seq);
+}
+
+int replog_settle_wait(struct replog *log, uint32_t timeout_ms)
+{
+	uint64_t target = atomic_load(&log->last_record_seq);
+	uint64_t deadline = now_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+	for (;;) {
+		uint64_t settled = atomic_load(&log->settled_seq);
+		if (settled == UINT64_MAX || settled >= target)
+			return 0;
+		if (now_mono_ns() >= deadline)
+			return -ETIMEDOUT;
+		/* primary writes end within milliseconds: a short poll costs nothing, and the
+		 * event loop never has to signal anyone */
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
 }
 
 void replog_commit(struct replog *log)

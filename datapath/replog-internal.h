@@ -224,6 +224,9 @@ struct replog {
 	bool use_direct;		/* dfd is open and the kernel has not refused it */
 	/* cursors stop after this (replog_set_settled); UINT64_MAX until the first call */
 	_Atomic uint64_t settled_seq;
+	/* the newest WRITE or ZERO record placed (not a PAD): what replog_settle_wait waits
+	 * for; stored under lock, read anywhere */
+	_Atomic uint64_t last_record_seq;
 	/* under lock: set by replog_set_applied; reclaim never passes it once tracking */
 	uint64_t applied_seq;
 	bool applied_tracking;

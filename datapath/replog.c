@@ -493,6 +493,7 @@ int replog_open(const char *path, const struct replog_open_opts *opts, struct re
 	pthread_mutex_init(&log->lock, NULL);
 	log->dfd = -1;
 	atomic_init(&log->settled_seq, UINT64_MAX);
+	atomic_init(&log->last_record_seq, 0);
 	log->readonly = opts->readonly;
 	log->fd = open_fd(path, opts, &created, err, errlen);
 	if (log->fd < 0)

@@ -157,6 +157,14 @@ void replog_commit(struct replog *log);
  * primary write might still fail before that failure is marked. Monotonic; any thread
  * (an atomic store). */
 void replog_set_settled(struct replog *log, uint64_t settled_seq);
+/* Wait until every WRITE or ZERO record placed before the call has settled, so a cursor
+ * opened afterwards reads each of them. A consumer that cuts a point at a moment T calls it
+ * after taking T: a write acknowledged before T has its record placed and settled by then
+ * (it was answered after its primary I/O ended), but a record placed before it may still
+ * have primary I/O in flight, and the cursor stops below that one, so without the wait the
+ * acknowledged write would be left out of a point that claims T. Return 0, or -ETIMEDOUT
+ * after timeout_ms (a primary write hung that long: the caller retries later). Any thread. */
+int replog_settle_wait(struct replog *log, uint32_t timeout_ms);
 
 /* ---- consumer interface (any thread, or offline) ---- */
 

@@ -26,7 +26,10 @@
  *               more on the engine's workers, smaller ones inline) -> primary_done (a
  *               large write's writeback is started, primary_writeback) -> write_op_end:
  *               redo_untrack, replog_set_settled (the shipper may read the records
- *               before the oldest op still on the redo list), wake overlapping waiters,
+ *               before the oldest op still on the redo list; a point cut at time T first
+ *               waits until every record placed by T has settled, replog_settle_wait, so
+ *               a write acknowledged before T is never left out because an older one
+ *               was still in flight), wake overlapping waiters,
  *               backpressure may hold the reply -> conn_reply (queued, sent by
  *               conn_flush_all)
  *

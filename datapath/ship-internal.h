@@ -34,6 +34,7 @@
 
 #define SHIP_MAX_POINT_BYTES (512ull << 20)
 #define SHIP_RETRY_MS 5000u
+#define SHIP_SETTLE_WAIT_MS 10000u	/* a cut waits this long for primary writes to end */
 #define SHIP_MAX_WAITERS 16
 
 struct server;
@@ -106,6 +107,13 @@ struct shipper {
 	struct replog_cursor *cur;	/* the scheduler's */
 	uint64_t pos;			/* the scheduler has read the log up to this sequence */
 };
+
+/* ---- shipper.c ---- */
+
+/* Before a cut reads the log (after it has taken its time): wait until every record placed
+ * so far has settled (replog_settle_wait), so each write acknowledged before the cut's time
+ * is read. 0, or -ETIMEDOUT after SHIP_SETTLE_WAIT_MS (logged: a hung primary write). */
+int ship_settle_wait(struct shipper *sh);
 
 /* ---- ship-point.c ---- */
 

@@ -365,8 +365,13 @@ int ship_cut_point(struct shipper *sh, struct ship_domain *d, struct ship_job *j
 	snprintf(what, whatlen, "error: shipping failed (see ferryd's log)\n");
 	/* detached: taken before the log's head is read, so every write acknowledged by then
 	 * is in (the scheduler does the same for its hand-overs) */
-	if (!pb)
+	if (!pb) {
 		job->cut_ns = now_real_ns();
+		if (ship_settle_wait(sh) < 0) {
+			snprintf(what, whatlen, "error: a primary write is hung; no point now\n");
+			goto out;
+		}
+	}
 	if (!st || replog_get_stat(srv->log, st) < 0)
 		goto out;
 	for (size_t i = 0; i < st->n_domains; i++)

@@ -68,6 +68,16 @@ static int stage_record(struct shipper *sh, bool *attached, const struct replog_
 	return 0;
 }
 
+/* Wait until the records placed so far have settled (replog_settle_wait), for a cut. */
+int ship_settle_wait(struct shipper *sh)
+{
+	int r = replog_settle_wait(sh->srv->log, SHIP_SETTLE_WAIT_MS);
+	if (r < 0)
+		log_warn("shipper: a primary write has been in flight for over %u s: points wait "
+			 "for it (retrying)", SHIP_SETTLE_WAIT_MS / 1000);
+	return r;
+}
+
 /* Read the log from the scheduler's position up to the head, into the stages. */
 static int read_log(struct shipper *sh, bool *attached)
 {
@@ -229,9 +239,12 @@ static void *scheduler_main(void *arg)
 		for (size_t i = 0; i < sh->n_doms; i++)
 			attached[i] = !sh->doms[i].detached && !sh->doms[i].stopped;
 		pthread_mutex_unlock(&sh->mu);
-		/* taken before the head is read: every write acknowledged by then is in */
+		/* taken before the head is read, and every record placed by then settled
+		 * before it is read: every write acknowledged by then is in */
 		uint64_t cut_ns = now_real_ns();
-		int r = read_log(sh, attached);
+		int r = ship_settle_wait(sh);
+		if (r == 0)
+			r = read_log(sh, attached);
 		pthread_mutex_lock(&sh->mu);
 		if (r == 0)
 			hand_out(sh, now, cut_ns);

@@ -8,10 +8,12 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1110,6 +1112,63 @@ static void test_direct_records(void **state)
 	replog_close(log, false);
 }
 
+/* replog_settle_wait: a cut waits for every record placed before it to settle. Records
+ * 1..3 placed, only the first settled (a write still in flight below two others): the wait
+ * times out; once another thread settles the rest, it returns 0 and a cursor reads all
+ * three (the case of a point that left out a write acknowledged before it was cut). */
+struct settler {
+	struct replog *log;
+	uint64_t seq;
+	_Atomic bool go;
+};
+
+static void *settle_later(void *arg)
+{
+	struct settler *s = arg;
+	while (!atomic_load(&s->go))
+		sched_yield();
+	replog_set_settled(s->log, s->seq);
+	return NULL;
+}
+
+static void test_settle_wait(void **state)
+{
+	(void)state;
+	static uint8_t pay[3][4096];
+	struct tapp t[3];
+	uint32_t d1, d2;
+	struct replog *log = open_log("sw.log", 256 * K, 128 * K, true, false);
+	struct replog_cursor *c;
+	struct replog_record rec;
+	const void *pl;
+
+	register_two(log, &d1, &d2);
+	assert_int_equal(replog_settle_wait(log, 0), 0);	/* nothing settled yet: no tracking */
+	for (int i = 0; i < 3; i++) {
+		fill(pay[i], sizeof pay[i], (uint64_t)i + 7);
+		app(log, &t[i], d1, REPLOG_REC_WRITE, (uint64_t)i * 65536, sizeof pay[i], pay[i],
+		    false);
+	}
+	commit_wait(log, t, 3);
+	replog_set_settled(log, t[0].a.seq);
+	assert_int_equal(replog_settle_wait(log, 20), -ETIMEDOUT);
+
+	struct settler s = { .log = log, .seq = t[2].a.seq };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, settle_later, &s), 0);
+	atomic_store(&s.go, true);
+	assert_int_equal(replog_settle_wait(log, 600000), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(replog_cursor_open(log, 0, &c), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(replog_cursor_next(c, &rec, &pl), 1);
+		assert_int_equal(rec.seq, t[i].a.seq);
+	}
+	assert_int_equal(replog_cursor_next(c, &rec, &pl), 0);
+	replog_cursor_close(c);
+	replog_close(log, true);
+}
+
 /* A primary write that failed after its record was logged: REPLOG_MARK_DIRTY sets the
  * extent's bits and "resync pending" (the next point re-reads it from the primary); the
  * settled point keeps cursors from reading a record before its primary write has ended;
@@ -1461,6 +1520,7 @@ int main(void)
 		cmocka_unit_test(test_reclaim_sync_never_blocks_loop),
 		cmocka_unit_test(test_direct_records),
 		cmocka_unit_test(test_mark_dirty_settled),
+		cmocka_unit_test(test_settle_wait),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
