@@ -4,11 +4,7 @@
 # ships the logged records, resyncs the dirty extents from the primary (an inconsistent
 # point), then cuts the consistent catch-up point, which restores equal to the primary; the
 # repository verifies with --read-data.
-#
-# The outage: tests run as root, which ignores permissions, and the file store resolves
-# every key from a directory fd of its root opened once, so moving the root away would not
-# stop it. Instead every subdirectory of the store root is moved aside and a regular file put
-# at its name: every put then fails (openat O_DIRECTORY: ENOTDIR, mkdirat: EEXIST).
+# The outage: file_store_outage_begin (tests/lib/functions.sh).
 . "$(dirname "$0")/../lib/functions.sh"
 require qemu-io python3
 
@@ -60,20 +56,7 @@ info "first point $p1"
 
 # ---- the outage ----
 n_points=$(grep -c '^ferryd: info: point dom ' "$T/ferryd.log")
-mkdir "$T/away"
-for d in "$T/store"/*/; do
-	n=$(basename "$d")
-	mv "$T/store/$n" "$T/away/$n" && : >"$T/store/$n" || fail "making the store unreachable"
-done
-restore_store() {
-	local d n
-	for d in "$T/away"/*/; do
-		[ -d "$d" ] || continue
-		n=$(basename "$d")
-		rm -f "$T/store/$n" && mv "$d" "$T/store/$n"
-	done
-}
-cleanup_fn restore_store
+file_store_outage_begin "$T/store"
 qemu_ops "$T/ops2" 2 200	# about 38 MiB: nearly ten times the ring
 run_ops "$T/ops2"
 ferryctl status -c "$T/ferry.conf" --json >"$T/st.json" || fail "status"
@@ -90,7 +73,7 @@ wait_for 30 grep -q 'committing point\|storing point\|starting point' "$T/ferryd
 	fail "a point was stored during the outage"
 
 # ---- the store returns ----
-restore_store
+file_store_outage_end "$T/store"
 # done: the newest point is consistent and follows an inconsistent one (the resync)
 resynced() {
 	points_json >"$T/points.json" 2>/dev/null || return 1

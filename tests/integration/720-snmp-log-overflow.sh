@@ -8,8 +8,8 @@
 #   ferryLogUsageNormal, ferryBackpressureOff.
 # Every notification carries the domain (or none for the log), the severity the MIB gives
 # it, a text and a sequence number; the numbers have no gap (nothing was dropped).
-# The outage is the one of 120-pipeline-overflow-outage: the store's directories are moved
-# aside and files put at their names.
+# The outage is the one of 120-pipeline-overflow-outage (file_store_outage_begin: the store's
+# directories are moved aside and files put at their names).
 . "$(dirname "$0")/../lib/functions.sh"
 . "$(dirname "$0")/../lib/snmp.sh"
 require qemu-io python3
@@ -46,20 +46,7 @@ PY
 }
 
 # ---- the outage ----
-mkdir "$T/away"
-for d in "$T/store"/*/; do
-	n=$(basename "$d")
-	mv "$T/store/$n" "$T/away/$n" && : >"$T/store/$n" || fail "making the store unreachable"
-done
-restore_store() {
-	local d n
-	for d in "$T/away"/*/; do
-		[ -d "$d" ] || continue
-		n=$(basename "$d")
-		rm -f "$T/store/$n" && mv "$d" "$T/store/$n"
-	done
-}
-cleanup_fn restore_store
+file_store_outage_begin "$T/store"
 run_writes 1 150	# 37.5 MiB: about nine times the ring
 for n in ferryLogUsage75 ferryLogUsage90 ferryLogFull ferryOverflowEntered ferryPointFailed \
 	ferryBackpressureOn ferryRpoExceeded; do
@@ -81,7 +68,7 @@ grep -q 'FERRY-MIB::ferryRpoRecovered\|FERRY-MIB::ferryStoreRecovered\|FERRY-MIB
 info "during the outage: $(grep -c '^NOTIFICATION' "$L") notifications"
 
 # ---- the store returns ----
-restore_store
+file_store_outage_end "$T/store"
 for n in ferryStoreRecovered ferryResyncStarted ferryResyncDone ferryRpoRecovered \
 	ferryLogUsageNormal ferryBackpressureOff; do
 	wait_notification "$L" $n 90 >/dev/null

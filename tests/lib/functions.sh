@@ -209,3 +209,27 @@ PY
 	stop_ferryd
 	info "points $P1 and $P2 of domain dom, disk vm0 ($size)"
 }
+
+# A file store's outage, for tests of what an unreachable store does (STORE_DIR: the root of a
+# file:// store). Tests run as root, which ignores permissions, and the file store resolves
+# every key from a directory fd of its root opened once, so moving the root away would not
+# stop it. Instead every subdirectory of the root is moved aside and a regular file put at
+# its name: every put then fails (openat O_DIRECTORY: ENOTDIR, mkdirat: EEXIST).
+# file_store_outage_end puts them back (also at teardown, so a failed test leaves a store).
+file_store_outage_begin() {	# STORE_DIR
+	local root=$1 d n
+	mkdir -p "$root.away"
+	for d in "$root"/*/; do
+		n=$(basename "$d")
+		mv "$root/$n" "$root.away/$n" && : >"$root/$n" || fail "making the store unreachable"
+	done
+	cleanup_fn "file_store_outage_end '$root'"
+}
+file_store_outage_end() {	# STORE_DIR
+	local root=$1 d n
+	for d in "$root.away"/*/; do
+		[ -d "$d" ] || continue
+		n=$(basename "$d")
+		rm -f "$root/$n" && mv "$d" "$root/$n"
+	done
+}
