@@ -76,6 +76,14 @@ extern const struct vmdk_body_ops vmdk_sparse_ops;
 extern const struct vmdk_body_ops vmdk_flat_ops;
 extern const struct vmdk_body_ops vmdk_stream_ops;
 
+/* vmdk-stream.c's default codec (level 0): igzip at VMDK_MIX_IGZIP_LEVEL, and libdeflate at
+ * VMDK_MIX_LD_LEVEL for the grains (by index) where vmdk_stream_strong_grain is true, one
+ * in 1 << VMDK_MIX_STRONG_BITS. */
+#define VMDK_MIX_IGZIP_LEVEL 2
+#define VMDK_MIX_LD_LEVEL 2
+#define VMDK_MIX_STRONG_BITS 2
+bool vmdk_stream_strong_grain(uint64_t g);
+
 /* ---- helpers ---- */
 
 int vmdk_random(void *buf, size_t n);				/* getrandom; 0 or -errno */

@@ -7,9 +7,15 @@
  *   GD marker + GD, footer marker + footer (the header with the real gdOffset), EOS
  *
  * Grains are compressed in zlib form (RFC 1950; qemu rejects raw deflate), one whole grain
- * per call (the last grain may be short): by libdeflate level 1 at level 0 (the default:
- * the only fast deflate within 1.1x of qemu-img's zlib-6 size, docs/vmdk.md), by ISA-L
- * igzip, stateless, at levels 1..3 (faster, larger). Compression runs on a
+ * per call (the last grain may be short), each grain's stream on its own (stateless: no
+ * history or state is carried from one grain to the next, so the bytes do not depend on
+ * which worker took which grains). At level 0 (the default) the codec is mixed: ISA-L
+ * igzip level 2 for three grains in four and libdeflate level 2 for the fourth, picked by
+ * a hash of the grain's index (vmdk_stream_strong_grain: spread evenly, unrelated to any
+ * layout in the disk, and the same whatever order the grains come in). No single fast deflate is
+ * within 1.1x of qemu-img's zlib-6 size at igzip's speed; the mix is (on vm-a: 1.096x
+ * for 0.66x libdeflate-1's CPU time; docs/vmdk.md). Levels 1..3 are igzip alone (faster,
+ * larger). Compression runs on a
  * pool of worker threads (one per online CPU by default) over a ring of slots:
  *
  *   caller --fill--> [FILLED] --worker claims--> [BUSY] --compressed--> [DONE]
@@ -18,9 +24,9 @@
  * Slots are filled, claimed and drained in ring order, so records come out in grain
  * order whatever order the workers finish in. Only the calling thread touches the file.
  * Memory is bounded: 4 slots per worker, each one grain in and one record out (~134 KiB),
- * plus one ISA-L stream (80 KiB) and level buffer (276 KiB at level 1) or a libdeflate
- * compressor (about 0.5 MiB) per worker, one GT
- * (2 KiB) and the GD (4 bytes per 32 MiB of capacity): about 0.9 MiB per worker, 1.8 MiB
+ * plus one ISA-L stream (80 KiB) and level buffer (276 KiB at level 1, 324 KiB at 2, 340 KiB at 3)
+ * and at level 0 a libdeflate compressor (about 0.5 MiB) per worker, one GT
+ * (2 KiB) and the GD (4 bytes per 32 MiB of capacity): about 1.5 MiB per worker, 3 MiB
  * with 2 workers, whatever the disk size (docs/vmdk.md).
  *
  * A checkpoint (sync) waits for every slot to be written; the file up to `next` is then a
@@ -43,7 +49,6 @@
 #include "common/banned.h"
 
 #define SLOTS_PER_WORKER 4u
-#define LD_LEVEL 1	/* libdeflate's level for the default (level 0) */
 #define MAX_WORKERS 64u
 #define REC_HDR 12u	/* u64 LBA, u32 compressed size */
 /* room for a grain that does not compress: stored blocks cost 5 bytes per 64 KiB, plus
@@ -66,7 +71,7 @@ struct worker {
 	pthread_t thread;
 	struct isal_zstream zs;
 	uint8_t *level_buf;
-	struct libdeflate_compressor *ld;	/* level 0 */
+	struct libdeflate_compressor *ld;	/* level 0: its strong grains */
 };
 
 struct vmdk_stream {
@@ -80,7 +85,8 @@ struct vmdk_stream {
 	uint64_t gt_idx;
 	bool gt_dirty;
 
-	int level;
+	int level;		/* the writer's: 0 is the mix */
+	uint32_t igzip_level;	/* igzip's: level, or VMDK_MIX_IGZIP_LEVEL */
 	uint32_t level_buf_size;
 	pthread_mutex_t mu;
 	pthread_cond_t work, done;
@@ -99,6 +105,15 @@ static void finish_record(struct slot *sl, size_t n)
 	memset(sl->out + REC_HDR + n, 0, sl->out_len - REC_HDR - n);
 }
 
+/* At level 0, whether grain g goes to libdeflate: the top VMDK_MIX_STRONG_BITS bits of g
+ * times 2^64 / golden ratio are zero for one grain in 1 << VMDK_MIX_STRONG_BITS, spread
+ * evenly over any run of consecutive grains (Fibonacci hashing), with no period a disk
+ * layout (block groups, stripes) could line up with. */
+bool vmdk_stream_strong_grain(uint64_t g)
+{
+	return (g * 0x9e3779b97f4a7c15ull) >> (64 - VMDK_MIX_STRONG_BITS) == 0;
+}
+
 static int compress_slot(struct worker *wk, struct slot *sl)
 {
 	struct isal_zstream *zs = &wk->zs;
@@ -108,7 +123,8 @@ static int compress_slot(struct worker *wk, struct slot *sl)
 		finish_record(sl, sl->in_len);
 		return 0;
 	}
-	if (wk->ld) {	/* level 0: libdeflate (OUT_CAP holds its bound for a grain) */
+	/* OUT_CAP holds libdeflate's bound */
+	if (wk->ld && vmdk_stream_strong_grain(sl->grain)) {
 		size_t n = libdeflate_zlib_compress(wk->ld, sl->in, sl->in_len, sl->out + REC_HDR,
 						    OUT_CAP - REC_HDR);
 		if (!n)
@@ -116,12 +132,12 @@ static int compress_slot(struct worker *wk, struct slot *sl)
 		finish_record(sl, n);
 		return 0;
 	}
-	isal_deflate_stateless_init(zs);
+	isal_deflate_stateless_init(zs);	/* a fresh stream: nothing of the last grain */
 	zs->next_in = sl->in;
 	zs->avail_in = (uint32_t)sl->in_len;
 	zs->next_out = sl->out + REC_HDR;
 	zs->avail_out = OUT_CAP - REC_HDR;
-	zs->level = (uint32_t)wk->s->level;
+	zs->level = wk->s->igzip_level;
 	zs->level_buf = wk->level_buf;
 	zs->level_buf_size = wk->s->level_buf_size;
 	zs->gzip_flag = IGZIP_ZLIB;
@@ -362,7 +378,8 @@ static int stream_new(int fd, uint64_t capacity, int level, unsigned threads,
 	pthread_cond_init(&s->done, NULL);
 	s->fd = fd;
 	s->level = level;
-	s->level_buf_size = level_buf_size(level);
+	s->igzip_level = level ? (uint32_t)level : VMDK_MIX_IGZIP_LEVEL;
+	s->level_buf_size = level_buf_size((int)s->igzip_level);
 	s->h = (struct vmdk_header){
 		.version = 3, .flags = VMDK_FLAG_NL_TEST | VMDK_FLAG_COMPRESSED | VMDK_FLAG_MARKERS,
 		.capacity = capacity / VMDK_SECTOR, .grain_size = VMDK_GRAIN_SECTORS,
@@ -390,7 +407,8 @@ static int stream_new(int fd, uint64_t capacity, int level, unsigned threads,
 		s->workers[i].s = s;
 		if (s->level_buf_size && !(s->workers[i].level_buf = malloc(s->level_buf_size)))
 			goto fail;
-		if (level == 0 && !(s->workers[i].ld = libdeflate_alloc_compressor(LD_LEVEL)))
+		if (level == 0 &&
+		    !(s->workers[i].ld = libdeflate_alloc_compressor(VMDK_MIX_LD_LEVEL)))
 			goto fail;
 	}
 	*out = s;

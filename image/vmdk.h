@@ -148,8 +148,10 @@ struct vmdk_meta {
 	uint8_t uuid[16];		/* ddb.uuid; all zero: a random one */
 	const struct vmdk_kv *extra;	/* more ddb keys, written after the standard ones */
 	size_t n_extra;
-	int level;			/* STREAM: 0 (default): libdeflate level 1; 1..3:
-					 * ISA-L igzip at that level (faster, larger) */
+	int level;			/* STREAM: 0 (default): ISA-L igzip level 2,
+					 * libdeflate level 2 for one grain in 4;
+					 * 1..3: igzip alone at that level (faster,
+					 * larger) */
 	unsigned threads;		/* STREAM: compression threads; 0: one per online CPU */
 };
 
