@@ -67,7 +67,8 @@ struct restore_req {
 	const struct vmdk_kv *extra;	/* VMDK formats: more ddb keys */
 	size_t n_extra;
 	unsigned threads;	/* 0: default */
-	int level;		/* vmdk-stream: ISA-L level 1..3; 0: default (libdeflate) */
+	int level;		/* vmdk-stream: ISA-L level 1..3; 0: default (igzip-2 mixed
+				 * with libdeflate-2, image/vmdk-stream.c) */
 	restore_progress_fn *progress;	/* may be NULL */
 	void *progress_arg;
 	restore_notice_fn *notice;	/* may be NULL; called with progress_arg */

@@ -5,7 +5,7 @@
 #   compression auto) by starting ferryd on it and waiting for `ferryctl point --wait`.
 #   1. ferry restore --format vmdk-stream   vs  qemu-img convert -O vmdk
 #      -o subformat=streamOptimized of the raw image: time, output size;
-#      (default: libdeflate level 1 per grain; and ferry with --level 1, ISA-L level 1, the fast one);
+#      (default: igzip-2, libdeflate-2 for one grain in 4; and --level 1, ISA-L level 1 alone);
 #   2. ferry restore --format raw and vmdk-flat  vs  restic restore of the same file out of
 #      a local restic repository (restic backup first, untimed): time. Note that restic
 #      0.14 (Debian 12) writes the image's zero ranges while ferry leaves them as holes:
