@@ -432,6 +432,9 @@ int shipper_start(struct server *srv, struct shipper **out)
 		log_error("store %s: %s", cfg->store_url, err);
 		goto fail;
 	}
+	/* a huge point's map spills to a scratch file next to the appliance's state */
+	if (cfg->state_dir && repo_set_scratch_dir(sh->repo, cfg->state_dir) < 0)
+		goto fail;
 	if (init_domains(sh) < 0 || ship_store_vms(sh->repo, cfg) < 0)
 		goto fail;
 	for (size_t i = 0; i < sh->n_doms; i++) {

@@ -294,11 +294,18 @@ static void emit_part(struct disk_extent *out, size_t *o, const struct disk_exte
 	*x = *e;
 	x->offset = a;
 	x->length = (uint32_t)(b - a);
-	x->coff = e->coff + (uint32_t)(a - e->offset);
+	if (e->kind == EXTENT_DATA)
+		x->coff = e->coff + (uint32_t)(a - e->offset);
 }
 
-int map_apply(struct disk_extent **ext, size_t *n, const struct disk_extent *d, size_t dn,
-	      uint64_t size)
+/* map_apply, and with keep_zero map_overlay: which delta extents are added. */
+static bool added(const struct disk_extent *d, uint64_t size, bool keep_zero)
+{
+	return keep_zero || (d->kind == EXTENT_DATA && d->offset + d->length <= size);
+}
+
+static int apply(struct disk_extent **ext, size_t *n, const struct disk_extent *d, size_t dn,
+		 uint64_t size, bool keep_zero)
 {
 	/* each delta extent adds itself and splits at most one base extent in two */
 	struct disk_extent *out = malloc((*n + 2 * dn + 1) * sizeof(*out));
@@ -316,7 +323,7 @@ int map_apply(struct disk_extent **ext, size_t *n, const struct disk_extent *d, 
 			uint64_t cut = q < dn && d[q].offset < end ? d[q].offset : end;
 			if (cut > pos) {
 				for (; k < dn && d[k].offset < pos; k++)
-					if (d[k].kind == EXTENT_DATA && d[k].offset + d[k].length <= size)
+					if (added(&d[k], size, keep_zero))
 						out[o++] = d[k];
 				emit_part(out, &o, e, pos, cut);
 			}
@@ -327,10 +334,21 @@ int map_apply(struct disk_extent **ext, size_t *n, const struct disk_extent *d, 
 		}
 	}
 	for (; k < dn; k++)
-		if (d[k].kind == EXTENT_DATA && d[k].offset + d[k].length <= size)
+		if (added(&d[k], size, keep_zero))
 			out[o++] = d[k];
 	free(*ext);
 	*ext = out;
 	*n = o;
 	return 0;
+}
+
+int map_apply(struct disk_extent **ext, size_t *n, const struct disk_extent *d, size_t dn,
+	      uint64_t size)
+{
+	return apply(ext, n, d, dn, size, false);
+}
+
+int map_overlay(struct disk_extent **ext, size_t *n, const struct disk_extent *d, size_t dn)
+{
+	return apply(ext, n, d, dn, UINT64_MAX, true);
 }

@@ -8,7 +8,9 @@
  * stored as new objects, named by their id like chunks, so a rebuilt region that comes
  * out the same as an existing one (a write of the same data) costs nothing. So a full
  * point's metadata grows with what its chain changed, not with the disk, and holds one
- * region in memory at a time. */
+ * region in memory at a time. The point being written may hand its own extents over one
+ * region at a time too (a feed: the point writer's spilled runs), so that a seed of a huge
+ * disk never holds its whole map either. */
 #include "repo/repo-internal.h"
 
 #include <errno.h>
@@ -33,7 +35,8 @@ static int push(struct region_ref **out, size_t *n, size_t *cap, const struct re
 }
 
 int map_full_regions(struct repo *r, const struct chain *c, const char *disk,
-		     const struct manifest_disk *extra, const struct region_sink *sink,
+		     struct manifest_disk *extra, const struct region_feed *feed,
+		     const struct region_sink *sink,
 		     struct region_ref **out, size_t *nout, uint64_t *size, char *err,
 		     size_t errlen)
 {
@@ -51,6 +54,8 @@ int map_full_regions(struct repo *r, const struct chain *c, const char *disk,
 		struct region_ref ref = { .index = k };
 		const struct region_ref *old;
 		const struct disk_map *pc;
+		if (feed && (rc = feed->load(feed->arg, k, extra)) < 0)
+			break;
 		if (!map_iter_touched(it, k)) {
 			if ((old = map_iter_base_region(it, k)))
 				rc = push(out, nout, &cap, old);

@@ -30,6 +30,13 @@
  *   again; docs/repo-format.md "Prune" says why that, with prune's grace delay, is safe.
  * - The parent's map of a disk is loaded only for full points (their manifest carries the
  *   complete map); a delta point reads no old manifest or chunk at all.
+ * - Memory stays bounded whatever the point's size (a seed of a 16 TiB disk is 256 M
+ *   extents at 64 KiB): in a format 2 repository, once the segments or pieces held reach
+ *   spill_at, the writer drains the pool (so every piece has its id), writes each disk's
+ *   segments out as a sorted run of extents to an unlinked scratch file (map-spill.c) and
+ *   forgets them and the pieces. Such a point is written as a full point: its maps are
+ *   built one region at a time (map-writer.c), each run read once, in order, a region's
+ *   slice at a time, later runs winning. Format 1 keeps a full map in one object anyway.
  * Assumed: one writer per domain (the shipper); a call after an error only fails again. */
 #include "repo/point-pool.h"
 #include "repo/repo-internal.h"
@@ -48,6 +55,9 @@
 #define REGION_LEVEL 3		/* zstd level of map regions (as other metadata) */
 #define DELTA_MAX_EXTENTS (1u << 22)	/* about 190 MB of manifest, under REPO_META_MAX */
 #define UPLOADS_MAX 3		/* full packs uploading while the next one fills */
+/* Segments or pieces held before they are spilled: about 32 + 36 + 56 bytes each while
+ * held, so some 30 MiB, and a run per 16 GiB of a seed at 64 KiB chunks. */
+#define SPILL_AT (1u << 18)
 /* Pack buffers are allocated whole, page-aligned, and reused: a 16 MiB buffer grown by
  * realloc and freed per pack costs a page fault (zeroing a page) per 4 KiB every time,
  * which measured 12% of a seed's CPU; aligned, the file store can write it O_DIRECT. */
@@ -84,6 +94,7 @@ struct wdisk {
 	struct disk_map *parent;	/* NULL: not in the parent point (or no parent) */
 	struct disk_extent *out;	/* the manifest's extents, made at commit */
 	size_t nout, capout;
+	struct spill_runs runs;		/* segments spilled so far, oldest first */
 };
 
 struct repo_point_writer {
@@ -117,6 +128,8 @@ struct repo_point_writer {
 	_Atomic uint64_t upload_ns;	/* summed over the uploads */
 	struct repo_point_stats stats;	/* encode_ns is taken from the pool at the end */
 	struct repo_point_stats *stats_out;
+	struct spill_file spill;	/* fd -1 until the first spill */
+	size_t spill_at;		/* SPILL_AT; 0: never (format 1) */
 };
 
 /* ---- uploading packs ---- */
@@ -338,6 +351,138 @@ static int paint(struct wdisk *d, const struct seg *ns)
 	return 0;
 }
 
+/* ---- commit: resolving segments into manifest extents ---- */
+
+static int out_add(struct wdisk *d, uint64_t off, uint32_t len, uint8_t kind, const uint8_t *id)
+{
+	if (d->nout == d->capout) {
+		size_t cap = MAX(d->capout * 2, (size_t)64);
+		struct disk_extent *e = realloc(d->out, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		d->out = e;
+		d->capout = cap;
+	}
+	struct disk_extent *e = &d->out[d->nout++];
+	memset(e, 0, sizeof(*e));
+	e->offset = off;
+	e->length = len;
+	e->kind = kind;
+	if (id)
+		memcpy(e->id, id, CHUNK_ID_LEN);
+	return 0;
+}
+
+static int out_zero(struct wdisk *d, uint64_t a, uint64_t b)
+{
+	int rc = 0;
+	while (a < b && rc == 0) {
+		uint64_t n = MIN(b - a, (uint64_t)ZERO_EXT_MAX);
+		rc = out_add(d, a, (uint32_t)n, EXTENT_ZERO, NULL);
+		a += n;
+	}
+	return rc;
+}
+
+/* Drop what lies past the disk's final size (it may have shrunk after calls). */
+static void clip_to_size(struct wdisk *d)
+{
+	size_t n = d->n;
+	while (n && d->seg[n - 1].off >= d->size)
+		n--;
+	if (n && d->seg[n - 1].off + d->seg[n - 1].len > d->size)
+		d->seg[n - 1].len = d->size - d->seg[n - 1].off;
+	d->n = n;
+}
+
+/* d's segments as extents, appended to d->out; *bytes += the bytes they cover. Every
+ * piece must have its id (the pool drained). */
+static int segs_to_out(struct repo_point_writer *w, struct wdisk *d, uint64_t *bytes)
+{
+	int rc = 0;
+	for (size_t i = 0; i < d->n && rc == 0; i++) {
+		const struct seg *s = &d->seg[i];
+		*bytes += s->len;
+		if (s->kind == EXTENT_ZERO) {
+			rc = out_zero(d, s->off, s->off + s->len);
+			continue;
+		}
+		rc = out_add(d, s->off, (uint32_t)s->len, EXTENT_DATA, w->pieces[s->piece].id);
+		if (rc == 0) {
+			d->out[d->nout - 1].coff = s->poff;
+			d->out[d->nout - 1].clen = w->pieces[s->piece].len;
+		}
+	}
+	return rc;
+}
+
+static int resolve_disk(struct repo_point_writer *w, struct wdisk *d)
+{
+	clip_to_size(d);
+	return segs_to_out(w, d, &w->info.logical_bytes);
+}
+
+/* ---- spilling segments to the scratch file (see the note at the top) ---- */
+
+/* Write every disk's segments out as its newest run and forget them, and the pieces. */
+static int spill(struct repo_point_writer *w)
+{
+	uint64_t bytes = 0;	/* counted when the runs are read back (feed_region) */
+	int rc = drain(w);
+	if (rc == 0 && w->spill.fd < 0)
+		rc = spill_open(&w->spill, repo_scratch_dir(w->r));
+	for (size_t i = 0; i < w->ndisks && rc == 0; i++) {
+		struct wdisk *d = &w->disks[i];
+		d->nout = 0;
+		if ((rc = segs_to_out(w, d, &bytes)) == 0)
+			rc = spill_write(&w->spill, &d->runs, d->out, d->nout);
+		d->n = d->nout = 0;
+	}
+	w->npieces = 0;
+	w->info.flags |= POINT_FULL;	/* its maps are built region by region */
+	return rc;
+}
+
+/* Spill once the segments or pieces held reach spill_at. */
+static int maybe_spill(struct repo_point_writer *w)
+{
+	size_t held = w->npieces;
+	if (!w->spill_at)
+		return 0;
+	for (size_t i = 0; i < w->ndisks; i++)
+		held = MAX(held, w->disks[i].n);
+	return held < w->spill_at ? 0 : (w->err = spill(w));
+}
+
+void point_writer_spill_at(struct repo_point_writer *w, size_t n)
+{
+	if (w->r->format >= 2)
+		w->spill_at = n;
+}
+
+struct feed {
+	struct repo_point_writer *w;
+	struct spill_runs *runs;
+};
+
+/* region_feed's load for a spilled disk: its runs' extents in region k, laid over each
+ * other; the bytes they cover within the disk are the point's logical bytes. */
+static int feed_region(void *arg, uint64_t k, struct manifest_disk *extra)
+{
+	struct feed *f = arg;
+	uint64_t rb = repo_region_bytes(f->w->r), lo = k * rb, hi = MIN(lo + rb, extra->size);
+	free(extra->ext);
+	extra->ext = NULL;
+	extra->n = 0;
+	int rc = spill_region(&f->w->spill, f->runs, lo, lo + rb, &extra->ext, &extra->n);
+	for (size_t i = 0; i < extra->n && rc == 0; i++) {
+		const struct disk_extent *e = &extra->ext[i];
+		if (e->offset < hi)
+			f->w->info.logical_bytes += MIN(e->offset + e->length, hi) - e->offset;
+	}
+	return rc;
+}
+
 /* ---- the public calls ---- */
 
 static int newest_seq(void *arg, const char *key, uint64_t size)
@@ -388,6 +533,8 @@ int repo_point_begin(struct repo *r, const struct point_info *meta,
 	w->parent = *meta;
 	w->parent.seq = meta->parent_seq;
 	w->codec = (struct pool_codec){ r->ctype, r->clevel, r->auto_skip };
+	w->spill.fd = -1;
+	w->spill_at = r->format >= 2 ? SPILL_AT : 0;
 	w->pack.data = pack_buf(w);
 	w->blob_cap = blob_max_size(REPO_FRAME_MAX, r->encrypted);
 	w->tmp = malloc(r->chunk_size);
@@ -487,7 +634,7 @@ int repo_point_data(struct repo_point_writer *w, uint64_t offset, const void *da
 	encode_pool_append(w->pool, data, len, w->npieces++);
 	w->fill_disk = w->cur;
 	w->fill_end = offset + len;
-	return 0;
+	return maybe_spill(w);
 }
 
 int repo_point_zero(struct repo_point_writer *w, uint64_t offset, uint64_t len)
@@ -500,71 +647,8 @@ int repo_point_zero(struct repo_point_writer *w, uint64_t offset, uint64_t len)
 		return 0;
 	len = MIN(len, w->cur->size - offset);
 	struct seg s = { offset, len, EXTENT_ZERO, 0, 0 };
-	return paint(w->cur, &s);
-}
-
-/* ---- commit: resolving segments into manifest extents ---- */
-
-static int out_add(struct wdisk *d, uint64_t off, uint32_t len, uint8_t kind, const uint8_t *id)
-{
-	if (d->nout == d->capout) {
-		size_t cap = MAX(d->capout * 2, (size_t)64);
-		struct disk_extent *e = realloc(d->out, cap * sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		d->out = e;
-		d->capout = cap;
-	}
-	struct disk_extent *e = &d->out[d->nout++];
-	memset(e, 0, sizeof(*e));
-	e->offset = off;
-	e->length = len;
-	e->kind = kind;
-	if (id)
-		memcpy(e->id, id, CHUNK_ID_LEN);
-	return 0;
-}
-
-static int out_zero(struct wdisk *d, uint64_t a, uint64_t b)
-{
-	int rc = 0;
-	while (a < b && rc == 0) {
-		uint64_t n = MIN(b - a, (uint64_t)ZERO_EXT_MAX);
-		rc = out_add(d, a, (uint32_t)n, EXTENT_ZERO, NULL);
-		a += n;
-	}
-	return rc;
-}
-
-/* Drop what lies past the disk's final size (it may have shrunk after calls). */
-static void clip_to_size(struct wdisk *d)
-{
-	size_t n = d->n;
-	while (n && d->seg[n - 1].off >= d->size)
-		n--;
-	if (n && d->seg[n - 1].off + d->seg[n - 1].len > d->size)
-		d->seg[n - 1].len = d->size - d->seg[n - 1].off;
-	d->n = n;
-}
-
-static int resolve_disk(struct repo_point_writer *w, struct wdisk *d)
-{
-	int rc = 0;
-	clip_to_size(d);
-	for (size_t i = 0; i < d->n && rc == 0; i++) {
-		const struct seg *s = &d->seg[i];
-		w->info.logical_bytes += s->len;
-		if (s->kind == EXTENT_ZERO) {
-			rc = out_zero(d, s->off, s->off + s->len);
-			continue;
-		}
-		rc = out_add(d, s->off, (uint32_t)s->len, EXTENT_DATA, w->pieces[s->piece].id);
-		if (rc == 0) {
-			d->out[d->nout - 1].coff = s->poff;
-			d->out[d->nout - 1].clen = w->pieces[s->piece].len;
-		}
-	}
-	return rc;
+	int rc = paint(w->cur, &s);
+	return rc < 0 ? rc : maybe_spill(w);
 }
 
 /* ---- commit: full maps, uploads ---- */
@@ -618,16 +702,23 @@ static int store_region(void *arg, const void *plain, size_t len, uint8_t id[CHU
 /* A disk of a full point in a format 2 repository: its region table. wd: what this point
  * wrote to it (NULL: a disk of the parent this point did not write). */
 static int full_disk_regions(struct repo_point_writer *w, const struct chain *c,
-			     const char *name, const struct wdisk *wd, struct manifest_disk *md)
+			     const char *name, struct wdisk *wd, struct manifest_disk *md)
 {
 	struct region_sink sink = { store_region, w };
-	struct manifest_disk extra = { .size = wd ? wd->size : 0, .ext = wd ? wd->out : NULL,
-				       .n = wd ? wd->nout : 0 };
+	bool fed = wd && wd->runs.n;	/* spilled: its extents come region by region */
+	struct feed f = { w, wd ? &wd->runs : NULL };
+	struct region_feed feed = { feed_region, &f };
+	struct manifest_disk extra = { .size = wd ? wd->size : 0,
+				       .ext = wd && !fed ? wd->out : NULL,
+				       .n = wd && !fed ? wd->nout : 0 };
 	snprintf(md->name, sizeof(md->name), "%s", name);
 	snprintf(extra.name, sizeof(extra.name), "%s", name);
 	md->has_regions = true;
-	return map_full_regions(w->r, c, name, wd ? &extra : NULL, &sink, &md->reg, &md->nreg,
-				&md->size, NULL, 0);
+	int rc = map_full_regions(w->r, c, name, wd ? &extra : NULL, fed ? &feed : NULL, &sink,
+				  &md->reg, &md->nreg, &md->size, NULL, 0);
+	if (fed)
+		free(extra.ext);
+	return rc;
 }
 
 static int build_manifest(struct repo_point_writer *w, struct manifest *m)
@@ -834,6 +925,10 @@ static int commit(struct repo_point_writer *w, char *err, size_t errlen)
 	char key[STORE_KEY_MAX];
 	int rc = w->err ? w->err : drain(w);
 
+	/* a point that spilled: the rest as its last runs */
+	if (rc == 0 && w->spill.fd >= 0 && (rc = spill(w)) < 0)
+		repo_err(err, errlen, "cannot spill the map to %s: %s", repo_scratch_dir(w->r),
+			 strerror(-rc));
 	for (size_t i = 0; i < w->ndisks && rc == 0; i++)
 		if ((rc = resolve_disk(w, &w->disks[i])) < 0)
 			repo_err(err, errlen, "disk %s: %s", w->disks[i].name, store_strerror(repo_store(w->r), rc));
@@ -907,8 +1002,10 @@ void repo_point_abort(struct repo_point_writer *w)
 	for (size_t i = 0; i < w->ndisks; i++) {
 		free(w->disks[i].seg);
 		free(w->disks[i].out);
+		spill_runs_release(&w->disks[i].runs);
 		disk_map_free(w->disks[i].parent);
 	}
+	spill_close(&w->spill);
 	free(w->disks);
 	free(w->pieces);
 	free(w->tmp);

@@ -94,6 +94,7 @@ struct repo {
 	enum compress_type ctype;	/* writers' default (repo_set_compression) */
 	int clevel;
 	bool auto_skip;
+	char *scratch_dir;		/* repo_set_scratch_dir (NULL: the default) */
 	/* auto_skip's running sample (point-pool.c): plaintext bytes tried and the bytes they
 	 * compressed to, frames tried; and whether compression is being skipped for now */
 	_Atomic uint64_t cz_in, cz_out;
@@ -118,6 +119,8 @@ struct repo {
 	size_t n_cond, n_resc;
 };
 
+/* Where point writers put their scratch file (repo_set_scratch_dir). */
+const char *repo_scratch_dir(const struct repo *r);
 __attribute__((format(printf, 3, 4)))
 void repo_err(char *err, size_t errlen, const char *fmt, ...);
 /* A blob context for this thread to use (from the pool or new); give it back with put. */
@@ -344,6 +347,9 @@ int manifest_load(struct repo *r, const char *domain, uint32_t epoch, uint64_t s
  * the delta's DATA extents are added. */
 int map_apply(struct disk_extent **ext, size_t *n, const struct disk_extent *d, size_t dn,
 	      uint64_t size);
+/* Lay d (sorted, non-overlapping; DATA or ZERO) over ext (the same, of any kinds): ext's
+ * parts that d covers are cut away and every extent of d added, ZERO ones too. */
+int map_overlay(struct disk_extent **ext, size_t *n, const struct disk_extent *d, size_t dn);
 
 
 
@@ -389,13 +395,57 @@ struct region_sink {
 	int (*store)(void *arg, const void *plain, size_t len, uint8_t id[CHUNK_ID_LEN]);
 	void *arg;
 };
+/* Where a point being written takes its extents of a disk from one region at a time: load
+ * sets extra->ext and extra->n to its extents (DATA and ZERO, sorted, non-overlapping)
+ * within region k, the previous region's no longer needed. Called for k = 0, 1, ... */
+struct region_feed {
+	int (*load)(void *arg, uint64_t k, struct manifest_disk *extra);
+	void *arg;
+};
 /* The region table of disk in a full point: chain c is the parent's (NULL for the first
- * point of an epoch), extra this point's extents of the disk (NULL if it wrote none).
+ * point of an epoch), extra this point's extents of the disk (NULL if it wrote none),
+ * whole, or with feed (NULL: none) filled in region by region (extra->size set).
  * *out malloc'd, sorted by region; *size the disk's size. 0 or -errno (reason in err). */
 int map_full_regions(struct repo *r, const struct chain *c, const char *disk,
-		     const struct manifest_disk *extra, const struct region_sink *sink,
+		     struct manifest_disk *extra, const struct region_feed *feed,
+		     const struct region_sink *sink,
 		     struct region_ref **out, size_t *nout, uint64_t *size, char *err,
 		     size_t errlen);
+
+/* ---- map-spill.c: a point's extents spilled to a scratch file, read back by region ---- */
+
+struct spill_file {
+	int fd;			/* unlinked: nothing is left behind */
+	uint64_t len;
+	struct disk_extent *buf, *slice;	/* read buffer; a run's slice of a region */
+	size_t slice_cap;
+};
+/* One run: sorted, non-overlapping extents (DATA or ZERO), and a cursor over them. */
+struct spill_run {
+	uint64_t at;		/* file offset of the next unread extent */
+	uint64_t left;		/* extents not read yet */
+	uint64_t next_off;	/* disk offset of the next unread extent (when left) */
+};
+struct spill_runs {		/* one disk's runs, oldest first */
+	struct spill_run *v;
+	size_t n, cap;
+};
+/* Create the (unlinked) scratch file in dir. */
+int spill_open(struct spill_file *f, const char *dir);
+void spill_close(struct spill_file *f);
+/* Write e[0..n) (sorted, non-overlapping) as the newest run of rs. */
+int spill_write(struct spill_file *f, struct spill_runs *rs, const struct disk_extent *e,
+		size_t n);
+/* Lay the runs' extents within [lo, hi) (clipped) over *ext, oldest run first (a later run
+ * wins). Regions are read in order: a run's extents before lo are gone by then. */
+int spill_region(struct spill_file *f, struct spill_runs *rs, uint64_t lo, uint64_t hi,
+		 struct disk_extent **ext, size_t *n);
+void spill_runs_release(struct spill_runs *rs);
+
+/* ---- point-writer.c ---- */
+
+/* Spill once n segments or pieces are held (format 2; tests make it small). */
+void point_writer_spill_at(struct repo_point_writer *w, size_t n);
 
 /* ---- map-codec.c ---- */
 

@@ -339,6 +339,7 @@ void repo_close(struct repo *r)
 		free(r->problems[i].what);
 	}
 	free(r->problems);
+	free(r->scratch_dir);
 	index_release(&r->index);
 	index_release(&r->dropped);
 	index_state_release(r);
@@ -378,6 +379,22 @@ int repo_set_compression(struct repo *r, enum compress_type type, int level, boo
 	r->clevel = level;
 	r->auto_skip = auto_skip;
 	return 0;
+}
+
+int repo_set_scratch_dir(struct repo *r, const char *dir)
+{
+	char *d = strdup(dir);
+	if (!d)
+		return -ENOMEM;
+	free(r->scratch_dir);
+	r->scratch_dir = d;
+	return 0;
+}
+
+const char *repo_scratch_dir(const struct repo *r)
+{
+	const char *t = getenv("TMPDIR");
+	return r->scratch_dir ? r->scratch_dir : t && t[0] ? t : "/var/tmp";
 }
 
 int repo_add_problem(struct repo *r, const char *key, const char *what)

@@ -84,6 +84,9 @@ struct store *repo_store(struct repo *r);
  * stored as COMPRESS_NONE; auto_skip also stops trying while the data does not compress
  * (point-pool.c). */
 int repo_set_compression(struct repo *r, enum compress_type type, int level, bool auto_skip);
+/* The directory where point writers keep their scratch file (a huge point's extents,
+ * spilled as it is written: repo/map-spill.c); copied. Default: $TMPDIR, else /var/tmp. */
+int repo_set_scratch_dir(struct repo *r, const char *dir);
 
 /* ---- points ---- */
 

@@ -9,7 +9,9 @@
  *   region encoded, decoded and checked, a delta applied to it, one region at a time; and
  *   a full point of that disk after a point that wrote in 3 regions: 3 regions stored,
  *   16384 references kept. Time and peak memory (getrusage) are printed: memory must stay
- *   bounded by a region, not grow with the disk. FERRY_MAP_TIB sets the size (16). */
+ *   bounded by a region, not grow with the disk. FERRY_MAP_TIB sets the size (16);
+ * - spilled runs (repo/map-spill.c): random runs of DATA and ZERO extents (ZERO ones across
+ *   regions), read back region by region, equal byte by byte a model where later runs win. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -348,8 +350,8 @@ static void test_16tib(void **state)
 	size_t nout;
 	uint64_t got_size;
 	t0 = now_mono_ns();
-	assert_int_equal(map_full_regions(&r, &c, "d0", NULL, &sink, &out, &nout, &got_size, NULL,
-					  0), 0);
+	assert_int_equal(map_full_regions(&r, &c, "d0", NULL, NULL, &sink, &out, &nout, &got_size,
+					  NULL, 0), 0);
 	print_message("full point after 3 writes: %zu regions stored (%llu bytes), %zu "
 		      "references, %.3f s\n", ns.stored, (unsigned long long)ns.bytes, nout,
 		      (double)(now_mono_ns() - t0) / 1e9);
@@ -366,11 +368,89 @@ static void test_16tib(void **state)
 	free(e);
 }
 
+/* ---- spilled runs ---- */
+
+struct owner {		/* what shows at one byte of the model disk */
+	uint8_t kind;	/* 0: nothing, else EXTENT_ZERO + 1 or EXTENT_DATA + 1 */
+	uint32_t tag;	/* the extent's (fake) id */
+	uint32_t cbyte;	/* DATA: the byte of its chunk */
+};
+
+static void test_spill(void **state)
+{
+	struct fx *f = *state;
+	const uint64_t size = 4096, rb = 128, cs = 32;
+	struct owner *model = calloc(size, sizeof(*model));
+	struct disk_extent *run = malloc(size * sizeof(*run));
+	struct spill_file sf = { .fd = -1 };
+	struct spill_runs rs = { 0 };
+	uint64_t lcg = 42;
+	assert_int_equal(spill_open(&sf, f->dir), 0);
+	for (uint32_t r = 0; r < 12; r++) {
+		size_t n = 0;
+		for (uint64_t pos = 0;;) {
+			lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+			pos += (lcg >> 33) % 200;
+			if (pos >= size)
+				break;
+			struct disk_extent *e = &run[n++];
+			memset(e, 0, sizeof(*e));
+			e->offset = pos;
+			e->kind = (lcg >> 20) % 3 ? EXTENT_DATA : EXTENT_ZERO;
+			uint64_t room = e->kind == EXTENT_DATA ? cs - pos % cs : 400;
+			e->length = (uint32_t)MIN(1 + (lcg >> 40) % room, size - pos);
+			e->coff = e->kind == EXTENT_DATA ? (uint32_t)((lcg >> 50) % 8) : 0;
+			e->clen = e->kind == EXTENT_DATA ? e->coff + e->length : 0;
+			fake_id(e->id, r * 100000 + n);
+			for (uint64_t b = 0; b < e->length; b++)
+				model[pos + b] = (struct owner){ (uint8_t)(e->kind + 1),
+								 (uint32_t)(r * 100000 + n),
+								 e->coff + (uint32_t)b };
+			pos += e->length;
+		}
+		assert_int_equal(spill_write(&sf, &rs, run, n), 0);
+	}
+	uint64_t covered = 0;
+	for (uint64_t k = 0; k < size / rb; k++) {
+		struct disk_extent *e = NULL;
+		size_t n = 0;
+		uint64_t lo = k * rb, hi = lo + rb, at = lo;
+		assert_int_equal(spill_region(&sf, &rs, lo, hi, &e, &n), 0);
+		for (size_t i = 0; i < n; i++) {
+			assert_true(e[i].offset >= at && e[i].length > 0);
+			assert_true(e[i].offset + e[i].length <= hi);
+			for (; at < e[i].offset; at++)
+				assert_int_equal(model[at].kind, 0);
+			for (uint32_t b = 0; b < e[i].length; b++, at++) {
+				uint8_t want[CHUNK_ID_LEN];
+				assert_int_equal(model[at].kind, e[i].kind + 1);
+				fake_id(want, model[at].tag);
+				assert_memory_equal(e[i].id, want, CHUNK_ID_LEN);
+				if (e[i].kind == EXTENT_DATA)
+					assert_int_equal(e[i].coff + b, model[at].cbyte);
+			}
+			covered += e[i].length;
+		}
+		for (; at < hi; at++)
+			assert_int_equal(model[at].kind, 0);
+		free(e);
+	}
+	uint64_t want = 0;
+	for (uint64_t b = 0; b < size; b++)
+		want += model[b].kind != 0;
+	assert_int_equal(covered, want);
+	spill_runs_release(&rs);
+	spill_close(&sf);
+	free(run);
+	free(model);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_regions, fx_setup, fx_teardown),
 		cmocka_unit_test(test_16tib),
+		cmocka_unit_test_setup_teardown(test_spill, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,9 @@
  *   later call wins), a delta, a shrink: the map at each point is checked extent by extent,
  *   and restore_raw of each equals a buffer built by applying the same calls here;
  * - dedupe (the same data again stores nothing new) and full maps at points 1, 16, 32;
+ * - a writer that spills its extents to a scratch file every few calls writes the same
+ *   maps as one that holds them all (random overlapping pieces, zero extents across map
+ *   regions, two disks, a resize), as full points, and leaves no scratch file behind;
  * - corruption: a flipped byte in a pack (read_chunk and restore fail with -EBADMSG, no
  *   output left, verify names the pack), a truncated manifest, a deleted pack;
  * - no 4 KiB block of plaintext in any object of an encrypted repository (and, as a
@@ -440,6 +443,163 @@ static void test_dedupe_and_full_maps(void **state)
 	repo_close(r);
 	free(exp);
 	free(exp17);
+}
+
+/* ---- spilled runs: the same points as a writer that holds every extent ---- */
+
+static uint64_t op_rng = 88172645463325252ull;
+
+static uint64_t op_rand(uint64_t n)
+{
+	op_rng ^= op_rng << 13;
+	op_rng ^= op_rng >> 7;
+	op_rng ^= op_rng << 17;
+	return op_rng % n;
+}
+
+struct twin {
+	struct repo_point_writer *w[2];	/* [0] spills every few calls, [1] never */
+	uint8_t *exp[2];		/* per disk */
+	uint64_t size[2];
+};
+
+static const char *const twin_disk[2] = { "d0", "d1" };
+
+static void twin_select(struct twin *t, int d)
+{
+	for (int k = 0; k < 2; k++)
+		assert_int_equal(repo_point_disk(t->w[k], twin_disk[d], t->size[d]), 0);
+}
+
+static void twin_data(struct twin *t, int d, uint64_t off, uint32_t len, uint64_t seed)
+{
+	uint8_t *b = malloc(len);
+	fill(b, len, seed);
+	twin_select(t, d);
+	for (int k = 0; k < 2; k++)
+		assert_int_equal(repo_point_data(t->w[k], off, b, len), 0);
+	memcpy(t->exp[d] + off, b, len);
+	free(b);
+}
+
+static void twin_zero(struct twin *t, int d, uint64_t off, uint64_t len)
+{
+	twin_select(t, d);
+	for (int k = 0; k < 2; k++)
+		assert_int_equal(repo_point_zero(t->w[k], off, len), 0);
+	if (off < t->size[d])
+		memset(t->exp[d] + off, 0, (size_t)MIN(len, t->size[d] - off));
+}
+
+/* A random piece within one chunk, or a zero extent of up to three map regions. */
+static void twin_random_op(struct twin *t, uint64_t seed, uint64_t region)
+{
+	int d = (int)op_rand(2);
+	if (op_rand(5) == 0) {
+		uint64_t off = op_rand(t->size[d]);
+		twin_zero(t, d, off, 1 + op_rand(3 * region));
+		return;
+	}
+	uint64_t c = op_rand((t->size[d] + CS - 1) / CS), o = op_rand(CS);
+	uint64_t end = MIN(c * CS + CS, t->size[d]);
+	if (c * CS + o >= end)
+		o = 0;
+	twin_data(t, d, c * CS + o, (uint32_t)(1 + op_rand(end - c * CS - o)), seed);
+}
+
+static void twin_compare(struct repo *r, const struct point_info *p, int d)
+{
+	struct disk_map *m[2];
+	for (int k = 0; k < 2; k++)
+		assert_int_equal(repo_disk_map(r, &p[k], twin_disk[d], &m[k], NULL, 0), 0);
+	assert_int_equal(m[0]->size, m[1]->size);
+	assert_int_equal(m[0]->n, m[1]->n);
+	for (size_t i = 0; i < m[0]->n; i++) {
+		const struct disk_extent *a = &m[0]->ext[i], *b = &m[1]->ext[i];
+		assert_int_equal(a->offset, b->offset);
+		assert_int_equal(a->length, b->length);
+		assert_int_equal(a->kind, b->kind);
+		assert_int_equal(a->coff, b->coff);
+		assert_int_equal(a->clen, b->clen);
+		assert_memory_equal(a->id, b->id, CHUNK_ID_LEN);
+	}
+	disk_map_free(m[0]);
+	disk_map_free(m[1]);
+}
+
+static size_t count_entries(const char *dir)
+{
+	DIR *dh = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+	assert_non_null(dh);
+	while ((de = readdir(dh)))
+		n += de->d_name[0] != '.';
+	closedir(dh);
+	return n;
+}
+
+static void test_spill_runs(void **state)
+{
+	struct fx *f = *state;
+	struct repo_create_opts o = { .url = f->url, .chunk_size = CS, .region_chunks = 16 };
+	const uint64_t region = 16 * CS;
+	char scratch[128], err[256];
+	struct repo *r;
+	struct twin t = { .size = { 40 * region, 300 << 10 } };
+	struct point_info p[2];
+	assert_int_equal(repo_create(&o, err, sizeof(err)), 0);
+	assert_int_equal(repo_open(f->url, NULL, &r, err, sizeof(err)), 0);
+	snprintf(scratch, sizeof(scratch), "%s/scratch", f->dir);
+	assert_int_equal(mkdir(scratch, 0700), 0);
+	assert_int_equal(repo_set_scratch_dir(r, scratch), 0);
+	for (int d = 0; d < 2; d++)
+		t.exp[d] = calloc(1, t.size[d]);
+	for (uint64_t seq = 1; seq <= 3; seq++) {
+		const char *dom[2] = { "sa", "sb" };
+		for (int k = 0; k < 2; k++)
+			t.w[k] = begin(r, dom[k], 1, seq);
+		point_writer_spill_at(t.w[0], 7);
+		if (seq == 1)	/* a seed: d0 in order, then records on top */
+			for (uint64_t c = 0; c < t.size[0] / CS; c++) {
+				if (c % 9 == 4)
+					twin_zero(&t, 0, c * CS, CS);
+				else
+					twin_data(&t, 0, c * CS, CS, 5000 + c);
+			}
+		if (seq == 2) {	/* d1 shrinks for a while: its final size is what counts */
+			twin_select(&t, 1);
+			for (int k = 0; k < 2; k++)
+				assert_int_equal(repo_point_disk(t.w[k], "d1", 100 << 10), 0);
+			twin_select(&t, 1);
+		}
+		for (uint64_t i = 0; i < (seq == 3 ? 3u : 400u); i++)
+			twin_random_op(&t, seq * 100000 + i, region);
+		if (seq == 3) {	/* d1 shrinks for good */
+			t.size[1] = 200 << 10;
+			twin_select(&t, 1);
+		}
+		for (int k = 0; k < 2; k++)
+			commit(t.w[k], &p[k]);
+		print_message("point %llu: spilled %s, held %s; logical %llu bytes\n",
+			      (unsigned long long)seq, p[0].flags & POINT_FULL ? "full" : "delta",
+			      p[1].flags & POINT_FULL ? "full" : "delta",
+			      (unsigned long long)p[0].logical_bytes);
+		/* a writer that spilled writes a full point (its maps region by region); a
+		 * small point (3 calls) does not spill */
+		assert_int_equal(!!(p[0].flags & POINT_FULL), seq < 3);
+		assert_int_equal(!!(p[1].flags & POINT_FULL), seq == 1);
+		assert_int_equal(p[0].logical_bytes, p[1].logical_bytes);
+		for (int d = 0; d < 2; d++) {
+			twin_compare(r, p, d);
+			check_restore(f, r, &p[0], twin_disk[d], t.exp[d], t.size[d]);
+		}
+	}
+	assert_int_equal(count_entries(scratch), 0);	/* the scratch file was never named */
+	assert_int_equal(repo_verify(r, true, no_report, NULL), 0);
+	repo_close(r);
+	free(t.exp[0]);
+	free(t.exp[1]);
 }
 
 /* ---- corruption ---- */
@@ -925,6 +1085,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_points_and_maps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dedupe_and_full_maps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spill_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_plaintext, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_golden, setup, teardown),
