@@ -443,14 +443,15 @@ static int spill(struct repo_point_writer *w)
 	return rc;
 }
 
-/* Spill once the segments or pieces held reach spill_at. */
+/* Spill once the segments (of all disks) or the pieces held reach spill_at. */
 static int maybe_spill(struct repo_point_writer *w)
 {
-	size_t held = w->npieces;
+	size_t segs = 0;
 	if (!w->spill_at)
 		return 0;
 	for (size_t i = 0; i < w->ndisks; i++)
-		held = MAX(held, w->disks[i].n);
+		segs += w->disks[i].n;
+	size_t held = MAX(segs, w->npieces);
 	return held < w->spill_at ? 0 : (w->err = spill(w));
 }
 
