@@ -39,8 +39,11 @@ field() {	# NAME: a field of the domain's status (the log's domain entry)
 }
 age_ms() { status | grep -o '"current_rpo_ms":[-0-9]*' | head -n 1 | sed 's/.*://'; }
 
-(cd "$T" && exec fio --name=load --ioengine=nbd --uri="$NBD_URI_BASE/vm0" --rw=randwrite --bs=64k \
-	--iodepth=4 --rate=1m --size=128M --time_based --runtime=1000 --output="$T/fio.out") &
+# fio is bounded by itself (runtime) and by timeout, so that a test shell killed from outside
+# cannot leave it writing
+(cd "$T" && exec timeout -s KILL 700 fio --name=load --ioengine=nbd --uri="$NBD_URI_BASE/vm0" \
+	--rw=randwrite --bs=64k --iodepth=4 --rate=1m --size=128M --time_based --runtime=600 \
+	--output="$T/fio.out") &
 FIO=$!
 _pids+=("$FIO")
 n_logged() { grep -c '^ferryd: info: point dom ' "$T/ferryd.log"; }
