@@ -1,7 +1,9 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 
@@ -146,4 +148,23 @@ void fmt_bytes(uint64_t b, char *out, size_t n)
 		i++;
 	}
 	snprintf(out, n, i ? "%.1f %s" : "%.0f %s", v, units[i]);
+}
+
+int open_direct_twin(int fd, const char *path, int flags, uint32_t align, uint32_t *mem_align)
+{
+	struct statx sx;
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) < 0 ||
+	    !(sx.stx_mask & STATX_DIOALIGN) || !sx.stx_dio_offset_align ||
+	    align % sx.stx_dio_offset_align || (sx.stx_dio_mem_align && align % sx.stx_dio_mem_align))
+		return -1;
+	struct stat a, b;
+	int dfd = open(path, flags | O_DIRECT | O_CLOEXEC);
+	if (dfd >= 0 && (fstat(dfd, &a) < 0 || fstat(fd, &b) < 0 || a.st_ino != b.st_ino ||
+			 a.st_dev != b.st_dev || a.st_rdev != b.st_rdev)) {
+		close(dfd);	/* the path names another file now */
+		dfd = -1;
+	}
+	if (mem_align)
+		*mem_align = sx.stx_dio_mem_align ? sx.stx_dio_mem_align : 1;
+	return dfd;
 }

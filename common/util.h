@@ -77,4 +77,11 @@ int read_full(int fd, void *buf, size_t len);
  * a device's write-zeroes is refused). 0 or -errno. */
 int pwrite_zeroes(int fd, uint64_t off, uint64_t len);
 
+/* A second descriptor, opened with O_DIRECT and flags (O_WRONLY or O_RDWR), on the file that
+ * fd has open at path: only where the kernel reports direct I/O alignment (statx
+ * STATX_DIOALIGN) that offsets, lengths and memory aligned to `align` bytes satisfy, and
+ * only if path still names that file. Return the descriptor, or -1 (then do buffered I/O);
+ * *mem_align (if not NULL) gets the memory alignment the kernel asks for. */
+int open_direct_twin(int fd, const char *path, int flags, uint32_t align, uint32_t *mem_align);
+
 #endif

@@ -597,23 +597,11 @@ uint64_t replog_redo_from(struct replog *log)
  * satisfy; else -1 and every record is written buffered. */
 static void open_direct(struct replog *log)
 {
-	struct statx sx;
 	if (log->readonly || env_flag("FERRY_DISABLE_DIRECT"))
 		return;
-	if (statx(log->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) < 0 ||
-	    !(sx.stx_mask & STATX_DIOALIGN) || !sx.stx_dio_offset_align ||
-	    sx.stx_dio_offset_align > REPLOG_BLOCK || sx.stx_dio_mem_align > REPLOG_BLOCK)
-		return;
-	struct stat a, b;
-	int dfd = open(log->path, O_WRONLY | O_DIRECT | O_CLOEXEC);
-	if (dfd >= 0 && (fstat(dfd, &a) < 0 || fstat(log->fd, &b) < 0 || a.st_ino != b.st_ino ||
-			 a.st_dev != b.st_dev || a.st_rdev != b.st_rdev)) {
-		close(dfd);	/* the path names another file now */
-		dfd = -1;
-	}
-	log->dfd = dfd;
-	log->use_direct = dfd >= 0;
-	log->dio_mem_align = sx.stx_dio_mem_align ? sx.stx_dio_mem_align : 1;
+	log->dfd = open_direct_twin(log->fd, log->path, O_WRONLY, REPLOG_BLOCK,
+				    &log->dio_mem_align);
+	log->use_direct = log->dfd >= 0;
 }
 
 void replog_set_engine(struct replog *log, struct io_engine *eng)
