@@ -52,7 +52,7 @@
 #include "common/banned.h"
 
 #define RL_IOV_MAX 1024
-#define RL_LARGE_MIN (64u << 10)	/* WRITE payloads this large are large records */
+#define RL_LARGE_MIN REPLOG_PAYLOAD_LARGE	/* WRITE payloads this large are large records */
 
 static const uint8_t zero_pad[REPLOG_BLOCK];	/* padding is always < 4 KiB */
 
@@ -339,6 +339,15 @@ void *replog_payload_alloc(size_t len)
 	else if (posix_memalign(&base, REPLOG_BLOCK, len + RL_PAYLOAD_PHASE))
 		base = NULL;
 	return base ? (uint8_t *)base + RL_PAYLOAD_PHASE : NULL;
+}
+
+void *replog_payload_realign(void *p, size_t len)
+{
+	if (!p || len < RL_LARGE_MIN)
+		return NULL;
+	uint8_t *base = (uint8_t *)p - RL_PAYLOAD_PHASE;
+	memmove(base, p, len);
+	return base;
 }
 
 void replog_payload_free(void *p)

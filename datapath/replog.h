@@ -144,6 +144,12 @@ struct replog_append {
  * it is just written buffered. */
 void *replog_payload_alloc(size_t len);
 void replog_payload_free(void *p);
+/* Once the log is done with a payload from replog_payload_alloc (its append's done() has
+ * run), move a large one (REPLOG_PAYLOAD_LARGE bytes or more) to the 4 KiB boundary just
+ * before it, so that it can be written with O_DIRECT elsewhere too, and return its new
+ * address; NULL for a smaller one (left where it is). Free it with the original pointer. */
+#define REPLOG_PAYLOAD_LARGE (64u << 10)
+void *replog_payload_realign(void *p, size_t len);
 
 /* Queue a record. Nothing is written until replog_commit(). */
 void replog_append(struct replog *log, struct replog_append *a);

@@ -23,8 +23,10 @@
  *                 conn_flush_all     one writev of queued replies per connection
  *   disk-io.c   log batch done (replog calls done() in sequence order) -> log_done:
  *               queue_primary (pwritev on the primary, RWF_DSYNC when FUA; 64 KiB and
- *               more on the engine's workers, smaller ones inline) -> primary_done (a
- *               large write's writeback is started, primary_writeback) -> write_op_end:
+ *               more 4 KiB-aligned with O_DIRECT from the realigned payload
+ *               (replog_payload_realign), other large ones buffered on the engine's
+ *               workers, smaller ones inline) -> primary_done (a large buffered write's
+ *               writeback is started, primary_writeback) -> write_op_end:
  *               redo_untrack, replog_set_settled (the shipper may read the records
  *               before the oldest op still on the redo list; a point cut at time T first
  *               waits until every record placed by T has settled, replog_settle_wait, so
@@ -93,6 +95,8 @@ struct disk {
 	const char *path;
 	const char *domain;
 	int fd;
+	int dfd;		/* O_DIRECT twin for large aligned writes, or -1 */
+	bool use_direct;	/* dfd is open and the kernel has not refused it */
 	bool is_blockdev;
 	bool zero_slow;		/* fallocate cannot zero it: zeroing writes zeroes */
 	uint64_t size;

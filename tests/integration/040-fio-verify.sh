@@ -13,8 +13,5 @@ start_ferryd "$T/ferry.conf"
 grep -E 'WRITE:|READ:' "$T/fio.out" >&2
 grep -q 'err= 0' "$T/fio.out" || fail "fio reported errors"
 stop_ferryd
-ferryctl log verify -c "$T/ferry.conf" || fail "log verify"
-truncate -s 128M "$T/replay.raw"
-ferryctl log replay -c "$T/ferry.conf" --disk vd0 -o "$T/replay.raw" || fail "log replay"
-cmp "$T/vd0.raw" "$T/replay.raw" || fail "log replay differs from primary"
+log_replays_to_primary "$T/ferry.conf" vd0 "$T/vd0.raw"
 pass

@@ -138,6 +138,17 @@ wait_for() {
 # quietly CMD...: CMD with its output thrown away (for wait_for on noisy commands).
 quietly() { "$@" >/dev/null 2>&1; }
 
+# log_replays_to_primary CONF DISK PRIMARY: with ferryd stopped, the log verifies, and
+# replaying DISK's records onto an empty file as large as PRIMARY reproduces PRIMARY.
+log_replays_to_primary() {
+	local conf=$1 disk=$2 primary=$3
+	ferryctl log verify -c "$conf" || fail "log verify"
+	rm -f "$T/replay.raw"
+	truncate -s "$(stat -c %s "$primary")" "$T/replay.raw"
+	ferryctl log replay -c "$conf" --disk "$disk" -o "$T/replay.raw" || fail "log replay"
+	cmp "$primary" "$T/replay.raw" || fail "log replay differs from primary"
+}
+
 # make_tree DIR MB: a deterministic directory tree of about MB MiB (text, binary, sparse-ish
 # and empty files, nested directories, symlinks) to build filesystems from.
 make_tree() {

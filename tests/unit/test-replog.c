@@ -1374,6 +1374,34 @@ static void test_v1_upgrade(void **state)
 	replog_payload_free(pay);
 }
 
+/* ---- a large payload moves onto a 4 KiB boundary for the primary's direct write ---- */
+
+static void test_payload_realign(void **state)
+{
+	(void)state;
+	size_t len = 1u << 20;
+	uint8_t *pay = replog_payload_alloc(len);
+	assert_non_null(pay);
+	fill(pay, len, 31);
+	uint8_t *copy = malloc(len);
+	assert_non_null(copy);
+	memcpy(copy, pay, len);
+	uint8_t *al = replog_payload_realign(pay, len);
+	assert_non_null(al);
+	assert_int_equal((uintptr_t)al % 4096, 0);
+	assert_true(al < pay && pay - al < 4096);
+	assert_memory_equal(al, copy, len);
+	replog_payload_free(pay);	/* the original pointer frees it */
+	free(copy);
+
+	uint8_t *small = replog_payload_alloc(REPLOG_PAYLOAD_LARGE - 1);
+	assert_non_null(small);
+	fill(small, REPLOG_PAYLOAD_LARGE - 1, 5);
+	assert_null(replog_payload_realign(small, REPLOG_PAYLOAD_LARGE - 1));
+	replog_payload_free(small);
+	assert_null(replog_payload_realign(NULL, len));
+}
+
 /* ---- the event loop never waits for a reclaim's fdatasync ---- */
 
 static struct {
@@ -1519,6 +1547,7 @@ int main(void)
 		cmocka_unit_test(test_v1_upgrade),
 		cmocka_unit_test(test_reclaim_sync_never_blocks_loop),
 		cmocka_unit_test(test_direct_records),
+		cmocka_unit_test(test_payload_realign),
 		cmocka_unit_test(test_mark_dirty_settled),
 		cmocka_unit_test(test_settle_wait),
 	};
