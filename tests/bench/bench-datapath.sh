@@ -10,7 +10,10 @@
 # Prints IOPS, MB/s and completion latency per run, then averages with ratios against
 # nbdkit and against direct.
 # FERRYD_BASE=PATH adds another ferryd binary (e.g. a build of main) as column "base",
-# interleaved with the others, for before/after figures from one run.
+# interleaved with the others, for before/after figures from one run; ferryd and base
+# swap places every round (the first run of a round is often the slowest), so use an even
+# REPEAT. Every file is written through once before the first round, and every run starts
+# after a sync, ferryd's and base's with their shared primary out of the page cache.
 # Not part of the test suite (no timed assertions). Part 2 is bench-latency.sh.
 #   SECONDS_PER_RUN=20 REPEAT=2 FILE_SIZE=2G LOG_SIZE=40G FERRYD=build/bin/ferryd \
 #       FERRYD_BASE= make bench-datapath
@@ -31,7 +34,10 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 . tests/bench/bench-lib.sh
 
-for f in ferry nbdkit qemu plain; do rm -f "$W/$f.img"; fallocate -l "$FSIZE" "$W/$f.img"; done
+# every file written through once, so that no target (whichever runs first) pays for
+# converting unwritten extents
+for f in ferry nbdkit qemu plain; do rm -f "$W/$f.img"; head -c "$FSIZE" /dev/zero >"$W/$f.img"; done
+sync
 echo "bench dir $W, files $FSIZE, log $LOGSIZE, ${RUNTIME}s per run, $REPEAT rounds, $(nproc) cores, free $((avail >> 30)) GiB"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -43,8 +49,12 @@ start_ferryd() {	# [binary]
 	PIDS+=($FPID)
 }
 # direct right after ferryd: the ratio between them is the one that matters, and the
-# shared disk's rate drifts
+# shared disk's rate drifts. ferryd and base share a primary and swap places every round.
 TARGETS="ferryd direct${FERRYD_BASE:+ base} nbdkit qemu-nbd plain"
+order() {	# round -> the targets in that round's order
+	if [ -n "${FERRYD_BASE:-}" ] && (( $1 % 2 )); then echo "base direct ferryd nbdkit qemu-nbd plain"
+	else echo "$TARGETS"; fi
+}
 
 run_fio() {	# name uri-or-file engine rw bs qd -> prints "iops bw_bytes clat_p50_us clat_p99_us"
 	local uri=$2 engine=$3 rw=$4 bs=$5 qd=$6 target
@@ -62,7 +72,11 @@ add() { IOPS[$1]=$(( ${IOPS[$1]:-0} + $2 )); BW[$1]=$(( ${BW[$1]:-0} + $3 )); P9
 for ((r = 0; r < REPEAT; r++)); do
 	for wl in "randwrite 4k 32" "write 1M 8"; do
 		set -- $wl; rw=$1 bs=$2 qd=$3
-		for t in $TARGETS; do
+		for t in $(order "$r"); do
+			# each run starts with no writeback left from the one before, and ferryd and
+			# base with none of the primary in the page cache (the other may have left it)
+			sync
+			case $t in ferryd|base) dd if="$W/ferry.img" iflag=nocache count=0 status=none ;; esac
 			case $t in
 			ferryd) start_ferryd; uri=nbd://127.0.0.1:$FP/exp; eng=nbd ;;
 			base) start_ferryd "$FERRYD_BASE"; uri=nbd://127.0.0.1:$FP/exp; eng=nbd ;;
