@@ -19,13 +19,9 @@ run_fio() {	# name rw bs extra...
 	grep -q 'err= 0' "$T/$name.out" || { cat "$T/$name.out" >&2; fail "fio $name reported errors"; }
 }
 
-# the direct descriptor is open where the file system supports it (O_DIRECT is 040000)
+# the direct descriptor is open where the file system supports it
 direct=0
-for f in /proc/$FERRYD_PID/fd/*; do
-	[ "$(readlink "$f")" = "$T/vd0.raw" ] || continue
-	flags=$(awk '/^flags:/ { print $2 }' "/proc/$FERRYD_PID/fdinfo/${f##*/}")
-	(( 8#$flags & 8#40000 )) && direct=1
-done
+ferryd_opened_direct "$T/vd0.raw" && direct=1
 info "primary opened O_DIRECT too: $direct"
 
 run_fio seq1 write 1M --offset=16M

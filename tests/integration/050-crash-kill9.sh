@@ -19,6 +19,9 @@ for ((r = 0; r < ROUNDS; r++)); do
 	if [ -n "${REQUIRE_DIRECT:-}" ] && ! grep -q 'large writes O_DIRECT' "$T/ferryd.$r.log"; then
 		skip "the log's file system takes no O_DIRECT writes: nothing to test here"
 	fi
+	if [ -n "${REQUIRE_DIRECT:-}" ] && ! ferryd_opened_direct "$T/crash0.raw"; then
+		fail "the log takes O_DIRECT writes but the primary was not opened with O_DIRECT"
+	fi
 	"$TBIN/nbd-ackwriter" write "$NBD_URI_BASE/crash0" $((1000 + r)) $((r * SLOTS_PER_ROUND)) \
 		$SLOTS_PER_ROUND "$T/acks" "$QD" 2>"$T/writer.$r.err" &
 	wpid=$!
@@ -45,6 +48,9 @@ rm -f "$T/replay.raw"; truncate -s $DISK "$T/replay.raw"
 ferryctl log replay -c "$T/ferry.conf" --disk crash0 -o "$T/replay.raw" || fail "final replay"
 cmp "$T/crash0.raw" "$T/replay.raw" || fail "final log replay differs from primary"
 grep -h "re-applied" "$T"/ferryd.*.log >&2 || true
+if [ -n "${REQUIRE_DIRECT:-}" ] && grep -h "direct write refused" "$T"/ferryd.*.log >&2; then
+	fail "the primary's direct writes fell back to the page cache: the direct path went untested"
+fi
 info "$killed_mid_load of $ROUNDS kills hit ferryd under load"
 [ $killed_mid_load -ge $(( (ROUNDS + 1) / 2 )) ] || fail "too few kills happened under load to mean anything"
 pass

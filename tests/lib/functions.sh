@@ -138,6 +138,18 @@ wait_for() {
 # quietly CMD...: CMD with its output thrown away (for wait_for on noisy commands).
 quietly() { "$@" >/dev/null 2>&1; }
 
+# ferryd_opened_direct PATH: true when ferryd (FERRYD_PID) holds PATH open with O_DIRECT
+# (octal 040000 in /proc's fdinfo flags), e.g. the primary's twin for large aligned writes.
+ferryd_opened_direct() {
+	local f flags
+	for f in /proc/"$FERRYD_PID"/fd/*; do
+		[ "$(readlink "$f")" = "$1" ] || continue
+		flags=$(awk '/^flags:/ { print $2 }' "/proc/$FERRYD_PID/fdinfo/${f##*/}")
+		(( 8#$flags & 8#40000 )) && return 0
+	done
+	return 1
+}
+
 # log_replays_to_primary CONF DISK PRIMARY: with ferryd stopped, the log verifies, and
 # replaying DISK's records onto an empty file as large as PRIMARY reproduces PRIMARY.
 log_replays_to_primary() {
