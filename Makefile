@@ -144,6 +144,11 @@ check-appliances: tests
 check-bigmap: all
 	tests/bench/bench-bigmap.sh
 
+# the chunk index with ENTRIES synthetic chunks (default 256 Mi: 16 TiB at 64 KiB; needs
+# about 21 GiB of RAM): time and peak memory of build, lookups, iteration, drop
+check-bigindex: $(O)/tests/index-scale
+	$(O)/tests/index-scale $${ENTRIES:-268435456}
+
 # 32 domains under 4 KiB random writes in one ferryd: each domain's worst RPO
 bench-domains: all
 	tests/bench/bench-domains.sh
@@ -176,7 +181,7 @@ clean:
 	rm -rf $(O)
 
 .PHONY: all tests check clean fuzz FORCE bench-datapath bench-pipeline bench-restore \
-	bench-guest bench-failover bench-snmp deps bench-compress bench-domains check-appliances check-bigmap bench-read
+	bench-guest bench-failover bench-snmp deps bench-compress bench-domains check-appliances check-bigmap check-bigindex bench-read
 .DELETE_ON_ERROR:
 .SECONDARY:
 

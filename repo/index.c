@@ -36,184 +36,72 @@
 #define INDEX_MAGIC "FIDX"
 #define INDEX_VERSION_MAX 2	/* 2 (format 2): add entries locate a chunk inside its frame */
 
-int index_init(struct chunk_index *ix)
-{
-	memset(ix, 0, sizeof(*ix));
-	return -pthread_rwlock_init(&ix->lock, NULL);
-}
-
-void index_release(struct chunk_index *ix)
-{
-	free(ix->slots);
-	pthread_rwlock_destroy(&ix->lock);
-	memset(ix, 0, sizeof(*ix));
-}
-
-static size_t slot_of(const struct chunk_index *ix, const uint8_t *id)
-{
-	return (size_t)get_le64(id) & (ix->cap - 1);
-}
-
-static struct index_slot *find(const struct chunk_index *ix, const uint8_t *id)
-{
-	if (!ix->cap)
-		return NULL;
-	for (size_t i = slot_of(ix, id);; i = (i + 1) & (ix->cap - 1)) {
-		struct index_slot *s = &ix->slots[i];
-		if (!s->used)
-			return NULL;
-		if (!memcmp(s->id, id, CHUNK_ID_LEN))
-			return s;
-	}
-}
-
-bool index_lookup(struct chunk_index *ix, const uint8_t id[CHUNK_ID_LEN], struct chunk_loc *loc)
-{
-	pthread_rwlock_rdlock(&ix->lock);
-	struct index_slot *s = find(ix, id);
-	if (s && loc)
-		*loc = s->loc;
-	pthread_rwlock_unlock(&ix->lock);
-	return s != NULL;
-}
-
-static void insert_slot(struct index_slot *slots, size_t cap, const struct index_slot *src)
-{
-	for (size_t i = (size_t)get_le64(src->id) & (cap - 1);; i = (i + 1) & (cap - 1)) {
-		if (!slots[i].used) {
-			slots[i] = *src;
-			return;
-		}
-	}
-}
-
-static int grow(struct chunk_index *ix)
-{
-	size_t cap = ix->cap ? ix->cap * 2 : 1024;
-	struct index_slot *s = calloc(cap, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	for (size_t i = 0; i < ix->cap; i++)
-		if (ix->slots[i].used)
-			insert_slot(s, cap, &ix->slots[i]);
-	free(ix->slots);
-	ix->slots = s;
-	ix->cap = cap;
-	return 0;
-}
-
-static int add_locked(struct chunk_index *ix, const uint8_t *id, const struct chunk_loc *loc)
-{
-	if (find(ix, id))
-		return 0;
-	if ((ix->n + 1) * 2 > ix->cap) {
-		int r = grow(ix);
-		if (r < 0)
-			return r;
-	}
-	struct index_slot s = { .loc = *loc, .used = true };
-	memcpy(s.id, id, CHUNK_ID_LEN);
-	insert_slot(ix->slots, ix->cap, &s);
-	ix->n++;
-	return 0;
-}
-
-int index_claim(struct chunk_index *ix, const uint8_t id[CHUNK_ID_LEN], const struct chunk_loc *loc)
-{
-	pthread_rwlock_wrlock(&ix->lock);
-	size_t before = ix->n;
-	int r = add_locked(ix, id, loc);
-	if (r == 0)
-		r = ix->n != before;
-	pthread_rwlock_unlock(&ix->lock);
-	return r;
-}
-
-int index_add(struct chunk_index *ix, const uint8_t id[CHUNK_ID_LEN], const struct chunk_loc *loc)
-{
-	pthread_rwlock_wrlock(&ix->lock);
-	int r = add_locked(ix, id, loc);
-	pthread_rwlock_unlock(&ix->lock);
-	return r;
-}
-
-int index_merge(struct chunk_index *dst, struct chunk_index *src)
-{
-	int r = 0;
-	pthread_rwlock_rdlock(&src->lock);
-	pthread_rwlock_wrlock(&dst->lock);
-	for (size_t i = 0; i < src->cap && r == 0; i++)
-		if (src->slots[i].used)
-			r = add_locked(dst, src->slots[i].id, &src->slots[i].loc);
-	pthread_rwlock_unlock(&dst->lock);
-	pthread_rwlock_unlock(&src->lock);
-	return r;
-}
-
-void index_each(struct chunk_index *ix, void (*fn)(void *arg, const uint8_t *id,
-						   const struct chunk_loc *loc), void *arg)
-{
-	pthread_rwlock_rdlock(&ix->lock);
-	for (size_t i = 0; i < ix->cap; i++)
-		if (ix->slots[i].used)
-			fn(arg, ix->slots[i].id, &ix->slots[i].loc);
-	pthread_rwlock_unlock(&ix->lock);
-}
-
 /* ---- index delta objects ---- */
 
-static int cmp_slot(const void *a, const void *b)
+/* Order of records by location (qsort_r over record numbers). */
+static int cmp_loc(const void *a, const void *b, void *arg)
 {
-	const struct index_slot *x = a, *y = b;
-	int c = memcmp(x->loc.pack, y->loc.pack, PACK_ID_LEN);
+	const struct index_rec *x = index_rec_at(arg, *(const uint32_t *)a);
+	const struct index_rec *y = index_rec_at(arg, *(const uint32_t *)b);
+	int c = memcmp(x->pack, y->pack, PACK_ID_LEN);
 	if (c)
 		return c;
-	if (x->loc.off != y->loc.off)
-		return x->loc.off < y->loc.off ? -1 : 1;
-	return x->loc.foff < y->loc.foff ? -1 : x->loc.foff > y->loc.foff;
+	if (x->off != y->off)
+		return x->off < y->off ? -1 : 1;
+	return x->foff < y->foff ? -1 : x->foff > y->foff;
 }
 
-int index_delta_encode(struct chunk_index *ix, int version, struct dbuf *out)
+/* Entries order[0..n) of ix as one delta plaintext. */
+static int encode_part(const struct chunk_index *ix, const uint32_t *order, size_t n,
+		       int version, struct dbuf *out)
 {
 	uint8_t hdr[INDEX_DELTA_HDR] = INDEX_MAGIC;
-	int r = 0;
-
-	pthread_rwlock_rdlock(&ix->lock);
-	struct index_slot *v = malloc((ix->n ? ix->n : 1) * sizeof(*v));
-	size_t n = 0;
-	if (!v) {
-		pthread_rwlock_unlock(&ix->lock);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < ix->cap; i++)
-		if (ix->slots[i].used)
-			v[n++] = ix->slots[i];
-	pthread_rwlock_unlock(&ix->lock);
-	qsort(v, n, sizeof(*v), cmp_slot);
-
 	hdr[4] = (uint8_t)version;
 	hdr[5] = INDEX_KIND_ADD;
 	put_le32(hdr + 8, (uint32_t)n);
-	r = version == 1 || version == 2 ? dbuf_add(out, hdr, sizeof(hdr)) : -EINVAL;
+	int r = dbuf_add(out, hdr, sizeof(hdr));
 	for (size_t i = 0; i < n && r == 0; i++) {
+		const struct index_rec *x = index_rec_at(ix, order[i]);
 		uint8_t e[INDEX_DELTA_ENTRY];
-		memcpy(e, v[i].id, CHUNK_ID_LEN);
-		memcpy(e + 32, v[i].loc.pack, PACK_ID_LEN);
+		memcpy(e, x->id, CHUNK_ID_LEN);
+		memcpy(e + 32, x->pack, PACK_ID_LEN);
 		if (version == 1) {
-			if (v[i].loc.foff) {	/* version 1 has no frames of several chunks */
-				r = -EINVAL;
-				break;
-			}
-			put_le64(e + 48, v[i].loc.off);
+			if (x->foff)	/* version 1 has no frames of several chunks */
+				return -EINVAL;
+			put_le64(e + 48, x->off);
 		} else {
-			put_le32(e + 48, (uint32_t)v[i].loc.off);
-			put_le32(e + 52, v[i].loc.foff);
+			put_le32(e + 48, x->off);
+			put_le32(e + 52, x->foff);
 		}
-		put_le32(e + 56, v[i].loc.blob_len);
-		put_le32(e + 60, v[i].loc.plain_len);
+		put_le32(e + 56, x->blob_len);
+		put_le32(e + 60, x->plain_len);
 		r = dbuf_add(out, e, sizeof(e));
 	}
-	free(v);
+	return r;
+}
+
+int index_delta_put(struct chunk_index *ix, int version, size_t per,
+		    int (*put)(void *arg, const void *plain, size_t len), void *arg)
+{
+	if ((version != 1 && version != 2) || !per ||
+	    per > (REPO_META_MAX - INDEX_DELTA_HDR) / INDEX_DELTA_ENTRY)
+		return -EINVAL;
+	pthread_rwlock_rdlock(&ix->lock);
+	uint32_t *order = malloc((ix->n ? ix->n : 1) * sizeof(*order));
+	int r = order ? 0 : -ENOMEM;
+	for (size_t i = 0; order && i < ix->n; i++)
+		order[i] = (uint32_t)i;
+	if (order)
+		qsort_r(order, ix->n, sizeof(*order), cmp_loc, ix);
+	for (size_t at = 0; r == 0 && at < ix->n; at += per) {
+		struct dbuf b = DBUF_INIT(REPO_META_MAX);
+		r = encode_part(ix, order + at, ix->n - at < per ? ix->n - at : per, version, &b);
+		if (r == 0)
+			r = put(arg, b.data, b.len);
+		dbuf_release(&b);
+	}
+	pthread_rwlock_unlock(&ix->lock);
+	free(order);
 	return r;
 }
 
@@ -475,36 +363,14 @@ static void key_id(const char *key, uint8_t id[INDEX_ID_LEN])
 
 /* ---- dropping the entries of condemned packs ---- */
 
+static bool loc_condemned(void *arg, const struct chunk_loc *loc)
+{
+	return condemned_locked(arg, loc->pack, NULL);
+}
+
 static int drop_locked(struct repo *r, struct chunk_index *ix, struct chunk_index *dropped)
 {
-	int rc = 0;
-	if (!r->n_cond)
-		return 0;
-	pthread_rwlock_wrlock(&ix->lock);
-	struct index_slot *s = ix->cap ? calloc(ix->cap, sizeof(*s)) : NULL;
-	if (ix->cap && !s)
-		rc = -ENOMEM;
-	size_t n = 0;
-	for (size_t i = 0; i < ix->cap && rc == 0; i++) {
-		const struct index_slot *o = &ix->slots[i];
-		if (!o->used)
-			continue;
-		if (!condemned_locked(r, o->loc.pack, NULL)) {
-			insert_slot(s, ix->cap, o);
-			n++;
-		} else if (dropped) {
-			rc = index_add(dropped, o->id, &o->loc);
-		}
-	}
-	if (rc == 0) {
-		free(ix->slots);
-		ix->slots = s;
-		ix->n = n;
-	} else {
-		free(s);
-	}
-	pthread_rwlock_unlock(&ix->lock);
-	return rc;
+	return r->n_cond ? index_remove_if(ix, loc_condemned, r, dropped) : 0;
 }
 
 int index_drop_condemned(struct repo *r, struct chunk_index *ix, struct chunk_index *dropped)

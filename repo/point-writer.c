@@ -795,22 +795,24 @@ static void release_manifest(struct repo_point_writer *w, struct manifest *m)
 	manifest_release(m);
 }
 
-static int upload_index(struct repo_point_writer *w, struct chunk_index *ix)
+static int put_delta(void *arg, const void *plain, size_t len)
 {
-	struct dbuf b = DBUF_INIT(REPO_META_MAX);
+	struct repo_point_writer *w = arg;
 	uint8_t id[INDEX_ID_LEN];
 	char key[64];
-	if (ix->n == 0)
-		return 0;
 	int rc = index_new_key(key, sizeof(key), id);
 	if (rc == 0)
-		rc = index_delta_encode(ix, w->r->format < 2 ? 1 : 2, &b);
-	if (rc == 0)
-		rc = repo_put_meta(w->r, key, b.data, b.len);
+		rc = repo_put_meta(w->r, key, plain, len);
 	if (rc == 0)
 		index_mark_seen(w->r, key);	/* -ENOMEM: only read back once more */
-	dbuf_release(&b);
 	return rc;
+}
+
+/* The index deltas of ix: one object per INDEX_DELTA_PER chunks, so that a point of any
+ * size stays within REPO_META_MAX an object (and its encoder's buffer small). */
+static int upload_index(struct repo_point_writer *w, struct chunk_index *ix)
+{
+	return index_delta_put(ix, w->r->format < 2 ? 1 : 2, INDEX_DELTA_PER, put_delta, w);
 }
 
 /* ---- commit: the condemnation re-check (docs/repo-format.md "Prune") ---- */
@@ -926,6 +928,8 @@ static int commit(struct repo_point_writer *w, char *err, size_t errlen)
 	char key[STORE_KEY_MAX];
 	int rc = w->err ? w->err : drain(w);
 
+	if (rc == 0)	/* every job is done: pending holds what they stored */
+		index_clear(&w->claimed);
 	/* a point that spilled: the rest as its last runs */
 	if (rc == 0 && w->spill.fd >= 0 && (rc = spill(w)) < 0)
 		repo_err(err, errlen, "cannot spill the map to %s: %s", repo_scratch_dir(w->r),

@@ -60,18 +60,22 @@ struct chunk_loc {
 	uint32_t plain_len;	/* of the chunk */
 };
 
-struct index_slot {
+/* One entry of a chunk index (index-table.c): 64 bytes, one cache line. Offsets and
+ * lengths fit 32 bits (packs <= PACK_MAX_SIZE, plaintexts <= REPO_META_MAX). */
+struct index_rec {
 	uint8_t id[CHUNK_ID_LEN];
-	struct chunk_loc loc;
-	bool used;
+	uint8_t pack[PACK_ID_LEN];
+	uint32_t off, blob_len, foff, plain_len;
 };
 
-/* Open-addressing hash table keyed by chunk id (ids are uniformly random: the first 8
- * bytes are the hash). */
+/* A chunk index (index-table.c): records in pages, in insertion order, and a table of
+ * 8-byte slots (a record's number + 1 and a tag of its id) to find them by id. */
 struct chunk_index {
-	struct index_slot *slots;
-	size_t cap;		/* power of two, or 0 */
-	size_t n;
+	uint64_t *slots;
+	size_t cap;		/* slots: a power of two, or 0 */
+	size_t n;		/* records */
+	struct index_rec **pages;
+	size_t npages, pages_cap;
 	pthread_rwlock_t lock;
 };
 
@@ -151,20 +155,33 @@ size_t repo_config_encode(const struct repo_config *c, uint8_t *out);
 /* 0, -EBADMSG (corrupt: magic, CRC, length, bad chunk size), -EPROTO (newer version). */
 int repo_config_decode(const void *buf, size_t len, struct repo_config *c);
 
-/* ---- index.c ---- */
+/* ---- index-table.c: the in-memory chunk index ---- */
 
 int index_init(struct chunk_index *ix);
 void index_release(struct chunk_index *ix);
+/* Remove every entry and free their memory (ix stays usable). */
+void index_clear(struct chunk_index *ix);
 bool index_lookup(struct chunk_index *ix, const uint8_t id[CHUNK_ID_LEN], struct chunk_loc *loc);
-/* Add id -> loc (a present id keeps its first location). 0 or -ENOMEM. */
+/* Add id -> loc (a present id keeps its first location). 0, -ENOMEM, or -EOVERFLOW (an
+ * offset past 32 bits, or 2^32 - 1 entries). */
 int index_add(struct chunk_index *ix, const uint8_t id[CHUNK_ID_LEN], const struct chunk_loc *loc);
-/* index_add that tells whether id was new: 1 added, 0 present already, or -ENOMEM. */
+/* index_add that tells whether id was new: 1 added, 0 present already, or -errno. */
 int index_claim(struct chunk_index *ix, const uint8_t id[CHUNK_ID_LEN], const struct chunk_loc *loc);
 /* Add every entry of src to dst. */
 int index_merge(struct chunk_index *dst, struct chunk_index *src);
-/* Call fn for every entry (under the read lock: fn must not touch ix). */
+/* Call fn for every entry, in the order they were added (under the read lock: fn must not
+ * touch ix). */
 void index_each(struct chunk_index *ix, void (*fn)(void *arg, const uint8_t *id,
 						   const struct chunk_loc *loc), void *arg);
+/* Remove every entry whose location drop (pure: called more than once per entry) names,
+ * adding it to dropped when not NULL. 0 or -ENOMEM (then nothing is removed). */
+int index_remove_if(struct chunk_index *ix, bool (*drop)(void *arg, const struct chunk_loc *loc),
+		    void *arg, struct chunk_index *dropped);
+/* Entry i (0 <= i < ix->n, in the order added): the caller holds the lock or owns ix. */
+const struct index_rec *index_rec_at(const struct chunk_index *ix, size_t i);
+void index_rec_loc(const struct index_rec *e, struct chunk_loc *loc);
+
+/* ---- index.c: index objects in the store ---- */
 
 #define INDEX_DELTA_HDR 16
 #define INDEX_DELTA_ENTRY 64
@@ -188,10 +205,13 @@ struct index_visitor {
 	void *arg;
 };
 
-/* Index delta plaintext of every entry of ix (sorted by pack, offset, frame offset:
- * deterministic), in index object version 1 (format 1: -EINVAL for a chunk inside a frame
- * of several) or 2 (format 2). */
-int index_delta_encode(struct chunk_index *ix, int version, struct dbuf *out);
+#define INDEX_DELTA_PER (1u << 19)	/* entries a writer puts in one delta object */
+/* Index delta plaintexts of every entry of ix, sorted by pack, offset, frame offset
+ * (deterministic), per entries a plaintext (the last may hold fewer; none for an empty
+ * ix), each given to put in turn, in index object version 1 (format 1: -EINVAL for a chunk
+ * inside a frame of several) or 2 (format 2). 0, -EINVAL, -ENOMEM, or put's error. */
+int index_delta_put(struct chunk_index *ix, int version, size_t per,
+		    int (*put)(void *arg, const void *plain, size_t len), void *arg);
 /* Parse an index delta plaintext; fn per entry. 0, -EBADMSG, -EPROTO, or fn's error. */
 int index_delta_decode(const void *buf, size_t len,
 		       int (*fn)(void *arg, const uint8_t *id, const struct chunk_loc *loc),
