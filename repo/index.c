@@ -1,15 +1,15 @@
 /* The chunk index: chunk id -> (pack, offset, blob length, plain length), for dedupe and
  * for reading chunks.
  *
- * In memory it is an open-addressing hash table (linear probing, load <= 1/2), keyed by the
- * id's first 8 bytes: ids are HMAC/SHA-256 outputs, uniformly distributed, so no further
- * hashing is needed. It is rebuilt at every open from all index/ objects (no local cache is
- * persisted yet: an open costs one GET per index object, i.e. per committed point).
+ * The table itself is index-table.c (compact records, spilled to a scratch file when
+ * big). It is rebuilt at every open from all index/ objects (no local cache is persisted
+ * yet: an open costs one GET per index object, i.e. about one per committed point).
  *
- * An index delta (docs/repo-format.md "Index deltas") lists the chunks newly stored by one
- * commit. Entries are written sorted by (pack, offset) so that the same commit always
- * produces the same bytes. The first location of an id wins: a later delta naming the
- * same id elsewhere (two writers racing, a retried commit) is ignored.
+ * An index delta (docs/repo-format.md "Index deltas") lists chunks newly stored by one
+ * commit (index-delta.c writes them: sorted by (pack, offset) so that the same commit always
+ * produces the same bytes, in objects of at most INDEX_DELTA_PER entries). The first
+ * location of an id wins: a later delta naming the same id elsewhere (two writers racing,
+ * a retried commit) is ignored.
  *
  * Prune removes packs in two phases (docs/repo-format.md "Prune"): it writes a condemn
  * object (kind 2) naming the packs, and later deletes them unless a rescue object (kind 3)
@@ -33,77 +33,9 @@
 #include "common/util.h"
 #include "common/banned.h"
 
-#define INDEX_MAGIC "FIDX"
 #define INDEX_VERSION_MAX 2	/* 2 (format 2): add entries locate a chunk inside its frame */
 
 /* ---- index delta objects ---- */
-
-/* Order of records by location (qsort_r over record numbers). */
-static int cmp_loc(const void *a, const void *b, void *arg)
-{
-	const struct index_rec *x = index_rec_at(arg, *(const uint32_t *)a);
-	const struct index_rec *y = index_rec_at(arg, *(const uint32_t *)b);
-	int c = memcmp(x->pack, y->pack, PACK_ID_LEN);
-	if (c)
-		return c;
-	if (x->off != y->off)
-		return x->off < y->off ? -1 : 1;
-	return x->foff < y->foff ? -1 : x->foff > y->foff;
-}
-
-/* Entries order[0..n) of ix as one delta plaintext. */
-static int encode_part(const struct chunk_index *ix, const uint32_t *order, size_t n,
-		       int version, struct dbuf *out)
-{
-	uint8_t hdr[INDEX_DELTA_HDR] = INDEX_MAGIC;
-	hdr[4] = (uint8_t)version;
-	hdr[5] = INDEX_KIND_ADD;
-	put_le32(hdr + 8, (uint32_t)n);
-	int r = dbuf_add(out, hdr, sizeof(hdr));
-	for (size_t i = 0; i < n && r == 0; i++) {
-		const struct index_rec *x = index_rec_at(ix, order[i]);
-		uint8_t e[INDEX_DELTA_ENTRY];
-		memcpy(e, x->id, CHUNK_ID_LEN);
-		memcpy(e + 32, x->pack, PACK_ID_LEN);
-		if (version == 1) {
-			if (x->foff)	/* version 1 has no frames of several chunks */
-				return -EINVAL;
-			put_le64(e + 48, x->off);
-		} else {
-			put_le32(e + 48, x->off);
-			put_le32(e + 52, x->foff);
-		}
-		put_le32(e + 56, x->blob_len);
-		put_le32(e + 60, x->plain_len);
-		r = dbuf_add(out, e, sizeof(e));
-	}
-	return r;
-}
-
-int index_delta_put(struct chunk_index *ix, int version, size_t per,
-		    int (*put)(void *arg, const void *plain, size_t len), void *arg)
-{
-	if ((version != 1 && version != 2) || !per ||
-	    per > (REPO_META_MAX - INDEX_DELTA_HDR) / INDEX_DELTA_ENTRY)
-		return -EINVAL;
-	pthread_rwlock_rdlock(&ix->lock);
-	uint32_t *order = malloc((ix->n ? ix->n : 1) * sizeof(*order));
-	int r = order ? 0 : -ENOMEM;
-	for (size_t i = 0; order && i < ix->n; i++)
-		order[i] = (uint32_t)i;
-	if (order)
-		qsort_r(order, ix->n, sizeof(*order), cmp_loc, ix);
-	for (size_t at = 0; r == 0 && at < ix->n; at += per) {
-		struct dbuf b = DBUF_INIT(REPO_META_MAX);
-		r = encode_part(ix, order + at, ix->n - at < per ? ix->n - at : per, version, &b);
-		if (r == 0)
-			r = put(arg, b.data, b.len);
-		dbuf_release(&b);
-	}
-	pthread_rwlock_unlock(&ix->lock);
-	free(order);
-	return r;
-}
 
 static bool all_zero(const uint8_t *p, size_t n)
 {

@@ -32,21 +32,27 @@
 
 #define READ_BATCH 4096u	/* extents per read */
 
-int spill_open(struct spill_file *f, const char *dir)
+int repo_scratch_open(const char *dir)
 {
 	char path[4096];
-	f->len = 0;
-	f->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (f->fd >= 0)
-		return 0;
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
 	/* O_TMPFILE unsupported by this file system: a named file, unlinked at once */
 	if ((size_t)snprintf(path, sizeof(path), "%s/ferry-spill.XXXXXX", dir) >= sizeof(path))
 		return -ENAMETOOLONG;
-	f->fd = mkostemp(path, O_CLOEXEC);
-	if (f->fd < 0)
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
 	unlink(path);
-	return 0;
+	return fd;
+}
+
+int spill_open(struct spill_file *f, const char *dir)
+{
+	f->len = 0;
+	f->fd = repo_scratch_open(dir);
+	return f->fd < 0 ? f->fd : 0;
 }
 
 void spill_close(struct spill_file *f)

@@ -544,6 +544,11 @@ int repo_point_begin(struct repo *r, const struct point_info *meta,
 	rc = index_init(&w->pending);
 	if (rc == 0)
 		rc = index_init(&w->claimed);
+	/* a big point's chunks and claims keep their records in scratch files */
+	if (rc == 0)
+		rc = index_spill_to(&w->pending, repo_scratch_dir(r), INDEX_RAM_RECS);
+	if (rc == 0)
+		rc = index_spill_to(&w->claimed, repo_scratch_dir(r), INDEX_RAM_RECS);
 	if (rc == 0 && (!w->tmp || !w->blob || !w->ent || !(w->cx = repo_cx_get(r))))
 		rc = -ENOMEM;
 	if (rc < 0) {

@@ -437,8 +437,8 @@ static int carry_out(struct run *pr)
 		if (rc == 0 && (rc = index_refresh(pr->r, NULL, NULL)) < 0)
 			repo_err(pr->err, pr->errlen, "cannot refresh the index: %s", serr(pr, rc));
 		if (rc == 0) {
-			index_each(&named, mark_needed, &nx);
-			rc = nx.err;
+			if ((rc = index_each(&named, mark_needed, &nx)) == 0)
+				rc = nx.err;
 		}
 		index_release(&named);
 	}
@@ -602,8 +602,11 @@ static int condemn(struct run *pr)
 	/* the candidates: packs the index knew before the walk (a region read may refresh it
 	 * with commits whose manifests the walk did not list) */
 	struct set_ctx sc = { pr->r, &indexed, 0 };
-	index_each(&pr->r->index, add_indexed, &sc);
-	if ((rc = sc.err) == 0)
+	if ((rc = index_each(&pr->r->index, add_indexed, &sc)) == 0)
+		rc = sc.err;
+	if (rc < 0)
+		repo_err(pr->err, pr->errlen, "cannot read the chunk index: %s", strerror(-rc));
+	if (rc == 0)
 		rc = walk_refs(pr, add_live, &live);
 	if (rc == 0 && (rc = objs_list_sorted(pr->r->st, "packs/", &packs)) < 0)
 		repo_err(pr->err, pr->errlen, "cannot list the packs: %s", serr(pr, rc));

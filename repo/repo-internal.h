@@ -1,11 +1,11 @@
 /* Private interfaces of the repository library (repo/repo.h is the public contract; byte
  * layouts in docs/repo-format.md sections 6-11).
  *
- *   repo_point_data --chunk id--> dedupe? (index.c: repo index + this point's pending)
+ *   repo_point_data --chunk id--> dedupe? (index-table.c: repo index + this point's pending)
  *        | new                                         
  *        v
  *   blob_encode --> pack.c (current pack buffer) --16 MiB / commit--> packs/xx/<id>
- *   commit: packs --> index/<id> (index.c delta) --> manifest (manifest.c) --> durable
+ *   commit: packs --> index/<id> (index-delta.c) --> manifest (manifest.c) --> durable
  *   read:   manifest chain (block-map.c) --> map --> index --> ranged GET of one blob
  *   prune:  expire manifests --> condemn object (index/, kind 2) --grace--> delete packs;
  *           commit re-checks new index/ objects before its manifest (point-writer.c)
@@ -68,14 +68,19 @@ struct index_rec {
 	uint32_t off, blob_len, foff, plain_len;
 };
 
-/* A chunk index (index-table.c): records in pages, in insertion order, and a table of
- * 8-byte slots (a record's number + 1 and a tag of its id) to find them by id. */
+/* A chunk index (index-table.c): records in pages, in insertion order (those before
+ * nfile in a scratch file once spilled), and a table of 8-byte slots (a record's number + 1
+ * and a tag of its id) to find them by id. */
 struct chunk_index {
 	uint64_t *slots;
 	size_t cap;		/* slots: a power of two, or 0 */
 	size_t n;		/* records */
-	struct index_rec **pages;
+	struct index_rec **pages;	/* records [nfile, n) */
 	size_t npages, pages_cap;
+	int fd;			/* spilled: records [0, nfile) are in this file; else -1 */
+	size_t nfile;
+	char *spill_dir;	/* index_spill_to; NULL: never spills */
+	size_t spill_at;
 	pthread_rwlock_t lock;
 };
 
@@ -157,8 +162,16 @@ int repo_config_decode(const void *buf, size_t len, struct repo_config *c);
 
 /* ---- index-table.c: the in-memory chunk index ---- */
 
+/* Entries of the repository's index kept in RAM (16 MiB of records); past that its records
+ * go to a scratch file (index_spill_to): about 16 bytes an entry stay in memory. */
+#define INDEX_RAM_RECS (1u << 18)
+
 int index_init(struct chunk_index *ix);
 void index_release(struct chunk_index *ix);
+/* Past `at` entries, keep the records in an unlinked scratch file in dir (dir copied):
+ * about 16 bytes an entry stay in memory instead of 80. Everything works on a spilled table
+ * but index_rec_at; a hit reads its record back from the file. */
+int index_spill_to(struct chunk_index *ix, const char *dir, size_t at);
 /* Remove every entry and free their memory (ix stays usable). */
 void index_clear(struct chunk_index *ix);
 bool index_lookup(struct chunk_index *ix, const uint8_t id[CHUNK_ID_LEN], struct chunk_loc *loc);
@@ -170,19 +183,24 @@ int index_claim(struct chunk_index *ix, const uint8_t id[CHUNK_ID_LEN], const st
 /* Add every entry of src to dst. */
 int index_merge(struct chunk_index *dst, struct chunk_index *src);
 /* Call fn for every entry, in the order they were added (under the read lock: fn must not
- * touch ix). */
-void index_each(struct chunk_index *ix, void (*fn)(void *arg, const uint8_t *id,
+ * touch ix). 0, or -EIO/-ENOMEM (a spilled table could not be read: fn saw only some). */
+int index_each(struct chunk_index *ix, void (*fn)(void *arg, const uint8_t *id,
 						   const struct chunk_loc *loc), void *arg);
 /* Remove every entry whose location drop (pure: called more than once per entry) names,
- * adding it to dropped when not NULL. 0 or -ENOMEM (then nothing is removed). */
+ * adding it to dropped when not NULL. 0 or -errno (then nothing is removed). */
 int index_remove_if(struct chunk_index *ix, bool (*drop)(void *arg, const struct chunk_loc *loc),
 		    void *arg, struct chunk_index *dropped);
-/* Entry i (0 <= i < ix->n, in the order added): the caller holds the lock or owns ix. */
+/* Entry i (0 <= i < ix->n, in the order added) of a table not spilled (NULL if it is): the
+ * caller holds the lock or owns ix. */
 const struct index_rec *index_rec_at(const struct chunk_index *ix, size_t i);
 void index_rec_loc(const struct index_rec *e, struct chunk_loc *loc);
+/* Copy entries [from, from + k) (within ix->n) into buf, spilled or not: the caller holds
+ * the lock or owns ix. 0 or -EIO. */
+int index_read_recs(const struct chunk_index *ix, size_t from, size_t k, struct index_rec *buf);
 
-/* ---- index.c: index objects in the store ---- */
+/* ---- index.c, index-delta.c: index objects in the store ---- */
 
+#define INDEX_MAGIC "FIDX"
 #define INDEX_DELTA_HDR 16
 #define INDEX_DELTA_ENTRY 64
 #define INDEX_KIND_ADD 1
@@ -205,11 +223,13 @@ struct index_visitor {
 	void *arg;
 };
 
-#define INDEX_DELTA_PER (1u << 19)	/* entries a writer puts in one delta object */
-/* Index delta plaintexts of every entry of ix, sorted by pack, offset, frame offset
- * (deterministic), per entries a plaintext (the last may hold fewer; none for an empty
- * ix), each given to put in turn, in index object version 1 (format 1: -EINVAL for a chunk
- * inside a frame of several) or 2 (format 2). 0, -EINVAL, -ENOMEM, or put's error. */
+#define INDEX_DELTA_PER (1u << 17)	/* entries a writer puts in one delta object */
+/* Index delta plaintexts of every entry of ix (index-delta.c), sorted by pack, offset,
+ * frame offset (deterministic; a spilled table's are sorted when each pack's entries were
+ * added in one run at increasing offsets, as a point writer adds them), `per` entries a
+ * plaintext (the last may hold fewer; none for an empty ix), each given to put in turn, in
+ * index object version 1 (format 1: -EINVAL for a chunk inside a frame of several) or 2
+ * (format 2). 0, -EINVAL, -EIO, -ENOMEM, or put's error. */
 int index_delta_put(struct chunk_index *ix, int version, size_t per,
 		    int (*put)(void *arg, const void *plain, size_t len), void *arg);
 /* Parse an index delta plaintext; fn per entry. 0, -EBADMSG, -EPROTO, or fn's error. */
@@ -450,6 +470,9 @@ struct spill_runs {		/* one disk's runs, oldest first */
 	struct spill_run *v;
 	size_t n, cap;
 };
+/* An unlinked scratch file in dir (O_TMPFILE, else a named file unlinked at once): its fd
+ * or -errno. */
+int repo_scratch_open(const char *dir);
 /* Create the (unlinked) scratch file in dir. */
 int spill_open(struct spill_file *f, const char *dir);
 void spill_close(struct spill_file *f);

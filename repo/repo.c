@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <openssl/rand.h>
@@ -225,6 +226,9 @@ void repo_store_opts(const struct ferry_config *cfg, struct store_opts *o)
 	};
 }
 
+static int open_repo(const char *url, const char *key_file, const struct store_opts *so,
+		     const char *scratch, struct repo **out, char *err, size_t errlen);
+
 int repo_open_cfg(const struct ferry_config *cfg, struct repo **out, char *err, size_t errlen)
 {
 	struct store_opts so;
@@ -234,7 +238,10 @@ int repo_open_cfg(const struct ferry_config *cfg, struct repo **out, char *err, 
 		return -EINVAL;
 	}
 	repo_store_opts(cfg, &so);
-	return repo_open_opts(cfg->store_url, cfg->store_key_file, &so, out, err, errlen);
+	/* scratch files next to the appliance's state, where there is one (ferryd's) */
+	const char *sd = cfg->state_dir && !access(cfg->state_dir, W_OK | X_OK) ? cfg->state_dir :
+			 NULL;
+	return open_repo(cfg->store_url, cfg->store_key_file, &so, sd, out, err, errlen);
 }
 
 int repo_open(const char *url, const char *key_file, struct repo **out, char *err,
@@ -245,6 +252,14 @@ int repo_open(const char *url, const char *key_file, struct repo **out, char *er
 
 int repo_open_opts(const char *url, const char *key_file, const struct store_opts *so,
 		   struct repo **out, char *err, size_t errlen)
+{
+	return open_repo(url, key_file, so, NULL, out, err, errlen);
+}
+
+/* scratch: where the chunk index spills (and point writers' scratch files go; NULL: the
+ * default of repo_scratch_dir). */
+static int open_repo(const char *url, const char *key_file, const struct store_opts *so,
+		     const char *scratch, struct repo **out, char *err, size_t errlen)
 {
 	struct repo_config c;
 	void *buf = NULL;
@@ -316,6 +331,11 @@ int repo_open_opts(const char *url, const char *key_file, const struct store_opt
 			goto fail;
 		}
 	}
+	if (scratch && (r = repo_set_scratch_dir(rp, scratch)) < 0)
+		goto fail;
+	/* a big index keeps its records in a scratch file (repo/index-table.c) */
+	if ((r = index_spill_to(&rp->index, repo_scratch_dir(rp), INDEX_RAM_RECS)) < 0)
+		goto fail;
 	r = index_load(rp, err, errlen);
 	if (r < 0)
 		goto fail;

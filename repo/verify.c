@@ -133,31 +133,6 @@ static int check_packs(struct vctx *v, bool read_data)
 
 /* ---- index entries ---- */
 
-struct entries {
-	struct { uint8_t id[CHUNK_ID_LEN]; struct chunk_loc loc; } *v;
-	size_t n, cap;
-	int err;
-};
-
-static void grab_entry(void *arg, const uint8_t *id, const struct chunk_loc *loc)
-{
-	struct entries *en = arg;
-	if (en->err)
-		return;
-	if (en->n == en->cap) {
-		size_t cap = en->cap ? en->cap * 2 : 1024;
-		void *p = realloc(en->v, cap * sizeof(*en->v));
-		if (!p) {
-			en->err = -ENOMEM;
-			return;
-		}
-		en->v = p;
-		en->cap = cap;
-	}
-	memcpy(en->v[en->n].id, id, CHUNK_ID_LEN);
-	en->v[en->n++].loc = *loc;
-}
-
 /* A pack the index names but the store lacks: reported once, remembered in missing. */
 static bool pack_missing(struct vctx *v, const uint8_t *pack, struct objs *missing)
 {
@@ -172,23 +147,33 @@ static bool pack_missing(struct vctx *v, const uint8_t *pack, struct objs *missi
 	return true;
 }
 
+struct entries {
+	struct vctx *v;
+	struct objs *missing;
+	int err;
+};
+
+/* One index entry against the pack listing (in memory: nothing here touches the index,
+ * which is read-locked meanwhile). */
+static void check_entry(void *arg, const uint8_t *id, const struct chunk_loc *loc)
+{
+	struct entries *en = arg;
+	char key[64];
+	(void)id;
+	if (en->err || pack_missing(en->v, loc->pack, en->missing))
+		return;
+	struct obj *o = find_pack(en->v, loc->pack, key, sizeof(key));
+	if (!o->reported && loc->off + loc->blob_len + PACK_TRAILER_LEN > o->size) {
+		report(en->v, key, "shorter than the chunk index says");
+		o->reported = true;
+	}
+}
+
 static int check_index(struct vctx *v, struct objs *missing)
 {
-	struct entries en = { 0 };
-	index_each(&v->r->index, grab_entry, &en);
-	for (size_t i = 0; i < en.n && !en.err; i++) {
-		char key[64];
-		if (pack_missing(v, en.v[i].loc.pack, missing))
-			continue;
-		struct obj *o = find_pack(v, en.v[i].loc.pack, key, sizeof(key));
-		if (!o->reported &&
-		    en.v[i].loc.off + en.v[i].loc.blob_len + PACK_TRAILER_LEN > o->size) {
-			report(v, key, "shorter than the chunk index says");
-			o->reported = true;
-		}
-	}
-	free(en.v);
-	return en.err;
+	struct entries en = { v, missing, 0 };
+	int rc = index_each(&v->r->index, check_entry, &en);
+	return rc < 0 ? rc : en.err;
 }
 
 /* ---- manifests ---- */

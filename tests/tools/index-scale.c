@@ -1,9 +1,11 @@
-/* index-scale N: the chunk index (repo/index-table.c) with N synthetic entries, as a
+/* index-scale N [DIR]: the chunk index (repo/index-table.c) with N synthetic entries, as a
  * repository of N unique chunks holds at open (16 TiB of 64 KiB chunks: N = 268435456).
  * Prints, for each step, its time and the peak memory so far (VmHWM): build (N adds, ids
  * from a seeded generator, 256 chunks a pack), lookup (N hits, checked, then N misses),
  * iterate (index_each), drop (remove_if of one pack in 16, as prune's condemnation does).
- * Exit 1 if any lookup is wrong. Run by make check-bigindex. */
+ * With DIR, the records past INDEX_RAM_RECS go to a scratch file there, as the
+ * repository's index does (index_spill_to). Exit 1 if any lookup is wrong. Run by make
+ * check-bigindex. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +92,7 @@ int main(int argc, char **argv)
 	uint64_t bad = 0;
 	printf("index-scale: %llu entries (%.2f TiB of 64 KiB chunks), baseline %ld MiB\n",
 	       (unsigned long long)n, (double)n * 65536 / 1099511627776.0, hwm_mib());
-	if (index_init(&ix))
+	if (index_init(&ix) || (argc > 2 && index_spill_to(&ix, argv[2], INDEX_RAM_RECS)))
 		return 1;
 	double t0 = now();
 	rng = 88172645463325252ull;
@@ -103,6 +105,8 @@ int main(int argc, char **argv)
 		}
 	}
 	step("build", t0, n);
+	if (argc > 2)
+		printf("records in %s: %s\n", argv[2], ix.fd >= 0 ? "yes" : "no (could not spill)");
 	t0 = now();
 	rng = 88172645463325252ull;
 	for (uint64_t i = 0; i < n; i++) {
@@ -118,7 +122,8 @@ int main(int argc, char **argv)
 	}
 	step("misses", t0, n);
 	t0 = now();
-	index_each(&ix, visit, NULL);
+	if (index_each(&ix, visit, NULL))
+		return 1;
 	step("iterate", t0, n);
 	t0 = now();
 	size_t before = ix.n;

@@ -6,9 +6,13 @@
  * - ids that share their first 12 bytes (same home slot, same tag) stay distinct;
  * - remove_if drops the entries of some packs, hands them to dropped, keeps the others
  *   (findable, in order), and the table grows again after;
+ * - all of the above again with the records spilled to a scratch file past 5000 entries
+ *   (index_spill_to), which leaves no file in the directory; a directory that cannot be
+ *   used leaves the table in RAM;
  * - merge; an offset past 32 bits is refused (-EOVERFLOW), nothing added;
  * - deltas: split per N entries, sorted by location across the parts, decoding back to
- *   the same entries; version 1 refuses a chunk inside a frame. */
+ *   the same entries, from a table in RAM and from a spilled one; version 1 refuses a
+ *   chunk inside a frame. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +21,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -25,6 +31,8 @@
 #include "common/banned.h"
 
 #define N 200000u
+static void *null_state;
+#define NULL_STATE (&null_state)
 
 static uint64_t rng = 88172645463325252ull;
 
@@ -77,9 +85,19 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void fill(struct chunk_index *ix)
+static char spill_dir[] = "/tmp/test-index.XXXXXX";
+
+/* state: NULL for a table in RAM, else the spill directory (spill past 5000 entries) */
+static void init(struct chunk_index *ix, void **state)
 {
 	assert_int_equal(index_init(ix), 0);
+	if (*state)
+		assert_int_equal(index_spill_to(ix, *state, 5000), 0);
+}
+
+static void fill(struct chunk_index *ix, void **state)
+{
+	init(ix, state);
 	for (size_t i = 0; i < N; i++) {
 		struct chunk_loc l;
 		loc_of(i, &l);
@@ -104,9 +122,9 @@ static void check_order(void *arg, const uint8_t *id, const struct chunk_loc *lo
 
 static void test_add_lookup(void **state)
 {
-	(void)state;
 	struct chunk_index ix;
-	fill(&ix);
+	fill(&ix, state);
+	assert_int_equal(ix.fd >= 0, *state != NULL);
 	for (size_t i = 0; i < N; i++) {
 		struct chunk_loc got, want;
 		loc_of(i, &want);
@@ -125,7 +143,7 @@ static void test_add_lookup(void **state)
 		assert_false(index_lookup(&ix, id, NULL));
 	}
 	struct order_ctx o = { 0, true };
-	index_each(&ix, check_order, &o);
+	assert_int_equal(index_each(&ix, check_order, &o), 0);
 	assert_int_equal(o.i, N);
 	assert_true(o.ok);
 	/* load <= 3/4 */
@@ -135,9 +153,9 @@ static void test_add_lookup(void **state)
 
 static void test_same_prefix(void **state)
 {
-	(void)state;
 	struct chunk_index ix;
-	assert_int_equal(index_init(&ix), 0);
+	init(&ix, state);
+	assert_int_equal(index_spill_to(&ix, *state ? *state : "/tmp", 10), 0);
 	uint8_t id[CHUNK_ID_LEN];
 	rand_id(id);
 	for (unsigned k = 0; k < 50; k++) {	/* same slot, same tag: only byte 31 differs */
@@ -166,10 +184,9 @@ static bool odd_pack(void *arg, const struct chunk_loc *loc)
 
 static void test_remove_if(void **state)
 {
-	(void)state;
 	struct chunk_index ix, dropped;
 	size_t calls = 0, kept = 0;
-	fill(&ix);
+	fill(&ix, state);
 	assert_int_equal(index_init(&dropped), 0);
 	assert_int_equal(index_remove_if(&ix, odd_pack, &calls, &dropped), 0);
 	for (size_t i = 0; i < N; i++)
@@ -183,7 +200,7 @@ static void test_remove_if(void **state)
 		bool odd = (i / 100 + 1) & 1;
 		assert_int_equal(index_lookup(&ix, ids[i], &got), !odd);
 		assert_int_equal(index_lookup(&dropped, ids[i], NULL), odd);
-		if (!odd) {	/* the records kept their order */
+		if (!odd && !*state) {	/* the records kept their order */
 			assert_memory_equal(index_rec_at(&ix, j)->id, ids[i], CHUNK_ID_LEN);
 			assert_true(loc_eq(&got, &want));
 			j++;
@@ -244,9 +261,8 @@ static int take_part(void *arg, const void *plain, size_t len)
 
 static void test_delta_parts(void **state)
 {
-	(void)state;
 	struct chunk_index ix;
-	fill(&ix);
+	fill(&ix, NULL_STATE);
 	struct parts p = { .sorted = true };
 	assert_int_equal(index_init(&p.back), 0);
 	assert_int_equal(index_delta_put(&ix, 2, 30000, take_part, &p), 0);
@@ -266,6 +282,20 @@ static void test_delta_parts(void **state)
 	assert_int_equal(index_delta_put(&ix, 2, 0, take_part, &p), -EINVAL);
 	index_release(&p.back);
 	index_release(&ix);
+	/* a spilled table: read run by run (one per pack here), sorted all the same */
+	fill(&ix, state);
+	assert_null(index_rec_at(&ix, 0));
+	memset(&p, 0, sizeof(p));
+	p.sorted = true;
+	assert_int_equal(index_init(&p.back), 0);
+	assert_int_equal(index_delta_put(&ix, 2, 30000, take_part, &p), 0);
+	assert_int_equal(p.nparts, (N + 29999) / 30000);
+	assert_int_equal(p.n, N);
+	assert_true(p.sorted);
+	for (size_t i = 0; i < N; i++)
+		assert_true(index_lookup(&p.back, ids[i], NULL));
+	index_release(&p.back);
+	index_release(&ix);
 	/* an empty index: no object */
 	assert_int_equal(index_init(&ix), 0);
 	p.nparts = 0;
@@ -274,14 +304,57 @@ static void test_delta_parts(void **state)
 	index_release(&ix);
 }
 
+/* A spill directory that cannot be used: the table stays in RAM, whole. */
+static void test_spill_fails(void **state)
+{
+	(void)state;
+	struct chunk_index ix;
+	assert_int_equal(index_init(&ix), 0);
+	assert_int_equal(index_spill_to(&ix, "/nonexistent/ferry-test", 100), 0);
+	for (size_t i = 0; i < 10000; i++) {
+		struct chunk_loc l;
+		loc_of(i, &l);
+		assert_int_equal(index_add(&ix, ids[i], &l), 0);
+	}
+	assert_int_equal(ix.fd, -1);
+	for (size_t i = 0; i < 10000; i++)
+		assert_true(index_lookup(&ix, ids[i], NULL));
+	index_release(&ix);
+}
+
+/* The spill directory is empty: the scratch files were unlinked from the start. */
+static void test_no_file_left(void **state)
+{
+	struct chunk_index ix;
+	fill(&ix, state);
+	DIR *d = opendir(*state);
+	assert_non_null(d);
+	struct dirent *de;
+	int n = 0;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(n, 0);
+	index_release(&ix);
+}
+
 int main(void)
 {
+	if (!mkdtemp(spill_dir))
+		return 1;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_add_lookup),
 		cmocka_unit_test(test_same_prefix),
 		cmocka_unit_test(test_remove_if),
 		cmocka_unit_test(test_overflow),
-		cmocka_unit_test(test_delta_parts),
+		cmocka_unit_test(test_spill_fails),
+		cmocka_unit_test_prestate(test_add_lookup, spill_dir),
+		cmocka_unit_test_prestate(test_same_prefix, spill_dir),
+		cmocka_unit_test_prestate(test_remove_if, spill_dir),
+		cmocka_unit_test_prestate(test_delta_parts, spill_dir),
+		cmocka_unit_test_prestate(test_no_file_left, spill_dir),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	int rc = cmocka_run_group_tests(tests, setup, teardown);
+	rmdir(spill_dir);
+	return rc;
 }
