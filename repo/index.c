@@ -447,8 +447,8 @@ static int collect_key(void *arg, const char *key, uint64_t size)
 	return 0;
 }
 
-/* Read the listed objects into a batch. Fatal errors (-ENOMEM, -EIO) stop the reading;
- * what was read is still folded in. */
+/* Read the listed objects into a batch. Fatal errors (-ENOMEM, -EIO, no space for the
+ * index's scratch file) stop the reading; what was read is still folded in. */
 static int read_batch(struct repo *r, struct load_ctx *lc, struct chunk_index *dropped,
 		      size_t *fresh, char *err, size_t errlen)
 {
@@ -464,7 +464,8 @@ static int read_batch(struct repo *r, struct load_ctx *lc, struct chunk_index *d
 			e = index_object_decode(plain, len, &v);
 			free(plain);
 		}
-		if (e == -ENOMEM || e == -EIO) {
+		/* out of memory, the store failing, or the index's scratch file (no space) */
+		if (e == -ENOMEM || e == -EIO || e == -ENOSPC || e == -EDQUOT || e == -EOVERFLOW) {
 			rc = e;
 			repo_err(err, errlen, "%s: %s", lc->keys[i],
 				 store_strerror(repo_store(r), e));

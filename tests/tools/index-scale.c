@@ -3,7 +3,7 @@
  * Prints, for each step, its time and the peak memory so far (VmHWM): build (N adds, ids
  * from a seeded generator, 256 chunks a pack), lookup (N hits, checked, then N misses),
  * iterate (index_each), drop (remove_if of one pack in 16, as prune's condemnation does).
- * With DIR, the records past INDEX_RAM_RECS go to a scratch file there, as the
+ * With DIR (not empty), the records past INDEX_RAM_RECS go to a scratch file there, as the
  * repository's index does (index_spill_to). Exit 1 if any lookup is wrong. Run by make
  * check-bigindex. */
 #include <stdint.h>
@@ -92,7 +92,8 @@ int main(int argc, char **argv)
 	uint64_t bad = 0;
 	printf("index-scale: %llu entries (%.2f TiB of 64 KiB chunks), baseline %ld MiB\n",
 	       (unsigned long long)n, (double)n * 65536 / 1099511627776.0, hwm_mib());
-	if (index_init(&ix) || (argc > 2 && index_spill_to(&ix, argv[2], INDEX_RAM_RECS)))
+	bool spill = argc > 2 && argv[2][0];
+	if (index_init(&ix) || (spill && index_spill_to(&ix, argv[2], INDEX_RAM_RECS)))
 		return 1;
 	double t0 = now();
 	rng = 88172645463325252ull;
@@ -105,7 +106,7 @@ int main(int argc, char **argv)
 		}
 	}
 	step("build", t0, n);
-	if (argc > 2)
+	if (spill)
 		printf("records in %s: %s\n", argv[2], ix.fd >= 0 ? "yes" : "no (could not spill)");
 	t0 = now();
 	rng = 88172645463325252ull;
