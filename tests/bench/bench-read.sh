@@ -4,10 +4,11 @@
 # file:// repository (encrypted, the defaults), then, REPS (3) times in alternation,
 #   restore --format raw, restore --format vmdk-stream (the build's default), and
 #   verify --read-data
-# are timed for both (a sync before each; outputs removed in between), and qemu-img
-# convert to streamOptimized once, for the export's reference. Prints medians, ratios
-# (this build against the peer: 1.00 is as fast) and the export's size and speed against
-# qemu-img. Not part of the test suite.
+# are timed for both (a sync before each; outputs removed in between), and in every
+# round qemu-img convert to streamOptimized of the raw image, the export's reference.
+# Prints medians, ratios (this build against the peer: 1.00 is as fast) and, per round and
+# as medians, each build's export size and speed against that round's qemu-img. Not part
+# of the test suite.
 #   PEER=/path/to/other/tree SIZE=2G REPS=3 make bench-read
 set -eu
 cd "$(dirname "$0")/../.."
@@ -54,10 +55,11 @@ run() {	# NAME BIN WHAT
 	raw) "$c" restore -c "$d/c.conf" --domain vm-a --disk vma --format raw -o "$W/out.raw" >/dev/null ;;
 	stream) "$c" restore -c "$d/c.conf" --domain vm-a --disk vma --format vmdk-stream -o "$W/out.vmdk" >/dev/null ;;
 	verify) "$c" verify -c "$d/c.conf" --read-data >/dev/null ;;
+	qemu) qemu-img convert -f raw -O vmdk -o subformat=streamOptimized "$A" "$W/out.vmdk" ;;
 	esac
 	t1=$(now)
 	local sz=0
-	[ "$3" = stream ] && sz=$(stat -c %s "$W/out.vmdk")
+	[ "$3" = stream ] || [ "$3" = qemu ] && sz=$(stat -c %s "$W/out.vmdk")
 	[ "$3" = raw ] && { cmp "$A" "$W/out.raw" || { echo "$1: raw restore differs" >&2; exit 1; }; }
 	echo "$1 $3 $(el "$t0" "$t1") $sz" >>"$W/times"
 }
@@ -66,11 +68,10 @@ for r in $(seq "$REPS"); do
 		if [ $((r % 2)) = 1 ]; then run self build/bin $what; run peer "$PEER/build/bin" $what
 		else run peer "$PEER/build/bin" $what; run self build/bin $what; fi
 	done
+	run qemu "" qemu
+	echo "round $r done, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 done
-rm -f "$W/out.raw" "$W/out.vmdk"; sync
-t0=$(now)
-qemu-img convert -f raw -O vmdk -o subformat=streamOptimized "$A" "$W/q.vmdk"
-echo "qemu stream $(el "$t0" "$(now)") $(stat -c %s "$W/q.vmdk")" >>"$W/times"
+rm -f "$W/out.raw" "$W/out.vmdk"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$W/times" <<'PY'
 import statistics, sys
@@ -83,8 +84,16 @@ print(f"{'':20} {'this build s':>13} {'peer s':>8} {'peer/this':>10}   (medians)
 for what in ("raw", "stream", "verify"):
     a, b = med[("self", what)], med[("peer", what)]
     print(f"{what:20} {a:13.2f} {b:8.2f} {b / a:10.2f}")
-q, qs = med[("qemu", "stream")], t[("qemu", "stream")][0][1]
+q, qs = med[("qemu", "qemu")], t[("qemu", "qemu")][0][1]
+print("vmdk-stream against qemu-img, per round: speed ratio (qemu-img s / export s), size ratio")
+for r, (qt, _) in enumerate(t[("qemu", "qemu")]):
+    row = f"  round {r + 1}: qemu-img {qt:6.2f} s"
+    for who in ("self", "peer"):
+        s, sz = t[(who, "stream")][r]
+        row += f"   {who} {s:5.2f} s {qt / s:5.2f}x {sz / qs:.3f}x"
+    print(row)
 for who in ("self", "peer"):
     s, sz = med[(who, "stream")], t[(who, "stream")][0][1]
-    print(f"vmdk-stream ({who}): {q / s:.1f}x qemu-img's speed ({q:.1f} s), {sz / qs:.3f}x its size")
+    print(f"vmdk-stream ({who}): {q / s:.2f}x qemu-img's speed (medians: {q:.2f} s, {s:.2f} s), "
+          f"{sz / qs:.3f}x its size")
 PY
