@@ -27,12 +27,14 @@
  * half the ring are compressed, writes those out and refills them, so the workers keep a
  * queue of half a ring while it is away. (Waking it for every grain cost more than the
  * compression on a busy 2-CPU machine: each wake-up waits for a CPU, and the workers
- * idled meanwhile.)
- * Memory is bounded: 16 slots per worker, each one grain in and one record out (~134 KiB),
+ * idled meanwhile. Half a ring is 32 grains per worker, some 7 ms of work: enough to cover
+ * the caller being preempted.)
+ * Memory is bounded: 64 slots per worker (256 at most in all), each one grain in and one
+ * record out (~134 KiB),
  * plus one ISA-L stream (80 KiB) and level buffer (276 KiB at level 1, 324 KiB at 2, 340 KiB at 3)
  * and at level 0 a libdeflate compressor (about 0.5 MiB) per worker, one GT
- * (2 KiB) and the GD (4 bytes per 32 MiB of capacity): about 3 MiB per worker, 6 MiB
- * with 2 workers, whatever the disk size (docs/vmdk.md).
+ * (2 KiB) and the GD (4 bytes per 32 MiB of capacity): about 9 MiB per worker, 19 MiB
+ * with 2 workers, 34 MiB of slots at most, whatever the disk size (docs/vmdk.md).
  *
  * A checkpoint (sync) waits for every slot to be written; the file up to `next` is then a
  * valid prefix of the stream, and reopen rebuilds the GD and the open span's GT from the
@@ -54,7 +56,8 @@
 #include "common/errmsg.h"
 #include "common/banned.h"
 
-#define SLOTS_PER_WORKER 16u
+#define SLOTS_PER_WORKER 64u
+#define SLOTS_MAX 256u	/* 34 MiB: more workers share a shallower queue each */
 #define MAX_WORKERS 64u
 #define WRITEBACK_SECTORS 2048u	/* 1 MiB */
 #define REC_HDR 12u	/* u64 LBA, u32 compressed size */
@@ -419,7 +422,7 @@ static int stream_new(int fd, uint64_t capacity, int level, unsigned threads,
 		threads = n > 0 ? (unsigned)n : 1;
 	}
 	s->nworkers = MIN(threads, MAX_WORKERS);
-	s->nslots = s->nworkers * SLOTS_PER_WORKER;
+	s->nslots = MIN(s->nworkers * SLOTS_PER_WORKER, SLOTS_MAX);
 	if (!(s->gd = calloc(s->n_gt ? s->n_gt : 1, 4)) ||
 	    !(s->slots = calloc(s->nslots, sizeof(*s->slots))) ||
 	    !(s->workers = calloc(s->nworkers, sizeof(*s->workers))))
